@@ -1,0 +1,135 @@
+#include "runtime/cpu/cpu_backend.h"
+
+#include <cstring>
+#include <utility>
+
+#include "runtime/error.h"
+#include "runtime/thread_pool.h"
+
+namespace dagrad {
+
+// ---- CpuEvent ----
+
+uint64_t CpuEvent::mark_recorded() {
+  std::lock_guard lock(mutex_);
+  return ++recorded_;
+}
+
+void CpuEvent::mark_reached(uint64_t point) {
+  {
+    std::lock_guard lock(mutex_);
+    reached_ = std::max(reached_, point);
+  }
+  cv_.notify_all();
+}
+
+void CpuEvent::wait_for(uint64_t point) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return reached_ >= point; });
+}
+
+uint64_t CpuEvent::recorded_point() {
+  std::lock_guard lock(mutex_);
+  return recorded_;
+}
+
+void CpuEvent::synchronize() { wait_for(recorded_point()); }
+
+// ---- CpuStream ----
+
+CpuStream::CpuStream(int index) : index_(index), worker_([this] { loop(); }) {}
+
+CpuStream::~CpuStream() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void CpuStream::push(Item item) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+}
+
+void CpuStream::submit(std::function<void()> task) { push({std::move(task), false}); }
+
+void CpuStream::record(Event& event) {
+  auto* e = dynamic_cast<CpuEvent*>(&event);
+  if (!e) throw DeviceError("a CPU stream can only record a CPU event");
+  uint64_t point = e->mark_recorded();
+  push({[e, point] { e->mark_reached(point); }, true});
+}
+
+void CpuStream::wait(Event& event) {
+  auto* e = dynamic_cast<CpuEvent*>(&event);
+  if (!e) throw DeviceError("a CPU stream can only wait for a CPU event");
+  // Waits for the latest record submitted before this wait, as cudaStreamWaitEvent does.
+  push({[e, target = e->recorded_point()] { e->wait_for(target); }, true});
+}
+
+void CpuStream::synchronize() {
+  std::unique_lock lock(mutex_);
+  idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+void CpuStream::loop() {
+  for (;;) {
+    Item item;
+    bool skip;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping with nothing left
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      skip = error_ && !item.always_run;
+    }
+    if (!skip) {
+      try {
+        item.fn();
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+// ---- CpuBackend ----
+
+std::string CpuBackend::name() const {
+  return str_cat("cpu (", num_threads(), " threads)");
+}
+
+void CpuBackend::copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes,
+                      Stream* stream) {
+  if (!dst_device.is_cpu() || !src_device.is_cpu())
+    throw DeviceError("the CPU backend copies only between CPU buffers");
+  if (stream) {
+    stream->submit([=] { std::memcpy(dst, src, bytes); });
+  } else if (bytes) {
+    std::memcpy(dst, src, bytes);
+  }
+}
+
+std::unique_ptr<Stream> CpuBackend::create_stream(int index) { return std::make_unique<CpuStream>(index); }
+std::unique_ptr<Event> CpuBackend::create_event() { return std::make_unique<CpuEvent>(); }
+
+CpuBackend& cpu_backend() {
+  static CpuBackend* backend = new CpuBackend;
+  return *backend;
+}
+
+}  // namespace dagrad

@@ -1,0 +1,117 @@
+#include "runtime/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <utility>
+
+namespace dagrad {
+
+namespace {
+thread_local bool t_inside_piece = false;
+}
+
+ThreadPool::ThreadPool(int num_threads) {
+  num_threads = std::max(1, num_threads);
+  for (int i = 0; i < num_threads - 1; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::run_piece(int64_t piece) {
+  int64_t n = end_ - begin_;
+  int64_t lo = begin_ + n * piece / pieces_;
+  int64_t hi = begin_ + n * (piece + 1) / pieces_;
+  t_inside_piece = true;
+  try {
+    (*fn_)(lo, hi);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+  t_inside_piece = false;
+}
+
+void ThreadPool::worker_loop(int worker_index) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      // Piece 0 belongs to the caller; worker i takes piece i + 1 if the job has one.
+      if (worker_index + 1 >= pieces_) continue;
+    }
+    run_piece(worker_index + 1);
+    std::lock_guard lock(mutex_);
+    if (--pieces_left_ == 0) done_.notify_one();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn) {
+  if (end <= begin) return;
+  grain = std::max<int64_t>(grain, 1);
+  int64_t pieces = std::min<int64_t>(num_threads(), (end - begin + grain - 1) / grain);
+  std::unique_lock submit(submit_mutex_, std::defer_lock);
+  if (pieces <= 1 || t_inside_piece || !submit.try_lock()) {
+    fn(begin, end);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    fn_ = &fn;
+    begin_ = begin;
+    end_ = end;
+    pieces_ = pieces;
+    pieces_left_ = pieces - 1;
+    error_ = nullptr;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_piece(0);
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return pieces_left_ == 0; });
+  fn_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+namespace {
+int default_threads() {
+  if (const char* env = std::getenv("DAGRAD_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+std::unique_ptr<ThreadPool>& pool_slot() {
+  static std::unique_ptr<ThreadPool> pool;
+  return pool;
+}
+}  // namespace
+
+ThreadPool& thread_pool() {
+  auto& p = pool_slot();
+  if (!p) p = std::make_unique<ThreadPool>(default_threads());
+  return *p;
+}
+
+void set_num_threads(int n) {
+  int want = n > 0 ? n : default_threads();
+  auto& p = pool_slot();
+  if (p && p->num_threads() == want) return;
+  p.reset();
+  p = std::make_unique<ThreadPool>(want);
+}
+
+int num_threads() { return thread_pool().num_threads(); }
+
+}  // namespace dagrad

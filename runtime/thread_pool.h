@@ -1,0 +1,61 @@
+// One pool of worker threads owned by the runtime; kernels split their loops over it.
+// Results never depend on the thread count: a parallel_for partitions the range into
+// disjoint pieces, and kernels write each output element from exactly one piece.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dagrad {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_threads);  // num_threads includes the calling thread
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(lo, hi) on disjoint pieces covering [begin, end), each at least `grain`
+  // long, on the workers and the calling thread; returns when all are done and rethrows
+  // the first exception. Called from inside a piece, or while another thread holds the
+  // pool, it runs fn(begin, end) inline, so nested use and concurrent streams are safe.
+  void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                    const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void worker_loop(int worker_index);
+  void run_piece(int64_t piece);
+
+  std::vector<std::thread> workers_;
+  std::mutex submit_mutex_;  // one parallel_for at a time owns the workers
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  // The job in flight.
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t begin_ = 0, end_ = 0, pieces_ = 0;
+  int64_t pieces_left_ = 0;
+  std::exception_ptr error_;
+};
+
+// The process-wide pool, created on first use with `hardware threads` threads, or the
+// DAGRAD_NUM_THREADS environment variable when set.
+ThreadPool& thread_pool();
+// Replaces the pool (not while kernels run). n <= 0 means hardware threads.
+void set_num_threads(int n);
+int num_threads();
+
+inline void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                         const std::function<void(int64_t, int64_t)>& fn) {
+  thread_pool().parallel_for(begin, end, grain, fn);
+}
+
+}  // namespace dagrad

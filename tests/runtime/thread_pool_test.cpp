@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "runtime/error.h"
+#include "runtime/thread_pool.h"
+
+using namespace dagrad;
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  ThreadPool pool(4);
+  for (int64_t n : {0, 1, 7, 100, 10007}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallel_for(0, n, 3, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) hits[i]++;
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
+  }
+}
+
+TEST(ThreadPool, ComputesSumAndUsesSeveralThreads) {
+  ThreadPool pool(3);
+  std::vector<int64_t> partial(3, 0);
+  std::mutex m;
+  std::set<std::thread::id> ids;
+  pool.parallel_for(0, 300000, 1, [&](int64_t lo, int64_t hi) {
+    int64_t s = 0;
+    for (int64_t i = lo; i < hi; ++i) s += i;
+    std::lock_guard lock(m);
+    partial.push_back(s);
+    ids.insert(std::this_thread::get_id());
+  });
+  int64_t total = std::accumulate(partial.begin(), partial.end(), int64_t{0});
+  EXPECT_EQ(total, int64_t{300000} * 299999 / 2);
+  EXPECT_EQ(ids.size(), 3u);
+}
+
+TEST(ThreadPool, NestedCallsRunInline) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(0, 4, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      pool.parallel_for(0, 10, 1, [&](int64_t a, int64_t b) { sum += b - a; });
+  });
+  EXPECT_EQ(sum.load(), 40);
+}
+
+TEST(ThreadPool, PropagatesExceptions) {
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.parallel_for(0, 100, 1,
+                                 [&](int64_t lo, int64_t) {
+                                   if (lo > 0) throw ValueError("boom");
+                                 }),
+               ValueError);
+  // The pool still works afterwards.
+  std::atomic<int> n{0};
+  pool.parallel_for(0, 10, 1, [&](int64_t lo, int64_t hi) { n += hi - lo; });
+  EXPECT_EQ(n.load(), 10);
+}
+
+TEST(ThreadPool, GlobalPoolResizes) {
+  set_num_threads(3);
+  EXPECT_EQ(num_threads(), 3);
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  set_num_threads(0);
+  EXPECT_GE(num_threads(), 1);
+}
