@@ -1,0 +1,19 @@
+// Each op family registers its OpDefs in one function; registry.cpp calls them all.
+#pragma once
+
+namespace dagrad {
+class OpRegistry;
+
+void register_source_ops(OpRegistry& r);       // input, parameter, full
+void register_elementwise_ops(OpRegistry& r);  // unary and broadcasting binary math
+void register_reduce_ops(OpRegistry& r);       // sum, mean, max, sum_to, broadcast_to, softmax, argmax
+void register_shape_ops(OpRegistry& r);        // reshape, transpose, permute, concat, slice
+void register_linalg_ops(OpRegistry& r);       // matmul
+void register_conv_ops(OpRegistry& r);         // conv2d and its backward ops, pooling
+void register_nn_ops(OpRegistry& r);           // losses, dropout, batch_norm, accuracy
+void register_optim_ops(OpRegistry& r);        // optimizer update nodes
+
+// Fills OpDef::kernels[cuda] for the ops the CUDA backend implements (a no-op in a
+// CPU-only build).
+void attach_cuda_kernels(OpRegistry& r);
+}  // namespace dagrad

@@ -1,0 +1,298 @@
+#include "ops/graph.h"
+
+#include <algorithm>
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/topological_sort.hpp>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "ops/op_def.h"
+#include "ops/registry.h"
+#include "runtime/error.h"
+
+namespace dagrad {
+
+// Data and control edges; vertex i is node i. vecS keeps iteration order, and so the
+// topological order, deterministic.
+struct Graph::Impl {
+  using BGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
+  BGraph g;
+  std::unordered_map<std::string, int> by_name;
+  // For each node whose outputs were overwritten in place: the node that wrote them.
+  std::unordered_map<int, int> writer_of;
+  // readers[n]: nodes that read an output of n (data edges), for ordering writers.
+  std::vector<std::vector<int>> readers;
+};
+
+std::string TensorType::to_string() const { return shape.to_string() + " " + std::string(dtype_name(dtype)); }
+
+SourceLoc SourceLoc::from(const std::source_location& l) {
+  std::string f = l.file_name();
+  auto slash = f.find_last_of('/');
+  return {slash == std::string::npos ? f : f.substr(slash + 1), static_cast<int>(l.line())};
+}
+
+std::string SourceLoc::to_string() const { return file.empty() ? "?" : file + ":" + std::to_string(line); }
+
+Node& Value::producer() const {
+  if (!valid()) throw GraphError("use of an invalid (empty) Value");
+  return graph->node(node);
+}
+
+const TensorType& Value::type() const {
+  const Node& n = producer();
+  if (index < 0 || index >= static_cast<int>(n.outputs.size()))
+    throw GraphError(str_cat("node '", n.name, "' has no output ", index));
+  return n.outputs[index];
+}
+
+Value Node::output(int i) const {
+  DAGRAD_ASSERT(i >= 0 && i < static_cast<int>(outputs.size()));
+  return Value{graph, id, i};
+}
+
+const std::string& Node::op_name() const { return op->name; }
+
+Graph::Graph() : impl_(std::make_unique<Impl>()) {}
+Graph::~Graph() = default;
+
+Node& Graph::node(int id) {
+  if (id < 0 || id >= static_cast<int>(nodes_.size())) throw GraphError(str_cat("no node with id ", id));
+  return *nodes_[id];
+}
+const Node& Graph::node(int id) const { return const_cast<Graph*>(this)->node(id); }
+
+const Node& Graph::node(const std::string& name) const {
+  auto it = impl_->by_name.find(name);
+  if (it == impl_->by_name.end()) throw ValueError(str_cat("the graph has no node named '", name, "'"));
+  return *nodes_[it->second];
+}
+
+bool Graph::has_node(const std::string& name) const { return impl_->by_name.count(name) != 0; }
+
+namespace {
+void check_attrs(const OpDef& op, const Attrs& attrs) {
+  for (const auto& [key, value] : attrs.values()) {
+    auto spec = std::find_if(op.attrs.begin(), op.attrs.end(), [&](const AttrSpec& s) { return s.name == key; });
+    if (spec == op.attrs.end()) {
+      std::string known;
+      for (const auto& s : op.attrs) known += (known.empty() ? "" : ", ") + s.name;
+      throw ValueError(str_cat("[", op.name, "] unknown attribute '", key, "' (known: ",
+                               known.empty() ? "none" : known, ")"));
+    }
+    static constexpr size_t kIndex[] = {0, 1, 2, 3, 4};  // AttrKind order == AttrValue order
+    bool ok = value.index() == kIndex[static_cast<int>(spec->kind)] ||
+              (spec->kind == AttrKind::Float && std::holds_alternative<int64_t>(value));
+    if (!ok)
+      throw ValueError(str_cat("[", op.name, "] attribute '", key, "' has the wrong type: ", attr_to_string(value)));
+  }
+  for (const auto& s : op.attrs)
+    if (s.required && !attrs.has(s.name))
+      throw ValueError(str_cat("[", op.name, "] missing required attribute '", s.name, "'"));
+}
+}  // namespace
+
+int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std::string name,
+                    const std::source_location& loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].valid())
+      throw GraphError(str_cat("[", op.name, "] input ", i, " is an empty Value (at ", where.to_string(), ")"));
+    if (inputs[i].graph != this)
+      throw GraphError(str_cat("[", op.name, "] input ", i, " belongs to another graph (at ", where.to_string(), ")"));
+  }
+  check_attrs(op, attrs);
+  std::vector<TensorType> in_types;
+  for (const Value& v : inputs) in_types.push_back(v.type());
+  std::vector<TensorType> out_types;
+  try {
+    out_types = op.infer(InferContext{op, in_types, attrs});
+  } catch (const Error& e) {
+    // Same exception type, with the user's source line appended.
+    std::string msg = str_cat(e.what(), " (at ", where.to_string(), ")");
+    if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(msg);
+    if (dynamic_cast<const TypeError*>(&e)) throw TypeError(msg);
+    throw ValueError(msg);
+  }
+
+  int id = static_cast<int>(nodes_.size());
+  if (name.empty()) name = str_cat(op.name, "_", id);
+  if (impl_->by_name.count(name)) throw GraphError(str_cat("[", op.name, "] a node named '", name, "' already exists"));
+
+  auto node = std::make_unique<Node>();
+  node->graph = this;
+  node->id = id;
+  node->op = &op;
+  node->attrs = std::move(attrs);
+  node->inputs = std::move(inputs);
+  node->outputs = std::move(out_types);
+  node->name = name;
+  node->loc = where;
+
+  boost::add_vertex(impl_->g);
+  impl_->readers.emplace_back();
+  impl_->by_name[name] = id;
+  std::set<int> preds;
+  for (const Value& v : node->inputs) preds.insert(v.node);
+  for (int p : preds) {
+    boost::add_edge(p, id, impl_->g);
+    impl_->readers[p].push_back(id);
+    // Reading a value after it was overwritten in place: run after the writer.
+    if (auto w = impl_->writer_of.find(p); w != impl_->writer_of.end() && w->second != id)
+      boost::add_edge(w->second, id, impl_->g);
+  }
+  nodes_.push_back(std::move(node));
+  // An in-place writer runs after every earlier reader of what it overwrites.
+  for (int slot : op.writes_inputs) {
+    if (slot >= static_cast<int>(nodes_[id]->inputs.size())) continue;
+    int target = nodes_[id]->inputs[slot].node;
+    for (int reader : impl_->readers[target])
+      if (reader != id) boost::add_edge(reader, id, impl_->g);
+    impl_->writer_of[target] = id;
+  }
+  return id;
+}
+
+int Graph::add_node(const std::string& op_name, std::vector<Value> inputs, Attrs attrs, std::string name,
+                    const std::source_location& loc) {
+  return add_node(op_def(op_name), std::move(inputs), std::move(attrs), std::move(name), loc);
+}
+
+Value Graph::input(const std::string& name, const Shape& shape, DType dtype, const std::source_location& loc) {
+  int id = add_node(op_def("input"), {},
+                    Attrs{{"shape", std::vector<int64_t>(shape.begin(), shape.end())},
+                          {"dtype", std::string(dtype_name(dtype))}},
+                    name, loc);
+  return Value{this, id, 0};
+}
+
+Value Graph::parameter(const std::string& name, const Shape& shape, DType dtype, bool trainable,
+                       const std::source_location& loc) {
+  int id = add_node(op_def("parameter"), {},
+                    Attrs{{"shape", std::vector<int64_t>(shape.begin(), shape.end())},
+                          {"dtype", std::string(dtype_name(dtype))},
+                          {"trainable", trainable}},
+                    name, loc);
+  return Value{this, id, 0};
+}
+
+std::vector<int> Graph::nodes_of_op(const std::string& op_name) const {
+  std::vector<int> ids;
+  for (const auto& n : nodes_)
+    if (n->op->name == op_name) ids.push_back(n->id);
+  return ids;
+}
+
+std::vector<Value> Graph::parameters(bool trainable_only) const {
+  std::vector<Value> out;
+  for (int id : nodes_of_op("parameter"))
+    if (!trainable_only || nodes_[id]->attrs.get_bool_or("trainable", true))
+      out.push_back(Value{const_cast<Graph*>(this), id, 0});
+  return out;
+}
+
+std::vector<Value> Graph::inputs() const {
+  std::vector<Value> out;
+  for (int id : nodes_of_op("input")) out.push_back(Value{const_cast<Graph*>(this), id, 0});
+  return out;
+}
+
+std::vector<int> Graph::users(int id) const {
+  std::vector<int> out = impl_->readers.at(id);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<int> Graph::dependencies(int id) const {
+  std::vector<int> out;
+  for (auto [it, end] = boost::in_edges(id, impl_->g); it != end; ++it)
+    out.push_back(static_cast<int>(boost::source(*it, impl_->g)));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void Graph::add_control_edge(int from, int to) {
+  node(from);
+  node(to);
+  boost::add_edge(from, to, impl_->g);
+}
+
+void Graph::set_input(int id, int slot, Value v) {
+  Node& n = node(id);
+  if (slot < 0 || slot >= static_cast<int>(n.inputs.size()))
+    throw GraphError(str_cat("[", n.op->name, "] node '", n.name, "' has no input ", slot));
+  if (v.graph != this) throw GraphError(str_cat("[", n.op->name, "] set_input: value belongs to another graph"));
+  if (v.type() != n.inputs[slot].type())
+    throw ShapeError(str_cat("[", n.op->name, "] set_input: new input ", v.type().to_string(),
+                             " does not match ", n.inputs[slot].type().to_string()));
+  int old = n.inputs[slot].node;
+  n.inputs[slot] = v;
+  bool still_used = std::any_of(n.inputs.begin(), n.inputs.end(), [&](const Value& x) { return x.node == old; });
+  if (!still_used) {
+    boost::remove_edge(old, id, impl_->g);
+    auto& r = impl_->readers[old];
+    r.erase(std::remove(r.begin(), r.end(), id), r.end());
+  }
+  boost::add_edge(v.node, id, impl_->g);
+  impl_->readers[v.node].push_back(id);
+}
+
+std::vector<int> Graph::topo_order() const {
+  std::vector<int> reversed;
+  try {
+    boost::topological_sort(impl_->g, std::back_inserter(reversed));
+  } catch (const boost::not_a_dag&) {
+    throw GraphError("the graph has a cycle; dataflow graphs must be acyclic");
+  }
+  return {reversed.rbegin(), reversed.rend()};
+}
+
+std::vector<int> Graph::needed_by(std::span<const Value> outputs) const {
+  std::vector<char> seen(nodes_.size(), 0);
+  std::vector<int> stack;
+  for (const Value& v : outputs) {
+    if (v.graph != this) throw GraphError("needed_by: an output belongs to another graph");
+    stack.push_back(v.node);
+  }
+  while (!stack.empty()) {
+    int n = stack.back();
+    stack.pop_back();
+    if (seen[n]) continue;
+    seen[n] = 1;
+    for (auto [it, end] = boost::in_edges(n, impl_->g); it != end; ++it)
+      stack.push_back(static_cast<int>(boost::source(*it, impl_->g)));
+  }
+  std::vector<int> ids;
+  for (size_t i = 0; i < seen.size(); ++i)
+    if (seen[i]) ids.push_back(static_cast<int>(i));
+  return ids;
+}
+
+std::string Graph::to_dot() const {
+  std::ostringstream os;
+  os << "digraph dagrad {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n";
+  for (const auto& n : nodes_) {
+    std::string shapes;
+    for (const auto& t : n->outputs) shapes += "\\n" + t.to_string();
+    const char* fill = n->op->flags.source ? "#e8f0fe" : (n->op->flags.elementwise ? "#e6f4ea" : "#ffffff");
+    os << "  n" << n->id << " [label=\"" << n->name << "\\n" << n->op->name << shapes
+       << "\", style=filled, fillcolor=\"" << fill << "\"];\n";
+  }
+  for (const auto& n : nodes_) {
+    std::set<int> data;
+    for (const Value& v : n->inputs) data.insert(v.node);
+    for (int p : data) os << "  n" << p << " -> n" << n->id << ";\n";
+    for (auto [it, end] = boost::in_edges(n->id, impl_->g); it != end; ++it) {
+      int p = static_cast<int>(boost::source(*it, impl_->g));
+      if (!data.count(p)) os << "  n" << p << " -> n" << n->id << " [style=dashed];\n";
+    }
+  }
+  os << "}\n";
+  return os.str();
+}
+
+}  // namespace dagrad

@@ -1,0 +1,35 @@
+#include "ops/op_def.h"
+
+#include "runtime/error.h"
+
+namespace dagrad {
+
+void InferContext::fail(const std::string& msg) const { throw ShapeError(str_cat("[", op.name, "] ", msg)); }
+
+void InferContext::expect_inputs(size_t n) const {
+  if (inputs.size() != n) fail(str_cat("expects ", n, " inputs, got ", inputs.size()));
+}
+
+void InferContext::expect_floating(size_t i) const {
+  if (!is_floating(inputs[i].dtype))
+    throw TypeError(str_cat("[", op.name, "] input ", i, " must be float32 or float64, got ",
+                            dtype_name(inputs[i].dtype)));
+}
+
+void InferContext::expect_same_dtype() const {
+  for (size_t i = 1; i < inputs.size(); ++i)
+    if (inputs[i].dtype != inputs[0].dtype)
+      throw TypeError(str_cat("[", op.name, "] input ", i, " is ", dtype_name(inputs[i].dtype), " but input 0 is ",
+                              dtype_name(inputs[0].dtype), "; convert one of them"));
+}
+
+Cost OpDef::cost_of(const Node& n) const {
+  if (cost) return cost(n);
+  Cost c;
+  for (const Value& v : n.inputs) c.bytes_read += static_cast<double>(v.shape().numel() * dtype_size(v.dtype()));
+  for (const TensorType& t : n.outputs) c.bytes_written += static_cast<double>(t.shape.numel() * dtype_size(t.dtype));
+  if (flags.elementwise && !n.outputs.empty()) c.flops = static_cast<double>(n.outputs[0].shape.numel());
+  return c;
+}
+
+}  // namespace dagrad

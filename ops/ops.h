@@ -1,0 +1,141 @@
+// The functions that build nodes. They validate, infer the output type and return a
+// Value; they compute nothing. The DSL (frontend/) and the vjp rules both use them.
+// Every function takes the caller's source location, shown in shape errors.
+#pragma once
+#include <cstdint>
+#include <source_location>
+#include <vector>
+
+#include "ops/graph.h"
+
+namespace dagrad {
+
+#define DAGRAD_LOC const std::source_location& loc = std::source_location::current()
+
+// Applies op `op` to `inputs` (all in one graph) and returns output 0 / all outputs.
+Value apply(const std::string& op, std::vector<Value> inputs, Attrs attrs = {}, DAGRAD_LOC);
+std::vector<Value> apply_multi(const std::string& op, std::vector<Value> inputs, Attrs attrs = {},
+                               DAGRAD_LOC);
+
+// ---- sources ----
+// A tensor of `shape` filled with `value` (a scalar when shape is []).
+Value full(Graph& g, const Shape& shape, double value, DType dtype = DType::f32, DAGRAD_LOC);
+Value full_like(Value x, double value, DAGRAD_LOC);
+Value zeros_like(Value x, DAGRAD_LOC);
+Value ones_like(Value x, DAGRAD_LOC);
+
+// ---- elementwise, unary ----
+Value relu(Value x, DAGRAD_LOC);
+Value leaky_relu(Value x, double negative_slope = 0.01, DAGRAD_LOC);
+Value sigmoid(Value x, DAGRAD_LOC);
+Value tanh(Value x, DAGRAD_LOC);
+Value gelu(Value x, DAGRAD_LOC);  // exact (erf) form, as PyTorch's default
+Value exp(Value x, DAGRAD_LOC);
+Value log(Value x, DAGRAD_LOC);
+Value sqrt(Value x, DAGRAD_LOC);
+Value neg(Value x, DAGRAD_LOC);
+Value abs(Value x, DAGRAD_LOC);
+Value pow(Value x, double exponent, DAGRAD_LOC);
+Value sign(Value x, DAGRAD_LOC);  // -1, 0, 1; no gradient
+
+// ---- elementwise, binary, NumPy broadcasting ----
+Value add(Value a, Value b, DAGRAD_LOC);
+Value sub(Value a, Value b, DAGRAD_LOC);
+Value mul(Value a, Value b, DAGRAD_LOC);
+Value div(Value a, Value b, DAGRAD_LOC);
+Value maximum(Value a, Value b, DAGRAD_LOC);
+Value greater_equal(Value a, Value b, DAGRAD_LOC);  // 1 where a >= b else 0; no gradient
+// Gradient helpers registered as elementwise ops of their own (fusible):
+Value relu_backward(Value grad, Value x, DAGRAD_LOC);        // grad * (x > 0)
+Value leaky_relu_backward(Value grad, Value x, double negative_slope, DAGRAD_LOC);
+Value gelu_backward(Value grad, Value x, DAGRAD_LOC);        // grad * gelu'(x)
+
+Value operator+(Value a, Value b);
+Value operator-(Value a, Value b);
+Value operator*(Value a, Value b);
+Value operator/(Value a, Value b);
+Value operator-(Value a);
+Value operator+(Value a, double b);
+Value operator-(Value a, double b);
+Value operator*(Value a, double b);
+Value operator/(Value a, double b);
+Value operator+(double a, Value b);
+Value operator-(double a, Value b);
+Value operator*(double a, Value b);
+Value operator/(double a, Value b);
+
+// ---- reductions and normalisation ----
+// axes empty = all axes; negative axes count from the end.
+Value sum(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
+Value mean(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
+Value max(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
+// Sums the dimensions that broadcasting expanded, giving `shape` (vjp of broadcasting).
+Value sum_to(Value x, const Shape& shape, DAGRAD_LOC);
+Value broadcast_to(Value x, const Shape& shape, DAGRAD_LOC);
+Value softmax(Value x, int64_t axis = -1, DAGRAD_LOC);
+Value log_softmax(Value x, int64_t axis = -1, DAGRAD_LOC);
+Value argmax(Value x, int64_t axis = -1, DAGRAD_LOC);  // int64, no gradient
+
+// ---- shape ----
+// One dimension may be -1 (inferred). Views on the CPU: no copy.
+Value reshape(Value x, std::vector<int64_t> shape, DAGRAD_LOC);
+Value flatten(Value x, int64_t start_dim = 1, DAGRAD_LOC);
+Value transpose(Value x, int64_t dim0 = -2, int64_t dim1 = -1, DAGRAD_LOC);
+Value permute(Value x, std::vector<int64_t> perm, DAGRAD_LOC);
+Value concat(std::vector<Value> xs, int64_t axis = 0, DAGRAD_LOC);
+Value slice(Value x, int64_t axis, int64_t start, int64_t end, DAGRAD_LOC);
+
+// ---- linear algebra ----
+// [..., M, K] x [..., K, N] -> [..., M, N]; batch dims must match (or b is 2-D).
+// trans_a / trans_b use the transpose of the last two dims without copying.
+Value matmul(Value a, Value b, bool trans_a = false, bool trans_b = false, DAGRAD_LOC);
+// x [N, in] · weight[out, in]ᵀ + bias[out] (PyTorch's layout); bias may be empty.
+Value linear(Value x, Value weight, Value bias = {}, DAGRAD_LOC);
+
+// ---- convolution and pooling (NCHW) ----
+// A pair (height, width) that also accepts one integer for both: {.stride = 2}.
+struct Hw {
+  int64_t h = 0, w = 0;
+  Hw() = default;
+  Hw(int64_t v) : h(v), w(v) {}
+  Hw(int64_t hh, int64_t ww) : h(hh), w(ww) {}
+};
+struct Conv2dOptions {
+  Hw stride{1};
+  Hw padding{0};
+  Hw dilation{1};
+};
+struct Pool2dOptions {
+  Hw kernel{2};
+  Hw stride{0};  // 0: same as kernel
+  Hw padding{0};
+};
+// x [N,C,H,W], weight [O,C,KH,KW], bias [O] or empty.
+Value conv2d(Value x, Value weight, Value bias = {}, Conv2dOptions opt = {}, DAGRAD_LOC);
+// dX of conv2d (shape of x) and dW (shape of weight), as ops with their own kernels.
+Value conv2d_backward_input(Value grad_y, Value weight, const Shape& x_shape, Conv2dOptions opt, DAGRAD_LOC);
+Value conv2d_backward_weight(Value grad_y, Value x, const Shape& w_shape, Conv2dOptions opt, DAGRAD_LOC);
+Value max_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);
+Value max_pool2d_backward(Value grad_y, Value x, Pool2dOptions opt, DAGRAD_LOC);
+Value avg_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);  // padding counts as zeros
+Value avg_pool2d_backward(Value grad_y, const Shape& x_shape, Pool2dOptions opt, DAGRAD_LOC);
+
+// ---- losses, regularisation, metrics ----
+// Mean negative log-likelihood: log_probs [N,C], target [N] int64 class ids.
+Value nll_loss(Value log_probs, Value target, DAGRAD_LOC);
+// Fused log_softmax + nll_loss (mean over the batch).
+Value softmax_cross_entropy(Value logits, Value target, DAGRAD_LOC);
+Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, DAGRAD_LOC);
+// Inverted dropout: zero with probability p, scale the rest by 1/(1-p). The mask is a
+// pure function of (seed, run step, element index): the vjp regenerates it.
+Value dropout(Value x, double p, uint64_t seed, bool training = true, DAGRAD_LOC);
+// Fraction of rows whose argmax equals target (float32 scalar); no gradient.
+Value accuracy(Value logits, Value target, DAGRAD_LOC);
+// Batch norm over N,H,W per channel (x [N,C,H,W] or [N,C]). In training mode it uses the
+// batch statistics and updates running_mean/var in place with `momentum`.
+Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
+                 double momentum = 0.1, double eps = 1e-5, DAGRAD_LOC);
+
+}  // namespace dagrad
+// Keep the macro private to this header.
+#undef DAGRAD_LOC

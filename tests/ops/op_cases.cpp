@@ -1,0 +1,53 @@
+#include "op_cases.h"
+
+namespace dagrad::testing {
+
+std::map<std::string, std::vector<CaseGenerator>>& op_case_table() {
+  static std::map<std::string, std::vector<CaseGenerator>> table;
+  return table;
+}
+
+Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed, double lo, double hi, bool avoid_zero) {
+  Tensor t = Tensor::empty(shape, DType::f64);
+  Generator gen(seed);
+  fill_uniform(t, gen, lo, hi);
+  if (avoid_zero) {
+    double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (p[i] > -0.05 && p[i] < 0.05) p[i] = p[i] < 0 ? p[i] - 0.1 : p[i] + 0.1;
+  }
+  return dtype == DType::f64 ? t : t.to_dtype(dtype);
+}
+
+Tensor random_labels(int64_t n, int64_t classes, uint64_t seed) {
+  Tensor t = Tensor::empty(Shape{n}, DType::i64);
+  for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = random_bits(seed, i) % classes;
+  return t;
+}
+
+double at(const Tensor& t, int64_t i) {
+  return dispatch_all(t.dtype(), [&]<class T>() { return static_cast<double>(t.data<T>()[i]); });
+}
+
+Tensor make_f64(const Shape& shape, const std::function<double(int64_t)>& f) {
+  Tensor t = Tensor::empty(shape, DType::f64);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = f(i);
+  return t;
+}
+
+int64_t broadcast_index(const Shape& out, const Shape& in, int64_t flat_out) {
+  int64_t idx = 0, in_stride = 1;
+  size_t offset = out.rank() - in.rank();
+  for (size_t d = out.rank(); d-- > 0;) {
+    int64_t coord = flat_out % out[d];
+    flat_out /= out[d];
+    if (d >= offset) {
+      int64_t in_dim = in[d - offset];
+      if (in_dim != 1) idx += coord * in_stride;
+      in_stride *= in_dim;
+    }
+  }
+  return idx;
+}
+
+}  // namespace dagrad::testing
