@@ -1,6 +1,8 @@
 #include "runtime/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 #include <utility>
 
 #include "runtime/cuda/cuda_check.h"
@@ -135,7 +137,8 @@ void CudaStream::synchronize() {
     std::lock_guard lock(error_mutex_);
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
-  DAGRAD_CUDA_CHECK(err);  // an error from the asynchronous work itself
+  // An error from the asynchronous work itself.
+  if (err != cudaSuccess) detail::throw_cuda_error(err, "cudaStreamSynchronize(stream)", __FILE__, __LINE__);
 }
 
 // ---- CudaCachingAllocator ----
@@ -147,9 +150,14 @@ size_t CudaCachingAllocator::round_size(size_t bytes) {
 }
 
 CudaCachingAllocator::~CudaCachingAllocator() {
-  for (auto& [ptr, block] : live_) (void)cudaFree(ptr);
-  for (auto& [size, blocks] : free_)
-    for (void* p : blocks) (void)cudaFree(p);
+  try {
+    DeviceGuard guard(device_);
+    for (auto& [ptr, block] : live_) (void)cudaFree(ptr);
+    for (auto& [size, blocks] : free_)
+      for (void* p : blocks) (void)cudaFree(p);
+  } catch (const Error&) {
+    // The device cannot be made current (context lost): the memory is gone with it.
+  }
 }
 
 void* CudaCachingAllocator::allocate(size_t bytes) {
@@ -179,7 +187,7 @@ void* CudaCachingAllocator::allocate(size_t bytes) {
           format_bytes(stats_.bytes_in_use), " in use) and the device has ", format_bytes(free_bytes),
           " free of ", format_bytes(total_bytes), ". Reduce the batch size or free tensors."));
     }
-    DAGRAD_CUDA_CHECK(err);
+    if (err != cudaSuccess) detail::throw_cuda_error(err, "cudaMalloc(&ptr, size)", __FILE__, __LINE__);
     stats_.reserved_bytes += size;
   }
   live_.emplace(ptr, Block{size, bytes});
@@ -242,7 +250,7 @@ PinnedBuffer::PinnedBuffer(size_t bytes) : size_(bytes) {
     throw OutOfMemoryError(str_cat("pinned host allocation of ", format_bytes(bytes), " (", bytes,
                                    " bytes) failed"));
   }
-  DAGRAD_CUDA_CHECK(err);
+  if (err != cudaSuccess) detail::throw_cuda_error(err, "cudaMallocHost(&data_, bytes)", __FILE__, __LINE__);
 }
 
 PinnedBuffer::~PinnedBuffer() {
@@ -288,6 +296,11 @@ void CudaBackend::copy(void* dst, Device dst_device, const void* src, Device src
       });
     } else {
       DAGRAD_CUDA_CHECK(cudaMemcpyPeer(dst, dst_device.index, src, src_device.index, bytes));
+      // cudaMemcpyPeer returns before the copy is done; wait on both devices.
+      for (int d : {src_device.index, dst_device.index}) {
+        DeviceGuard guard(d);
+        DAGRAD_CUDA_CHECK(cudaDeviceSynchronize());
+      }
     }
     return;
   }
@@ -300,9 +313,11 @@ void CudaBackend::copy(void* dst, Device dst_device, const void* src, Device src
   }
   DeviceGuard guard(device_);
   DAGRAD_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
-  // cudaMemcpy returns before a device-to-device copy has finished; the contract says
-  // a copy without a stream is complete on return.
-  if (kind == cudaMemcpyDeviceToDevice) DAGRAD_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  // cudaMemcpy may return before the data has landed: device to device it does not wait
+  // at all, and from pageable host memory it returns once the data is staged. Our
+  // streams are non-blocking (not ordered after the legacy default stream that cudaMemcpy
+  // uses), and the contract says a copy without a stream is complete on return: wait.
+  if (kind != cudaMemcpyDeviceToHost) DAGRAD_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
 }
 
 std::unique_ptr<Stream> CudaBackend::create_stream(int index) {

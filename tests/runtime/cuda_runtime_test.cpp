@@ -61,9 +61,9 @@ TEST(CudaRuntime, BuiltInAndMissingDeviceIsAClearError) {
     EXPECT_EQ(std::string(e.what()), reason);
   }
   EXPECT_THROW(Tensor::empty(Shape({4}), DType::f32, Device::cuda()), DeviceError);
-  // Asking again gives the same answer and leaves no CUDA error behind.
+  // Asking again gives the same answer. (Without a driver every CUDA call, even
+  // cudaGetLastError, keeps returning cudaErrorInsufficientDriver: nothing to check.)
   EXPECT_EQ(cuda::unavailable_reason(), reason);
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
 TEST(CudaRuntime, CheckMacrosNameTheCallAndTheError) {

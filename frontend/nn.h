@@ -1,0 +1,143 @@
+// nn modules: the DSL's building blocks that own parameters (PyTorch-like names and
+// default initialisation). A module only declares parameters and builds nodes; the
+// parameter values live in a TensorMap (name -> Tensor), shared by every graph built
+// from the model (e.g. one per batch size, one for training and one for evaluation).
+//
+//   nn::Sequential net("net", {
+//       nn::conv2d("conv1", 1, 32, 3), nn::relu(), nn::max_pool2d(2), nn::flatten(),
+//       nn::linear("fc", 5408, 10)});
+//   Value logits = net(x);
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ops/interpreter.h"
+#include "ops/ops.h"
+#include "runtime/rng.h"
+
+namespace dagrad::nn {
+
+// A parameter or buffer a module declares: its graph name, shape and initialiser.
+struct ParamSpec {
+  std::string name;
+  Shape shape;
+  bool trainable = true;  // false for buffers such as batch-norm running statistics
+  std::function<void(Tensor&, Generator&)> init;
+};
+
+class Module {
+ public:
+  explicit Module(std::string name = {}) : name_(std::move(name)) {}
+  virtual ~Module() = default;
+
+  // Builds this module's nodes on x's graph and returns the result.
+  virtual Value forward(Value x) = 0;
+  Value operator()(Value x) { return forward(x); }
+
+  // Declared parameters and buffers, recursively, in a stable order.
+  virtual void collect(std::vector<ParamSpec>& out) const { (void)out; }
+  // Training mode (dropout active, batch norm on batch statistics) or evaluation.
+  virtual void train(bool on) { training_ = on; }
+  bool training() const { return training_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  // The graph's parameter node for `spec` (created on first use in that graph).
+  Value param(Graph& g, const ParamSpec& spec) const;
+
+  std::string name_;
+  bool training_ = true;
+};
+
+using ModulePtr = std::shared_ptr<Module>;
+
+// All parameter and buffer specs of a module.
+std::vector<ParamSpec> parameter_specs(const Module& m);
+// Fresh tensors for every parameter and buffer, initialised deterministically from `seed`
+// (each parameter draws from its own stream derived from the seed and its name).
+TensorMap init_parameters(const Module& m, uint64_t seed);
+int64_t count_parameters(const Module& m);  // trainable elements
+
+class Conv2d final : public Module {
+ public:
+  Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw kernel, Conv2dOptions opt = {},
+         bool bias = true);
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t in_, out_;
+  Hw kernel_;
+  Conv2dOptions opt_;
+  bool bias_;
+};
+
+class Linear final : public Module {
+ public:
+  Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true);
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t in_, out_;
+  bool bias_;
+};
+
+class BatchNorm2d final : public Module {
+ public:
+  BatchNorm2d(std::string name, int64_t channels, double momentum = 0.1, double eps = 1e-5);
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t channels_;
+  double momentum_, eps_;
+};
+
+class Dropout final : public Module {
+ public:
+  // The mask seed comes from the name, so two dropout layers never share a mask.
+  Dropout(std::string name, double p);
+  Value forward(Value x) override;
+
+ private:
+  double p_;
+  uint64_t seed_;
+};
+
+// A stateless step: relu, flatten, pooling, log_softmax ...
+class Lambda final : public Module {
+ public:
+  Lambda(std::string name, std::function<Value(Value)> fn) : Module(std::move(name)), fn_(std::move(fn)) {}
+  Value forward(Value x) override { return fn_(x); }
+
+ private:
+  std::function<Value(Value)> fn_;
+};
+
+class Sequential final : public Module {
+ public:
+  Sequential(std::string name, std::vector<ModulePtr> layers) : Module(std::move(name)), layers_(std::move(layers)) {}
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+  void train(bool on) override;
+  const std::vector<ModulePtr>& layers() const { return layers_; }
+
+ private:
+  std::vector<ModulePtr> layers_;
+};
+
+// Shorthands that read like the model.
+ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt = {}, bool bias = true);
+ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias = true);
+ModulePtr batch_norm2d(std::string name, int64_t channels);
+ModulePtr dropout(std::string name, double p);
+ModulePtr relu();
+ModulePtr flatten(int64_t start_dim = 1);
+ModulePtr max_pool2d(Pool2dOptions opt);
+ModulePtr avg_pool2d(Pool2dOptions opt);
+ModulePtr log_softmax(int64_t axis = -1);
+
+}  // namespace dagrad::nn
