@@ -3,8 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "ops/interpreter.h"
-#include "ops/ops.h"
+#include "apps/common.h"
 #include "ops/registry.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
@@ -14,24 +13,26 @@ namespace {
 
 using namespace dagrad;
 
-int cmd_info() {
-  std::cout << "dagrad 0.1.0\n"
-            << "cpu backend:  " << backend_for(Device::cpu()).name() << "\n"
-            << "cuda backend: " << (cuda_available() ? backend_for(Device::cuda(0)).name() : cuda_unavailable_reason())
-            << "\n"
-            << "ops:          " << OpRegistry::instance().all().size() << " registered (dagrad ops lists them)\n";
-  return 0;
+cli::Command add_info_command(CLI::App& app) {
+  return {app.add_subcommand("info", "show the version, backends and thread count"), [] {
+    std::cout << "dagrad 0.1.0\n"
+              << "cpu backend:  " << backend_for(Device::cpu()).name() << "\n"
+              << "cuda backend: "
+              << (cuda_available() ? backend_for(Device::cuda(0)).name() : cuda_unavailable_reason()) << "\n"
+              << "ops:          " << OpRegistry::instance().all().size() << " registered (dagrad ops lists them)\n";
+  }};
 }
 
-int cmd_ops() {
-  for (const OpDef* d : OpRegistry::instance().all()) {
-    std::string tags;
-    if (d->flags.elementwise) tags += " elementwise";
-    if (d->vjp) tags += " differentiable";
-    if (d->kernel(DeviceType::cuda)) tags += " cuda";
-    std::printf("%-32s %s  [%s ]\n", d->name.c_str(), d->doc.c_str(), tags.c_str());
-  }
-  return 0;
+cli::Command add_ops_command(CLI::App& app) {
+  return {app.add_subcommand("ops", "list the registered ops"), [] {
+    for (const OpDef* d : OpRegistry::instance().all()) {
+      std::string tags;
+      if (d->flags.elementwise) tags += " elementwise";
+      if (d->vjp) tags += " differentiable";
+      if (d->kernel(DeviceType::cuda)) tags += " cuda";
+      std::printf("%-30s %s  [%s ]\n", d->name.c_str(), d->doc.c_str(), tags.c_str());
+    }
+  }};
 }
 
 }  // namespace
@@ -42,8 +43,10 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "worker threads for CPU kernels (default: all hardware threads)")
       ->check(CLI::NonNegativeNumber);
-  auto* info = app.add_subcommand("info", "show the version, backends and thread count");
-  auto* ops = app.add_subcommand("ops", "list the registered ops");
+  std::vector<cli::Command> commands{add_info_command(app),          add_ops_command(app),
+                                     cli::add_train_command(app),    cli::add_eval_command(app),
+                                     cli::add_predict_command(app),  cli::add_plan_command(app),
+                                     cli::add_profile_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,8 +54,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (threads > 0) set_num_threads(threads);
-    if (*info) return cmd_info();
-    if (*ops) return cmd_ops();
+    for (const auto& c : commands)
+      if (*c.app) c.run();
   } catch (const dagrad::Error& e) {
     std::cerr << "dagrad: error: " << e.what() << "\n";
     return 1;

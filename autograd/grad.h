@@ -20,14 +20,19 @@ namespace dagrad::autograd {
 // - A wrt that is not floating (labels, indices) is a TypeError naming it.
 // - A wrt that the loss does not depend on gets zeros_like(wrt), not an error, so a
 //   parameter that a branch ignores still has a gradient to feed an optimizer.
-// - An op without a vjp (argmax, accuracy, ...) on a path from a wrt to the loss is a
-//   ValueError naming the node and where it was built. Inputs listed in an op's
-//   nondiff_inputs (labels, masks) carry no gradient and form no path.
+// - Inputs listed in an op's nondiff_inputs (labels, masks, the inputs of piecewise-
+//   constant ops such as sign or argmax) carry no gradient and form no path: the op's
+//   output is a constant for the derivative.
+// - An op without a vjp reached through an input NOT in its nondiff_inputs (a forgotten
+//   gradient rule) is a ValueError naming the node and where it was built, rather than a
+//   silently zero gradient.
+// Every check runs before the first node is appended: a refused call leaves `g` as it was.
 std::vector<Value> grad(Graph& g, Value loss, std::span<const Value> wrt, Value seed = {});
 std::vector<Value> grad(Graph& g, Value loss, std::vector<Value> wrt, Value seed = {});
 
 // Hessian-vector products H·v, one per wrt, as grad(sum_i sum(grad_i * v[i]), wrt).
-// v[i] must have wrt[i]'s shape and dtype. Needs differentiable vjp rules along the path.
+// v[i] must have wrt[i]'s shape and dtype and must not depend on any wrt (ValueError):
+// v is held constant. Needs differentiable vjp rules along the path.
 std::vector<Value> hvp(Graph& g, Value loss, std::span<const Value> wrt, std::span<const Value> v);
 
 }  // namespace dagrad::autograd

@@ -110,8 +110,10 @@ int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std
   try {
     out_types = op.infer(InferContext{op, in_types, attrs});
   } catch (const Error& e) {
-    // Same exception type, with the user's source line appended.
-    std::string msg = str_cat(e.what(), " (at ", where.to_string(), ")");
+    // Same exception type, naming the op (when the message does not already) and with
+    // the user's source line appended.
+    std::string what = e.what();
+    std::string msg = str_cat(what.starts_with("[") ? "" : "[" + op.name + "] ", what, " (at ", where.to_string(), ")");
     if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(msg);
     if (dynamic_cast<const TypeError*>(&e)) throw TypeError(msg);
     throw ValueError(msg);
@@ -251,9 +253,16 @@ std::vector<int> Graph::topo_order() const {
   return {reversed.rbegin(), reversed.rend()};
 }
 
-std::vector<int> Graph::needed_by(std::span<const Value> outputs) const {
+std::vector<int> Graph::effect_nodes() const {
+  std::vector<int> ids;
+  for (const auto& n : nodes_)
+    if (!n->op->writes_inputs.empty()) ids.push_back(n->id);
+  return ids;
+}
+
+std::vector<int> Graph::needed_by(std::span<const Value> outputs, std::span<const int> roots) const {
   std::vector<char> seen(nodes_.size(), 0);
-  std::vector<int> stack;
+  std::vector<int> stack(roots.begin(), roots.end());
   for (const Value& v : outputs) {
     if (v.graph != this) throw GraphError("needed_by: an output belongs to another graph");
     stack.push_back(v.node);

@@ -110,8 +110,11 @@ class Graph {
 
   // Deterministic topological order of all nodes (Boost.Graph); throws GraphError on a cycle.
   std::vector<int> topo_order() const;
-  // Ids of the nodes that `outputs` need (and writers among them), ascending.
-  std::vector<int> needed_by(std::span<const Value> outputs) const;
+  // Ids of the nodes that `outputs` and the nodes `roots` need, ascending.
+  std::vector<int> needed_by(std::span<const Value> outputs, std::span<const int> roots = {}) const;
+  // Nodes whose op writes its inputs in place (optimizer updates, batch-norm running
+  // statistics): they have effects beyond their outputs, so every run includes them.
+  std::vector<int> effect_nodes() const;
 
   // Graphviz DOT: one box per node with its op, name and output shapes.
   std::string to_dot() const;

@@ -24,7 +24,7 @@ void check_bindings(const Graph& g, std::span<const int> ids, const TensorMap& b
 
 std::vector<Tensor> interpret(const Graph& g, std::span<const Value> outputs, const TensorMap& bindings,
                               uint64_t step) {
-  std::vector<int> needed = g.needed_by(outputs);
+  std::vector<int> needed = g.needed_by(outputs, g.effect_nodes());
   std::vector<char> is_needed(g.num_nodes(), 0);
   for (int id : needed) is_needed[id] = 1;
   check_bindings(g, needed, bindings);

@@ -1,4 +1,5 @@
-// The plain interpreter: runs the nodes that the outputs need, one by one in topological
+// The plain interpreter: runs the nodes that the outputs need (and every node that
+// writes its inputs in place, such as optimizer updates), one by one in topological
 // order, each output in a fresh tensor. It is the reference every scheduled plan is
 // checked against, and lets ops be tested without the scheduler.
 #pragma once

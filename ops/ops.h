@@ -117,6 +117,9 @@ Value conv2d_backward_input(Value grad_y, Value weight, const Shape& x_shape, Co
 Value conv2d_backward_weight(Value grad_y, Value x, const Shape& w_shape, Conv2dOptions opt, DAGRAD_LOC);
 Value max_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);
 Value max_pool2d_backward(Value grad_y, Value x, Pool2dOptions opt, DAGRAD_LOC);
+// source (shape of x) read at each window's argmax of x: the adjoint of max_pool2d_backward
+// in grad_y, so second-order gradients through max pooling work.
+Value max_pool2d_gather(Value source, Value x, Pool2dOptions opt, DAGRAD_LOC);
 Value avg_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);  // padding counts as zeros
 Value avg_pool2d_backward(Value grad_y, const Shape& x_shape, Pool2dOptions opt, DAGRAD_LOC);
 
@@ -136,6 +139,25 @@ Value accuracy(Value logits, Value target, DAGRAD_LOC);
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
                  double momentum = 0.1, double eps = 1e-5, DAGRAD_LOC);
 
+// ---- optimizer updates ----
+// Update nodes write the parameter and its optimizer state in place and have no
+// outputs; every run of a graph executes them. `lr` is a float32 scalar graph input, so
+// a schedule changes it per step without recompiling. They return the node id.
+struct SgdOptions {
+  double momentum = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+};
+// momentum_buf (same shape as param) is required when momentum > 0.
+int sgd_update(Value param, Value grad, Value lr, Value momentum_buf, SgdOptions opt, DAGRAD_LOC);
+struct AdamOptions {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW
+};
+// m, v: moment estimates (param's shape); t: float32 scalar step count, incremented.
+int adam_update(Value param, Value grad, Value lr, Value m, Value v, Value t, AdamOptions opt, DAGRAD_LOC);
+
 }  // namespace dagrad
+
 // Keep the macro private to this header.
 #undef DAGRAD_LOC

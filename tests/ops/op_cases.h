@@ -19,7 +19,8 @@ struct OpCase {
   std::vector<Tensor> inputs;  // random, non-zero; float inputs in f32 or f64
   Attrs attrs;
   // Expected outputs computed with plain loops in double (returned as f64 tensors, or
-  // integer tensors for integer outputs).
+  // integer tensors for integer outputs). Ops that write inputs in place may append the
+  // expected new values of those inputs (OpDef::writes_inputs order) after the outputs.
   std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const Attrs& attrs)> reference;
   double tol = 1e-5;  // max |got - want| / (1 + |want|)
   // Gradient check: which inputs to differentiate (empty: every floating input not in

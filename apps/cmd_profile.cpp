@@ -1,0 +1,93 @@
+// dagrad profile: trains a model on random data for a few steps and reports, for the
+// last ones, where the time went (trace, summary, plan views and an HTML report).
+#include <filesystem>
+#include <iostream>
+
+#include "apps/common.h"
+#include "frontend/trainer.h"
+#include "models/models.h"
+#include "profiler/profiler.h"
+#include "runtime/error.h"
+#include "runtime/rng.h"
+#include "runtime/thread_pool.h"
+#include "scheduler/session.h"
+
+namespace dagrad::cli {
+
+namespace {
+
+struct ProfileArgs {
+  std::string model = "mnist-cnn";
+  int64_t batch = 64;
+  int steps = 10;
+  int warmup = 3;
+  ScheduleOptions sched;
+  std::string out = "profile";
+  uint64_t seed = 1;
+};
+
+// A training batch needs no data set: standard-normal images and uniform labels.
+TensorMap random_batch(int64_t batch, uint64_t seed) {
+  Tensor images = Tensor::empty(Shape{batch, 1, 28, 28});
+  Generator gen(seed);
+  fill_normal(images, gen, 0.0, 1.0);
+  Tensor labels = Tensor::empty(Shape{batch}, DType::i64);
+  for (int64_t i = 0; i < batch; ++i)
+    labels.data<int64_t>()[i] = random_bits(seed + 1, static_cast<uint64_t>(i)) % 10;
+  return {{"images", images}, {"labels", labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
+}
+
+void run_profile(const ProfileArgs& a) {
+  TrainConfig cfg;
+  cfg.model_name = a.model;
+  cfg.batch_size = a.batch;
+  cfg.seed = a.seed;
+  cfg.compile = a.sched.compile_options();
+  cfg.progress = false;
+  Trainer trainer(models::make_model(a.model), cfg, std::cout);
+  scheduler::Session& session = trainer.train_session();
+  TensorMap batch = random_batch(a.batch, a.seed);
+
+  std::string title = str_cat(a.model, ", batch ", a.batch, ", ", a.sched.streams,
+                              a.sched.streams == 1 ? " stream" : " streams", a.sched.no_fusion ? ", no fusion" : "",
+                              a.sched.no_memory_plan ? ", no memory plan" : "", ", ", num_threads(), " threads");
+  std::cout << "profiling " << title << ": " << a.warmup << " warm-up + " << a.steps
+            << " profiled training steps on random data\n";
+  for (int i = 0; i < a.warmup; ++i) session.run(batch);
+  profiler::Profiler prof(session, batch);
+  for (int i = 0; i < a.steps; ++i) prof.run([&] { session.run(batch); });
+
+  prof.write_report(a.out, title);
+  std::cout << "plan: " << prof.plan().summary() << "\n\n" << prof.summary_table() << "\n";
+  std::filesystem::path dir(a.out);
+  std::cout << "wrote " << (dir / "trace.json").string() << " (open in ui.perfetto.dev or chrome://tracing), "
+            << (dir / "summary.txt").string() << ", " << (dir / "plan.txt").string() << ", "
+            << (dir / "plan.dot").string() << ", " << (dir / "plan.json").string() << ", "
+            << (dir / "report.html").string() << "\n";
+}
+
+}  // namespace
+
+Command add_profile_command(CLI::App& app) {
+  auto a = std::make_shared<ProfileArgs>();
+  CLI::App* cmd = app.add_subcommand("profile", "profile training steps on random data: trace, per-op summary, "
+                                                "plan views and an HTML report");
+  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
+      ->check(CLI::IsMember(models::model_names()))
+      ->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--steps", a->steps, "training steps to profile (after the warm-up)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "training steps to run first, unprofiled (compilation, caches)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  a->sched.add_to(*cmd);
+  cmd->add_option("--out", a->out, "directory for trace.json, summary.txt, plan.txt, plan.dot, plan.json and "
+                                   "report.html")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
+  return {cmd, [a] { run_profile(*a); }};
+}
+
+}  // namespace dagrad::cli

@@ -1,0 +1,72 @@
+// Optimizers as graph transforms: each appends one update node per parameter that writes
+// the parameter and its named state in place (DESIGN.md "Optimizers"). State lives in the
+// same TensorMap as the parameters, under PyTorch's names (<param>.momentum_buffer,
+// <param>.exp_avg, <param>.exp_avg_sq, <param>.step), so it is checkpointed with them.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "frontend/nn.h"
+#include "ops/ops.h"
+
+namespace dagrad::optim {
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual std::string name() const = 0;
+  // State buffers of one parameter (all start at zero), named after it.
+  virtual std::vector<nn::ParamSpec> state_specs(const std::string& param, const Shape& shape) const = 0;
+  // State buffers of every trainable parameter among `params`.
+  std::vector<nn::ParamSpec> state_specs(const std::vector<nn::ParamSpec>& params) const;
+  // Appends the update nodes; `lr` is the float32 scalar graph input holding the
+  // learning rate of the current step.
+  virtual void add_updates(Graph& g, std::span<const Value> params, std::span<const Value> grads, Value lr) const = 0;
+};
+
+class Sgd final : public Optimizer {
+ public:
+  explicit Sgd(SgdOptions opt = {}) : opt_(opt) {}
+  std::string name() const override { return opt_.nesterov ? "sgd (nesterov)" : "sgd"; }
+  using Optimizer::state_specs;
+  std::vector<nn::ParamSpec> state_specs(const std::string& param, const Shape& shape) const override;
+  void add_updates(Graph& g, std::span<const Value> params, std::span<const Value> grads, Value lr) const override;
+
+ private:
+  SgdOptions opt_;
+};
+
+class Adam final : public Optimizer {
+ public:
+  explicit Adam(AdamOptions opt = {}) : opt_(opt) {}
+  std::string name() const override { return opt_.decoupled_weight_decay ? "adamw" : "adam"; }
+  using Optimizer::state_specs;
+  std::vector<nn::ParamSpec> state_specs(const std::string& param, const Shape& shape) const override;
+  void add_updates(Graph& g, std::span<const Value> params, std::span<const Value> grads, Value lr) const override;
+
+ private:
+  AdamOptions opt_;
+};
+
+// "sgd", "adam" or "adamw"; throws ValueError naming the choices otherwise.
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double momentum, double weight_decay,
+                                          bool nesterov = false);
+
+// Learning rate as a function of the global step (0-based).
+struct LrSchedule {
+  enum class Kind { constant, step, cosine };
+  Kind kind = Kind::constant;
+  double base_lr = 0.01;
+  int64_t step_size = 1;    // step: multiply by gamma every step_size steps
+  double gamma = 0.1;
+  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps
+  double min_lr = 0;
+  int64_t warmup_steps = 0;  // linear warm-up from 0 over the first steps (any kind)
+
+  double at(int64_t step) const;
+  static Kind parse_kind(const std::string& s);  // "constant", "step", "cosine"
+};
+
+}  // namespace dagrad::optim

@@ -1,0 +1,101 @@
+// The training program: builds the training-step graph (forward, autograd backward,
+// optimizer updates) once per batch shape, compiles it with the scheduler, and runs it
+// over a DataLoader; evaluates with a second, forward-only graph; saves and resumes
+// safetensors checkpoints holding parameters and optimizer state.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/data/dataset.h"
+#include "frontend/metrics.h"
+#include "frontend/nn.h"
+#include "frontend/optim.h"
+#include "scheduler/compile_options.h"
+
+namespace dagrad {
+
+namespace scheduler {
+class Session;
+}
+
+struct TrainConfig {
+  std::string model_name = "model";  // stored in checkpoints, checked on load
+  int epochs = 1;
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 1000;
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double momentum = 0.9;
+  double weight_decay = 0;
+  bool nesterov = false;
+  optim::LrSchedule schedule;  // base_lr is the learning rate
+  uint64_t seed = 1;           // initialisation, shuffling and dropout
+  scheduler::CompileOptions compile;
+  int64_t max_steps_per_epoch = -1;  // < 0: whole epochs (tests and benchmarks cap it)
+  bool progress = true;              // progress bar on stderr
+};
+
+struct EvalResult {
+  double loss = 0;      // mean over samples
+  double accuracy = 0;  // fraction
+  int64_t samples = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+};
+
+// Thrown when the loss stops being finite; the last checkpoint on disk is untouched.
+class DivergedError : public Error {
+  using Error::Error;
+};
+
+class Trainer {
+ public:
+  // Initialises parameters from cfg.seed (or from a checkpoint with resume()).
+  Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostream& log);
+  ~Trainer();
+
+  // One epoch (0-based `epoch` fixes the shuffle); returns its mean training loss.
+  double train_epoch(const Dataset& train, int epoch);
+  EvalResult evaluate(const Dataset& data);
+  // Runs epochs from the next one (after resume()) to cfg.epochs, evaluating on `test`
+  // after each, calling `after_epoch` (e.g. to save a checkpoint and plot).
+  std::vector<EpochMetrics> fit(const Dataset& train, const Dataset& test,
+                                const std::function<void(const EpochMetrics&)>& after_epoch = {});
+
+  // Parameters + optimizer state + metadata (model, epoch, step, seed, optimizer).
+  void save(const std::filesystem::path& path) const;
+  // Loads a checkpoint written by save(): checks the model name and every tensor's
+  // shape, and continues from its epoch and step, so the same seed and thread count
+  // reproduce an uninterrupted run's losses exactly.
+  void resume(const std::filesystem::path& path);
+  // Loads parameters only (for evaluation or prediction); optimizer state is ignored.
+  void load_parameters(const std::filesystem::path& path);
+
+  const std::vector<float>& step_losses() const { return step_losses_; }
+  int epochs_done() const { return epochs_done_; }
+  uint64_t global_step() const { return global_step_; }
+  TensorMap& state() { return state_; }
+  scheduler::Session& train_session() { return *train_session_; }
+  // Forward pass in evaluation mode: log-probabilities for a float32 [B,1,28,28] batch.
+  Tensor predict(const Tensor& images);
+
+ private:
+  // Copies the checkpoint's tensors into the bound state; returns its metadata.
+  std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, bool with_optimizer_state);
+
+  std::shared_ptr<nn::Module> model_;
+  TrainConfig cfg_;
+  std::ostream& log_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  TensorMap state_;  // parameters and optimizer state, bound into both sessions
+  std::unique_ptr<scheduler::Session> train_session_;
+  std::unique_ptr<scheduler::Session> eval_session_;
+  std::vector<float> step_losses_;
+  int epochs_done_ = 0;
+  uint64_t global_step_ = 0;
+};
+
+}  // namespace dagrad

@@ -1,0 +1,173 @@
+// conv2d and its backward ops on the CPU: per-image im2col + GEMM. Work is split over
+// whole images (each pool piece owns a scratch im2col buffer for one image), so no
+// full-batch column matrix is ever built and results do not depend on the thread count.
+#include "ops/cpu/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ops/cpu/conv_geom.h"
+#include "ops/cpu/gemm.h"
+#include "runtime/thread_pool.h"
+
+namespace dagrad {
+
+namespace {
+
+// cols[(c,i,j), (oh,ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw], zero outside the image.
+template <class T>
+void im2col(const Conv2dGeom& g, const T* x, T* cols) {
+  const int64_t pixels = g.out_pixels();
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off_w = j * g.dw - g.pw;
+        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          T* dst = row + oh * g.ow;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(dst, dst + g.ow, T(0));
+            continue;
+          }
+          const T* src = x + (c * g.h + ih) * g.w;
+          std::fill(dst, dst + r.lo, T(0));
+          if (g.sw == 1)
+            std::memcpy(dst + r.lo, src + r.lo + off_w, (r.hi - r.lo) * sizeof(T));
+          else
+            for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = src[ow * g.sw + off_w];
+          std::fill(dst + r.hi, dst + g.ow, T(0));
+        }
+      }
+}
+
+// The adjoint of im2col: adds every column entry back onto the pixel it was read from.
+// dx must be zeroed first; the accumulation order is fixed.
+template <class T>
+void col2im(const Conv2dGeom& g, const T* cols, T* dx) {
+  const int64_t pixels = g.out_pixels();
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off_w = j * g.dw - g.pw;
+        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* src = row + oh * g.ow;
+          T* dst = dx + (c * g.h + ih) * g.w;
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow * g.sw + off_w] += src[ow];
+        }
+      }
+}
+
+// y_n[O, P] = W[O, CKK] · cols_n[CKK, P] (+ bias[o] on row o, fused as GEMM's C input).
+template <class T>
+void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t patch = g.patch(), pixels = g.out_pixels();
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
+    for (int64_t n = lo; n < hi; ++n) {
+      const T* x_n = x + n * g.c * g.in_pixels();
+      T* y_n = y + n * g.o * pixels;
+      const T* b_mat = x_n;
+      if (!g.pointwise()) {
+        im2col(g, x_n, cols.data());
+        b_mat = cols.data();
+      }
+      if (bias)
+        for (int64_t o = 0; o < g.o; ++o) std::fill(y_n + o * pixels, y_n + (o + 1) * pixels, bias[o]);
+      gemm<T>(false, false, g.o, pixels, patch, T(1), w, patch, b_mat, pixels, bias ? T(1) : T(0), y_n, pixels);
+    }
+  });
+}
+
+// cols_n[CKK, P] = Wᵀ[CKK, O] · dy_n[O, P], then col2im into dx_n.
+template <class T>
+void conv2d_input_grad(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t patch = g.patch(), pixels = g.out_pixels();
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
+    for (int64_t n = lo; n < hi; ++n) {
+      const T* dy_n = dy + n * g.o * pixels;
+      T* dx_n = dx + n * g.c * g.in_pixels();
+      if (g.pointwise()) {
+        gemm<T>(true, false, patch, pixels, g.o, T(1), w, patch, dy_n, pixels, T(0), dx_n, pixels);
+        continue;
+      }
+      gemm<T>(true, false, patch, pixels, g.o, T(1), w, patch, dy_n, pixels, T(0), cols.data(), pixels);
+      std::fill(dx_n, dx_n + g.c * g.in_pixels(), T(0));
+      col2im(g, cols.data(), dx_n);
+    }
+  });
+}
+
+// dW[O, CKK] = Σ_n dy_n[O, P] · cols_nᵀ[P, CKK]. The batch is cut into fixed groups of
+// kGroup images whatever the thread count; each group sums into its own partial, and the
+// partials are added in group order, so the result is the same for any number of threads.
+template <class T>
+void conv2d_weight_grad(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
+  constexpr int64_t kGroup = 8;
+  const int64_t patch = g.patch(), pixels = g.out_pixels(), wsize = g.o * patch;
+  const int64_t groups = (g.n + kGroup - 1) / kGroup;
+  if (groups == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  std::vector<T> partials(groups > 1 ? groups * wsize : 0);
+  parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
+    for (int64_t grp = lo; grp < hi; ++grp) {
+      T* acc = groups > 1 ? partials.data() + grp * wsize : dw;
+      const int64_t first = grp * kGroup, last = std::min(g.n, first + kGroup);
+      for (int64_t n = first; n < last; ++n) {
+        const T* x_n = x + n * g.c * g.in_pixels();
+        const T* b_mat = x_n;
+        if (!g.pointwise()) {
+          im2col(g, x_n, cols.data());
+          b_mat = cols.data();
+        }
+        gemm<T>(false, true, g.o, patch, pixels, T(1), dy + n * g.o * pixels, pixels, b_mat, pixels,
+                n == first ? T(0) : T(1), acc, patch);
+      }
+    }
+  });
+  if (groups == 1) return;
+  parallel_for(0, wsize, 4096, [&](int64_t lo, int64_t hi) {
+    std::copy(partials.begin() + lo, partials.begin() + hi, dw + lo);
+    for (int64_t grp = 1; grp < groups; ++grp) {
+      const T* p = partials.data() + grp * wsize;
+      for (int64_t i = lo; i < hi; ++i) dw[i] += p[i];
+    }
+  });
+}
+
+}  // namespace
+
+void conv2d_cpu(const KernelContext& ctx) {
+  const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
+  Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
+  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
+    const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
+    conv2d_forward<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+  });
+}
+
+void conv2d_backward_input_cpu(const KernelContext& ctx) {
+  const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
+  Conv2dGeom g = conv2d_geom(ctx.outputs[0].shape(), w.shape(), ctx.node.attrs);
+  dispatch_floating(dy.dtype(), "conv2d_backward_input",
+                    [&]<class T>() { conv2d_input_grad<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>()); });
+}
+
+void conv2d_backward_weight_cpu(const KernelContext& ctx) {
+  const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
+  Conv2dGeom g = conv2d_geom(x.shape(), ctx.outputs[0].shape(), ctx.node.attrs);
+  dispatch_floating(dy.dtype(), "conv2d_backward_weight",
+                    [&]<class T>() { conv2d_weight_grad<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
+}
+
+}  // namespace dagrad

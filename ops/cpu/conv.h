@@ -1,0 +1,11 @@
+// CPU kernels of conv2d and its backward ops (registered in ops/defs/conv_ops.cpp).
+#pragma once
+#include "ops/op_def.h"
+
+namespace dagrad {
+
+void conv2d_cpu(const KernelContext& ctx);                  // (x, weight[, bias]) -> y
+void conv2d_backward_input_cpu(const KernelContext& ctx);   // (grad_y, weight) -> dx
+void conv2d_backward_weight_cpu(const KernelContext& ctx);  // (grad_y, x) -> dw
+
+}  // namespace dagrad

@@ -1,0 +1,13 @@
+// CPU kernels of 2-D pooling and its backward ops (registered in ops/defs/conv_ops.cpp).
+#pragma once
+#include "ops/op_def.h"
+
+namespace dagrad {
+
+void max_pool2d_cpu(const KernelContext& ctx);           // (x) -> y
+void max_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y, x) -> dx
+void max_pool2d_gather_cpu(const KernelContext& ctx);    // (source, x) -> source at each window's argmax
+void avg_pool2d_cpu(const KernelContext& ctx);           // (x) -> y
+void avg_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y) -> dx
+
+}  // namespace dagrad

@@ -1,0 +1,14 @@
+// CPU kernels of the shape family (ops/defs/shape_ops.cpp registers them). They move
+// bytes only, so they work for every dtype.
+#pragma once
+#include "ops/op_def.h"
+
+namespace dagrad {
+
+void reshape_cpu(const KernelContext& ctx);  // a copy, for executors that do not alias views
+void transpose_cpu(const KernelContext& ctx);
+void permute_cpu(const KernelContext& ctx);
+void concat_cpu(const KernelContext& ctx);
+void slice_cpu(const KernelContext& ctx);
+
+}  // namespace dagrad

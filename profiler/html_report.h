@@ -1,0 +1,19 @@
+// report.html: one self-contained page (inline SVG and CSS, no scripts, nothing fetched)
+// with the timeline of one run (a lane per stream, a box per step coloured by op kind,
+// hover titles, arrows for cross-stream events), the planned memory over the steps, and
+// the per-op summary table.
+#pragma once
+#include <string>
+
+#include "profiler/profile.h"
+#include "profiler/step_info.h"
+
+namespace dagrad::profiler {
+
+// `title` names what ran (e.g. "mnist-cnn, batch 64"); the timeline shows the median run.
+std::string html_report(const Profile& profile, const std::string& title);
+
+// Fill colour of an op kind ("#4e79a7"), shared by the report's timeline and legend.
+std::string_view kind_colour(OpKind kind);
+
+}  // namespace dagrad::profiler

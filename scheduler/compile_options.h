@@ -1,0 +1,38 @@
+// Switches for scheduler::compile. Every pass can be turned off, so its effect can be
+// measured and its result compared with the plain plan.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace dagrad::scheduler {
+
+struct CompileOptions {
+  // Drop nodes that neither a requested output nor an in-place writer (optimizer update)
+  // needs. Off: every node of the graph runs, so every input must be bound.
+  bool prune = true;
+  // Chains and trees of elementwise nodes with one output shape become one step.
+  bool fuse = true;
+  // A fused group reading the output of a producer listed in `epilogue_producers` runs in
+  // the producer's step, right after it (in place over that output when nothing else
+  // reads it). Needs `fuse`.
+  bool fuse_epilogues = true;
+  std::vector<std::string> epilogue_producers = {"matmul", "conv2d"};
+  size_t max_group_size = 32;
+  // Independent branches go to different streams; cross-stream edges become events.
+  int num_streams = 1;
+  // Ready steps that free memory run first (still a deterministic topological order).
+  // Off: program order (node ids).
+  bool reorder_for_memory = true;
+  // Buffers whose lives do not overlap share arena bytes. With several streams, "do not
+  // overlap" means every access of one happens before the other's first write through
+  // stream order and the plan's events (no event is added for the sake of reuse). Off:
+  // every buffer gets its own region (the baseline), and nothing is computed in place.
+  bool plan_memory = true;
+  // An output takes the buffer of an input that dies at that step (ops with inplace_ok,
+  // fused groups). Needs plan_memory.
+  bool inplace = true;
+  size_t alignment = 64;  // of every arena offset, in bytes
+};
+
+}  // namespace dagrad::scheduler

@@ -1,0 +1,244 @@
+#include "scheduler/executor.h"
+
+#include <chrono>
+#include <exception>
+
+#include "ops/op_def.h"
+#include "runtime/error.h"
+#include "scheduler/fused_program.h"
+
+namespace dagrad::scheduler {
+
+// What one compute step needs at run time, prepared once: the arena-backed tensors are
+// fixed; the entries that hold bound tensors are refreshed per run (bound_slots).
+struct Executor::StepExec {
+  const Step* step = nullptr;
+  const Node* node = nullptr;  // the kernel's node; null for a fused step
+  Kernel kernel = nullptr;
+  std::vector<Tensor> ins, outs;
+  std::unique_ptr<FusedProgram> program;  // fused steps and epilogues
+  FusedLauncher launcher = nullptr;
+  std::vector<Tensor> group_ins, group_outs;
+  std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
+};
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+bool is_input_node(const Node& n) { return n.op_name() == "input"; }
+
+}  // namespace
+
+Executor::Arena::Arena(Allocator& alloc, size_t bytes) : alloc_(alloc), bytes_(bytes) {
+  if (bytes_ > 0) data_ = static_cast<char*>(alloc_.allocate(bytes_));
+}
+
+Executor::Arena::~Arena() {
+  if (data_) alloc_.deallocate(data_, bytes_);
+}
+
+Executor::Executor(ExecutionPlan plan, Backend& backend)
+    : plan_(std::move(plan)),
+      backend_(backend),
+      device_(backend.device()),
+      arena_(backend.allocator(), plan_.arena_bytes) {
+  if (!plan_.graph) throw ValueError("[executor] the plan has no graph; make it with scheduler::compile");
+  const Graph& g = *plan_.graph;
+  for (int s = 0; s < plan_.num_streams; ++s) streams_.push_back(backend_.create_stream(s));
+  for (size_t e = 0; e < plan_.events.size(); ++e) events_.push_back(backend_.create_event());
+
+  // Touch the arena now, so that no run pays for first-touch page faults.
+  std::vector<char> zeros(std::min<size_t>(plan_.arena_bytes, size_t{1} << 20), 0);
+  for (size_t off = 0; off < plan_.arena_bytes; off += zeros.size())
+    backend_.copy(arena_.data() + off, device_, zeros.data(), Device::cpu(),
+                  std::min(zeros.size(), plan_.arena_bytes - off));
+
+  values_.resize(g.num_nodes());
+  for (size_t id = 0; id < g.num_nodes(); ++id) {
+    values_[id].resize(g.node(static_cast<int>(id)).outputs.size());
+    for (size_t i = 0; i < values_[id].size(); ++i) {
+      int b = plan_.buffer_of(ValueRef{static_cast<int>(id), static_cast<int>(i)});
+      if (b < 0 || plan_.buffers[b].kind != Buffer::Kind::arena) continue;
+      const TensorType& t = g.node(static_cast<int>(id)).outputs[i];
+      values_[id][i] = Tensor::borrow(arena_.data() + plan_.buffers[b].offset, t.shape, t.dtype, device_);
+    }
+  }
+  prepare_steps();
+}
+
+Executor::~Executor() {
+  for (auto& s : streams_) {
+    try {
+      s->synchronize();
+    } catch (...) {  // a failed run was already reported by run()
+    }
+  }
+}
+
+void Executor::prepare_steps() {
+  const Graph& g = *plan_.graph;
+  auto tensors_of = [&](const std::vector<ValueRef>& refs) {
+    std::vector<Tensor> out;
+    for (const ValueRef& v : refs) out.push_back(values_[v.node][v.index]);
+    return out;
+  };
+  auto is_bound = [&](ValueRef v) {
+    int b = plan_.buffer_of(v);
+    return b >= 0 && plan_.buffers[b].kind == Buffer::Kind::bound;
+  };
+  steps_.resize(plan_.steps.size());
+  for (const Step& step : plan_.steps) {
+    if (!step.is_compute()) continue;
+    auto se = std::make_unique<StepExec>();
+    se->step = &step;
+    std::vector<ValueRef> in_refs, group_in_refs;
+    if (step.kind == StepKind::kernel) {
+      const Node& n = g.node(step.nodes[0]);
+      se->node = &n;
+      se->kernel = n.op->kernel(device_.type);
+      if (!se->kernel)
+        throw ValueError(str_cat("[", n.op_name(), "] has no ", device_.to_string(), " kernel (node '", n.name,
+                                 "'); run this graph on the CPU"));
+      for (const Value& v : n.inputs) in_refs.push_back(ValueRef{v.node, v.index});
+      se->ins = tensors_of(in_refs);
+      se->outs = values_[n.id];
+      for (size_t i = 0; i < se->outs.size(); ++i)
+        if (!se->outs[i].defined())
+          throw InternalError(str_cat("[executor] output ", i, " of '", n.name, "' has no buffer"));
+    }
+    if (step.group >= 0) {
+      const FusedGroup& grp = plan_.groups[step.group];
+      se->program = std::make_unique<FusedProgram>(FusedProgram::from_group(g, grp));
+      se->launcher = fused_launcher(device_.type);
+      if (!se->launcher)
+        throw ValueError(str_cat("[executor] fused groups have no ", device_.to_string(),
+                                 " implementation yet; compile with fuse=false"));
+      group_in_refs = grp.inputs;
+      se->group_ins = tensors_of(group_in_refs);
+      se->group_outs = tensors_of(grp.outputs);
+    }
+    // Entries holding bound tensors, refreshed at every run (the vectors no longer grow).
+    for (size_t i = 0; i < in_refs.size(); ++i)
+      if (is_bound(in_refs[i])) se->bound_slots.emplace_back(&se->ins[i], in_refs[i]);
+    for (size_t i = 0; i < group_in_refs.size(); ++i)
+      if (is_bound(group_in_refs[i])) se->bound_slots.emplace_back(&se->group_ins[i], group_in_refs[i]);
+    steps_[step.index] = std::move(se);
+  }
+}
+
+void Executor::bind(const std::string& name, const Tensor& t) {
+  if (!plan_.graph->has_node(name))
+    throw ValueError(str_cat("[executor] the graph has no input or parameter named '", name, "'"));
+  state_[name] = t;
+}
+
+void Executor::bind(const TensorMap& state) {
+  for (const auto& [name, t] : state) bind(name, t);
+}
+
+void Executor::bind_run(const TensorMap& inputs) {
+  const Graph& g = *plan_.graph;
+  for (const auto& [name, t] : inputs)
+    if (!g.has_node(name))
+      throw ValueError(str_cat("[executor] the graph has no input or parameter named '", name, "'"));
+  for (int id : plan_.bound_nodes) {
+    const Node& n = g.node(id);
+    auto it = inputs.find(n.name);
+    const Tensor* t = it != inputs.end() ? &it->second : nullptr;
+    if (!t) {
+      auto st = state_.find(n.name);
+      if (st != state_.end()) t = &st->second;
+    }
+    if (!t || !t->defined())
+      throw ValueError(str_cat("[", n.op_name(), "] no tensor bound for '", n.name, "' (expected ",
+                               n.outputs[0].to_string(), is_input_node(n) ? "); pass it to run()" : "); bind() it",
+                               ")"));
+    if (t->shape() != n.outputs[0].shape || t->dtype() != n.outputs[0].dtype)
+      throw ShapeError(str_cat("[", n.op_name(), "] tensor bound for '", n.name, "' is ", t->shape().to_string(), " ",
+                               dtype_name(t->dtype()), " but the graph expects ", n.outputs[0].to_string()));
+    if (t->device() == device_) {
+      values_[id][0] = *t;
+    } else if (is_input_node(n)) {
+      // An input on another device is staged: copied into a buffer kept for the purpose.
+      Tensor& st = staging_[id];
+      if (!st.defined()) st = Tensor::empty(t->shape(), t->dtype(), device_);
+      Backend& via = device_.is_cpu() ? backend_for(t->device()) : backend_;
+      if (st.nbytes() > 0) via.copy(st.raw_data(), device_, t->raw_data(), t->device(), st.nbytes());
+      values_[id][0] = st;
+    } else {
+      // State is updated in place, so it must live where the kernels run.
+      throw DeviceError(str_cat("[", n.op_name(), "] tensor bound for '", n.name, "' is on ", t->device().to_string(),
+                                " but the executor runs on ", device_.to_string(), "; move it with .to(",
+                                device_.to_string(), ") before binding"));
+    }
+  }
+  // Views of bound tensors alias them with their own shape.
+  for (const Buffer& b : plan_.buffers) {
+    if (b.kind != Buffer::Kind::bound) continue;
+    const Tensor& root = values_[b.value.node][b.value.index];
+    for (const ValueRef& v : b.aliases)
+      if (!(v == b.value)) values_[v.node][v.index] = root.view(g.node(v.node).outputs[v.index].shape);
+  }
+  for (auto& se : steps_)
+    if (se)
+      for (auto& [entry, v] : se->bound_slots) *entry = values_[v.node][v.index];
+}
+
+void Executor::submit(StepExec& se, uint64_t step) {
+  Stream* stream = streams_[se.step->stream].get();
+  stream->submit([this, &se, step, stream] {
+    double t0 = observer_ ? now_s() : 0;
+    if (se.kernel) se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
+    if (se.program) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    if (observer_) observer_(StepTiming{se.step, t0, now_s()});
+  });
+}
+
+std::vector<Tensor> Executor::run(const TensorMap& inputs) { return run(inputs, next_step_); }
+
+std::vector<Tensor> Executor::run(const TensorMap& inputs, uint64_t step) {
+  bind_run(inputs);
+  std::exception_ptr error;
+  try {
+    for (const Step& s : plan_.steps) {
+      switch (s.kind) {
+        case StepKind::wait:
+          streams_[s.stream]->wait(*events_[s.event]);
+          break;
+        case StepKind::record:
+          streams_[s.stream]->record(*events_[s.event]);
+          break;
+        default:
+          submit(*steps_[s.index], step);
+          break;
+      }
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // Every stream stops before anything is reported, so no task outlives a failed run.
+  for (auto& s : streams_) {
+    try {
+      s->synchronize();
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  next_step_ = step + 1;
+  ++runs_;
+
+  const Graph& g = *plan_.graph;
+  std::vector<Tensor> out;
+  for (const ValueRef& v : plan_.outputs) {
+    const Tensor& src = values_[v.node][v.index];
+    const TensorType& t = g.node(v.node).outputs[v.index];
+    Tensor copy = Tensor::empty(t.shape, t.dtype, device_);
+    if (copy.nbytes() > 0) backend_.copy(copy.raw_data(), device_, src.raw_data(), device_, copy.nbytes());
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+}  // namespace dagrad::scheduler

@@ -1,0 +1,101 @@
+// Executor: runs an ExecutionPlan on a Backend's streams. It owns one arena of the
+// plan's peak size, allocated and touched once and reused by every run. Parameters and
+// optimizer state are bound once (bind) and updated in place by the plan's writer
+// nodes; inputs are bound per run. It uses only the Backend, Stream and Event
+// interfaces, so the same code drives the CPU and CUDA.
+//
+// run() returns copies of the requested outputs: fresh tensors on the backend's device,
+// owned by the caller and unaffected by later runs.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ops/interpreter.h"
+#include "runtime/backend.h"
+#include "scheduler/plan.h"
+
+namespace dagrad::scheduler {
+
+// What the executor reports per compute step when a StepObserver is set (profiling).
+struct StepTiming {
+  const Step* step = nullptr;
+  double start_s = 0;  // steady-clock seconds, host side, around the step's task
+  double end_s = 0;
+};
+using StepObserver = std::function<void(const StepTiming&)>;
+
+class Executor {
+ public:
+  // The plan's graph must outlive the executor. Throws ValueError when a step has no
+  // kernel (or fused launcher) for the backend's device.
+  explicit Executor(ExecutionPlan plan, Backend& backend = backend_for(Device::cpu()));
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Persistent state by node name (parameters, optimizer state, or an input that stays
+  // the same). The tensor is kept, not copied: in-place updates show in the caller's
+  // tensor. Names the plan does not read are ignored; a name the graph lacks throws.
+  void bind(const std::string& name, const Tensor& t);
+  void bind(const TensorMap& state);
+
+  // One run with KernelContext::step = next_step() (then incremented), or `step`.
+  // `inputs` binds input nodes (and may override bound state) for this run only; an
+  // input on another device (a host batch for a GPU executor) is copied over first, while
+  // state must already live on the executor's device (DeviceError otherwise). Throws
+  // ValueError/ShapeError naming a missing or mis-shaped tensor before anything runs,
+  // and rethrows the first kernel error after every stream has stopped.
+  std::vector<Tensor> run(const TensorMap& inputs = {});
+  std::vector<Tensor> run(const TensorMap& inputs, uint64_t step);
+
+  uint64_t next_step() const { return next_step_; }
+  void set_next_step(uint64_t s) { next_step_ = s; }
+  uint64_t runs() const { return runs_; }
+  const ExecutionPlan& plan() const { return plan_; }
+  Backend& backend() const { return backend_; }
+  size_t arena_bytes() const { return plan_.arena_bytes; }
+  // Called after every compute step on the thread that ran it (on the CPU, the stream's
+  // worker: calls from different streams may overlap); null: off.
+  void set_step_observer(StepObserver obs) { observer_ = std::move(obs); }
+
+ private:
+  struct StepExec;
+  void prepare_steps();
+  void bind_run(const TensorMap& inputs);
+  void submit(StepExec& s, uint64_t step);
+
+  // The arena's bytes; declared before the streams so that it is freed after they stop.
+  class Arena {
+   public:
+    Arena(Allocator& alloc, size_t bytes);
+    ~Arena();
+    Arena(const Arena&) = delete;
+    Arena& operator=(const Arena&) = delete;
+    char* data() const { return data_; }
+
+   private:
+    Allocator& alloc_;
+    size_t bytes_;
+    char* data_ = nullptr;
+  };
+
+  ExecutionPlan plan_;
+  Backend& backend_;
+  Device device_;
+  Arena arena_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<Event>> events_;
+  std::vector<std::unique_ptr<StepExec>> steps_;  // per plan step (null for record/wait)
+  std::vector<std::vector<Tensor>> values_;       // [node][index]: the tensor a value lives in
+  TensorMap state_;
+  std::unordered_map<int, Tensor> staging_;  // inputs copied from another device
+  uint64_t next_step_ = 0;
+  uint64_t runs_ = 0;
+  StepObserver observer_;
+};
+
+}  // namespace dagrad::scheduler

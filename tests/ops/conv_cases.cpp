@@ -1,0 +1,145 @@
+// Reference cases for conv2d and its two backward ops, all checked against plain loops in
+// double over the same geometries: strides, padding, dilation, non-square kernels,
+// 1x1 kernels, batches that do not fill whole weight-gradient groups, MNIST-like shapes.
+#include "op_cases.h"
+
+namespace dagrad::testing {
+
+namespace {
+
+struct ConvSpec {
+  std::string label;
+  Shape x, w;  // [N,C,H,W], [O,C,KH,KW]
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool bias = false;
+
+  int64_t out_h() const { return (x[2] + 2 * ph - dh * (w[2] - 1) - 1) / sh + 1; }
+  int64_t out_w() const { return (x[3] + 2 * pw - dw * (w[3] - 1) - 1) / sw + 1; }
+  Shape y() const { return Shape{x[0], w[0], out_h(), out_w()}; }
+  Attrs attrs() const {
+    return Attrs{{"stride", std::vector<int64_t>{sh, sw}},
+                 {"padding", std::vector<int64_t>{ph, pw}},
+                 {"dilation", std::vector<int64_t>{dh, dw}}};
+  }
+};
+
+std::vector<ConvSpec> conv_specs() {
+  std::vector<ConvSpec> s;
+  s.push_back({"C=1 batch 1", {1, 1, 5, 5}, {2, 1, 3, 3}, 1, 1, 0, 0, 1, 1, true});
+  s.push_back({"stride 2 padding 1 non-square kernel", {5, 3, 7, 6}, {4, 3, 3, 2}, 2, 2, 1, 1, 1, 1, true});
+  s.push_back({"dilation 2 padding 2", {2, 3, 9, 9}, {3, 3, 3, 3}, 1, 1, 2, 2, 2, 2, false});
+  s.push_back({"mixed stride/padding/dilation", {1, 2, 8, 7}, {3, 2, 2, 3}, 2, 1, 0, 1, 1, 2, true});
+  s.push_back({"MNIST conv1 scaled", {2, 1, 28, 28}, {4, 1, 3, 3}, 1, 1, 0, 0, 1, 1, true});
+  s.push_back({"MNIST conv2 scaled", {2, 4, 12, 12}, {6, 4, 3, 3}, 1, 1, 0, 0, 1, 1, true});
+  s.push_back({"pointwise 1x1", {3, 5, 4, 3}, {2, 5, 1, 1}, 1, 1, 0, 0, 1, 1, true});
+  s.push_back({"1x1 stride 2", {2, 3, 5, 5}, {2, 3, 1, 1}, 2, 2, 0, 0, 1, 1, false});
+  s.push_back({"kernel covers input", {2, 2, 3, 3}, {4, 2, 3, 3}, 1, 1, 0, 0, 1, 1, true});
+  s.push_back({"stride beyond kernel", {1, 2, 9, 9}, {2, 2, 2, 2}, 3, 3, 0, 0, 1, 1, false});
+  s.push_back({"batch 17 (three groups)", {17, 2, 4, 5}, {2, 2, 3, 3}, 1, 1, 1, 1, 1, 1, true});
+  return s;
+}
+
+// Calls fn(n, o, oh, ow, c, i, j, ih, iw) for every product term of the convolution whose
+// input pixel lies inside the image; the three references below are sums over it.
+template <class Fn>
+void for_each_term(const ConvSpec& s, Fn&& fn) {
+  const int64_t n_ = s.x[0], c_ = s.x[1], h = s.x[2], w = s.x[3], o_ = s.w[0], kh = s.w[2], kw = s.w[3];
+  for (int64_t n = 0; n < n_; ++n)
+    for (int64_t o = 0; o < o_; ++o)
+      for (int64_t oh = 0; oh < s.out_h(); ++oh)
+        for (int64_t ow = 0; ow < s.out_w(); ++ow)
+          for (int64_t c = 0; c < c_; ++c)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                int64_t ih = oh * s.sh - s.ph + i * s.dh, iw = ow * s.sw - s.pw + j * s.dw;
+                if (ih >= 0 && ih < h && iw >= 0 && iw < w) fn(n, o, oh, ow, c, i, j, ih, iw);
+              }
+}
+
+int64_t idx4(const Shape& s, int64_t a, int64_t b, int64_t c, int64_t d) {
+  return ((a * s[1] + b) * s[2] + c) * s[3] + d;
+}
+
+OpCase conv_case(const ConvSpec& s, DType dt, const std::string& suffix) {
+  OpCase c;
+  c.label = str_cat(s.label, " x", s.x.to_string(), " w", s.w.to_string(), suffix, " ", dtype_name(dt));
+  c.attrs = s.attrs();
+  c.tol = dt == DType::f32 ? 1e-4 : 1e-10;
+  return c;
+}
+
+}  // namespace
+
+DAGRAD_OP_CASES("conv2d") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 1000;
+  for (const ConvSpec& s : conv_specs())
+    for (DType dt : {DType::f32, DType::f64})
+      // float32 as specified; float64 (used by gradient checks) both with and without bias.
+      for (bool with_bias : dt == DType::f64 ? std::vector<bool>{true, false} : std::vector<bool>{s.bias}) {
+        OpCase c = conv_case(s, dt, with_bias ? " +bias" : "");
+        c.inputs = {random_tensor(s.x, dt, seed++), random_tensor(s.w, dt, seed++)};
+        if (with_bias) c.inputs.push_back(random_tensor(Shape{s.w[0]}, dt, seed++));
+        c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+          Shape ys = s.y();
+          Tensor y =
+              make_f64(ys, [&](int64_t i) { return in.size() > 2 ? at(in[2], i / (ys[2] * ys[3]) % ys[1]) : 0.0; });
+          double* py = y.data<double>();
+          for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j,
+                               int64_t ih, int64_t iw) {
+            py[idx4(ys, n, o, oh, ow)] += at(in[0], idx4(s.x, n, ch, ih, iw)) * at(in[1], idx4(s.w, o, ch, i, j));
+          });
+          return std::vector<Tensor>{y};
+        };
+        cases.push_back(c);
+      }
+  return cases;
+}
+
+DAGRAD_OP_CASES("conv2d_backward_input") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 2000;
+  for (const ConvSpec& s : conv_specs())
+    for (DType dt : {DType::f32, DType::f64}) {
+      OpCase c = conv_case(s, dt, "");
+      c.attrs.set("x_shape", std::vector<int64_t>(s.x.begin(), s.x.end()));
+      c.inputs = {random_tensor(s.y(), dt, seed++), random_tensor(s.w, dt, seed++)};
+      c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+        Tensor dx = Tensor::zeros(s.x, DType::f64);
+        double* p = dx.data<double>();
+        Shape ys = s.y();
+        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
+                             int64_t iw) {
+          p[idx4(s.x, n, ch, ih, iw)] += at(in[0], idx4(ys, n, o, oh, ow)) * at(in[1], idx4(s.w, o, ch, i, j));
+        });
+        return std::vector<Tensor>{dx};
+      };
+      cases.push_back(c);
+    }
+  return cases;
+}
+
+DAGRAD_OP_CASES("conv2d_backward_weight") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 3000;
+  for (const ConvSpec& s : conv_specs())
+    for (DType dt : {DType::f32, DType::f64}) {
+      OpCase c = conv_case(s, dt, "");
+      c.attrs.set("w_shape", std::vector<int64_t>(s.w.begin(), s.w.end()));
+      c.inputs = {random_tensor(s.y(), dt, seed++), random_tensor(s.x, dt, seed++)};
+      c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+        Tensor dw = Tensor::zeros(s.w, DType::f64);
+        double* p = dw.data<double>();
+        Shape ys = s.y();
+        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
+                             int64_t iw) {
+          p[idx4(s.w, o, ch, i, j)] += at(in[0], idx4(ys, n, o, oh, ow)) * at(in[1], idx4(s.x, n, ch, ih, iw));
+        });
+        return std::vector<Tensor>{dw};
+      };
+      cases.push_back(c);
+    }
+  return cases;
+}
+
+}  // namespace dagrad::testing

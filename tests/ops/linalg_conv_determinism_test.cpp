@@ -1,0 +1,56 @@
+// matmul and conv kernels give bit-identical results for any thread count (their work
+// split depends only on the shapes; conv2d_backward_weight sums fixed image groups).
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "op_cases.h"
+#include "ops/interpreter.h"
+#include "ops/ops.h"
+#include "runtime/thread_pool.h"
+
+using namespace dagrad;
+using namespace dagrad::testing;
+
+namespace {
+
+// Runs the graph's outputs with 1, 2, 3 and 5 threads; every run must match the first bit for bit.
+void expect_same_for_thread_counts(Graph& g, const std::vector<Value>& outs, const TensorMap& bind) {
+  std::vector<Tensor> first;
+  for (int threads : {1, 2, 3, 5}) {
+    set_num_threads(threads);
+    std::vector<Tensor> got = interpret(g, outs, bind);
+    if (first.empty()) {
+      first = got;
+      continue;
+    }
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(std::memcmp(got[i].raw_data(), first[i].raw_data(), got[i].nbytes()), 0)
+          << "output " << i << " differs with " << threads << " threads";
+  }
+  set_num_threads(0);
+}
+
+}  // namespace
+
+TEST(LinalgConvDeterminism, MatmulAnyThreadCount) {
+  Graph g;
+  Value a = g.input("a", {3, 200, 150}), b = g.input("b", {150, 170});
+  TensorMap bind{{"a", random_tensor(a.shape(), DType::f32, 1)}, {"b", random_tensor(b.shape(), DType::f32, 2)}};
+  expect_same_for_thread_counts(g, {matmul(a, b), matmul(a, a, true, false)}, bind);
+}
+
+TEST(LinalgConvDeterminism, ConvAnyThreadCount) {
+  Graph g;
+  Value x = g.input("x", {21, 3, 12, 12}), w = g.input("w", {8, 3, 3, 3}), b = g.input("b", {8});
+  Value gy = g.input("gy", {21, 8, 6, 6});
+  Conv2dOptions opt{.stride = 2, .padding = 1};
+  TensorMap bind{{"x", random_tensor(x.shape(), DType::f32, 3)},
+                 {"w", random_tensor(w.shape(), DType::f32, 4)},
+                 {"b", random_tensor(b.shape(), DType::f32, 5)},
+                 {"gy", random_tensor(gy.shape(), DType::f32, 6)}};
+  expect_same_for_thread_counts(g,
+                                {conv2d(x, w, b, opt), conv2d_backward_input(gy, w, x.shape(), opt),
+                                 conv2d_backward_weight(gy, x, w.shape(), opt), max_pool2d(x), avg_pool2d(x)},
+                                bind);
+}

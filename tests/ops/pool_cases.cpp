@@ -1,0 +1,174 @@
+// Reference cases for max/avg pooling and their backward ops (plain loops in double).
+// Max-pooling inputs are tie-free, spaced well apart, so every window has one clear
+// argmax and finite differences never cross a kink.
+#include <algorithm>
+#include <numeric>
+
+#include "op_cases.h"
+
+namespace dagrad::testing {
+
+namespace {
+
+struct PoolSpec {
+  std::string label;
+  Shape x;  // [N,C,H,W]
+  int64_t kh, kw, sh, sw, ph = 0, pw = 0;
+
+  int64_t out_h() const { return (x[2] + 2 * ph - kh) / sh + 1; }
+  int64_t out_w() const { return (x[3] + 2 * pw - kw) / sw + 1; }
+  Shape y() const { return Shape{x[0], x[1], out_h(), out_w()}; }
+  Attrs attrs() const {
+    return Attrs{{"kernel", std::vector<int64_t>{kh, kw}},
+                 {"stride", std::vector<int64_t>{sh, sw}},
+                 {"padding", std::vector<int64_t>{ph, pw}}};
+  }
+};
+
+std::vector<PoolSpec> pool_specs() {
+  return {
+      {"kernel 2 stride 2", {2, 3, 4, 4}, 2, 2, 2, 2},
+      {"kernel 3 stride 2 padding 1", {1, 2, 7, 7}, 3, 3, 2, 2, 1, 1},
+      {"overlapping non-square", {2, 1, 5, 7}, 2, 3, 1, 2, 1, 1},
+      {"kernel 3 stride 1 padding 1", {1, 2, 5, 5}, 3, 3, 1, 1, 1, 1},
+      {"odd input, floor drops an edge", {3, 2, 6, 5}, 2, 2, 2, 2},
+      {"1x1", {1, 1, 1, 1}, 1, 1, 1, 1},
+      {"MNIST pool scaled", {2, 4, 24, 24}, 2, 2, 2, 2},
+  };
+}
+
+// -1 + (2r+1)/n for a random permutation r of 0..n-1: no two values tie.
+Tensor distinct_tensor(const Shape& shape, DType dt, uint64_t seed) {
+  Tensor keys = random_tensor(shape, DType::f64, seed, 0.0, 1.0, false);
+  const int64_t n = shape.numel();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return at(keys, a) < at(keys, b); });
+  Tensor t = Tensor::empty(shape, DType::f64);
+  for (int64_t r = 0; r < n; ++r) t.data<double>()[order[r]] = -1.0 + (2.0 * r + 1.0) / n;
+  return dt == DType::f64 ? t : t.to_dtype(dt);
+}
+
+// Calls fn(plane, output index in plane, list of in-image input indices in the plane) per window.
+template <class Fn>
+void for_each_window(const PoolSpec& s, Fn&& fn) {
+  const int64_t h = s.x[2], w = s.x[3];
+  for (int64_t p = 0; p < s.x[0] * s.x[1]; ++p)
+    for (int64_t oh = 0; oh < s.out_h(); ++oh)
+      for (int64_t ow = 0; ow < s.out_w(); ++ow) {
+        std::vector<int64_t> elems;
+        for (int64_t i = 0; i < s.kh; ++i)
+          for (int64_t j = 0; j < s.kw; ++j) {
+            int64_t ih = oh * s.sh - s.ph + i, iw = ow * s.sw - s.pw + j;
+            if (ih >= 0 && ih < h && iw >= 0 && iw < w) elems.push_back(ih * w + iw);
+          }
+        fn(p, oh * s.out_w() + ow, elems);
+      }
+}
+
+// Index in the plane of the window's largest x value.
+int64_t argmax_of(const Tensor& x, int64_t plane_base, const std::vector<int64_t>& elems) {
+  int64_t best = elems[0];
+  for (int64_t e : elems)
+    if (at(x, plane_base + e) > at(x, plane_base + best)) best = e;
+  return best;
+}
+
+OpCase pool_case(const PoolSpec& s, DType dt) {
+  OpCase c;
+  c.label = str_cat(s.label, " ", s.x.to_string(), " ", dtype_name(dt));
+  c.attrs = s.attrs();
+  c.tol = dt == DType::f32 ? 1e-5 : 1e-12;
+  return c;
+}
+
+template <class Fn>
+std::vector<OpCase> pool_cases(uint64_t seed, Fn&& make) {
+  std::vector<OpCase> cases;
+  for (const PoolSpec& s : pool_specs())
+    for (DType dt : {DType::f32, DType::f64}) {
+      OpCase c = pool_case(s, dt);
+      make(s, dt, seed, c);
+      seed += 10;
+      cases.push_back(c);
+    }
+  return cases;
+}
+
+int64_t plane_size(const Shape& s) { return s[2] * s[3]; }
+
+}  // namespace
+
+DAGRAD_OP_CASES("max_pool2d") {
+  return pool_cases(4000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
+    c.inputs = {distinct_tensor(s.x, dt, seed)};
+    c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor y = Tensor::empty(s.y(), DType::f64);
+      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+        int64_t base = p * plane_size(s.x);
+        y.data<double>()[p * plane_size(s.y()) + o] = at(in[0], base + argmax_of(in[0], base, elems));
+      });
+      return std::vector<Tensor>{y};
+    };
+  });
+}
+
+DAGRAD_OP_CASES("max_pool2d_backward") {
+  return pool_cases(5000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
+    c.inputs = {random_tensor(s.y(), dt, seed), distinct_tensor(s.x, dt, seed + 1)};
+    c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor dx = Tensor::zeros(s.x, DType::f64);
+      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+        int64_t base = p * plane_size(s.x);
+        dx.data<double>()[base + argmax_of(in[1], base, elems)] += at(in[0], p * plane_size(s.y()) + o);
+      });
+      return std::vector<Tensor>{dx};
+    };
+  });
+}
+
+DAGRAD_OP_CASES("max_pool2d_gather") {
+  return pool_cases(6000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
+    c.inputs = {random_tensor(s.x, dt, seed), distinct_tensor(s.x, dt, seed + 1)};
+    c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor y = Tensor::empty(s.y(), DType::f64);
+      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+        int64_t base = p * plane_size(s.x);
+        y.data<double>()[p * plane_size(s.y()) + o] = at(in[0], base + argmax_of(in[1], base, elems));
+      });
+      return std::vector<Tensor>{y};
+    };
+  });
+}
+
+DAGRAD_OP_CASES("avg_pool2d") {
+  return pool_cases(7000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
+    c.inputs = {random_tensor(s.x, dt, seed)};
+    c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor y = Tensor::empty(s.y(), DType::f64);
+      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+        double acc = 0;
+        for (int64_t e : elems) acc += at(in[0], p * plane_size(s.x) + e);
+        y.data<double>()[p * plane_size(s.y()) + o] = acc / static_cast<double>(s.kh * s.kw);  // padding = zeros
+      });
+      return std::vector<Tensor>{y};
+    };
+  });
+}
+
+DAGRAD_OP_CASES("avg_pool2d_backward") {
+  return pool_cases(8000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
+    c.inputs = {random_tensor(s.y(), dt, seed)};
+    c.attrs.set("x_shape", std::vector<int64_t>(s.x.begin(), s.x.end()));
+    c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor dx = Tensor::zeros(s.x, DType::f64);
+      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+        double g = at(in[0], p * plane_size(s.y()) + o) / static_cast<double>(s.kh * s.kw);
+        for (int64_t e : elems) dx.data<double>()[p * plane_size(s.x) + e] += g;
+      });
+      return std::vector<Tensor>{dx};
+    };
+  });
+}
+
+}  // namespace dagrad::testing

@@ -1,0 +1,60 @@
+// Helpers shared by the scheduler tests.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ops/interpreter.h"
+#include "scheduler/plan.h"
+#include "scheduler/plan_check.h"
+
+namespace dagrad::scheduler::testing {
+
+// Same shape, dtype and bytes (NaNs compare by their bits).
+inline bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         (a.nbytes() == 0 || std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0);
+}
+
+inline TensorMap clone_all(const TensorMap& m) {
+  TensorMap out;
+  for (const auto& [k, t] : m) out[k] = t.clone();
+  return out;
+}
+
+inline TensorMap merged(const TensorMap& a, const TensorMap& b) {
+  TensorMap out = a;
+  for (const auto& [k, t] : b) out[k] = t;
+  return out;
+}
+
+inline std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+#define EXPECT_PLAN_SAFE(plan)                                                                                  \
+  do {                                                                                                          \
+    auto _violations = ::dagrad::scheduler::check_plan(plan);                                                   \
+    EXPECT_TRUE(_violations.empty()) << ::dagrad::scheduler::testing::joined(_violations) << (plan).to_table(); \
+  } while (0)
+
+// The largest total of (aligned) arena bytes live at one point of the issue order: a
+// lower bound for any valid arena.
+inline size_t max_live_bytes(const ExecutionPlan& p) {
+  size_t best = 0;
+  for (size_t i = 0; i <= p.steps.size(); ++i) {
+    size_t live = 0;
+    for (const Buffer& b : p.buffers)
+      if (b.kind == Buffer::Kind::arena && b.first_use >= 0 && b.first_use <= static_cast<int>(i) &&
+          static_cast<int>(i) <= b.last_use)
+        live += (b.bytes + p.options.alignment - 1) / p.options.alignment * p.options.alignment;
+    best = std::max(best, live);
+  }
+  return best;
+}
+
+}  // namespace dagrad::scheduler::testing

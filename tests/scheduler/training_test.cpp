@@ -1,0 +1,121 @@
+// A whole training step (forward, autograd backward, momentum SGD updates, dropout,
+// batch norm) under every combination of passes, for several steps: parameters and
+// losses must match the plain interpreter bit for bit.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "autograd/grad.h"
+#include "ops/ops.h"
+#include "sched_test_util.h"
+#include "scheduler/compile.h"
+#include "scheduler/executor.h"
+
+namespace dagrad::scheduler::testing {
+namespace {
+
+Tensor pseudo_random(const Shape& s, uint64_t seed, double scale) {
+  Tensor t = Tensor::empty(s, DType::f32);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    t.data<float>()[i] = static_cast<float>(scale * ((x % 2001) / 1000.0 - 1.0));
+  }
+  return t;
+}
+
+struct TrainGraph {
+  Graph g;
+  std::vector<Value> outputs;
+  TensorMap state;
+};
+
+// conv(1->4, 3x3, pad 1) + bias, relu, max_pool 2, batch_norm, flatten, dropout,
+// linear(4*4*4 -> 10), log_softmax, nll_loss; SGD with momentum on every parameter.
+void build(TrainGraph& t, int64_t n) {
+  Graph& g = t.g;
+  Value x = g.input("images", Shape{n, 1, 8, 8});
+  Value y = g.input("labels", Shape{n}, DType::i64);
+  Value lr = g.input("lr", Shape{});
+  Value w1 = g.parameter("w1", Shape{4, 1, 3, 3});
+  Value b1 = g.parameter("b1", Shape{4});
+  Value gamma = g.parameter("gamma", Shape{4});
+  Value beta = g.parameter("beta", Shape{4});
+  Value mean = g.parameter("running_mean", Shape{4}, DType::f32, false);
+  Value var = g.parameter("running_var", Shape{4}, DType::f32, false);
+  Value w2 = g.parameter("w2", Shape{10, 64});
+  Value b2 = g.parameter("b2", Shape{10});
+  Value h = relu(conv2d(x, w1, b1, {.stride = 1, .padding = 1}));
+  h = batch_norm(max_pool2d(h), gamma, beta, mean, var, true);
+  h = dropout(flatten(h), 0.25, 11);
+  Value loss = nll_loss(log_softmax(linear(h, w2, b2)), y);
+  std::vector<Value> params{w1, b1, gamma, beta, w2, b2};
+  std::vector<Value> grads = autograd::grad(g, loss, params);
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::string buf = str_cat("momentum.", g.node(params[i].node).name);
+    Value m = g.parameter(buf, params[i].shape(), DType::f32, false);
+    sgd_update(params[i], grads[i], lr, m, SgdOptions{.momentum = 0.9});
+    t.state[buf] = Tensor::zeros(params[i].shape());
+  }
+  t.outputs = {loss};
+  uint64_t seed = 1;
+  for (const Value& p : params) t.state[g.node(p.node).name] = pseudo_random(p.shape(), ++seed, 0.4);
+  t.state["gamma"] = Tensor::full(Shape{4}, 1.0);
+  t.state["running_mean"] = Tensor::zeros(Shape{4});
+  t.state["running_var"] = Tensor::full(Shape{4}, 1.0);
+}
+
+TEST(SchedulerTraining, StepsMatchTheInterpreterUnderEveryVariant) {
+  const int64_t n = 6;
+  TrainGraph t;
+  build(t, n);
+  Tensor labels = Tensor::empty(Shape{n}, DType::i64);
+  for (int64_t i = 0; i < n; ++i) labels.data<int64_t>()[i] = (i * 7) % 10;
+  TensorMap in{
+      {"images", pseudo_random(Shape{n, 1, 8, 8}, 99, 1.0)}, {"labels", labels}, {"lr", Tensor::full(Shape{}, 0.1)}};
+  const int steps = 3;
+  TensorMap ref = clone_all(t.state);
+  std::vector<Tensor> ref_loss;
+  for (int s = 0; s < steps; ++s) ref_loss.push_back(interpret(t.g, t.outputs, merged(in, ref), s)[0]);
+
+  for (int fuse = 0; fuse < 3; ++fuse)
+    for (int streams : {1, 2, 4})
+      for (bool plan_memory : {false, true}) {
+        SCOPED_TRACE(str_cat("fuse ", fuse, " streams ", streams, " plan_memory ", plan_memory));
+        CompileOptions o;
+        o.fuse = fuse > 0;
+        o.fuse_epilogues = fuse > 1;
+        o.num_streams = streams;
+        o.plan_memory = plan_memory;
+        ExecutionPlan plan = compile(t.g, t.outputs, o);
+        EXPECT_PLAN_SAFE(plan);
+        TensorMap state = clone_all(t.state);
+        Executor ex(plan);
+        ex.bind(state);
+        for (int s = 0; s < steps; ++s) EXPECT_TRUE(bit_equal(ex.run(in)[0], ref_loss[s])) << "step " << s;
+        for (const auto& [name, want] : ref) EXPECT_TRUE(bit_equal(state.at(name), want)) << name;
+        if (::testing::Test::HasFailure()) {
+          std::cout << plan.to_table();
+          return;
+        }
+      }
+}
+
+TEST(SchedulerTraining, FusionAndPlanningShrinkTheStep) {
+  TrainGraph t;
+  build(t, 6);
+  CompileOptions plain;
+  plain.fuse = false;
+  plain.plan_memory = false;
+  ExecutionPlan base = compile(t.g, t.outputs, plain);
+  CompileOptions defaults;
+  if (const char* s = std::getenv("DAGRAD_PRINT_PLAN")) defaults.num_streams = std::atoi(s);
+  ExecutionPlan best = compile(t.g, t.outputs, defaults);
+  EXPECT_LT(best.num_kernels(), base.num_kernels());
+  EXPECT_LT(best.arena_bytes, base.arena_bytes);
+  if (std::getenv("DAGRAD_PRINT_PLAN")) std::cout << best.to_table();
+  std::cout << "training step: " << base.summary() << "\n           -> " << best.summary() << "\n";
+}
+
+}  // namespace
+}  // namespace dagrad::scheduler::testing

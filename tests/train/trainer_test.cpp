@@ -1,0 +1,125 @@
+// The training program end to end on small synthetic data.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "frontend/trainer.h"
+#include "models/models.h"
+#include "synthetic_data.h"
+
+using namespace dagrad;
+
+namespace {
+
+TrainConfig small_config(const std::string& model, int epochs) {
+  TrainConfig cfg;
+  cfg.model_name = model;
+  cfg.epochs = epochs;
+  cfg.batch_size = 32;
+  cfg.eval_batch_size = 100;
+  cfg.schedule.base_lr = 0.02;
+  cfg.progress = false;
+  return cfg;
+}
+
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("dagrad_train_test_" + std::to_string(::getpid()) + "_" + name);
+}
+
+}  // namespace
+
+TEST(Trainer, LossGoesDownAndAccuracyUp) {
+  MnistDataset train = dagrad::testing::synthetic_digits(480, 1), test = dagrad::testing::synthetic_digits(200, 2);
+  std::ostringstream log;
+  Trainer trainer(models::lenet5(), small_config("lenet5", 4), log);
+  double acc_before = trainer.evaluate(test).accuracy;
+  std::vector<EpochMetrics> rows = trainer.fit(train, test);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_LT(rows.back().train_loss, 0.5 * rows.front().train_loss) << log.str();
+  EXPECT_LT(rows.back().test_loss, rows.front().test_loss);
+  EXPECT_GT(rows.back().test_accuracy, 0.9) << log.str();
+  EXPECT_GT(rows.back().test_accuracy, acc_before + 0.5);
+  EvalResult r = trainer.evaluate(test);
+  int64_t total = 0, diagonal = 0;
+  for (size_t t = 0; t < 10; ++t)
+    for (size_t p = 0; p < 10; ++p) total += r.confusion[t][p], diagonal += t == p ? r.confusion[t][p] : 0;
+  EXPECT_EQ(total, 200);
+  EXPECT_EQ(diagonal, std::llround(r.accuracy * 200));
+}
+
+TEST(Trainer, AdamTrainsToo) {
+  MnistDataset train = dagrad::testing::synthetic_digits(320, 3), test = dagrad::testing::synthetic_digits(100, 4);
+  TrainConfig cfg = small_config("mlp", 3);
+  cfg.optimizer = "adam";
+  cfg.schedule.base_lr = 1e-3;
+  std::ostringstream log;
+  Trainer trainer(models::mlp(), cfg, log);
+  auto rows = trainer.fit(train, test);
+  EXPECT_LT(rows.back().train_loss, rows.front().train_loss);
+  EXPECT_GT(rows.back().test_accuracy, 0.8) << log.str();
+}
+
+// Resuming from a checkpoint written after epoch 1 reproduces the uninterrupted run's
+// losses exactly: same data order, same dropout masks, same optimizer state.
+TEST(Trainer, ResumeReproducesAnUninterruptedRun) {
+  MnistDataset train = dagrad::testing::synthetic_digits(160, 5), test = dagrad::testing::synthetic_digits(40, 6);
+  TrainConfig cfg = small_config("mnist-cnn", 2);
+  cfg.batch_size = 16;
+  cfg.max_steps_per_epoch = 4;
+  cfg.schedule.base_lr = 0.01;
+  std::ostringstream log;
+
+  Trainer full(models::mnist_cnn(), cfg, log);
+  full.fit(train, test);
+  ASSERT_EQ(full.step_losses().size(), 8u);
+
+  std::filesystem::path ckpt = temp_path("resume.safetensors");
+  TrainConfig first = cfg;
+  first.epochs = 1;
+  Trainer part1(models::mnist_cnn(), first, log);
+  part1.fit(train, test);
+  part1.save(ckpt);
+
+  Trainer part2(models::mnist_cnn(), cfg, log);
+  part2.resume(ckpt);
+  EXPECT_EQ(part2.epochs_done(), 1);
+  EXPECT_EQ(part2.global_step(), 4u);
+  part2.fit(train, test);
+  std::filesystem::remove(ckpt);
+
+  std::vector<float> resumed = part1.step_losses();
+  resumed.insert(resumed.end(), part2.step_losses().begin(), part2.step_losses().end());
+  EXPECT_EQ(resumed, full.step_losses());
+  EXPECT_EQ(part2.state().at("fc2.weight").to_vector<float>(), full.state().at("fc2.weight").to_vector<float>());
+}
+
+TEST(Trainer, CheckpointOfAnotherModelIsRefused) {
+  std::ostringstream log;
+  std::filesystem::path ckpt = temp_path("mlp.safetensors");
+  Trainer mlp(models::mlp(), small_config("mlp", 1), log);
+  mlp.save(ckpt);
+  Trainer lenet(models::lenet5(), small_config("lenet5", 1), log);
+  try {
+    lenet.load_parameters(ckpt);
+    FAIL() << "expected an error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint is of model 'mlp' but the model is 'lenet5'"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(ckpt);
+}
+
+TEST(Trainer, DivergenceStopsWithAClearMessage) {
+  MnistDataset train = dagrad::testing::synthetic_digits(64, 7);
+  TrainConfig cfg = small_config("mlp", 1);
+  cfg.schedule.base_lr = 1e30;  // overflows within a few steps
+  std::ostringstream log;
+  Trainer trainer(models::mlp(), cfg, log);
+  try {
+    trainer.train_epoch(train, 0);
+    FAIL() << "expected DivergedError";
+  } catch (const DivergedError& e) {
+    EXPECT_NE(std::string(e.what()).find("training diverged: the loss is"), std::string::npos) << e.what();
+  }
+}
