@@ -32,8 +32,7 @@ TensorMap random_batch(int64_t batch, uint64_t seed) {
   Generator gen(seed);
   fill_normal(images, gen, 0.0, 1.0);
   Tensor labels = Tensor::empty(Shape{batch}, DType::i64);
-  for (int64_t i = 0; i < batch; ++i)
-    labels.data<int64_t>()[i] = random_bits(seed + 1, static_cast<uint64_t>(i)) % 10;
+  for (int64_t i = 0; i < batch; ++i) labels.data<int64_t>()[i] = random_bits(seed + 1, static_cast<uint64_t>(i)) % 10;
   return {{"images", images}, {"labels", labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
 }
 
@@ -70,21 +69,21 @@ void run_profile(const ProfileArgs& a) {
 
 Command add_profile_command(CLI::App& app) {
   auto a = std::make_shared<ProfileArgs>();
-  CLI::App* cmd = app.add_subcommand("profile", "profile training steps on random data: trace, per-op summary, "
-                                                "plan views and an HTML report");
+  CLI::App* cmd = app.add_subcommand("profile",
+                                     "profile training steps on random data: trace, per-op summary, "
+                                     "plan views and an HTML report");
   cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--steps", a->steps, "training steps to profile (after the warm-up)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "training steps to run first, unprofiled (compilation, caches)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   a->sched.add_to(*cmd);
-  cmd->add_option("--out", a->out, "directory for trace.json, summary.txt, plan.txt, plan.dot, plan.json and "
-                                   "report.html")
+  cmd->add_option("--out", a->out, "directory for trace.json, summary.txt, plan.txt/.dot/.json and report.html")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
   return {cmd, [a] { run_profile(*a); }};

@@ -1,4 +1,6 @@
 // dagrad train / dagrad eval: the MNIST training program and its evaluation.
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -34,6 +36,7 @@ struct TrainArgs {
   std::string save, resume;
   int64_t max_steps = -1;
   bool quiet = false;
+  bool check_numerics = false;
 };
 
 void print_confusion(const EvalResult& r) {
@@ -47,16 +50,24 @@ void print_confusion(const EvalResult& r) {
   }
 }
 
-void check_device(const std::string& device) {
+// The device to train on; a GPU that cannot be used is a one-line DeviceError here,
+// before any data is read.
+Device check_device(const std::string& device) {
   Device d = Device::parse(device);
-  if (!d.is_cpu()) {
-    backend_for(d);  // throws the one-line reason when there is no usable GPU
-    throw DeviceError("training on CUDA is not available yet in this build; use --device cpu");
-  }
+  if (!d.is_cpu()) backend_for(d);  // throws the reason ("built without CUDA", "no CUDA device ...")
+  return d;
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);
 }
 
 void run_train(const TrainArgs& a) {
-  check_device(a.device);
+  const Device device = check_device(a.device);
+  // Ctrl-C finishes the current step and stops cleanly; a second one kills at once.
+  std::signal(SIGINT, on_sigint);
   MnistDataset train = a.data.load("train");
   MnistDataset test = a.data.load("test");
   std::cout << "data: " << a.data.directory().string() << " (" << train.size() << " train, " << test.size()
@@ -83,6 +94,9 @@ void run_train(const TrainArgs& a) {
   cfg.compile = a.sched.compile_options();
   cfg.max_steps_per_epoch = a.max_steps;
   cfg.progress = !a.quiet;
+  cfg.stop_requested = &g_stop;
+  cfg.check_numerics = a.check_numerics;
+  cfg.device = device;
 
   auto model = models::make_model(a.model);
   Trainer trainer(model, cfg, std::cout);
@@ -155,6 +169,8 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--max-steps", a->max_steps, "stop each epoch after this many steps (quick runs)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", a->quiet, "no progress bar");
+  cmd->add_flag("--check-numerics", a->check_numerics,
+                "stop at the first op that produces NaN or Inf, naming it and its source line (runs unfused)");
   return {cmd, [a] { run_train(*a); }};
 }
 

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "dagrad/version.h"
+#include "frontend/trainer.h"
 #include "ops/registry.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
@@ -15,7 +17,7 @@ using namespace dagrad;
 
 cli::Command add_info_command(CLI::App& app) {
   return {app.add_subcommand("info", "show the version, backends and thread count"), [] {
-    std::cout << "dagrad 0.1.0\n"
+    std::cout << "dagrad " << dagrad::version() << "\n"
               << "cpu backend:  " << backend_for(Device::cpu()).name() << "\n"
               << "cuda backend: "
               << (cuda_available() ? backend_for(Device::cuda(0)).name() : cuda_unavailable_reason()) << "\n"
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
   std::vector<cli::Command> commands{add_info_command(app),          add_ops_command(app),
                                      cli::add_train_command(app),    cli::add_eval_command(app),
                                      cli::add_predict_command(app),  cli::add_plan_command(app),
-                                     cli::add_profile_command(app)};
+                                     cli::add_profile_command(app),  cli::add_bench_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     for (const auto& c : commands)
       if (*c.app) c.run();
+  } catch (const InterruptedError& e) {
+    std::cerr << "dagrad: " << e.what() << "\n";
+    return 130;  // the shell's code for SIGINT
   } catch (const dagrad::Error& e) {
     std::cerr << "dagrad: error: " << e.what() << "\n";
     return 1;

@@ -27,6 +27,7 @@ Tensor decode_png(const std::vector<unsigned char>& f, const std::string& name) 
   uint32_t width = 0, height = 0;
   int color = -1, channels = 0;
   std::vector<unsigned char> idat;
+  bool ended = false;
   while (pos + 12 <= f.size()) {
     uint32_t len = be32(&f[pos]);
     std::string type(reinterpret_cast<const char*>(&f[pos + 4]), 4);
@@ -47,10 +48,12 @@ Tensor decode_png(const std::vector<unsigned char>& f, const std::string& name) 
     } else if (type == "IDAT") {
       idat.insert(idat.end(), d, d + len);
     } else if (type == "IEND") {
+      ended = true;
       break;
     }
     pos += 12 + len;
   }
+  if (!ended) return fail("truncated PNG: the file ends before its IEND chunk");
   if (!channels || idat.empty()) return fail("PNG has no image data");
   size_t stride = size_t(width) * channels;
   std::vector<unsigned char> raw((stride + 1) * height);

@@ -10,6 +10,7 @@
 #include "frontend/data/loader.h"
 #include "frontend/progress.h"
 #include "ops/ops.h"
+#include "runtime/backend.h"
 #include "runtime/error.h"
 #include "scheduler/session.h"
 
@@ -40,6 +41,9 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     Tensor t = Tensor::zeros(s.shape, DType::f32);
     state_[s.name] = t;
   }
+  // The state lives where the steps run: the executors update it in place there.
+  if (!cfg_.device.is_cpu())
+    for (auto& [name, t] : state_) t = t.to(cfg_.device);
 
   // The training step: forward, loss, backward, one update node per parameter.
   auto build_train = [this](Graph& g, const TensorMap& in) -> std::vector<Value> {
@@ -66,8 +70,12 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     }
     return {log_probs};
   };
-  train_session_ = std::make_unique<scheduler::Session>(build_train, cfg_.compile);
-  eval_session_ = std::make_unique<scheduler::Session>(build_eval, cfg_.compile);
+  if (cfg_.check_numerics) cfg_.compile.fuse = false;
+  Backend& backend = backend_for(cfg_.device);  // throws the one-line reason without a GPU
+  train_session_ = std::make_unique<scheduler::Session>(build_train, cfg_.compile, backend);
+  eval_session_ = std::make_unique<scheduler::Session>(build_eval, cfg_.compile, backend);
+  train_session_->set_check_numerics(cfg_.check_numerics);
+  eval_session_->set_check_numerics(cfg_.check_numerics);
   train_session_->bind(state_);
   eval_session_->bind(state_);
 }
@@ -85,10 +93,13 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
   train_session_->set_next_step(global_step_);
   for (const Batch& b : loader.epoch(epoch)) {
     if (done == batches) break;
+    if (cfg_.stop_requested && cfg_.stop_requested->load())
+      throw InterruptedError(str_cat("interrupted at step ", global_step_, " (epoch ", epoch + 1, ", batch ",
+                                     b.index + 1, "); checkpoints already on disk are complete"));
     TensorMap in = batch_inputs(b);
     in["lr"] = scalar_f32(cfg_.schedule.at(static_cast<int64_t>(global_step_)));
     std::vector<Tensor> out = train_session_->run(in);
-    float loss = out[0].data<float>()[0];
+    float loss = out[0].to(Device::cpu()).data<float>()[0];
     if (!std::isfinite(loss))
       throw DivergedError(str_cat("training diverged: the loss is ", loss, " at step ", global_step_, " (epoch ",
                                   epoch + 1, ", batch ", b.index + 1, "); try a lower --lr. Checkpoints already on "
@@ -115,7 +126,8 @@ EvalResult Trainer::evaluate(const Dataset& data) {
   int64_t correct = 0;
   for (const Batch& b : loader.epoch(0)) {
     std::vector<Tensor> out = eval_session_->run(batch_inputs(b));
-    const float* lp = out[0].data<float>();
+    const Tensor log_probs = out[0].to(Device::cpu());
+    const float* lp = log_probs.data<float>();
     const int64_t* labels = b.labels.data<int64_t>();
     int64_t n = b.labels.numel(), classes = out[0].shape()[1];
     for (int64_t i = 0; i < n; ++i) {
@@ -125,7 +137,7 @@ EvalResult Trainer::evaluate(const Dataset& data) {
       correct += best == labels[i];
       if (labels[i] < kNumClasses && best < kNumClasses) r.confusion[labels[i]][best]++;
     }
-    loss_sum += static_cast<double>(out[1].data<float>()[0]) * static_cast<double>(n);
+    loss_sum += static_cast<double>(out[1].to(Device::cpu()).data<float>()[0]) * static_cast<double>(n);
     r.samples += n;
   }
   if (r.samples) {
@@ -135,7 +147,9 @@ EvalResult Trainer::evaluate(const Dataset& data) {
   return r;
 }
 
-Tensor Trainer::predict(const Tensor& images) { return eval_session_->run({{"images", images}})[0]; }
+Tensor Trainer::predict(const Tensor& images) {
+  return eval_session_->run({{"images", images}})[0].to(Device::cpu());
+}
 
 std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test,
                                        const std::function<void(const EpochMetrics&)>& after_epoch) {
@@ -173,7 +187,10 @@ void Trainer::save(const std::filesystem::path& path) const {
                           {"step", std::to_string(global_step_)},
                           {"seed", std::to_string(cfg_.seed)},
                           {"optimizer", cfg_.optimizer}};
-  save_safetensors(path, state_, meta);
+  if (cfg_.device.is_cpu()) return save_safetensors(path, state_, meta);
+  TensorMap host;
+  for (const auto& [name, t] : state_) host[name] = t.to(Device::cpu());
+  save_safetensors(path, host, meta);
 }
 
 CheckpointMetadata Trainer::load_checkpoint(const std::filesystem::path& path, bool with_optimizer_state) {

@@ -3,6 +3,7 @@
 // over a DataLoader; evaluates with a second, forward-only graph; saves and resumes
 // safetensors checkpoints holding parameters and optimizer state.
 #pragma once
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
@@ -15,6 +16,7 @@
 #include "frontend/metrics.h"
 #include "frontend/nn.h"
 #include "frontend/optim.h"
+#include "runtime/device.h"
 #include "scheduler/compile_options.h"
 
 namespace dagrad {
@@ -35,8 +37,17 @@ struct TrainConfig {
   optim::LrSchedule schedule;  // base_lr is the learning rate
   uint64_t seed = 1;           // initialisation, shuffling and dropout
   scheduler::CompileOptions compile;
+  // Where parameters and optimizer state live and the compiled steps run (Device::cuda()
+  // for the GPU); batches come from the host and results go back to it.
+  Device device = Device::cpu();
   int64_t max_steps_per_epoch = -1;  // < 0: whole epochs (tests and benchmarks cap it)
   bool progress = true;              // progress bar on stderr
+  // Stop at the first op that writes NaN/Inf, naming it (see Executor::set_check_numerics);
+  // turns fusion off so the culprit is a single op.
+  bool check_numerics = false;
+  // Polled between steps (e.g. set by a SIGINT handler): training stops with
+  // InterruptedError after the current step, before anything is written.
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct EvalResult {
@@ -48,6 +59,10 @@ struct EvalResult {
 
 // Thrown when the loss stops being finite; the last checkpoint on disk is untouched.
 class DivergedError : public Error {
+  using Error::Error;
+};
+// Thrown when TrainConfig::stop_requested was set; nothing was half-written.
+class InterruptedError : public Error {
   using Error::Error;
 };
 
@@ -79,7 +94,8 @@ class Trainer {
   uint64_t global_step() const { return global_step_; }
   TensorMap& state() { return state_; }
   scheduler::Session& train_session() { return *train_session_; }
-  // Forward pass in evaluation mode: log-probabilities for a float32 [B,1,28,28] batch.
+  // Forward pass in evaluation mode: log-probabilities (on the host) for a float32
+  // [B,1,28,28] batch.
   Tensor predict(const Tensor& images);
 
  private:

@@ -44,8 +44,9 @@ std::string to_chrome_trace(const Profile& p) {
   auto us = [&](double s) { return round_ns((s - origin) * 1e6); };
 
   json events = json::array();
-  events.push_back(metadata("process_name", -1, {{"name", str_cat("dagrad executor (", plan.num_streams, " stream",
-                                                                  plan.num_streams == 1 ? "" : "s", ")")}}));
+  events.push_back(metadata(
+      "process_name", -1,
+      {{"name", str_cat("dagrad executor (", plan.num_streams, " stream", plan.num_streams == 1 ? "" : "s", ")")}}));
   events.push_back(metadata("thread_name", kRunsTid, {{"name", "runs (host wall time)"}}));
   events.push_back(metadata("thread_sort_index", kRunsTid, {{"sort_index", 0}}));
   for (int s = 0; s < plan.num_streams; ++s) {
@@ -55,8 +56,13 @@ std::string to_chrome_trace(const Profile& p) {
 
   for (int r = 0; r < p.num_runs(); ++r) {
     const RunRecord& run = p.runs[r];
-    events.push_back({{"ph", "X"}, {"name", str_cat("run ", r)}, {"cat", "run"}, {"pid", kPid}, {"tid", kRunsTid},
-                      {"ts", us(run.start_s)}, {"dur", round_ns(us(run.end_s) - us(run.start_s))},
+    events.push_back({{"ph", "X"},
+                      {"name", str_cat("run ", r)},
+                      {"cat", "run"},
+                      {"pid", kPid},
+                      {"tid", kRunsTid},
+                      {"ts", us(run.start_s)},
+                      {"dur", round_ns(us(run.end_s) - us(run.start_s))},
                       {"args", {{"run", r}, {"wall_ms", run.seconds() * 1e3}, {"measured", run.measured}}}});
   }
 
@@ -85,10 +91,21 @@ std::string to_chrome_trace(const Profile& p) {
         double ps = us(prod->start_s), pe = us(prod->end_s), cs = us(cons->start_s), ce = us(cons->end_s);
         int id = static_cast<int>(events.size());  // unique: the index of the "s" event
         std::string name = str_cat("event ", ev.id);
-        events.push_back({{"ph", "s"}, {"id", id}, {"name", name}, {"cat", "sync"}, {"pid", kPid},
-                          {"tid", stream_tid(prod->stream)}, {"ts", pe - std::min(0.25 * (pe - ps), 1.0)}});
-        events.push_back({{"ph", "f"}, {"bp", "e"}, {"id", id}, {"name", name}, {"cat", "sync"}, {"pid", kPid},
-                          {"tid", stream_tid(cons->stream)}, {"ts", cs + std::min(0.25 * (ce - cs), 1.0)},
+        events.push_back({{"ph", "s"},
+                          {"id", id},
+                          {"name", name},
+                          {"cat", "sync"},
+                          {"pid", kPid},
+                          {"tid", stream_tid(prod->stream)},
+                          {"ts", pe - std::min(0.25 * (pe - ps), 1.0)}});
+        events.push_back({{"ph", "f"},
+                          {"bp", "e"},
+                          {"id", id},
+                          {"name", name},
+                          {"cat", "sync"},
+                          {"pid", kPid},
+                          {"tid", stream_tid(cons->stream)},
+                          {"ts", cs + std::min(0.25 * (ce - cs), 1.0)},
                           {"args", {{"event", ev.id}, {"record_step", ev.record_step}, {"wait_step", w}}}});
       }
     }
@@ -112,10 +129,18 @@ std::string to_chrome_trace(const Profile& p) {
               {"bytes", si.bytes},
               {"GFLOP/s", r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0.0}};
     if (st.group >= 0) args["fused_group"] = st.group;
-    events.push_back({{"ph", "X"}, {"name", si.label}, {"cat", op_kind_name(si.kind)}, {"pid", kPid},
-                      {"tid", stream_tid(r.stream)}, {"ts", us(r.start_s)}, {"dur", round_ns(us(r.end_s) - us(r.start_s))},
+    events.push_back({{"ph", "X"},
+                      {"name", si.label},
+                      {"cat", op_kind_name(si.kind)},
+                      {"pid", kPid},
+                      {"tid", stream_tid(r.stream)},
+                      {"ts", us(r.start_s)},
+                      {"dur", round_ns(us(r.end_s) - us(r.start_s))},
                       {"args", std::move(args)}});
-    events.push_back({{"ph", "C"}, {"name", "planned live arena MiB"}, {"pid", kPid}, {"ts", us(r.start_s)},
+    events.push_back({{"ph", "C"},
+                      {"name", "planned live arena MiB"},
+                      {"pid", kPid},
+                      {"ts", us(r.start_s)},
                       {"args", {{"live", static_cast<double>(mem.live_bytes[r.step]) / (1 << 20)}}}});
   }
   if (current >= 0) flush_flows();

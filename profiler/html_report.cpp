@@ -90,8 +90,8 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
   auto x_of = [&](double t) { return kLeft + (t - t0) / span * kPlotW; };
   auto lane_y = [&](int s) { return top + s * (lane_h + lane_gap); };
 
-  os << "<svg class=\"timeline\" width=\"" << kWidth << "\" height=\"" << height
-     << "\" viewBox=\"0 0 " << kWidth << " " << height << "\">\n"
+  os << "<svg class=\"timeline\" width=\"" << kWidth << "\" height=\"" << height << "\" viewBox=\"0 0 " << kWidth << " "
+     << height << "\">\n"
      << "<defs><marker id=\"arrow\" viewBox=\"0 0 8 8\" refX=\"7\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" "
         "orient=\"auto-start-reverse\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"#333\"/></marker></defs>\n";
   // Time axis in milliseconds, with grid lines through every lane.
@@ -113,16 +113,13 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
     double x = x_of(r.start_s), w = std::max(r.seconds() / span * kPlotW, 0.8), y = lane_y(r.stream);
     std::string members;
     for (int id : si.nodes) members += "\n  " + g.node(id).name + " (" + g.node(id).op_name() + ")";
-    std::string title = str_cat(si.label, "\nstep ", r.step, " on stream ", r.stream, ": ",
-                                num((r.start_s - t0) * 1e3, 3), " ms + ", num(r.seconds() * 1e3, 3), " ms",
-                                "\n", num(si.flops * 1e-6, 2), " MFLOP (",
-                                num(r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0, 2), " GFLOP/s), ",
-                                format_bytes(si.bytes), " (",
-                                num(r.seconds() > 0 ? si.bytes / r.seconds() * 1e-9 : 0, 2), " GB/s)", "\nnodes:",
-                                members);
+    std::string title =
+        str_cat(si.label, "\nstep ", r.step, " on stream ", r.stream, ": ", num((r.start_s - t0) * 1e3, 3), " ms + ",
+                num(r.seconds() * 1e3, 3), " ms", "\n", num(si.flops * 1e-6, 2), " MFLOP (",
+                num(r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0, 2), " GFLOP/s), ", format_bytes(si.bytes),
+                " (", num(r.seconds() > 0 ? si.bytes / r.seconds() * 1e-9 : 0, 2), " GB/s)", "\nnodes:", members);
     os << "<g><title>" << esc(title) << "</title><rect class=\"step\" x=\"" << num(x, 2) << "\" y=\"" << y + 3
-       << "\" width=\"" << num(w, 2) << "\" height=\"" << lane_h - 6 << "\" fill=\"" << kind_colour(si.kind)
-       << "\"/>";
+       << "\" width=\"" << num(w, 2) << "\" height=\"" << lane_h - 6 << "\" fill=\"" << kind_colour(si.kind) << "\"/>";
     std::string text = fit(si.label, w);
     if (!text.empty())
       os << "<text class=\"box-label\" x=\"" << num(x + 3, 2) << "\" y=\"" << y + lane_h / 2 + 4 << "\">" << esc(text)
@@ -144,9 +141,10 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
       double y1 = lane_y(prod->stream) + lane_h / 2, y2 = lane_y(cons->stream) + lane_h / 2;
       y1 += y2 > y1 ? lane_h / 2 - 3 : -(lane_h / 2 - 3);
       y2 += y2 > y1 ? -(lane_h / 2 - 3) : lane_h / 2 - 3;
-      os << "<g><title>" << esc(str_cat("event ", ev.id, ": step ", ev.producer_step, " (stream ", prod->stream,
-                                        ") -> step ", cons->step, " (stream ", cons->stream, "), waited ",
-                                        num(std::max(0.0, cons->start_s - prod->end_s) * 1e3, 3), " ms"))
+      os << "<g><title>"
+         << esc(str_cat("event ", ev.id, ": step ", ev.producer_step, " (stream ", prod->stream, ") -> step ",
+                        cons->step, " (stream ", cons->stream, "), waited ",
+                        num(std::max(0.0, cons->start_s - prod->end_s) * 1e3, 3), " ms"))
          << "</title><line class=\"flow\" x1=\"" << num(x1, 2) << "\" y1=\"" << y1 << "\" x2=\"" << num(x2, 2)
          << "\" y2=\"" << y2 << "\" marker-end=\"url(#arrow)\"/></g>\n";
     }
@@ -165,12 +163,12 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
   auto x_of = [&](double i) { return kLeft + (n ? i / static_cast<double>(n) : 0) * kPlotW; };
   auto y_of = [&](double bytes) { return top + plot_h - bytes / y_max * plot_h; };
 
-  os << "<svg class=\"memory\" width=\"" << kWidth << "\" height=\"" << height
-     << "\" viewBox=\"0 0 " << kWidth << " " << height << "\">\n";
+  os << "<svg class=\"memory\" width=\"" << kWidth << "\" height=\"" << height << "\" viewBox=\"0 0 " << kWidth << " "
+     << height << "\">\n";
   for (double v = 0; v * mib <= y_max; v += y_step) {
     double y = y_of(v * mib);
-    os << "<line class=\"grid\" x1=\"" << kLeft << "\" y1=\"" << num(y, 1) << "\" x2=\"" << kLeft + kPlotW
-       << "\" y2=\"" << num(y, 1) << "\"/><text class=\"tick\" x=\"" << kLeft - 8 << "\" y=\"" << num(y + 4, 1)
+    os << "<line class=\"grid\" x1=\"" << kLeft << "\" y1=\"" << num(y, 1) << "\" x2=\"" << kLeft + kPlotW << "\" y2=\""
+       << num(y, 1) << "\"/><text class=\"tick\" x=\"" << kLeft - 8 << "\" y=\"" << num(y + 4, 1)
        << "\" text-anchor=\"end\">" << tick_label(v, y_step) << " MiB</text>\n";
   }
   // Live bytes as a step function over the issue order, filled below.
@@ -184,15 +182,14 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
   path << " L" << num(x_of(static_cast<double>(n)), 2) << "," << num(y_of(0), 2) << " Z";
   os << "<path class=\"live\" d=\"" << path.str() << "\"/>\n";
   double ya = y_of(static_cast<double>(m.arena_bytes));
-  os << "<line class=\"arena\" x1=\"" << kLeft << "\" y1=\"" << num(ya, 2) << "\" x2=\"" << kLeft + kPlotW
-     << "\" y2=\"" << num(ya, 2) << "\"/><text class=\"arena-label\" x=\"" << kLeft + kPlotW - 4 << "\" y=\""
-     << num(ya - 5, 2) << "\" text-anchor=\"end\">planned arena " << esc(format_bytes(static_cast<double>(m.arena_bytes)))
-     << "</text>\n";
+  os << "<line class=\"arena\" x1=\"" << kLeft << "\" y1=\"" << num(ya, 2) << "\" x2=\"" << kLeft + kPlotW << "\" y2=\""
+     << num(ya, 2) << "\"/><text class=\"arena-label\" x=\"" << kLeft + kPlotW - 4 << "\" y=\"" << num(ya - 5, 2)
+     << "\" text-anchor=\"end\">planned arena " << esc(format_bytes(static_cast<double>(m.arena_bytes))) << "</text>\n";
   if (m.peak_step >= 0) {
     double xp = x_of(m.peak_step + 0.5), yp = y_of(static_cast<double>(m.peak_live_bytes));
-    os << "<circle class=\"peak\" cx=\"" << num(xp, 2) << "\" cy=\"" << num(yp, 2) << "\" r=\"4\"/><text class=\"tick\" x=\""
-       << num(xp + 8, 2) << "\" y=\"" << num(yp + 14, 2) << "\">peak " << esc(format_bytes(static_cast<double>(m.peak_live_bytes)))
-       << " at step " << m.peak_step << "</text>\n";
+    os << "<circle class=\"peak\" cx=\"" << num(xp, 2) << "\" cy=\"" << num(yp, 2)
+       << "\" r=\"4\"/><text class=\"peak-label\" x=\"" << num(xp + 8, 2) << "\" y=\"" << num(yp + 14, 2) << "\">peak "
+       << esc(format_bytes(static_cast<double>(m.peak_live_bytes))) << " at step " << m.peak_step << "</text>\n";
   }
   // A strip of the steps under the curve, coloured like the timeline; hover for details.
   const double ys = top + plot_h + 4;
@@ -200,11 +197,12 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
     const Step& st = plan.steps[i];
     double x = x_of(static_cast<double>(i)), w = std::max(x_of(static_cast<double>(i + 1)) - x, 0.5);
     std::string what = st.is_compute() ? info[i].label : str_cat(step_kind_name(st.kind), " event ", st.event);
-    os << "<g><title>" << esc(str_cat("step ", i, " (stream ", st.stream, "): ", what, "\nlive ",
-                                      format_bytes(static_cast<double>(m.live_bytes[i]))))
+    os << "<g><title>"
+       << esc(str_cat("step ", i, " (stream ", st.stream, "): ", what, "\nlive ",
+                      format_bytes(static_cast<double>(m.live_bytes[i]))))
        << "</title><rect x=\"" << num(x, 2) << "\" y=\"" << top << "\" width=\"" << num(w, 2) << "\" height=\""
-       << plot_h + strip_h + 4 << "\" fill=\"transparent\"/><rect x=\"" << num(x, 2) << "\" y=\"" << ys
-       << "\" width=\"" << num(w, 2) << "\" height=\"" << strip_h << "\" fill=\""
+       << plot_h + strip_h + 4 << "\" fill=\"transparent\"/><rect x=\"" << num(x, 2) << "\" y=\"" << ys << "\" width=\""
+       << num(w, 2) << "\" height=\"" << strip_h << "\" fill=\""
        << (st.is_compute() ? kind_colour(info[i].kind) : std::string_view("#ffffff")) << "\"/></g>\n";
   }
   double step_tick = nice_step(static_cast<double>(n), 12);
@@ -222,10 +220,11 @@ void summary_table_html(std::ostringstream& os, const Summary& s) {
                  double flops, double bytes, const char* cls) {
     os << "<tr class=\"" << cls << "\"><td class=\"op\">" << esc(op) << "</td><td>" << kind_cell << "</td><td>"
        << num(calls, calls == std::floor(calls) ? 0 : 2) << "</td><td>" << num(sec * 1e3, 3) << "</td><td>"
-       << (std::string_view(cls) == "total" ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1)) << "</td><td class=\"share\"><div class=\"bar\" style=\"width:"
-       << num(share * 100, 1) << "%\"></div><span>" << num(share * 100, 1) << "%</span></td><td>"
-       << num(flops * 1e-6, 2) << "</td><td>" << num(sec > 0 ? flops / sec * 1e-9 : 0, 2) << "</td><td>"
-       << num(sec > 0 ? bytes / sec * 1e-9 : 0, 2) << "</td></tr>\n";
+       << (std::string_view(cls) == "total" ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1))
+       << "</td><td class=\"share\"><div class=\"bar\" style=\"width:" << num(share * 100, 1) << "%\"></div><span>"
+       << num(share * 100, 1) << "%</span></td><td>" << num(flops * 1e-6, 2) << "</td><td>"
+       << num(sec > 0 ? flops / sec * 1e-9 : 0, 2) << "</td><td>" << num(sec > 0 ? bytes / sec * 1e-9 : 0, 2)
+       << "</td></tr>\n";
   };
   for (const SummaryRow& r : s.rows)
     row(r.op,
@@ -254,6 +253,7 @@ svg text { font: 11px "DejaVu Sans", sans-serif; }
 .arena { stroke: #e15759; stroke-width: 1.2; stroke-dasharray: 6 4; }
 .arena-label { fill: #e15759; }
 .peak { fill: #e15759; }
+.peak-label { fill: #333; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .legend { margin: 8px 0 0; }
 .legend span.item { margin-right: 16px; white-space: nowrap; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: -1px; margin-right: 5px; }
@@ -288,8 +288,8 @@ std::string html_report(const Profile& p, const std::string& title) {
     os << "<p>No runs were recorded.</p>\n</body></html>\n";
     return os.str();
   }
-  os << "<p class=\"meta\">" << s.runs << " profiled run" << (s.runs == 1 ? "" : "s") << "; per run: "
-     << num(s.wall_seconds * 1e3, 2) << " ms wall, " << num(s.step_seconds * 1e3, 2) << " ms in "
+  os << "<p class=\"meta\">" << s.runs << " profiled run" << (s.runs == 1 ? "" : "s")
+     << "; per run: " << num(s.wall_seconds * 1e3, 2) << " ms wall, " << num(s.step_seconds * 1e3, 2) << " ms in "
      << num(s.calls, 0) << " kernel steps over " << s.streams << " stream" << (s.streams == 1 ? "" : "s") << ", "
      << num(s.flops * 1e-9, 3) << " GFLOP (" << num(s.wall_seconds > 0 ? s.flops / s.wall_seconds * 1e-9 : 0, 2)
      << " GFLOP/s over the wall time)</p>\n";

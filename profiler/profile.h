@@ -11,8 +11,8 @@ namespace dagrad::profiler {
 
 // One compute step (kernel or fused group) as it ran.
 struct StepRecord {
-  int run = 0;         // profiled run, 0-based
-  int step = -1;       // index in ExecutionPlan::steps
+  int run = 0;    // profiled run, 0-based
+  int step = -1;  // index in ExecutionPlan::steps
   int stream = 0;
   double start_s = 0;  // host steady clock, seconds (CUDA events on a GPU, later)
   double end_s = 0;

@@ -14,9 +14,7 @@ namespace dagrad::profiler {
 namespace {
 
 // The clock of scheduler::StepTiming.
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary);
@@ -116,9 +114,7 @@ std::string Profiler::to_chrome_trace() const { return profiler::to_chrome_trace
 
 Summary Profiler::summary() const { return summarize(profile()); }
 
-std::string Profiler::summary_table() const {
-  return summary().to_table() + "\n" + memory_timeline().to_text(plan());
-}
+std::string Profiler::summary_table() const { return summary().to_table() + "\n" + memory_timeline().to_text(plan()); }
 
 MemoryTimeline Profiler::memory_timeline() const { return profiler::memory_timeline(plan()); }
 

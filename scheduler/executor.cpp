@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <exception>
+#include <utility>
 
 #include "ops/op_def.h"
 #include "runtime/error.h"
 #include "scheduler/fused_program.h"
+#include "scheduler/numerics.h"
 
 namespace dagrad::scheduler {
 
@@ -142,6 +144,7 @@ void Executor::bind_run(const TensorMap& inputs) {
   for (const auto& [name, t] : inputs)
     if (!g.has_node(name))
       throw ValueError(str_cat("[executor] the graph has no input or parameter named '", name, "'"));
+  bool staged_on_stream = false;
   for (int id : plan_.bound_nodes) {
     const Node& n = g.node(id);
     auto it = inputs.find(n.name);
@@ -161,10 +164,18 @@ void Executor::bind_run(const TensorMap& inputs) {
       values_[id][0] = *t;
     } else if (is_input_node(n)) {
       // An input on another device is staged: copied into a buffer kept for the purpose.
+      // To a device, the copy is ordered on stream 0 (asynchronous, through pinned
+      // memory on CUDA); the other streams wait for it below.
       Tensor& st = staging_[id];
       if (!st.defined()) st = Tensor::empty(t->shape(), t->dtype(), device_);
-      Backend& via = device_.is_cpu() ? backend_for(t->device()) : backend_;
-      if (st.nbytes() > 0) via.copy(st.raw_data(), device_, t->raw_data(), t->device(), st.nbytes());
+      if (st.nbytes() > 0) {
+        if (device_.is_cpu()) {
+          backend_for(t->device()).copy(st.raw_data(), device_, t->raw_data(), t->device(), st.nbytes());
+        } else {
+          backend_.copy(st.raw_data(), device_, t->raw_data(), t->device(), st.nbytes(), streams_[0].get());
+          staged_on_stream = true;
+        }
+      }
       values_[id][0] = st;
     } else {
       // State is updated in place, so it must live where the kernels run.
@@ -172,6 +183,11 @@ void Executor::bind_run(const TensorMap& inputs) {
                                 " but the executor runs on ", device_.to_string(), "; move it with .to(",
                                 device_.to_string(), ") before binding"));
     }
+  }
+  if (staged_on_stream && streams_.size() > 1) {
+    if (!staging_event_) staging_event_ = backend_.create_event();
+    streams_[0]->record(*staging_event_);
+    for (size_t i = 1; i < streams_.size(); ++i) streams_[i]->wait(*staging_event_);
   }
   // Views of bound tensors alias them with their own shape.
   for (const Buffer& b : plan_.buffers) {
@@ -191,6 +207,7 @@ void Executor::submit(StepExec& se, uint64_t step) {
     double t0 = observer_ ? now_s() : 0;
     if (se.kernel) se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
     if (se.program) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    if (check_numerics_) check_step_outputs(*plan_.graph, se.step->nodes, se.node ? se.outs : se.group_outs, step);
     if (observer_) observer_(StepTiming{se.step, t0, now_s()});
   });
 }
@@ -198,8 +215,18 @@ void Executor::submit(StepExec& se, uint64_t step) {
 std::vector<Tensor> Executor::run(const TensorMap& inputs) { return run(inputs, next_step_); }
 
 std::vector<Tensor> Executor::run(const TensorMap& inputs, uint64_t step) {
+  begin_run(inputs, step);
+  submit_steps();
+  return end_run();
+}
+
+void Executor::begin_run(const TensorMap& inputs, uint64_t step) {
   bind_run(inputs);
-  std::exception_ptr error;
+  run_step_ = step;
+  run_error_ = nullptr;
+}
+
+void Executor::submit_steps() {
   try {
     for (const Step& s : plan_.steps) {
       switch (s.kind) {
@@ -210,13 +237,17 @@ std::vector<Tensor> Executor::run(const TensorMap& inputs, uint64_t step) {
           streams_[s.stream]->record(*events_[s.event]);
           break;
         default:
-          submit(*steps_[s.index], step);
+          submit(*steps_[s.index], run_step_);
           break;
       }
     }
   } catch (...) {
-    error = std::current_exception();
+    run_error_ = std::current_exception();
   }
+}
+
+std::vector<Tensor> Executor::end_run() {
+  std::exception_ptr error = std::exchange(run_error_, nullptr);
   // Every stream stops before anything is reported, so no task outlives a failed run.
   for (auto& s : streams_) {
     try {
@@ -226,7 +257,7 @@ std::vector<Tensor> Executor::run(const TensorMap& inputs, uint64_t step) {
     }
   }
   if (error) std::rethrow_exception(error);
-  next_step_ = step + 1;
+  next_step_ = run_step_ + 1;
   ++runs_;
 
   const Graph& g = *plan_.graph;

@@ -8,6 +8,7 @@
 // owned by the caller and unaffected by later runs.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,6 +53,17 @@ class Executor {
   std::vector<Tensor> run(const TensorMap& inputs = {});
   std::vector<Tensor> run(const TensorMap& inputs, uint64_t step);
 
+  // run() in three parts, for drivers that act between them (CUDA Graph capture and
+  // replay, scheduler/cuda_graph.h): begin_run binds `inputs` (copying host batches to
+  // the device) for run step `step`; submit_steps enqueues every step and event on its
+  // stream without waiting; end_run waits for every stream, rethrows the first error
+  // and returns the outputs as run() does. run() is exactly these three calls.
+  void begin_run(const TensorMap& inputs, uint64_t step);
+  void submit_steps();
+  std::vector<Tensor> end_run();
+  int num_streams() const { return static_cast<int>(streams_.size()); }
+  Stream& stream(int i) const { return *streams_.at(i); }
+
   uint64_t next_step() const { return next_step_; }
   void set_next_step(uint64_t s) { next_step_ = s; }
   uint64_t runs() const { return runs_; }
@@ -61,6 +73,10 @@ class Executor {
   // Called after every compute step on the thread that ran it (on the CPU, the stream's
   // worker: calls from different streams may overlap); null: off.
   void set_step_observer(StepObserver obs) { observer_ = std::move(obs); }
+  // After every step, stop with NumericsError at the first NaN/Inf it wrote (naming the
+  // node, op and source line). Compile without fusion to pin it to a single op.
+  void set_check_numerics(bool on) { check_numerics_ = on; }
+  bool check_numerics() const { return check_numerics_; }
 
  private:
   struct StepExec;
@@ -93,9 +109,13 @@ class Executor {
   std::vector<std::vector<Tensor>> values_;       // [node][index]: the tensor a value lives in
   TensorMap state_;
   std::unordered_map<int, Tensor> staging_;  // inputs copied from another device
+  std::unique_ptr<Event> staging_event_;     // stream 0's staging copies, for the other streams
   uint64_t next_step_ = 0;
   uint64_t runs_ = 0;
   StepObserver observer_;
+  bool check_numerics_ = false;
+  uint64_t run_step_ = 0;             // of the run begun by begin_run
+  std::exception_ptr run_error_;      // from submit_steps, rethrown by end_run
 };
 
 }  // namespace dagrad::scheduler

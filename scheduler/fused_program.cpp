@@ -4,6 +4,7 @@
 #include <array>
 
 #include "runtime/error.h"
+#include "scheduler/cuda_fused.h"
 
 namespace dagrad::scheduler {
 
@@ -45,6 +46,7 @@ std::array<FusedLauncher, kNumDeviceTypes>& launchers() {
   static std::array<FusedLauncher, kNumDeviceTypes> table = [] {
     std::array<FusedLauncher, kNumDeviceTypes> t{};
     t[static_cast<int>(DeviceType::cpu)] = run_fused_cpu;
+    t[static_cast<int>(DeviceType::cuda)] = cuda_fused_launcher();  // null without CUDA
     return t;
   }();
   return table;

@@ -1,10 +1,11 @@
 // A fused elementwise group as a little program: every member applies its op's
 // per-element function (ElementwiseDef) to external inputs (broadcast to the group's
 // shape) and to earlier members' results. Backends evaluate it without full-size
-// temporaries: the CPU tile by tile through ElementwiseDef::tile_f32/tile_f64; CUDA
-// (later) by generating one kernel from the members' functors.
+// temporaries: the CPU tile by tile through ElementwiseDef::tile_f32/tile_f64; CUDA by
+// generating one kernel from the members' functors (scheduler/cuda_fused.h).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct FusedProgram {
   std::vector<Input> inputs;
   std::vector<Instr> instrs;  // instruction i's result is register i
   std::vector<int> outputs;   // per materialised output: the instruction it stores
+  // What a device launcher derives once from the program and reuses at every launch
+  // (CUDA: the compiled kernel); null until its first launch.
+  mutable std::shared_ptr<void> launcher_state;
 
   static FusedProgram from_group(const Graph& g, const FusedGroup& group);
 };

@@ -40,6 +40,7 @@ Executor& Session::executor_for(const TensorMap& inputs) {
   e.graph = std::make_unique<Graph>();
   std::vector<Value> outputs = build_(*e.graph, inputs);
   e.executor = std::make_unique<Executor>(compile(*e.graph, outputs, options_), backend_);
+  e.executor->set_check_numerics(check_numerics_);
   for (const auto& [name, t] : state_)
     if (e.graph->has_node(name)) e.executor->bind(name, t);
   return *cache_.emplace(sig, std::move(e)).first->second.executor;

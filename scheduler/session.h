@@ -34,6 +34,11 @@ class Session {
   Executor& executor_for(const TensorMap& inputs);
 
   size_t num_compiled() const { return cache_.size(); }
+  // Applies Executor::set_check_numerics to every compiled and future executor.
+  void set_check_numerics(bool on) {
+    check_numerics_ = on;
+    for (auto& [sig, e] : cache_) e.executor->set_check_numerics(on);
+  }
   uint64_t next_step() const { return next_step_; }
   void set_next_step(uint64_t s) { next_step_ = s; }
 
@@ -50,6 +55,7 @@ class Session {
   TensorMap state_;
   std::map<std::string, Entry> cache_;
   uint64_t next_step_ = 0;
+  bool check_numerics_ = false;
 };
 
 }  // namespace dagrad::scheduler

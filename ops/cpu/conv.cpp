@@ -1,12 +1,16 @@
-// conv2d and its backward ops on the CPU: per-image im2col + GEMM. Work is split over
-// whole images (each pool piece owns a scratch im2col buffer for one image), so no
-// full-batch column matrix is ever built and results do not depend on the thread count.
+// conv2d and its backward ops on the CPU: float32 on dagrad's GEMM engine
+// (ops/cpu/conv_f32.cpp); float64 (gradient checks) by per-image im2col + BLAS here.
+// Work is split over whole images, and the weight gradient sums fixed groups of images
+// in group order, so no result depends on the number of threads.
 #include "ops/cpu/conv.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "ops/cpu/conv_f32.h"
 #include "ops/cpu/conv_geom.h"
 #include "ops/cpu/gemm.h"
 #include "runtime/thread_pool.h"
@@ -14,6 +18,9 @@
 namespace dagrad {
 
 namespace {
+
+// Images per weight-gradient partial sum: fixed, so the summation order is too.
+constexpr int64_t kWeightGradGroup = 8;
 
 // cols[(c,i,j), (oh,ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw], zero outside the image.
 template <class T>
@@ -64,9 +71,10 @@ void col2im(const Conv2dGeom& g, const T* cols, T* dx) {
       }
 }
 
-// y_n[O, P] = W[O, CKK] · cols_n[CKK, P] (+ bias[o] on row o, fused as GEMM's C input).
+// ---- float64: per-image im2col + BLAS ----
+
 template <class T>
-void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_ref(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
@@ -85,34 +93,27 @@ void conv2d_forward(const Conv2dGeom& g, const T* x, const T* w, const T* bias, 
   });
 }
 
-// cols_n[CKK, P] = Wᵀ[CKK, O] · dy_n[O, P], then col2im into dx_n.
 template <class T>
-void conv2d_input_grad(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+void conv2d_input_grad_ref(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
     for (int64_t n = lo; n < hi; ++n) {
       const T* dy_n = dy + n * g.o * pixels;
       T* dx_n = dx + n * g.c * g.in_pixels();
-      if (g.pointwise()) {
-        gemm<T>(true, false, patch, pixels, g.o, T(1), w, patch, dy_n, pixels, T(0), dx_n, pixels);
-        continue;
-      }
-      gemm<T>(true, false, patch, pixels, g.o, T(1), w, patch, dy_n, pixels, T(0), cols.data(), pixels);
+      T* out = g.pointwise() ? dx_n : cols.data();
+      gemm<T>(true, false, patch, pixels, g.o, T(1), w, patch, dy_n, pixels, T(0), out, pixels);
+      if (g.pointwise()) continue;
       std::fill(dx_n, dx_n + g.c * g.in_pixels(), T(0));
       col2im(g, cols.data(), dx_n);
     }
   });
 }
 
-// dW[O, CKK] = Σ_n dy_n[O, P] · cols_nᵀ[P, CKK]. The batch is cut into fixed groups of
-// kGroup images whatever the thread count; each group sums into its own partial, and the
-// partials are added in group order, so the result is the same for any number of threads.
 template <class T>
-void conv2d_weight_grad(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
-  constexpr int64_t kGroup = 8;
+void conv2d_weight_grad_ref(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
   const int64_t patch = g.patch(), pixels = g.out_pixels(), wsize = g.o * patch;
-  const int64_t groups = (g.n + kGroup - 1) / kGroup;
+  const int64_t groups = (g.n + kWeightGradGroup - 1) / kWeightGradGroup;
   if (groups == 0) {
     std::fill(dw, dw + wsize, T(0));
     return;
@@ -122,7 +123,7 @@ void conv2d_weight_grad(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
     for (int64_t grp = lo; grp < hi; ++grp) {
       T* acc = groups > 1 ? partials.data() + grp * wsize : dw;
-      const int64_t first = grp * kGroup, last = std::min(g.n, first + kGroup);
+      const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
       for (int64_t n = first; n < last; ++n) {
         const T* x_n = x + n * g.c * g.in_pixels();
         const T* b_mat = x_n;
@@ -152,22 +153,33 @@ void conv2d_cpu(const KernelContext& ctx) {
   Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
-    conv2d_forward<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+    if constexpr (std::is_same_v<T, float>)
+      conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+    else
+      conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
   });
 }
 
 void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   Conv2dGeom g = conv2d_geom(ctx.outputs[0].shape(), w.shape(), ctx.node.attrs);
-  dispatch_floating(dy.dtype(), "conv2d_backward_input",
-                    [&]<class T>() { conv2d_input_grad<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>()); });
+  dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
+    if constexpr (std::is_same_v<T, float>)
+      conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
+    else
+      conv2d_input_grad_ref<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
+  });
 }
 
 void conv2d_backward_weight_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   Conv2dGeom g = conv2d_geom(x.shape(), ctx.outputs[0].shape(), ctx.node.attrs);
-  dispatch_floating(dy.dtype(), "conv2d_backward_weight",
-                    [&]<class T>() { conv2d_weight_grad<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
+  dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
+    if constexpr (std::is_same_v<T, float>)
+      conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
+    else
+      conv2d_weight_grad_ref<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
+  });
 }
 
 }  // namespace dagrad

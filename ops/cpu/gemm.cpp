@@ -5,6 +5,7 @@
 #include <climits>
 #include <type_traits>
 
+#include "ops/cpu/gemm_engine.h"
 #include "runtime/error.h"
 
 namespace dagrad {
@@ -37,6 +38,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (alpha == 1.f && (beta == 0.f || beta == 1.f)) {
+      gemm_engine::sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, beta == 1.f);
+      return;
+    }
   }
   init_blas_once();
   if constexpr (std::is_same_v<T, float>)

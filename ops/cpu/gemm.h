@@ -1,4 +1,6 @@
-// Row-major GEMM through OpenBLAS (single-threaded: dagrad's own pool parallelises).
+// Row-major GEMM on the calling thread (dagrad's own pool parallelises): float32 with
+// alpha = 1 and beta = 0 or 1 on dagrad's GEMM engine (ops/cpu/gemm_engine.h), everything
+// else through OpenBLAS (single-threaded).
 // C[m,n] = alpha * op(A)[m,k] · op(B)[k,n] + beta * C, where op(X) is X or Xᵀ.
 // lda/ldb/ldc are the row strides of A, B, C as stored (before any transpose).
 #pragma once

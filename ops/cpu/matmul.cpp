@@ -1,40 +1,54 @@
-// matmul on the CPU: one BLAS call per (batch, row block, column block) tile. The tiling
-// depends only on the shapes, never on the thread count, so every output element is
-// computed by the same BLAS call whatever the number of threads (determinism).
+// matmul on the CPU: one GEMM call per (batch, row block, column block, k chunk) tile.
+// The tiling depends only on the shapes, never on the thread count, so every output
+// element is computed by the same calls in the same order whatever the number of
+// threads (determinism). A long reduction with a small output (a linear layer's forward
+// pass, [64,9216]·[9216,128]) is cut into fixed k chunks whose partial products are
+// added in chunk order.
 #include "ops/cpu/matmul.h"
 
 #include <algorithm>
 
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_engine.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+using gemm_engine::ceil_div;
+using gemm_engine::round_up;
 
 struct Tiling {
-  int64_t bm, bn;  // tile rows, tile columns
+  int64_t bm, bn, bk;  // tile rows, columns, k chunk
 };
 
-// Splits the larger side in halves (multiples of 16 rows/columns, for BLAS micro-kernels)
-// until there are enough tiles to feed any pool, or a tile would be too small to be
-// worth a call.
+// Aims at kTargetTiles tiles of at least kMinTileFlops each. A long reduction (k well
+// above m + n) is cut into k chunks first: that packs no operand twice. Then splitting the
+// columns packs A again for every extra tile and splitting the rows packs B again, so
+// the dimension whose other operand is smaller is split first.
 Tiling plan_tiles(int64_t batch, int64_t m, int64_t n, int64_t k) {
-  constexpr int64_t kEnoughTiles = 64;
-  constexpr double kMinTileFlops = 2e6;
-  Tiling t{m, n};
-  while (batch * ceil_div(m, t.bm) * ceil_div(n, t.bn) < kEnoughTiles && 2.0 * t.bm * t.bn * k >= 2 * kMinTileFlops) {
-    if (t.bm >= t.bn && t.bm > 32)
-      t.bm = round_up(ceil_div(t.bm, 2), 16);
-    else if (t.bn > 32)
-      t.bn = round_up(ceil_div(t.bn, 2), 16);
-    else
-      break;
+  constexpr int64_t kTargetTiles = 8;
+  constexpr double kMinTileFlops = 4e6;
+  const double flops = 2.0 * static_cast<double>(batch * m * n * k);
+  const int64_t want = std::clamp<int64_t>(static_cast<int64_t>(flops / kMinTileFlops), 1, kTargetTiles);
+  if (batch >= want) return Tiling{m, n, std::max<int64_t>(k, 1)};
+  int64_t per_batch = ceil_div(want, batch);
+  int64_t tk = 1, tm = 1, tn = 1;
+  if (k >= 4 * (m + n)) {
+    tk = std::min(per_batch, ceil_div(k, 1024));
+    per_batch = ceil_div(per_batch, tk);
   }
-  return t;
+  const int64_t row_tiles = ceil_div(m, gemm_engine::kMr), col_tiles = ceil_div(n, gemm_engine::kNr);
+  if (m <= n) {
+    tn = std::min(col_tiles, per_batch);
+    tm = std::min(row_tiles, ceil_div(per_batch, tn));
+  } else {
+    tm = std::min(row_tiles, per_batch);
+    tn = std::min(col_tiles, ceil_div(per_batch, tm));
+  }
+  return Tiling{round_up(ceil_div(m, tm), gemm_engine::kMr), round_up(ceil_div(n, tn), gemm_engine::kNr),
+                std::max<int64_t>(1, ceil_div(k, tk))};
 }
 
 template <class T>
@@ -57,18 +71,33 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
   const T* pb = b.data<T>();
   T* pc = c.data<T>();
 
-  Tiling t = plan_tiles(batch, m, n, k);
-  const int64_t tiles_m = ceil_div(m, t.bm), tiles_n = ceil_div(n, t.bn);
-  parallel_for(0, batch * tiles_m * tiles_n, 1, [&](int64_t lo, int64_t hi) {
+  const Tiling t = plan_tiles(batch, m, n, k);
+  const int64_t tiles_m = ceil_div(m, t.bm), tiles_n = ceil_div(n, t.bn), tiles_k = std::max<int64_t>(1, ceil_div(k, t.bk));
+  // k chunks after the first write partial products of their own, summed in order below.
+  T* partials = nullptr;
+  if (tiles_k > 1)
+    partials = reinterpret_cast<T*>(gemm_engine::thread_scratch().get(
+        gemm_engine::Slot::partials, static_cast<size_t>((tiles_k - 1) * batch * m * n) * sizeof(T) / sizeof(float)));
+  parallel_for(0, batch * tiles_m * tiles_n * tiles_k, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t tile = lo; tile < hi; ++tile) {
-      int64_t bi = tile / (tiles_m * tiles_n), mi = tile / tiles_n % tiles_m, ni = tile % tiles_n;
-      int64_t m0 = mi * t.bm, n0 = ni * t.bn;
-      int64_t rows = std::min(t.bm, m - m0), cols = std::min(t.bn, n - n0);
+      const int64_t ki = tile % tiles_k, ni = tile / tiles_k % tiles_n, mi = tile / (tiles_k * tiles_n) % tiles_m;
+      const int64_t bi = tile / (tiles_k * tiles_n * tiles_m);
+      const int64_t m0 = mi * t.bm, n0 = ni * t.bn, k0 = ki * t.bk;
+      const int64_t rows = std::min(t.bm, m - m0), cols = std::min(t.bn, n - n0), depth = std::min(t.bk, k - k0);
       // Rows of op(A) start at row m0 of A, or at column m0 when A is stored transposed;
-      // likewise for the columns of op(B).
-      const T* a0 = pa + bi * a_batch_stride + (trans_a ? m0 : m0 * lda);
-      const T* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb : n0);
-      gemm<T>(trans_a, trans_b, rows, cols, k, T(1), a0, lda, b0, ldb, T(0), pc + bi * c_batch_stride + m0 * n + n0, n);
+      // likewise for the columns of op(B); chunk k0 moves along the other index.
+      const T* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
+      const T* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
+      T* c0 = ki == 0 ? pc + bi * c_batch_stride : partials + ((ki - 1) * batch + bi) * m * n;
+      gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
+    }
+  });
+  if (tiles_k == 1) return;
+  const int64_t total = batch * m * n;
+  parallel_for(0, total, 16384, [&](int64_t lo, int64_t hi) {
+    for (int64_t ki = 1; ki < tiles_k; ++ki) {
+      const T* p = partials + (ki - 1) * total;
+      for (int64_t i = lo; i < hi; ++i) pc[i] += p[i];
     }
   });
 }

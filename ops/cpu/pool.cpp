@@ -4,8 +4,10 @@
 #include "ops/cpu/pool.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "ops/cpu/conv_geom.h"
+#include "ops/cpu/pool_2x2.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -66,10 +68,26 @@ int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
   return best;
 }
 
+bool is_2x2_tiling(const Pool2dGeom& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+}
+
 // out[o] = source[argmax of x over window o]: max_pool2d when source is x itself.
 template <class T>
 void max_pool_gather(const Pool2dGeom& g, const T* x, const T* source, T* y) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  if constexpr (std::is_same_v<T, float>) {
+    if (is_2x2_tiling(g)) {
+      for_each_plane(g, [&](int64_t p) {
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          const int64_t in = p * in_plane + 2 * oh * g.w;
+          pool_2x2::gather_row(x + in, x + in + g.w, source + in, source + in + g.w, y + p * out_plane + oh * g.ow,
+                               g.ow);
+        }
+      });
+      return;
+    }
+  }
   for_each_plane(g, [&](int64_t p) {
     const T* xp = x + p * in_plane;
     const T* sp = source + p * in_plane;
@@ -87,6 +105,19 @@ void max_pool_scatter(const Pool2dGeom& g, const T* dy, const T* x, T* dx) {
     const T* xp = x + p * in_plane;
     const T* dyp = dy + p * out_plane;
     T* dxp = dx + p * in_plane;
+    if constexpr (std::is_same_v<T, float>) {
+      if (is_2x2_tiling(g)) {
+        // Windows do not overlap: every input gets its window's gradient or zero. An odd
+        // width or height leaves a last column or row that no window reads.
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          T* d0 = dxp + 2 * oh * g.w;
+          pool_2x2::scatter_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, dyp + oh * g.ow, d0, d0 + g.w, g.ow);
+          if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = T(0);
+        }
+        std::fill(dxp + 2 * g.oh * g.w, dxp + in_plane, T(0));
+        return;
+      }
+    }
     std::fill(dxp, dxp + in_plane, T(0));
     for (int64_t oh = 0; oh < g.oh; ++oh)
       for (int64_t ow = 0; ow < g.ow; ++ow) dxp[window_argmax(xp, g.w, window_of(g, oh, ow))] += dyp[oh * g.ow + ow];

@@ -1,6 +1,6 @@
 #include "ops/defs/families.h"
 
 namespace dagrad {
-// CPU-only build (and CUDA builds until the CUDA kernels land): no CUDA kernels.
+// The CPU-only build: no CUDA kernels (a CUDA build links ops/cuda/ instead).
 void attach_cuda_kernels(OpRegistry&) {}
 }  // namespace dagrad

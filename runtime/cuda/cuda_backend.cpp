@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
 #include <utility>
 
@@ -72,16 +73,96 @@ float CudaEvent::elapsed_ms(const CudaEvent& start, const CudaEvent& end) {
 
 // ---- CudaStream ----
 
-CudaStream::CudaStream(int device, int index) : device_(device), index_(index) {
+CudaStream::CudaStream(int device, int index, Allocator* workspace_allocator)
+    : device_(device), index_(index), workspace_allocator_(workspace_allocator) {
   DeviceGuard guard(device);
   DAGRAD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
 
 CudaStream::~CudaStream() {
+  // The workspace may still be read by pending kernels: wait before handing it back.
+  if (workspace_) {
+    (void)cudaStreamSynchronize(stream_);
+    release_workspace();
+  }
   // cublasDestroy waits for the device; cudaStreamDestroy returns at once and CUDA frees
   // the stream when its pending work is done.
   if (cublas_) (void)cublasDestroy(cublas_);
+  if (cublas_workspace_) (void)cudaFree(cublas_workspace_);
+  if (pinned_) (void)cudaFreeHost(pinned_);
+  if (pinned_done_) (void)cudaEventDestroy(pinned_done_);
+  if (step_host_) (void)cudaFreeHost(step_host_);
+  if (step_device_) (void)cudaFree(step_device_);
   (void)cudaStreamDestroy(stream_);
+}
+
+void CudaStream::copy_from_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(device_);
+  if (!pinned_done_) DAGRAD_CUDA_CHECK(cudaEventCreateWithFlags(&pinned_done_, cudaEventDisableTiming));
+  DAGRAD_CUDA_CHECK(cudaEventSynchronize(pinned_done_));  // the previous copy has left the buffer
+  if (pinned_bytes_ < bytes) {
+    if (pinned_) DAGRAD_CUDA_CHECK(cudaFreeHost(pinned_));
+    pinned_ = nullptr;
+    pinned_bytes_ = 0;
+    const size_t want = std::max(bytes, size_t{1} << 20);
+    DAGRAD_CUDA_CHECK(cudaMallocHost(&pinned_, want));
+    pinned_bytes_ = want;
+  }
+  std::memcpy(pinned_, src, bytes);
+  DAGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_, bytes, cudaMemcpyHostToDevice, stream_));
+  DAGRAD_CUDA_CHECK(cudaEventRecord(pinned_done_, stream_));
+}
+
+bool CudaStream::capturing() const {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  DAGRAD_CUDA_CHECK(cudaStreamIsCapturing(stream_, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+void CudaStream::set_replay_step(uint64_t step) {
+  if (!step_host_) {
+    DeviceGuard guard(device_);
+    DAGRAD_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&step_host_), sizeof(uint64_t)));
+    DAGRAD_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&step_device_), sizeof(uint64_t)));
+  }
+  *step_host_ = step;
+}
+
+const uint64_t* CudaStream::replay_step() {
+  if (!step_host_) throw InternalError("CudaStream::replay_step before set_replay_step");
+  DAGRAD_CUDA_CHECK(cudaMemcpyAsync(step_device_, step_host_, sizeof(uint64_t), cudaMemcpyHostToDevice, stream_));
+  return step_device_;
+}
+
+void CudaStream::release_workspace() {
+  if (!workspace_) return;
+  if (workspace_allocator_) {
+    workspace_allocator_->deallocate(workspace_, workspace_bytes_);
+  } else {
+    DeviceGuard guard(device_);
+    (void)cudaFree(workspace_);
+  }
+  workspace_ = nullptr;
+  workspace_bytes_ = 0;
+}
+
+void* CudaStream::workspace(size_t bytes) {
+  if (bytes <= workspace_bytes_) return workspace_;
+  // Kernels queued earlier may still use the old buffer; once it is back in the cache
+  // another stream could be handed it.
+  DAGRAD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  release_workspace();
+  // Some slack, so that a slightly larger request does not grow it again.
+  const size_t want = std::max(bytes + bytes / 4, size_t{1} << 20);
+  if (workspace_allocator_) {
+    workspace_ = workspace_allocator_->allocate(want);
+  } else {
+    DeviceGuard guard(device_);
+    DAGRAD_CUDA_CHECK(cudaMalloc(&workspace_, want));
+  }
+  workspace_bytes_ = want;
+  return workspace_;
 }
 
 cublasHandle_t CudaStream::cublas() {
@@ -91,12 +172,21 @@ cublasHandle_t CudaStream::cublas() {
     DeviceGuard guard(device_);
     cublasHandle_t h = nullptr;
     DAGRAD_CUBLAS_CHECK(cublasCreate(&h));
-    cublasStatus_t st = cublasSetStream(h, stream_);
+    // A workspace of its own (the size NVIDIA recommends for Hopper), so that cuBLAS
+    // never allocates while a CUDA Graph is being captured.
+    constexpr size_t kCublasWorkspace = size_t{32} << 20;
+    void* ws = nullptr;
+    cudaError_t err = cudaMalloc(&ws, kCublasWorkspace);
+    cublasStatus_t st = err == cudaSuccess ? cublasSetStream(h, stream_) : CUBLAS_STATUS_ALLOC_FAILED;
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasSetWorkspace(h, ws, kCublasWorkspace);
     if (st != CUBLAS_STATUS_SUCCESS) {
       (void)cublasDestroy(h);
+      if (ws) (void)cudaFree(ws);
+      (void)cudaGetLastError();
       DAGRAD_CUBLAS_CHECK(st);
     }
     cublas_ = h;
+    cublas_workspace_ = ws;
   });
   return cublas_;
 }
@@ -307,8 +397,18 @@ void CudaBackend::copy(void* dst, Device dst_device, const void* src, Device src
   const cudaMemcpyKind kind = dst_gpu ? (src_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                       : cudaMemcpyDeviceToHost;
   if (cuda_stream) {
-    cuda_stream->submit(
-        [=] { DAGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda_stream->handle())); });
+    bool pageable_source = false;
+    if (kind == cudaMemcpyHostToDevice) {
+      cudaPointerAttributes attr{};
+      DAGRAD_CUDA_CHECK(cudaPointerGetAttributes(&attr, src));
+      pageable_source = attr.type == cudaMemoryTypeUnregistered;
+    }
+    cuda_stream->submit([=] {
+      if (pageable_source)
+        cuda_stream->copy_from_host(dst, src, bytes);
+      else
+        DAGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda_stream->handle()));
+    });
     return;
   }
   DeviceGuard guard(device_);
@@ -321,7 +421,13 @@ void CudaBackend::copy(void* dst, Device dst_device, const void* src, Device src
 }
 
 std::unique_ptr<Stream> CudaBackend::create_stream(int index) {
-  return std::make_unique<CudaStream>(device_, index);
+  return std::make_unique<CudaStream>(device_, index, &allocator_);
+}
+
+CudaStream& cuda_stream(Stream* stream) {
+  auto* s = dynamic_cast<CudaStream*>(stream);
+  if (!s) throw InternalError("a CUDA kernel ran without a CUDA stream (KernelContext::stream)");
+  return *s;
 }
 
 std::unique_ptr<Event> CudaBackend::create_event() { return std::make_unique<CudaEvent>(device_, false); }

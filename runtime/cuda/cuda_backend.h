@@ -56,13 +56,20 @@ class CudaEvent final : public Event {
 // A non-blocking cudaStream_t (it never synchronises with the legacy default stream)
 // and the cuBLAS handle bound to it, created on first use.
 //
+// workspace(bytes) is scratch device memory for the kernels of this stream only (im2col
+// columns, reduction partials). Work on one stream runs in order, so one buffer serves
+// every kernel in turn; it grows, never shrinks, and stays valid until the next call.
+// Growing waits for the stream (the old buffer may still be in use), so a warm-up run
+// must precede a CUDA Graph capture.
+//
 // submit(task) runs the task at once on the calling thread, with this stream's device
 // current; the task launches asynchronous work onto handle(). A task that throws (or
 // leaves a launch error behind) poisons the stream as on the CPU: later tasks are
 // skipped, records and waits still happen, and synchronize() rethrows the first error.
 class CudaStream final : public Stream {
  public:
-  CudaStream(int device, int index);
+  // `workspace_allocator` serves workspace(); null: cudaMalloc directly.
+  CudaStream(int device, int index, Allocator* workspace_allocator = nullptr);
   ~CudaStream() override;
   CudaStream(const CudaStream&) = delete;
   CudaStream& operator=(const CudaStream&) = delete;
@@ -77,15 +84,41 @@ class CudaStream final : public Stream {
 
   cudaStream_t handle() const { return stream_; }
   cublasHandle_t cublas();
+  void* workspace(size_t bytes);
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+  // Copies `bytes` of pageable host memory to the device in stream order, through a
+  // pinned staging buffer of this stream (grown as needed): the DMA runs at full speed
+  // and asynchronously, and `src` may be reused on return. (The buffer is reused once
+  // its previous copy has landed.)
+  void copy_from_host(void* dst, const void* src, size_t bytes);
+
+  // CUDA Graphs (scheduler/cuda_graph.h). While the stream is being captured, kernels
+  // that depend on the run step (dropout) read it from replay_step(): a device slot,
+  // refreshed by a copy enqueued (captured) with each call from a pinned host slot that
+  // set_replay_step writes before every launch of the graph.
+  bool capturing() const;
+  const uint64_t* replay_step();
+  void set_replay_step(uint64_t step);
 
  private:
   void keep_error(std::exception_ptr error);
+  void release_workspace();
 
   int device_;
   int index_;
   cudaStream_t stream_ = nullptr;
+  Allocator* workspace_allocator_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
   std::once_flag cublas_once_;
   cublasHandle_t cublas_ = nullptr;
+  void* cublas_workspace_ = nullptr;
+  void* pinned_ = nullptr;  // copy_from_host's staging buffer
+  size_t pinned_bytes_ = 0;
+  cudaEvent_t pinned_done_ = nullptr;  // its last copy
+  uint64_t* step_host_ = nullptr;      // pinned
+  uint64_t* step_device_ = nullptr;
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };
@@ -168,8 +201,10 @@ class CudaBackend final : public Backend {
   std::string name() const override { return name_; }  // "cuda:0 (NVIDIA H100 80GB HBM3)"
   Allocator& allocator() override { return allocator_; }
   // Host<->device and device<->device (peer copies included). With a stream (a
-  // CudaStream) the copy is submitted to it with cudaMemcpyAsync; without, it uses
-  // cudaMemcpy on the legacy default stream and is complete on return.
+  // CudaStream) the copy is submitted to it with cudaMemcpyAsync (from pageable host
+  // memory through the stream's pinned staging buffer, so the source may be reused at
+  // once); without, it uses cudaMemcpy on the legacy default stream and is complete on
+  // return.
   void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes,
             Stream* stream = nullptr) override;
   std::unique_ptr<Stream> create_stream(int index) override;
@@ -186,5 +221,9 @@ class CudaBackend final : public Backend {
   std::string name_;
   CudaCachingAllocator allocator_;
 };
+
+// The CUDA stream behind `stream`; throws InternalError when it is null or not a
+// CudaStream (a CUDA kernel was handed the wrong stream).
+CudaStream& cuda_stream(Stream* stream);
 
 }  // namespace dagrad::cuda

@@ -93,7 +93,8 @@ TEST(ProfilerViews, MemoryTimelineSumsLiveArenaBuffers) {
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       size_t live = 0;
       for (const Buffer& b : plan.buffers)
-        if (b.kind == Buffer::Kind::arena && b.first_use >= 0 && b.first_use <= static_cast<int>(i) && static_cast<int>(i) <= b.last_use)
+        if (b.kind == Buffer::Kind::arena && b.first_use >= 0 && b.first_use <= static_cast<int>(i) &&
+            static_cast<int>(i) <= b.last_use)
           live += b.bytes;
       EXPECT_EQ(m.live_bytes[i], live) << "step " << i;
       peak = std::max(peak, live);

@@ -1,6 +1,7 @@
 // Profiles real MNIST CNN training steps (random data, small batch) through the library
 // API, as `dagrad profile` does, and checks the trace against the plan and the clock.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "frontend/trainer.h"
 #include "models/models.h"
@@ -24,9 +24,7 @@ namespace {
 using nlohmann::json;
 using scheduler::ExecutionPlan;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Case {
   int streams;
@@ -192,8 +190,9 @@ TEST_P(TrainingProfile, SummaryFlopsEqualTheCostModelOfThePlan) {
 }
 
 TEST_P(TrainingProfile, WritesEveryReportFile) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              str_cat("dagrad_profile_test_", ::getpid(), "_", GetParam().streams, GetParam().fuse ? "f" : "u");
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      str_cat("dagrad_profile_test_", ::getpid(), "_", GetParam().streams, GetParam().fuse ? "f" : "u");
   std::filesystem::remove_all(dir);
   prof_->write_report(dir, "mnist-cnn");
   for (const char* f : {"trace.json", "summary.txt", "plan.txt", "plan.dot", "plan.json", "report.html"}) {

@@ -3,7 +3,9 @@
 // losses must match the plain interpreter bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iostream>
 
 #include "autograd/grad.h"
 #include "ops/ops.h"
@@ -108,12 +110,14 @@ TEST(SchedulerTraining, FusionAndPlanningShrinkTheStep) {
   plain.fuse = false;
   plain.plan_memory = false;
   ExecutionPlan base = compile(t.g, t.outputs, plain);
+  // DAGRAD_PRINT_PLAN=<streams> prints the optimised plan, compiled for that many streams.
   CompileOptions defaults;
-  if (const char* s = std::getenv("DAGRAD_PRINT_PLAN")) defaults.num_streams = std::atoi(s);
+  const char* print = std::getenv("DAGRAD_PRINT_PLAN");
+  if (print) defaults.num_streams = std::max(1, std::atoi(print));
   ExecutionPlan best = compile(t.g, t.outputs, defaults);
   EXPECT_LT(best.num_kernels(), base.num_kernels());
   EXPECT_LT(best.arena_bytes, base.arena_bytes);
-  if (std::getenv("DAGRAD_PRINT_PLAN")) std::cout << best.to_table();
+  if (print) std::cout << best.to_table();
   std::cout << "training step: " << base.summary() << "\n           -> " << best.summary() << "\n";
 }
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""dagrad against PyTorch on the CPU, side by side in one run.
+
+Runs `dagrad bench` and the same training step in PyTorch (examples/mnist's CNN, SGD
+with momentum 0.9, float32, a fixed random batch, the same thread count), in
+alternation for --rounds rounds, and prints the median of each with the ratios:
+
+  dagrad                 dagrad bench --model mnist-cnn --infer --json
+  PyTorch as installed   Debian's python3-torch, environment untouched
+  PyTorch best           LD_PRELOAD=libtcmalloc_minimal (when present),
+                         OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1
+
+Training is measured at --batch (64), inference (forward only, no_grad, eval mode) at
+--infer-batch (1000). Peak RSS is the process's after training. Timings on a shared
+machine are noisy: the rounds alternate so that every configuration sees the same load,
+and CPU seconds per step are printed next to the wall-clock rates.
+
+PyTorch is needed only for this script (apt-get install python3-torch); the project's
+build and tests never use it. Usage:
+
+  bench/pytorch_compare.py [--dagrad build/apps/dagrad] [--seconds 20] [--rounds 3]
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+DEBIAN_PYTHON = "/usr/bin/python3"  # python3-torch installs for Debian's interpreter
+
+
+def torch_worker(args):
+    """Runs in a child process: times PyTorch and prints one line of JSON."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Net(nn.Module):  # pytorch/examples mnist/main.py
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.relu(self.conv1(x))
+            x = F.relu(self.conv2(x))
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            return F.log_softmax(x, dim=1)
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(args.batch, 1, 28, 28)
+    y = torch.randint(0, 10, (args.batch,))
+
+    def step():
+        opt.zero_grad()
+        loss = F.nll_loss(model(x), y)
+        loss.backward()
+        opt.step()
+
+    def measure(fn, warmup, seconds, batch):
+        for _ in range(warmup):
+            fn()
+        steps, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
+        while steps < 3 or time.perf_counter() - wall0 < seconds:
+            fn()
+            steps += 1
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        return {"batch": batch, "steps": steps, "wall_s": wall, "cpu_s": cpu,
+                "images_per_s": steps * batch / wall, "ms_per_step": 1e3 * wall / steps,
+                "cpu_ms_per_step": 1e3 * cpu / steps}
+
+    model.train()
+    out = {"train": measure(step, 5, args.seconds, args.batch)}
+    out["train_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    model.eval()
+    xi = torch.randn(args.infer_batch, 1, 28, 28)
+
+    def infer():
+        with torch.no_grad():
+            model(xi)
+
+    out["infer"] = measure(infer, 2, args.seconds / 2, args.infer_batch)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["torch"] = torch.__version__
+    print(json.dumps(out))
+
+
+def run_json(cmd, env):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"pytorch_compare: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dagrad", default=os.path.join(os.path.dirname(__file__), "..", "build", "apps", "dagrad"))
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--infer-batch", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return torch_worker(args)
+
+    if not os.access(args.dagrad, os.X_OK):
+        sys.exit(f"pytorch_compare: no dagrad binary at {args.dagrad}; build it or pass --dagrad")
+    python = DEBIAN_PYTHON if os.access(DEBIAN_PYTHON, os.X_OK) else shutil.which("python3")
+    if subprocess.run([python, "-c", "import torch"], capture_output=True).returncode != 0:
+        sys.exit("pytorch_compare: PyTorch is not installed (apt-get install python3-torch)")
+
+    common = ["--seconds", str(args.seconds), "--threads", str(args.threads), "--batch", str(args.batch),
+              "--seed", str(args.seed)]
+    dagrad_cmd = [args.dagrad, "bench", "--model", "mnist-cnn", "--infer", "--infer-batch", str(args.infer_batch),
+                  "--json"] + common
+    worker = [python, os.path.abspath(__file__), "--worker", "--infer-batch", str(args.infer_batch)] + common
+    best_env = dict(os.environ, OMP_WAIT_POLICY="passive", OPENBLAS_NUM_THREADS="1")
+    if os.path.exists(TCMALLOC):
+        best_env["LD_PRELOAD"] = TCMALLOC
+    configs = [("dagrad", dagrad_cmd, dict(os.environ)),
+               ("PyTorch as installed", worker, dict(os.environ)),
+               ("PyTorch best", worker, best_env)]
+
+    results = {name: [] for name, _, _ in configs}
+    for r in range(args.rounds):
+        for name, cmd, env in configs:
+            res = run_json(cmd, env)
+            results[name].append(res)
+            print(f"round {r + 1}/{args.rounds} {name:21s} training {res['train']['images_per_s']:8.1f} images/s, "
+                  f"inference {res['infer']['images_per_s']:8.1f} images/s, peak RSS {res['train_peak_rss_mib']:.0f} MiB",
+                  flush=True)
+
+    def med(name, *path):
+        vals = []
+        for res in results[name]:
+            v = res
+            for k in path:
+                v = v[k]
+            vals.append(v)
+        return statistics.median(vals)
+
+    rows = []
+    for name, _, _ in configs:
+        rows.append((name, med(name, "train", "images_per_s"), med(name, "train", "ms_per_step"),
+                     med(name, "train", "cpu_ms_per_step"), med(name, "infer", "images_per_s"),
+                     med(name, "infer", "cpu_ms_per_step"), med(name, "train_peak_rss_mib")))
+    print(f"\nmnist-cnn, {args.threads} threads, training batch {args.batch}, inference batch {args.infer_batch}, "
+          f"median of {args.rounds} alternating rounds (torch {results['PyTorch best'][0].get('torch', '?')})")
+    print(f"{'':22s} {'train img/s':>12s} {'ms/step':>9s} {'CPU ms/step':>12s} {'infer img/s':>12s} "
+          f"{'CPU ms/batch':>13s} {'peak RSS MiB':>13s}")
+    for name, tr, ms, cms, inf, icms, rss in rows:
+        print(f"{name:22s} {tr:12.1f} {ms:9.2f} {cms:12.2f} {inf:12.1f} {icms:13.1f} {rss:13.0f}")
+    d = rows[0]
+    for name, tr, ms, cms, inf, icms, rss in rows[1:]:
+        label = f"dagrad / {name}"[:22]
+        print(f"{label:22s} {d[1] / tr:11.2f}x {'':9s} {cms / d[3]:11.2f}x {d[4] / inf:11.2f}x "
+              f"{icms / d[5]:12.2f}x {d[6] / rss:12.2f}x")
+    print("(ratios: speed-ups of dagrad, CPU-time ratios as PyTorch / dagrad, memory as dagrad / PyTorch)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,437 @@
+// float32 convolutions on dagrad's GEMM engine.
+//
+// Stride 1 (every convolution of the model zoo) runs direct: each image is zero-padded
+// into per-thread scratch once and the micro-kernel reads it in place. Flattened with the
+// padded row length wp, output pixel (oh, ow) sits at q = oh*wp + ow and its tap (c,i,j)
+// reads image[off(c,i,j) + q] with off = c*hp*wp + i*dh*wp + j*dw: every tap is the same
+// image shifted, so no patch matrix is ever packed (for a 3x3 kernel it would hold nine
+// times the image). Columns q with ow >= OW wrap into the next row: computed, never kept.
+//   forward          y_q[O, q]    = W[O, CKK] · image[off(k) + q]            (direct B)
+//   input gradient   dx_q[C, q]   = Wflip[C, O*KK] · dy_padded[off'(k) + q]   (direct B: the
+//                    full correlation of dy with the flipped kernel)
+//   weight gradient  dWᵀ[CKK, O]  = Σ_q image[off(t) + q] · dy_q[O, q]ᵀ       (direct A)
+// Other strides pack implicit im2col panels (Patches) and scatter dx with col2im.
+//
+// Work is split over whole images; the weight gradient sums fixed groups of images in
+// group order. No result depends on the thread count.
+#include "ops/cpu/conv_f32.h"
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+
+#include "ops/cpu/gemm_engine.h"
+#include "runtime/thread_pool.h"
+
+namespace dagrad {
+
+namespace {
+
+namespace ge = gemm_engine;
+using ge::Slot;
+
+// Images per weight-gradient partial sum: fixed, so the summation order is too.
+constexpr int64_t kWeightGradGroup = 8;
+
+// ---- direct (stride 1) ----
+
+// dst[c, hp, wp] = src[c, h, w] placed at (top, left), zeros around, then `slack` zeros.
+void pad_image(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp, int64_t wp,
+               int64_t slack, float* dst) {
+  if (top == 0 && left == 0 && hp == h && wp == w) {
+    std::memcpy(dst, src, static_cast<size_t>(ch * h * w) * sizeof(float));
+  } else {
+    for (int64_t c = 0; c < ch; ++c)
+      for (int64_t r = 0; r < hp; ++r) {
+        float* d = dst + (c * hp + r) * wp;
+        const int64_t sr = r - top;
+        if (sr < 0 || sr >= h) {
+          std::fill(d, d + wp, 0.f);
+          continue;
+        }
+        std::fill(d, d + left, 0.f);
+        std::memcpy(d + left, src + (c * h + sr) * w, static_cast<size_t>(w) * sizeof(float));
+        std::fill(d + left + w, d + wp, 0.f);
+      }
+  }
+  std::fill(dst + ch * hp * wp, dst + ch * hp * wp + slack, 0.f);
+}
+
+// dst[r, 0..cols) = src[r, 0..cols) for rows of length `stride` in src: drops the wrapped
+// columns of a flattened result.
+void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
+}
+
+// off[(c,i,j)] = c*plane + i*dh*row + j*dw for c < ch, i < kh, j < kw.
+void tap_offsets(int64_t ch, int64_t kh, int64_t kw, int64_t plane, int64_t row, int64_t dh, int64_t dw, int32_t* off) {
+  for (int64_t c = 0; c < ch; ++c)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) *off++ = static_cast<int32_t>(c * plane + i * dh * row + j * dw);
+}
+
+int64_t floats_for_ints(int64_t n) { return ge::round_up(n, 16); }  // keeps what follows 64-byte aligned
+
+// C[m, n] (row stride ldc) = A·B (+ bias[row]) with A in whole-K panels (panel p at
+// apk + p*kMr*k) and B(k, q) = b[koff[k] + q].
+void gemm_direct_b(int64_t m, int64_t n, int64_t k, const float* apk, const float* b, const int32_t* koff, float* c,
+                   int64_t ldc, const float* bias) {
+  const int64_t kc_max = ge::ceil_div(k, ge::ceil_div(k, ge::kMaxKc));
+  for (int64_t j0 = 0; j0 < n;) {
+    const int w = ge::panel_width(n - j0);
+    const int nr = static_cast<int>(std::min<int64_t>(w, n - j0));
+    for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+      const int64_t kc = std::min(kc_max, k - k0);
+      for (int64_t i0 = 0; i0 < m; i0 += ge::kMr) {
+        const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, m - i0));
+        ge::micro_kernel_direct_b(w, kc, apk + i0 * k + k0 * ge::kMr, b + j0, koff + k0, c + i0 * ldc + j0, ldc, mr, nr,
+                                  k0 > 0, k0 == 0 && bias ? bias + i0 : nullptr);
+      }
+    }
+    j0 += w;
+  }
+}
+
+// Whole-K panels of A[m, k] (row-major): what gemm_direct_b reads.
+void pack_panels(const float* a, int64_t m, int64_t k, float* apk) {
+  for (int64_t i0 = 0; i0 < m; i0 += ge::kMr)
+    ge::pack_a_panel(a + i0 * k, k, 1, static_cast<int>(std::min<int64_t>(ge::kMr, m - i0)), k, apk + i0 * k);
+}
+
+bool offsets_fit(int64_t floats) { return floats < INT32_MAX / 2; }
+
+bool direct_forward_ok(const Conv2dGeom& g) {
+  return g.sh == 1 && g.sw == 1 && offsets_fit(g.c * (g.h + 2 * g.ph) * (g.w + 2 * g.pw));
+}
+
+bool direct_input_grad_ok(const Conv2dGeom& g) {
+  const int64_t ph = g.dh * (g.kh - 1) - g.ph, pw = g.dw * (g.kw - 1) - g.pw;
+  return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 && offsets_fit(g.o * (g.oh + 2 * ph) * (g.ow + 2 * pw));
+}
+
+void forward_direct(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
+  const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
+  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.o, ge::kMr) * k);
+  int32_t* koff = reinterpret_cast<int32_t*>(shared);
+  float* wpk = shared + floats_for_ints(k);
+  tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, koff);
+  pack_panels(w, g.o, k, wpk);
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    ge::Scratch& s = ge::thread_scratch();
+    float* img = s.get(Slot::image, image + slack);
+    float* yq = s.get(Slot::output, g.o * nq);
+    for (int64_t n = lo; n < hi; ++n) {
+      pad_image(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      gemm_direct_b(g.o, nq, k, wpk, img, koff, yq, nq, bias);
+      for (int64_t o = 0; o < g.o; ++o)
+        compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
+    }
+  });
+}
+
+// dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], dy padded by
+// dh*(KH-1) - ph rows and dw*(KW-1) - pw columns on each side.
+void input_grad_direct(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+  const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
+  const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, k = g.o * g.kh * g.kw;
+  const int64_t image = g.o * hq * wq, slack = g.dw * (g.kw - 1) + ge::kNr;
+  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.c, ge::kMr) * k);
+  int32_t* koff = reinterpret_cast<int32_t*>(shared);
+  float* wfk = shared + floats_for_ints(k);
+  tap_offsets(g.o, g.kh, g.kw, hq * wq, wq, g.dh, g.dw, koff);
+  // Panels of Wflip[c, (o,i,j)] = W[o, c, KH-1-i, KW-1-j].
+  for (int64_t c0 = 0; c0 < g.c; c0 += ge::kMr) {
+    float* panel = wfk + c0 * k;
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          float* d = panel + ((o * g.kh + i) * g.kw + j) * ge::kMr;
+          for (int r = 0; r < ge::kMr; ++r)
+            d[r] = c0 + r < g.c ? w[((o * g.c + c0 + r) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j] : 0.f;
+        }
+  }
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    ge::Scratch& s = ge::thread_scratch();
+    float* img = s.get(Slot::image, image + slack);
+    float* dxq = s.get(Slot::output, g.c * nq);
+    for (int64_t n = lo; n < hi; ++n) {
+      pad_image(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
+      gemm_direct_b(g.c, nq, k, wfk, img, koff, dxq, nq, nullptr);
+      for (int64_t c = 0; c < g.c; ++c) compact_rows(dxq + c * nq, g.h, wq, g.w, dx + (n * g.c + c) * g.in_pixels());
+    }
+  });
+}
+
+// dy_n[O, OH, OW] as B panels of the weight gradient: panel j0 (width w) holds
+// dyᵀ[q, j0 .. j0+w) for every flattened q = oh*wp + ow, zero for wrapped columns and
+// channels past O. Panels follow each other: panel j0 starts at j0 * nq.
+void pack_dy_transposed(const Conv2dGeom& g, const float* dy_n, int64_t wp, float* bt) {
+  const int64_t nq = g.oh * wp;
+  for (int64_t j0 = 0; j0 < g.o;) {
+    const int w = ge::panel_width(g.o - j0);
+    const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
+    float* panel = bt + j0 * nq;
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      std::fill(panel + (oh * wp + g.ow) * w, panel + (oh + 1) * wp * w, 0.f);
+    for (int jj = 0; jj < w; ++jj) {
+      if (jj >= nr) {
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          for (int64_t ow = 0; ow < g.ow; ++ow) panel[(oh * wp + ow) * w + jj] = 0.f;
+        continue;
+      }
+      const float* src = dy_n + (j0 + jj) * g.out_pixels();
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        float* d = panel + oh * wp * w + jj;
+        const float* s = src + oh * g.ow;
+        for (int64_t ow = 0; ow < g.ow; ++ow) d[ow * w] = s[ow];
+      }
+    }
+    j0 += w;
+  }
+}
+
+void weight_grad_direct(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
+  const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
+  const int64_t wsize = taps * g.o, groups = ge::ceil_div(g.n, kWeightGradGroup);
+  const int64_t kc_max = ge::ceil_div(nq, ge::ceil_div(nq, ge::kMaxKc));
+  ge::Scratch& caller = ge::thread_scratch();
+  int32_t* toff = reinterpret_cast<int32_t*>(caller.get(Slot::shared, floats_for_ints(taps)));
+  float* partials = caller.get(Slot::partials, groups * wsize);  // dWᵀ[CKK, O] per group
+  tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, toff);
+  parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+    ge::Scratch& s = ge::thread_scratch();
+    float* img = s.get(Slot::image, image + slack);
+    float* bt = s.get(Slot::pack_b, nq * ge::round_up(g.o, ge::kLanes));
+    for (int64_t grp = lo; grp < hi; ++grp) {
+      float* acc = partials + grp * wsize;
+      const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
+      for (int64_t n = first; n < last; ++n) {
+        pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+        pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt);
+        for (int64_t j0 = 0; j0 < g.o;) {
+          const int w = ge::panel_width(g.o - j0);
+          const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
+          for (int64_t k0 = 0; k0 < nq; k0 += kc_max) {
+            const int64_t kc = std::min(kc_max, nq - k0);
+            for (int64_t t0 = 0; t0 < taps; t0 += ge::kMr) {
+              const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, taps - t0));
+              const float* rows[ge::kMr];
+              for (int r = 0; r < ge::kMr; ++r) rows[r] = img + toff[t0 + std::min(r, mr - 1)] + k0;
+              ge::micro_kernel_direct_a(w, kc, rows, bt + j0 * nq + k0 * w, acc + t0 * g.o + j0, g.o, mr, nr,
+                                        n > first || k0 > 0);
+            }
+          }
+          j0 += w;
+        }
+      }
+    }
+  });
+  // dw[o, t] = Σ_groups dWᵀ_g[t, o], in group order.
+  parallel_for(0, g.o, 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t o = lo; o < hi; ++o)
+      for (int64_t t = 0; t < taps; ++t) {
+        float v = partials[t * g.o + o];
+        for (int64_t grp = 1; grp < groups; ++grp) v += partials[grp * wsize + t * g.o + o];
+        dw[o * taps + t] = v;
+      }
+  });
+}
+
+// ---- packed implicit im2col (any stride) ----
+
+// One image's patches: P(k, p) = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] for the patch
+// index k = (c,i,j) and the output pixel p = (oh,ow); zero where the tap falls in padding.
+class Patches {
+ public:
+  Patches(const Conv2dGeom& g, const float* x) : g_(g), x_(x) {
+    for (int64_t j = 0; j < std::min<int64_t>(g.kw, kTaps); ++j)
+      taps_[j] = valid_outputs(j * g.dw - g.pw, g.sw, g.w, g.ow);
+  }
+
+  // Forward B panel: rows k in [k0, k0+kc), columns p in [p0, p0+nr), width w.
+  void pack_rows(int64_t k0, int64_t kc, int64_t p0, int nr, int w, float* dst) const {
+    int64_t c = k0 / (g_.kh * g_.kw), i = k0 / g_.kw % g_.kh, j = k0 % g_.kw;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      float* d = dst + kk * w;
+      int64_t oh = p0 / g_.ow, ow = p0 % g_.ow;
+      for (int pos = 0; pos < nr;) {
+        const int len = static_cast<int>(std::min<int64_t>(nr - pos, g_.ow - ow));
+        copy_row(c, i, j, oh, ow, len, d + pos);
+        pos += len;
+        ++oh;
+        ow = 0;
+      }
+      std::fill(d + nr, d + w, 0.f);
+      if (++j == g_.kw) {
+        j = 0;
+        if (++i == g_.kh) i = 0, ++c;
+      }
+    }
+  }
+
+  // Weight-gradient B panel, the transpose: rows p in [p0, p0+kc), columns k in [k0, k0+nr).
+  void pack_cols(int64_t p0, int64_t kc, int64_t k0, int nr, int w, float* dst) const {
+    float run[512];
+    for (int jj = 0; jj < w; ++jj) {
+      if (jj >= nr) {
+        for (int64_t kk = 0; kk < kc; ++kk) dst[kk * w + jj] = 0.f;
+        continue;
+      }
+      const int64_t k = k0 + jj;
+      const int64_t c = k / (g_.kh * g_.kw), i = k / g_.kw % g_.kh, j = k % g_.kw;
+      int64_t oh = p0 / g_.ow, ow = p0 % g_.ow;
+      for (int64_t pos = 0; pos < kc;) {
+        const int len = static_cast<int>(std::min<int64_t>({kc - pos, g_.ow - ow, 512}));
+        copy_row(c, i, j, oh, ow, len, run);
+        for (int t = 0; t < len; ++t) dst[(pos + t) * w + jj] = run[t];
+        pos += len;
+        ow += len;
+        if (ow == g_.ow) ow = 0, ++oh;
+      }
+    }
+  }
+
+ private:
+  static constexpr int64_t kTaps = 16;
+
+  ValidRange tap_range(int64_t j) const {
+    return j < kTaps ? taps_[j] : valid_outputs(j * g_.dw - g_.pw, g_.sw, g_.w, g_.ow);
+  }
+
+  // d[0, len) = patch values of tap (c,i,j) for output pixels (oh, ow .. ow+len).
+  void copy_row(int64_t c, int64_t i, int64_t j, int64_t oh, int64_t ow, int len, float* d) const {
+    const int64_t ih = oh * g_.sh - g_.ph + i * g_.dh;
+    if (ih < 0 || ih >= g_.h) {
+      std::fill(d, d + len, 0.f);
+      return;
+    }
+    const ValidRange r = tap_range(j);
+    const int64_t lo = std::clamp(r.lo, ow, ow + len), hi = std::clamp(r.hi, lo, ow + len);
+    const float* src = x_ + (c * g_.h + ih) * g_.w + j * g_.dw - g_.pw;
+    std::fill(d, d + (lo - ow), 0.f);
+    for (int64_t o = lo; o < hi; ++o) d[o - ow] = src[o * g_.sw];
+    std::fill(d + (hi - ow), d + len, 0.f);
+  }
+
+  const Conv2dGeom& g_;
+  const float* x_;
+  std::array<ValidRange, kTaps> taps_{};
+};
+
+// The adjoint of im2col: adds every column entry back onto the pixel it was read from.
+// dx must be zeroed first; the accumulation order is fixed.
+void col2im(const Conv2dGeom& g, const float* cols, float* dx) {
+  const int64_t pixels = g.out_pixels();
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const float* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off_w = j * g.dw - g.pw;
+        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const float* src = row + oh * g.ow;
+          float* dst = dx + (c * g.h + ih) * g.w;
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow * g.sw + off_w] += src[ow];
+        }
+      }
+}
+
+void forward_packed(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t patch = g.patch(), pixels = g.out_pixels();
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n) {
+      Patches patches(g, x + n * g.c * g.in_pixels());
+      ge::run(
+          ge::Problem{g.o, pixels, patch},
+          [&](int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) {
+            ge::pack_a_panel(w + i0 * patch + k0, patch, 1, mr, kc, dst);
+          },
+          [&](int64_t k0, int64_t kc, int64_t p0, int nr, int wd, float* dst) {
+            patches.pack_rows(k0, kc, p0, nr, wd, dst);
+          },
+          y + n * g.o * pixels, pixels, false, bias);
+    }
+  });
+}
+
+// cols_n[CKK, P] = Wᵀ[CKK, O] · dy_n[O, P], then col2im into dx_n.
+void input_grad_packed(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+  const int64_t patch = g.patch(), pixels = g.out_pixels();
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    float* cols = ge::thread_scratch().get(Slot::output, static_cast<size_t>(patch * pixels));
+    for (int64_t n = lo; n < hi; ++n) {
+      float* dx_n = dx + n * g.c * g.in_pixels();
+      ge::sgemm(true, false, patch, pixels, g.o, w, patch, dy + n * g.o * pixels, pixels, cols, pixels, false);
+      std::fill(dx_n, dx_n + g.c * g.in_pixels(), 0.f);
+      col2im(g, cols, dx_n);
+    }
+  });
+}
+
+// dW[O, CKK] = Σ_n dy_n[O, P] · patches_nᵀ[P, CKK]: one GEMM per group of images whose K
+// runs over the group's pixels (image by image), each group into its own partial sum.
+void weight_grad_packed(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+  const int64_t patch = g.patch(), pixels = g.out_pixels(), wsize = g.o * patch;
+  const int64_t groups = ge::ceil_div(g.n, kWeightGradGroup);
+  float* partials = groups > 1 ? ge::thread_scratch().get(Slot::partials, static_cast<size_t>(groups * wsize)) : dw;
+  parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t grp = lo; grp < hi; ++grp) {
+      const int64_t first = grp * kWeightGradGroup, count = std::min(g.n - first, kWeightGradGroup);
+      ge::run(
+          ge::Problem{g.o, patch, count * pixels, pixels},
+          [&](int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) {
+            const int64_t n = first + k0 / pixels, p0 = k0 % pixels;
+            ge::pack_a_panel(dy + (n * g.o + i0) * pixels + p0, pixels, 1, mr, kc, dst);
+          },
+          [&](int64_t k0, int64_t kc, int64_t j0, int nr, int wd, float* dst) {
+            const int64_t n = first + k0 / pixels;
+            Patches(g, x + n * g.c * g.in_pixels()).pack_cols(k0 % pixels, kc, j0, nr, wd, dst);
+          },
+          partials + grp * wsize, patch, false);
+    }
+  });
+  if (groups == 1) return;
+  parallel_for(0, wsize, 4096, [&](int64_t lo, int64_t hi) {
+    std::copy(partials + lo, partials + hi, dw + lo);
+    for (int64_t grp = 1; grp < groups; ++grp) {
+      const float* p = partials + grp * wsize;
+      for (int64_t i = lo; i < hi; ++i) dw[i] += p[i];
+    }
+  });
+}
+
+}  // namespace
+
+void conv2d_forward_f32(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  if (g.n == 0) return;
+  if (direct_forward_ok(g))
+    forward_direct(g, x, w, bias, y);
+  else
+    forward_packed(g, x, w, bias, y);
+}
+
+void conv2d_input_grad_f32(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+  if (g.n == 0) return;
+  if (direct_input_grad_ok(g))
+    input_grad_direct(g, dy, w, dx);
+  else
+    input_grad_packed(g, dy, w, dx);
+}
+
+void conv2d_weight_grad_f32(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+  if (g.n == 0) {
+    std::fill(dw, dw + g.o * g.patch(), 0.f);
+    return;
+  }
+  if (direct_forward_ok(g))
+    weight_grad_direct(g, dy, x, dw);
+  else
+    weight_grad_packed(g, dy, x, dw);
+}
+
+}  // namespace dagrad

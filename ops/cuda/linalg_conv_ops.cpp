@@ -1,0 +1,231 @@
+// CUDA kernels of matmul, convolution and pooling. GEMMs are cuBLAS strided-batched
+// calls on the stream's handle; convolution lowers chunks of images with im2col (into
+// the stream's workspace) and multiplies the whole chunk in one batched GEMM.
+#include <cublas_v2.h>
+
+#include <algorithm>
+
+#include "ops/cpu/conv_geom.h"
+#include "ops/cuda/glue.h"
+#include "runtime/cuda/cuda_check.h"
+
+namespace dagrad::cuda {
+
+namespace {
+
+// Column buffer budget per conv chunk: large enough for a whole MNIST batch, small
+// enough for any GPU.
+constexpr size_t kChunkBytes = size_t{64} << 20;
+
+// Row-major GEMM on `batch` matrices: C[b] (m×n) = alpha·op(A[b])·op(B[b]) + beta·C[b],
+// A stored [m,k] (or [k,m] when ta), B [k,n] (or [n,k] when tb), a stride of 0 sharing
+// one matrix. cuBLAS is column-major: a row-major C is a column-major Cᵀ = op(B)ᵀ·op(A)ᵀ,
+// so the operands swap places and keep their transposes.
+template <class T>
+void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t stride_a,
+          const T* b, int64_t stride_b, T beta, T* c, int64_t stride_c, int64_t batch) {
+  const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  if constexpr (std::is_same_v<T, float>)
+    DAGRAD_CUBLAS_CHECK(cublasSgemmStridedBatched_64(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
+                                                     stride_a, &beta, c, n, stride_c, batch));
+  else
+    DAGRAD_CUBLAS_CHECK(cublasDgemmStridedBatched_64(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
+                                                     stride_a, &beta, c, n, stride_c, batch));
+}
+
+void zero(Tensor& t, cudaStream_t s) {
+  if (t.nbytes()) DAGRAD_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), s));
+}
+
+// ---- matmul ----
+
+void matmul_cuda(const KernelContext& ctx) {
+  const bool ta = ctx.node.attrs.get_bool_or("trans_a", false), tb = ctx.node.attrs.get_bool_or("trans_b", false);
+  const Tensor &a = ctx.inputs[0], &b = ctx.inputs[1];
+  Tensor& c = ctx.outputs[0];
+  CudaStream& stream = stream_of(ctx);
+  int64_t m = c.shape().dim(-2), n = c.shape().dim(-1);
+  const int64_t k = ta ? a.shape().dim(-2) : a.shape().dim(-1);
+  if (m * n == 0) return;
+  if (k == 0) return zero(c, stream.handle());  // an empty sum
+  int64_t batch = c.numel() / (m * n);
+  const bool shared_b = b.rank() == 2 && batch > 1;
+  const int64_t stride_a = m * k, stride_b = b.rank() == 2 ? 0 : k * n;
+  // A shared b with an untransposed a is one tall GEMM: [batch·M, K] · [K, N].
+  if (shared_b && !ta) {
+    m *= batch;
+    batch = 1;
+  }
+  dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
+    gemm<T>(stream.cublas(), ta, tb, m, n, k, T(1), a.data<T>(), stride_a, b.data<T>(), stride_b, T(0), c.data<T>(),
+            m * n, batch);
+  });
+}
+
+// ---- convolution ----
+
+ConvGeom to_cuda(const Conv2dGeom& g) {
+  ConvGeom c;
+  c.n = g.n, c.c = g.c, c.h = g.h, c.w = g.w, c.o = g.o, c.kh = g.kh, c.kw = g.kw, c.oh = g.oh, c.ow = g.ow;
+  c.sh = g.sh, c.sw = g.sw, c.ph = g.ph, c.pw = g.pw, c.dh = g.dh, c.dw = g.dw;
+  return c;
+}
+
+// Images per chunk when each image needs `per_image` bytes of workspace.
+int64_t chunk_images(int64_t n, size_t per_image) {
+  if (per_image == 0) return std::max<int64_t>(n, 1);
+  return std::clamp<int64_t>(static_cast<int64_t>(kChunkBytes / per_image), 1, std::max<int64_t>(n, 1));
+}
+
+// y_n[O,P] = W[O,CKK] · cols_n[CKK,P] (+ bias[o] on row o, as GEMM's C input).
+void conv2d_cuda(const KernelContext& ctx) {
+  const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
+  Tensor& y = ctx.outputs[0];
+  const Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
+  const ConvGeom cg = to_cuda(g);
+  CudaStream& stream = stream_of(ctx);
+  const cudaStream_t s = stream.handle();
+  const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
+  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
+    const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    T* cols = per_image ? static_cast<T*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      const T* x_n = x.data<T>() + n0 * in_image;
+      T* y_n = y.data<T>() + n0 * g.o * pixels;
+      const T* b_mat = x_n;
+      if (cols) {
+        launch_im2col(cg, x_n, cols, nb, s);
+        b_mat = cols;
+      }
+      if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
+      gemm<T>(stream.cublas(), false, false, g.o, pixels, patch, T(1), w.data<T>(), 0, b_mat, patch * pixels,
+              bias ? T(1) : T(0), y_n, g.o * pixels, nb);
+    }
+  });
+}
+
+// cols_n[CKK,P] = Wᵀ[CKK,O] · dy_n[O,P], then col2im into dx_n.
+void conv2d_backward_input_cuda(const KernelContext& ctx) {
+  const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
+  Tensor& dx = ctx.outputs[0];
+  const Conv2dGeom g = conv2d_geom(dx.shape(), w.shape(), ctx.node.attrs);
+  const ConvGeom cg = to_cuda(g);
+  CudaStream& stream = stream_of(ctx);
+  const cudaStream_t s = stream.handle();
+  const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
+  dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    T* cols = per_image ? static_cast<T*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      T* dx_n = dx.data<T>() + n0 * in_image;
+      gemm<T>(stream.cublas(), true, false, patch, pixels, g.o, T(1), w.data<T>(), 0,
+              dy.data<T>() + n0 * g.o * pixels, g.o * pixels, T(0), cols ? cols : dx_n, patch * pixels, nb);
+      if (cols) launch_col2im(cg, cols, dx_n, nb, s);
+    }
+  });
+}
+
+// dW[O,CKK] = Σ_n dy_n[O,P] · cols_nᵀ[P,CKK]: one batched GEMM per chunk gives each
+// image's term, summed in image order (deterministic, no atomics).
+void conv2d_backward_weight_cuda(const KernelContext& ctx) {
+  const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
+  Tensor& dw = ctx.outputs[0];
+  const Conv2dGeom g = conv2d_geom(x.shape(), dw.shape(), ctx.node.attrs);
+  const ConvGeom cg = to_cuda(g);
+  CudaStream& stream = stream_of(ctx);
+  const cudaStream_t s = stream.handle();
+  if (g.n == 0) return zero(dw, s);
+  const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels(), wsize = g.o * patch;
+  dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
+    const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
+    const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(T);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    char* ws = static_cast<char*>(stream.workspace(per_image * static_cast<size_t>(chunk)));
+    T* parts = reinterpret_cast<T*>(ws);
+    T* cols = cols_per_image ? reinterpret_cast<T*>(ws + static_cast<size_t>(chunk * wsize) * sizeof(T)) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      const T* x_n = x.data<T>() + n0 * in_image;
+      const T* b_mat = x_n;
+      if (cols) {
+        launch_im2col(cg, x_n, cols, nb, s);
+        b_mat = cols;
+      }
+      gemm<T>(stream.cublas(), false, true, g.o, patch, pixels, T(1), dy.data<T>() + n0 * g.o * pixels, g.o * pixels,
+              b_mat, patch * pixels, T(0), parts, wsize, nb);
+      launch_sum_parts(parts, nb, wsize, dw.data<T>(), n0 > 0, s);
+    }
+  });
+}
+
+// ---- pooling ----
+
+PoolGeom pool_geom(const Shape& x, const Attrs& attrs) {
+  const Pool2dGeom g = pool2d_geom(x, attrs);
+  PoolGeom p;
+  p.n = g.n, p.c = g.c, p.h = g.h, p.w = g.w, p.kh = g.kh, p.kw = g.kw, p.sh = g.sh, p.sw = g.sw;
+  p.ph = g.ph, p.pw = g.pw, p.oh = g.oh, p.ow = g.ow;
+  return p;
+}
+
+void max_pool2d_cuda(const KernelContext& ctx) {
+  const Tensor& x = ctx.inputs[0];
+  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
+    launch_max_pool_gather<T>(g, x.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  });
+}
+
+void max_pool2d_backward_cuda(const KernelContext& ctx) {
+  const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
+  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  dispatch_floating(x.dtype(), "max_pool2d_backward", [&]<class T>() {
+    launch_max_pool_backward<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  });
+}
+
+void max_pool2d_gather_cuda(const KernelContext& ctx) {
+  const Tensor &source = ctx.inputs[0], &x = ctx.inputs[1];
+  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  dispatch_floating(x.dtype(), "max_pool2d_gather", [&]<class T>() {
+    launch_max_pool_gather<T>(g, x.data<T>(), source.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  });
+}
+
+void avg_pool2d_cuda(const KernelContext& ctx) {
+  const Tensor& x = ctx.inputs[0];
+  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  dispatch_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
+    launch_avg_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  });
+}
+
+void avg_pool2d_backward_cuda(const KernelContext& ctx) {
+  const Tensor& dy = ctx.inputs[0];
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.node.attrs);
+  dispatch_floating(dy.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    launch_avg_pool_backward<T>(g, dy.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  });
+}
+
+}  // namespace
+
+void attach_linalg_conv(OpRegistry& r) {
+  set_cuda_kernel(r, "matmul", matmul_cuda);
+  set_cuda_kernel(r, "conv2d", conv2d_cuda);
+  set_cuda_kernel(r, "conv2d_backward_input", conv2d_backward_input_cuda);
+  set_cuda_kernel(r, "conv2d_backward_weight", conv2d_backward_weight_cuda);
+  set_cuda_kernel(r, "max_pool2d", max_pool2d_cuda);
+  set_cuda_kernel(r, "max_pool2d_backward", max_pool2d_backward_cuda);
+  set_cuda_kernel(r, "max_pool2d_gather", max_pool2d_gather_cuda);
+  set_cuda_kernel(r, "avg_pool2d", avg_pool2d_cuda);
+  set_cuda_kernel(r, "avg_pool2d_backward", avg_pool2d_backward_cuda);
+}
+
+}  // namespace dagrad::cuda

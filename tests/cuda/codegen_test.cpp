@@ -1,0 +1,166 @@
+// The fused-kernel generator and NVRTC, without a GPU: every fused group that the
+// training plans produce (the MNIST CNN's first) becomes CUDA C that NVRTC compiles to
+// PTX for compute_80 and compute_90. A generator bug fails here, not on a user's GPU.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "frontend/trainer.h"
+#include "models/models.h"
+#include "ops/cuda/elementwise_source.h"
+#include "ops/registry.h"
+#include "random_graph.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/error.h"
+#include "scheduler/compile.h"
+#include "scheduler/cuda_fused.h"
+#include "scheduler/session.h"
+
+using namespace dagrad;
+
+namespace {
+
+const char* const kArchs[] = {"compute_80", "compute_90"};
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Generates and compiles every fused group of `plan`; returns how many there were.
+int compile_groups(const scheduler::ExecutionPlan& plan) {
+  int n = 0;
+  for (const scheduler::FusedGroup& grp : plan.groups) {
+    const scheduler::FusedProgram p = scheduler::FusedProgram::from_group(*plan.graph, grp);
+    const std::string src = scheduler::cuda_fused_source(p);
+    for (const char* arch : kArchs) {
+      SCOPED_TRACE(str_cat("group ", grp.id, " (", grp.nodes.size(), " members) for ", arch));
+      try {
+        cuda::NvrtcResult r = cuda::nvrtc_compile(src, arch, str_cat("group", grp.id, ".cu"));
+        EXPECT_FALSE(r.cubin);
+        EXPECT_TRUE(contains(r.image, str_cat(".entry ", scheduler::kCudaFusedKernelName))) << r.image.substr(0, 400);
+        EXPECT_TRUE(contains(r.image, str_cat(".target sm_", std::string(arch).substr(8))));
+      } catch (const DeviceError& e) {
+        ADD_FAILURE() << e.what() << "\n---- source ----\n" << src;
+      }
+    }
+    ++n;
+  }
+  return n;
+}
+
+scheduler::ExecutionPlan training_plan(const std::string& model, const scheduler::CompileOptions& opt,
+                                       std::unique_ptr<Trainer>& keep) {
+  TrainConfig cfg;
+  cfg.model_name = model;
+  cfg.batch_size = 64;
+  cfg.compile = opt;
+  cfg.progress = false;
+  static std::ostringstream log;
+  keep = std::make_unique<Trainer>(models::make_model(model), cfg, log);
+  TensorMap in{{"images", Tensor::zeros(Shape{64, 1, 28, 28})},
+               {"labels", Tensor::zeros(Shape{64}, DType::i64)},
+               {"lr", Tensor::full(Shape{}, 0.01)}};
+  return keep->train_session().executor_for(in).plan();
+}
+
+}  // namespace
+
+TEST(CudaCodegen, PreludeIsElementwiseMathVerbatim) {
+  const std::string_view src = cuda::elementwise_math_source();
+  EXPECT_TRUE(contains(std::string(src), "struct GeluBackward"));
+  EXPECT_TRUE(contains(std::string(src), "namespace dagrad"));
+}
+
+// Every functor any elementwise op names, in both precisions, called as generated code
+// calls it: dagrad::<Functor><T>{params...}(args...).
+TEST(CudaCodegen, EveryElementwiseFunctorCompilesWithNvrtc) {
+  std::ostringstream os;
+  os << cuda::elementwise_math_source() << "\n";
+  int k = 0;
+  for (const OpDef* d : OpRegistry::instance().all()) {
+    if (!d->flags.elementwise) continue;
+    const ElementwiseDef& ew = d->elementwise;
+    const size_t nparams = ew.params ? ew.params(Attrs{{"negative_slope", 0.1}, {"exponent", 2.0}}).size() : 0;
+    for (const char* t : {"float", "double"}) {
+      os << "extern \"C\" __global__ void k" << k++ << "(const " << t << "* a, const " << t << "* b, " << t
+         << "* o) { o[threadIdx.x] = dagrad::" << ew.functor << "<" << t << ">{";
+      for (size_t i = 0; i < nparams; ++i) os << (i ? ", " : "") << "static_cast<" << t << ">(0.5)";
+      os << "}(a[threadIdx.x]" << (ew.arity == 2 ? ", b[threadIdx.x]" : "") << "); }\n";
+    }
+  }
+  ASSERT_GT(k, 30);
+  for (const char* arch : kArchs) EXPECT_NO_THROW(cuda::nvrtc_compile(os.str(), arch, "functors.cu")) << arch;
+}
+
+TEST(CudaCodegen, MnistCnnTrainingGroupsCompile) {
+  for (bool epilogues : {true, false}) {
+    SCOPED_TRACE(str_cat("fuse_epilogues=", epilogues));
+    scheduler::CompileOptions opt;
+    opt.fuse_epilogues = epilogues;
+    std::unique_ptr<Trainer> keep;
+    const scheduler::ExecutionPlan plan = training_plan("mnist-cnn", opt, keep);
+    EXPECT_GE(compile_groups(plan), 1) << plan.to_table();
+  }
+}
+
+TEST(CudaCodegen, OtherModelsTrainingGroupsCompile) {
+  for (const std::string& model : models::model_names()) {
+    SCOPED_TRACE(model);
+    std::unique_ptr<Trainer> keep;
+    EXPECT_GE(compile_groups(training_plan(model, scheduler::CompileOptions{}, keep)), 1);
+  }
+}
+
+// Random graphs exercise broadcast inputs, scalars, several outputs and float64.
+TEST(CudaCodegen, RandomGraphGroupsCompile) {
+  int groups = 0;
+  for (uint64_t seed = 0; seed < 24; ++seed) {
+    const DType dtype = seed % 3 == 2 ? DType::f64 : DType::f32;
+    scheduler::testing::RandomGraph rg = scheduler::testing::make_random_graph(seed, dtype);
+    groups += compile_groups(scheduler::compile(*rg.graph, rg.outputs, scheduler::CompileOptions{}));
+  }
+  EXPECT_GE(groups, 24);
+}
+
+TEST(CudaCodegen, SourceBakesShapesAndParameters) {
+  Graph g;
+  Value x = g.input("x", Shape{4, 3});
+  Value b = g.input("b", Shape{3});
+  Value y = leaky_relu(x + b, 0.25) * 2.0;
+  const scheduler::ExecutionPlan plan = scheduler::compile(g, {y});
+  ASSERT_EQ(plan.groups.size(), 1u);
+  const std::string src =
+      scheduler::cuda_fused_source(scheduler::FusedProgram::from_group(*plan.graph, plan.groups[0]));
+  EXPECT_TRUE(contains(src, "const idx_t n = 12;")) << src;
+  EXPECT_TRUE(contains(src, "dagrad::LeakyRelu<T>{static_cast<T>(0x1p-2)}")) << src;
+  EXPECT_TRUE(contains(src, "dagrad::Add<T>{}")) << src;
+  EXPECT_TRUE(contains(src, "typedef float T;")) << src;
+  EXPECT_NO_THROW(cuda::nvrtc_compile(src, "compute_80"));
+}
+
+TEST(CudaCodegen, CompileErrorsCarryTheLog) {
+  try {
+    cuda::nvrtc_compile("extern \"C\" __global__ void k() { undefined_thing(); }", "compute_80", "broken.cu");
+    FAIL() << "expected DeviceError";
+  } catch (const DeviceError& e) {
+    const std::string msg = e.what();
+    EXPECT_TRUE(contains(msg, "NVRTC could not compile broken.cu for compute_80")) << msg;
+    EXPECT_TRUE(contains(msg, "undefined_thing")) << msg;
+  }
+  EXPECT_THROW(cuda::nvrtc_compile("", "compute_1"), DeviceError);
+}
+
+TEST(CudaCodegen, ArchitectureForADevice) {
+  EXPECT_EQ(cuda::nvrtc_arch_for(8, 0), "sm_80");
+  EXPECT_EQ(cuda::nvrtc_arch_for(9, 0), "sm_90");
+  // Newer than this NVRTC knows: PTX for the newest it knows, JIT-compiled by the driver.
+  EXPECT_TRUE(cuda::nvrtc_arch_for(99, 0).starts_with("compute_"));
+  EXPECT_THROW(cuda::nvrtc_arch_for(1, 0), DeviceError);
+  // sm_90 gives a CUBIN.
+  cuda::NvrtcResult r = cuda::nvrtc_compile("extern \"C\" __global__ void k(float* p) { p[0] = 1; }", "sm_90");
+  EXPECT_TRUE(r.cubin);
+  EXPECT_FALSE(r.image.empty());
+}
+
+TEST(CudaCodegen, SourceHashIsStable) {
+  EXPECT_EQ(cuda::source_hash(""), 0xcbf29ce484222325ull);
+  EXPECT_NE(cuda::source_hash("a"), cuda::source_hash("b"));
+}

@@ -1,0 +1,174 @@
+// Every op of the registry, and its gradient, on the CUDA backend against the CPU
+// backend, over the reference-case table of tests/ops (random inputs, edge-case shapes,
+// float32 and float64). The coverage test runs everywhere; the rest needs a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "autograd/grad.h"
+#include "cuda_test_util.h"
+#include "op_cases.h"
+#include "ops/ops.h"
+#include "ops/registry.h"
+
+using namespace dagrad;
+using namespace dagrad::testing;
+using namespace dagrad::cuda_testing;
+
+namespace {
+
+struct OpGraph {
+  std::unique_ptr<Graph> graph = std::make_unique<Graph>();
+  std::vector<Value> inputs;
+  int node = -1;
+  TensorMap bindings;
+};
+
+OpGraph build(const OpDef& def, const OpCase& c) {
+  OpGraph og;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const std::string name = str_cat("in", i);
+    og.inputs.push_back(og.graph->input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
+    og.bindings[name] = c.inputs[i];
+  }
+  og.node = og.graph->add_node(def, og.inputs, c.attrs, "op", std::source_location::current());
+  return og;
+}
+
+// Outputs, and inputs written in place, on both backends.
+void check_forward(const OpDef& def, const OpCase& c) {
+  OpGraph og = build(def, c);
+  const Node& n = og.graph->node(og.node);
+  std::vector<Value> outs;
+  for (size_t o = 0; o < n.outputs.size(); ++o) outs.push_back(n.output(static_cast<int>(o)));
+  const uint64_t step = 5;  // dropout: a step other than 0
+  RunResult cpu = run_graph(*og.graph, outs, og.bindings, Device::cpu(), plain_options(), step);
+  RunResult gpu = run_graph(*og.graph, outs, og.bindings, Device::cuda(0), plain_options(), step);
+  ASSERT_EQ(gpu.outputs.size(), cpu.outputs.size());
+  for (size_t o = 0; o < cpu.outputs.size(); ++o)
+    EXPECT_TRUE(all_close(gpu.outputs[o], cpu.outputs[o], device_tolerance(n.outputs[o].dtype, c.tol)))
+        << def.name << " [" << c.label << "] output " << o;
+  for (int slot : def.writes_inputs) {
+    if (slot >= static_cast<int>(c.inputs.size())) continue;
+    const std::string name = str_cat("in", slot);
+    EXPECT_TRUE(all_close(gpu.bindings.at(name), cpu.bindings.at(name),
+                          device_tolerance(c.inputs[slot].dtype(), c.tol)))
+        << def.name << " [" << c.label << "] input " << slot << " written in place";
+  }
+}
+
+bool is_nondiff(const OpDef& def, int slot) {
+  return std::find(def.nondiff_inputs.begin(), def.nondiff_inputs.end(), slot) != def.nondiff_inputs.end();
+}
+
+// The backward graph (the vjp rules' ops) on both backends: loss = Σ_o sum(out_o · w_o).
+void check_gradient(const OpDef& def, const OpCase& c) {
+  if (!def.vjp || c.skip_grad) return;
+  OpGraph og = build(def, c);
+  Graph& g = *og.graph;
+  const Node& n = g.node(og.node);
+  Value loss;
+  for (size_t o = 0; o < n.outputs.size(); ++o) {
+    Value out = n.output(static_cast<int>(o));
+    if (!is_floating(out.dtype())) continue;
+    const std::string name = str_cat("w", o);
+    og.bindings[name] = random_tensor(out.shape(), out.dtype(), 9100 + o);
+    Value term = sum(mul(out, g.input(name, out.shape(), out.dtype())));
+    loss = loss.valid() ? add(loss, term) : term;
+  }
+  if (!loss.valid()) return;
+  std::vector<int> slots = c.grad_inputs;
+  if (slots.empty())
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      if (is_floating(c.inputs[i].dtype()) && !is_nondiff(def, static_cast<int>(i))) slots.push_back(static_cast<int>(i));
+  if (slots.empty()) return;
+  std::vector<Value> wrt;
+  for (int s : slots) wrt.push_back(og.inputs[s]);
+  std::vector<Value> grads = autograd::grad(g, loss, wrt);
+  RunResult cpu = run_graph(g, grads, og.bindings, Device::cpu(), plain_options(), 5);
+  RunResult gpu = run_graph(g, grads, og.bindings, Device::cuda(0), plain_options(), 5);
+  for (size_t k = 0; k < grads.size(); ++k)
+    EXPECT_TRUE(all_close(gpu.outputs[k], cpu.outputs[k], device_tolerance(grads[k].dtype(), c.tol)))
+        << def.name << " [" << c.label << "] gradient of input " << slots[k];
+}
+
+std::vector<std::string> ops_with_cases() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : op_case_table()) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+// Runs without a GPU: a missing kernel is a test failure, not a surprise at run time.
+TEST(CudaOps, EveryOpHasACudaKernel) {
+  std::string missing;
+  for (const OpDef* d : OpRegistry::instance().all())
+    if (!d->kernel(DeviceType::cuda)) missing += d->name + " ";
+  EXPECT_TRUE(missing.empty()) << "ops without a CUDA kernel: " << missing;
+}
+
+class CudaOpTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaOpTest, MatchesCpu) {
+  REQUIRE_CUDA_DEVICE();
+  const OpDef& def = op_def(GetParam());
+  for (CaseGenerator gen : op_case_table().at(GetParam()))
+    for (const OpCase& c : gen()) {
+      SCOPED_TRACE(c.label);
+      check_forward(def, c);
+    }
+}
+
+TEST_P(CudaOpTest, GradientMatchesCpu) {
+  REQUIRE_CUDA_DEVICE();
+  const OpDef& def = op_def(GetParam());
+  if (!def.vjp) GTEST_SKIP() << def.name << " has no gradient";
+  for (CaseGenerator gen : op_case_table().at(GetParam()))
+    for (const OpCase& c : gen()) {
+      SCOPED_TRACE(c.label);
+      check_gradient(def, c);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, CudaOpTest, ::testing::ValuesIn(ops_with_cases()),
+                         [](const auto& info) { return info.param; });
+
+// The same step gives the same dropout mask on both backends (and the mask changes
+// with the step), for lengths that are and are not multiples of Philox's 4 lanes.
+TEST(CudaOps, DropoutMaskEqualsCpu) {
+  REQUIRE_CUDA_DEVICE();
+  for (int64_t len : {1, 4, 1001, 65536 + 3}) {
+    Graph g;
+    Value x = g.input("x", Shape{len});
+    Value y = dropout(x, 0.4, 77);
+    TensorMap b{{"x", Tensor::full(Shape{len}, 1.0)}};
+    for (uint64_t step : {0u, 1u, 12345u}) {
+      RunResult cpu = run_graph(g, {y}, b, Device::cpu(), plain_options(), step);
+      RunResult gpu = run_graph(g, {y}, b, Device::cuda(0), plain_options(), step);
+      EXPECT_TRUE(all_close(gpu.outputs[0], cpu.outputs[0], 0)) << "length " << len << " step " << step;
+    }
+  }
+}
+
+// Larger shapes than the reference cases: reductions split into chunks, convolutions
+// of a whole MNIST batch.
+TEST(CudaOps, LargeShapesMatchCpu) {
+  REQUIRE_CUDA_DEVICE();
+  Graph g;
+  Value x = g.input("x", Shape{64, 32, 26, 26});
+  Value w = g.input("w", Shape{64, 32, 3, 3});
+  Value b = g.input("b", Shape{64});
+  Value y = conv2d(x, w, b);
+  std::vector<Value> outs{y, sum(y), sum(y, {0, 2, 3}), mean(y, {1}), max(y, {3}), softmax(y, 1),
+                          max_pool2d(y, {.kernel = 2})};
+  TensorMap bind{{"x", random_tensor(Shape{64, 32, 26, 26}, DType::f32, 1)},
+                 {"w", random_tensor(Shape{64, 32, 3, 3}, DType::f32, 2, -0.1, 0.1)},
+                 {"b", random_tensor(Shape{64}, DType::f32, 3)}};
+  std::vector<Value> grads = autograd::grad(g, sum(mul(y, y)), std::vector<Value>{x, w, b});
+  outs.insert(outs.end(), grads.begin(), grads.end());
+  RunResult cpu = run_graph(g, outs, bind, Device::cpu(), scheduler::CompileOptions{});
+  RunResult gpu = run_graph(g, outs, bind, Device::cuda(0), scheduler::CompileOptions{});
+  for (size_t i = 0; i < outs.size(); ++i)
+    EXPECT_TRUE(all_close(gpu.outputs[i], cpu.outputs[i], 1e-3)) << "output " << i;
+}
