@@ -41,8 +41,12 @@ struct OpCombine {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The unit-stride dim is reduced: one block per (output, chunk), threads striding over
-// the chunk's reduced elements (contiguous runs, so loads coalesce).
+// A block per output pays off for long contiguous runs; short ones (a max over the last
+// dim of [N,C,H,W]) go one thread per output, which the caches serve well enough.
+bool block_per_output(const ReduceGeom& g) { return g.inner_reduced && g.nred >= 4 * kBlock; }
+
+// Long contiguous runs: one block per (output, chunk), threads striding over the
+// chunk's reduced elements (loads coalesce).
 template <class T, class Op>
 __global__ void reduce_blocks_kernel(const T* x, T* out, typename Op::Acc* partial, ReduceGeom g, int64_t chunks,
                                      double scale) {
@@ -65,8 +69,8 @@ __global__ void reduce_blocks_kernel(const T* x, T* out, typename Op::Acc* parti
   }
 }
 
-// The unit-stride dim is kept: one thread per (output, chunk), neighbouring threads on
-// neighbouring outputs (coalesced), each folding its chunk in order.
+// Everything else: one thread per (output, chunk), each folding its chunk in order.
+// Where the unit-stride dim is kept, neighbouring threads read neighbouring elements.
 template <class T, class Op>
 __global__ void reduce_threads_kernel(const T* x, T* out, typename Op::Acc* partial, ReduceGeom g, int64_t chunks,
                                       double scale) {
@@ -100,7 +104,7 @@ void reduce_typed(const T* x, T* out, const ReduceGeom& g, double scale, void* w
   using Acc = typename Op::Acc;
   const int64_t chunks = reduce_chunks(g);
   Acc* partial = static_cast<Acc*>(workspace);
-  if (g.inner_reduced) {
+  if (block_per_output(g)) {
     const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(g.outs * chunks, int64_t{1} << 20));
     reduce_blocks_kernel<T, Op><<<blocks, kBlock, 0, stream>>>(x, out, partial, g, chunks, scale);
   } else {
@@ -184,8 +188,8 @@ __global__ void argmax_kernel(const T* x, int64_t* out, int64_t outer, int64_t n
 int64_t reduce_chunks(const ReduceGeom& g) {
   if (g.outs == 0 || g.nred == 0) return 1;
   // Enough blocks (or threads) to fill a large GPU, each with enough work to be worth it.
-  const int64_t c = g.inner_reduced ? std::min(ceil_div(512, g.outs), ceil_div(g.nred, 8192))
-                                    : std::min(ceil_div(65536, g.outs), ceil_div(g.nred, 64));
+  const int64_t c = block_per_output(g) ? std::min(ceil_div(512, g.outs), ceil_div(g.nred, 8192))
+                                        : std::min(ceil_div(65536, g.outs), ceil_div(g.nred, 64));
   return std::clamp<int64_t>(c, 1, 1024);
 }
 

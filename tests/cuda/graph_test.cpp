@@ -2,6 +2,7 @@
 // runs, dropout masks included (each replay reads its own run step).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "cuda_test_util.h"
