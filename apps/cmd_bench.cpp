@@ -31,18 +31,18 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
-  cmd->add_option("--batch", a->opt.batch, "training batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->opt.batch, "training batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--threads", a->opt.threads, "threads of dagrad's pool")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number)
       ->capture_default_str();
   cmd->add_option("--seconds", a->opt.seconds, "timed training seconds (inference runs half as long)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number)
       ->capture_default_str();
   cmd->add_option("--warmup", a->opt.warmup_steps, "untimed training steps first")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_number)
       ->capture_default_str();
   cmd->add_option("--infer-batch", a->opt.infer_batch, "inference batch size")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number)
       ->capture_default_str();
   cmd->add_flag("--infer", a->opt.infer, "also measure inference (forward only, evaluation mode)");
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")

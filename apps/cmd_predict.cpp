@@ -29,7 +29,7 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
   cmd->add_option("image", a->image, "a 28x28 greyscale PNG or PGM, white digit on black (see --invert)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--index", a->index, "use image N of the test split instead of a file")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--index", a->index, "use image N of the test split instead of a file")->check(non_negative_number);
   cmd->add_flag("--invert", a->invert, "the image is a dark digit on a light background");
   return {cmd, [a] {
     if (a->image.empty() == (a->index < 0)) throw ValueError("predict needs exactly one of IMAGE or --index N");
@@ -85,7 +85,7 @@ Command add_plan_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   a->sched.add_to(*cmd);
   cmd->add_option("--format", a->format, "table, dot or json")
       ->check(CLI::IsMember({"table", "dot", "json"}))
@@ -95,6 +95,8 @@ Command add_plan_command(CLI::App& app) {
     cfg.model_name = a->model;
     cfg.batch_size = a->batch;
     cfg.compile = a->sched.compile_options();
+    cfg.bucket_mb = a->sched.bucket_mb;
+    cfg.allreduce_in_one_process = a->sched.allreduce;
     Trainer trainer(models::make_model(a->model), cfg, std::cerr);
     TensorMap in{{"images", Tensor::zeros(Shape{a->batch, 1, 28, 28})},
                  {"labels", Tensor::zeros(Shape{a->batch}, DType::i64)},

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "comm/communicator.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "profiler/profiler.h"
@@ -23,6 +24,7 @@ struct ProfileArgs {
   int warmup = 3;
   ScheduleOptions sched;
   std::string out = "profile";
+  std::string device = "cpu";
   uint64_t seed = 1;
 };
 
@@ -43,19 +45,24 @@ void run_profile(const ProfileArgs& a) {
   cfg.seed = a.seed;
   cfg.compile = a.sched.compile_options();
   cfg.progress = false;
+  cfg.device = check_device(a.device);
+  cfg.bucket_mb = a.sched.bucket_mb;
+  cfg.allreduce_in_one_process = a.sched.allreduce;
   Trainer trainer(models::make_model(a.model), cfg, std::cout);
   scheduler::Session& session = trainer.train_session();
   TensorMap batch = random_batch(a.batch, a.seed);
 
   std::string title = str_cat(a.model, ", batch ", a.batch, ", ", a.sched.streams,
                               a.sched.streams == 1 ? " stream" : " streams", a.sched.no_fusion ? ", no fusion" : "",
-                              a.sched.no_memory_plan ? ", no memory plan" : "", ", ", num_threads(), " threads");
+                              a.sched.no_memory_plan ? ", no memory plan" : "", ", ",
+                              cfg.device.is_cpu() ? str_cat(num_threads(), " threads") : cfg.device.to_string());
   std::cout << "profiling " << title << ": " << a.warmup << " warm-up + " << a.steps
             << " profiled training steps on random data\n";
   for (int i = 0; i < a.warmup; ++i) session.run(batch);
   profiler::Profiler prof(session, batch);
   for (int i = 0; i < a.steps; ++i) prof.run([&] { session.run(batch); });
 
+  if (comm::world().rank() != 0) return;  // under mpirun every rank ran the steps; rank 0 reports
   prof.write_report(a.out, title);
   std::cout << "plan: " << prof.plan().summary() << "\n\n" << prof.summary_table() << "\n";
   std::filesystem::path dir(a.out);
@@ -75,15 +82,19 @@ Command add_profile_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--steps", a->steps, "training steps to profile (after the warm-up)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "training steps to run first, unprofiled (compilation, caches)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_number)
       ->capture_default_str();
   a->sched.add_to(*cmd);
   cmd->add_option("--out", a->out, "directory for trace.json, summary.txt, plan.txt/.dot/.json and report.html")
+      ->capture_default_str();
+  cmd->add_option("--device", a->device,
+                  "cpu or cuda[:N]; on a GPU each step is timed to its completion on the device, so "
+                  "streams do not overlap while profiling")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
   return {cmd, [a] { run_profile(*a); }};

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "comm/communicator.h"
 #include "frontend/metrics.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
@@ -50,14 +51,6 @@ void print_confusion(const EvalResult& r) {
   }
 }
 
-// The device to train on; a GPU that cannot be used is a one-line DeviceError here,
-// before any data is read.
-Device check_device(const std::string& device) {
-  Device d = Device::parse(device);
-  if (!d.is_cpu()) backend_for(d);  // throws the reason ("built without CUDA", "no CUDA device ...")
-  return d;
-}
-
 std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) {
   g_stop = true;
@@ -72,6 +65,11 @@ void run_train(const TrainArgs& a) {
   MnistDataset test = a.data.load("test");
   std::cout << "data: " << a.data.directory().string() << " (" << train.size() << " train, " << test.size()
             << " test images)\n";
+  const comm::Communicator& world = comm::world();
+  if (world.world_size() > 1)
+    std::cout << "data parallel: " << world.world_size() << " ranks (" << world.name() << "), batch " << a.batch
+              << " per rank = " << a.batch * world.world_size() << " global, gradient buckets of " << a.sched.bucket_mb
+              << " MiB\n";
 
   TrainConfig cfg;
   cfg.model_name = a.model;
@@ -86,7 +84,8 @@ void run_train(const TrainArgs& a) {
   cfg.schedule.step_size = a.step_size;
   cfg.schedule.gamma = a.gamma;
   cfg.schedule.warmup_steps = a.warmup;
-  int64_t steps_per_epoch = (train.size() + a.batch - 1) / a.batch;
+  const int64_t global_batch = a.batch * world.world_size();
+  int64_t steps_per_epoch = (train.size() + global_batch - 1) / global_batch;
   if (a.max_steps >= 0) steps_per_epoch = std::min(steps_per_epoch, a.max_steps);
   cfg.schedule.total_steps = steps_per_epoch * a.epochs;
   if (a.schedule == "step" && a.step_size == 1) cfg.schedule.step_size = steps_per_epoch;  // per epoch, as StepLR
@@ -97,6 +96,8 @@ void run_train(const TrainArgs& a) {
   cfg.stop_requested = &g_stop;
   cfg.check_numerics = a.check_numerics;
   cfg.device = device;
+  cfg.bucket_mb = a.sched.bucket_mb;
+  cfg.allreduce_in_one_process = a.sched.allreduce;
 
   auto model = models::make_model(a.model);
   Trainer trainer(model, cfg, std::cout);
@@ -117,6 +118,7 @@ void run_train(const TrainArgs& a) {
   std::vector<EpochMetrics> history;
   trainer.fit(train, test, [&](const EpochMetrics& m) {
     history.push_back(m);
+    if (world.rank() != 0) return;  // one writer: rank 0 holds the same parameters as every rank
     trainer.save(ckpt);
     write_metrics_csv(csv, history);
     write_text_atomically(svg, metrics_svg(history, a.model + " on " + a.data.directory().string()));
@@ -140,25 +142,25 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str();
   a->data.add_to(*cmd);
   cmd->add_option("--epochs", a->epochs, "epochs to train (in total, counting resumed ones)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_number)
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", a->lr, "learning rate")->check(positive_number)->capture_default_str();
   cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("--nesterov", a->nesterov, "Nesterov momentum (SGD)");
   cmd->add_option("--weight-decay", a->weight_decay, "L2 penalty (decoupled for adamw)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_number)
       ->capture_default_str();
   cmd->add_option("--schedule", a->schedule, "learning-rate schedule: constant, step or cosine")
       ->check(CLI::IsMember({"constant", "step", "cosine"}))
       ->capture_default_str();
   cmd->add_option("--step-size", a->step_size, "step schedule: steps between decays (default: one epoch)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--gamma", a->gamma, "step schedule: decay factor")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(positive_number);
+  cmd->add_option("--gamma", a->gamma, "step schedule: decay factor")->check(positive_number)->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "linear warm-up steps")->check(non_negative_number)->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   a->sched.add_to(*cmd);
@@ -167,7 +169,7 @@ Command add_train_command(CLI::App& app) {
                                      "after every epoch");
   cmd->add_option("--resume", a->resume, "continue from a checkpoint written by train")->check(CLI::ExistingFile);
   cmd->add_option("--max-steps", a->max_steps, "stop each epoch after this many steps (quick runs)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number);
   cmd->add_flag("--quiet", a->quiet, "no progress bar");
   cmd->add_flag("--check-numerics", a->check_numerics,
                 "stop at the first op that produces NaN or Inf, naming it and its source line (runs unfused)");
@@ -189,7 +191,7 @@ Command add_eval_command(CLI::App& app) {
       ->capture_default_str();
   a->data.add_to(*cmd);
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--split", a->split, "train or test")->check(CLI::IsMember({"train", "test"}))->capture_default_str();
   return {cmd, [a] {
     MnistDataset data = a->data.load(a->split);

@@ -1,5 +1,6 @@
 #include "apps/common.h"
 
+#include "runtime/backend.h"
 #include "runtime/error.h"
 
 namespace dagrad::cli {
@@ -42,6 +43,14 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_flag("--no-fusion", no_fusion, "run every elementwise op as its own kernel");
   cmd.add_flag("--no-memory-plan", no_memory_plan, "give every intermediate its own memory (no reuse)");
+  cmd.add_option("--bucket-mb", bucket_mb,
+                 "under mpirun (data parallel): MiB of gradients averaged by one all-reduce, in the order backward "
+                 "produces them; each optimizer update waits only for its own bucket")
+      ->check(positive_number)
+      ->capture_default_str();
+  cmd.add_flag("--allreduce", allreduce,
+               "add the gradient all-reduce nodes (and the communication stream) even in one process, to see or "
+               "time the data-parallel plan");
 }
 
 scheduler::CompileOptions ScheduleOptions::compile_options() const {
@@ -50,6 +59,28 @@ scheduler::CompileOptions ScheduleOptions::compile_options() const {
   o.fuse = !no_fusion;
   o.plan_memory = !no_memory_plan;
   return o;
+}
+
+namespace {
+CLI::Validator number_check(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return str_cat("must be a number, got '", text, "'");
+        if (v > 0 || (zero_allowed && v == 0)) return {};
+        return str_cat(zero_allowed ? "must be >= 0" : "must be > 0", ", got ", text);
+      },
+      zero_allowed ? "NONNEGATIVE" : "POSITIVE");
+}
+}  // namespace
+
+const CLI::Validator positive_number = number_check(false);
+const CLI::Validator non_negative_number = number_check(true);
+
+Device check_device(const std::string& device) {
+  Device d = Device::parse(device);
+  if (!d.is_cpu()) backend_for(d);  // throws the reason ("built without CUDA", "no CUDA device ...")
+  return d;
 }
 
 }  // namespace dagrad::cli

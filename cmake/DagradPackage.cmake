@@ -23,14 +23,15 @@ set(DAGRAD_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/dagrad)
 set(DAGRAD_PUBLIC_HEADERS
   runtime/allocator.h runtime/backend.h runtime/device.h runtime/dtype.h runtime/error.h
   runtime/hostdev.h runtime/rng.h runtime/shape.h runtime/stream.h runtime/tensor.h
-  runtime/thread_pool.h
+  runtime/function_ref.h runtime/thread_pool.h
+  comm/communicator.h
   ops/attrs.h ops/graph.h ops/interpreter.h ops/op_def.h ops/ops.h ops/registry.h
   autograd/grad.h
   scheduler/compile.h scheduler/compile_options.h scheduler/executor.h scheduler/plan.h
   scheduler/plan_check.h scheduler/session.h
   profiler/chrome_trace.h profiler/html_report.h profiler/memory_timeline.h profiler/profile.h
   profiler/profiler.h profiler/step_info.h profiler/summary.h
-  frontend/image.h frontend/metrics.h frontend/nn.h frontend/optim.h frontend/trainer.h
+  frontend/data_parallel.h frontend/image.h frontend/metrics.h frontend/nn.h frontend/optim.h frontend/trainer.h
   frontend/data/dataset.h frontend/data/idx.h frontend/data/loader.h frontend/data/mnist.h
   frontend/checkpoint/safetensors.h
   models/models.h
@@ -74,7 +75,7 @@ function(_dagrad_libraries_in dir out)
 endfunction()
 
 set(DAGRAD_LIBRARIES dagrad_version)
-foreach(dir runtime ops autograd scheduler profiler frontend models)
+foreach(dir runtime comm ops autograd scheduler profiler frontend models)
   _dagrad_libraries_in(${PROJECT_SOURCE_DIR}/${dir} libs)
   list(APPEND DAGRAD_LIBRARIES ${libs})
 endforeach()
@@ -119,14 +120,14 @@ add_library(dagrad::dagrad ALIAS dagrad_all)
 set_target_properties(dagrad_all PROPERTIES EXPORT_NAME dagrad)
 target_link_libraries(dagrad_all INTERFACE
   dagrad_version dagrad_models dagrad_frontend dagrad_profiler dagrad_scheduler dagrad_autograd
-  dagrad_ops dagrad_runtime)
+  dagrad_ops dagrad_comm dagrad_runtime)
 target_compile_features(dagrad_all INTERFACE cxx_std_20)  # the headers use <span>, <source_location>
 target_include_directories(dagrad_all INTERFACE
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-if(DAGRAD_SANITIZE)
+if(DAGRAD_SANITIZE_FLAGS)
   # The libraries call the sanitizer runtimes: programs linking them need them too.
-  target_link_options(dagrad_all INTERFACE -fsanitize=address,undefined)
+  target_link_options(dagrad_all INTERFACE ${DAGRAD_SANITIZE_FLAGS})
 endif()
 
 # ---- install ----

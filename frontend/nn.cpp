@@ -68,8 +68,9 @@ int64_t count_parameters(const Module& m) {
 
 // ---- Conv2d ----
 
-Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw kernel, Conv2dOptions opt, bool bias)
-    : Module(std::move(name)), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt), bias_(bias) {
+Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw kernel, Conv2dOptions opt, bool bias,
+               const std::source_location& loc)
+    : Module(std::move(name), loc), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt), bias_(bias) {
   if (in_ <= 0 || out_ <= 0 || kernel_.h <= 0 || kernel_.w <= 0)
     throw ValueError(str_cat("[Conv2d ", name_, "] channels and kernel size must be positive"));
 }
@@ -85,13 +86,14 @@ Value Conv2d::forward(Value x) {
   collect(specs);
   Value w = param(*x.graph, specs[0]);
   Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::conv2d(x, w, b, opt_);
+  return dagrad::conv2d(x, w, b, opt_, where_);
 }
 
 // ---- Linear ----
 
-Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool bias)
-    : Module(std::move(name)), in_(in_features), out_(out_features), bias_(bias) {
+Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool bias,
+               const std::source_location& loc)
+    : Module(std::move(name), loc), in_(in_features), out_(out_features), bias_(bias) {
   if (in_ <= 0 || out_ <= 0) throw ValueError(str_cat("[Linear ", name_, "] feature counts must be positive"));
 }
 
@@ -105,13 +107,14 @@ Value Linear::forward(Value x) {
   collect(specs);
   Value w = param(*x.graph, specs[0]);
   Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::linear(x, w, b);
+  return dagrad::linear(x, w, b, where_);
 }
 
 // ---- BatchNorm2d ----
 
-BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps)
-    : Module(std::move(name)), channels_(channels), momentum_(momentum), eps_(eps) {}
+BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps,
+                         const std::source_location& loc)
+    : Module(std::move(name), loc), channels_(channels), momentum_(momentum), eps_(eps) {}
 
 void BatchNorm2d::collect(std::vector<ParamSpec>& out) const {
   Shape c{channels_};
@@ -126,16 +129,17 @@ Value BatchNorm2d::forward(Value x) {
   collect(s);
   Graph& g = *x.graph;
   return dagrad::batch_norm(x, param(g, s[0]), param(g, s[1]), param(g, s[2]), param(g, s[3]), training_, momentum_,
-                            eps_);
+                            eps_, where_);
 }
 
 // ---- Dropout ----
 
-Dropout::Dropout(std::string name, double p) : Module(std::move(name)), p_(p), seed_(fnv1a(name_)) {
+Dropout::Dropout(std::string name, double p, const std::source_location& loc)
+    : Module(std::move(name), loc), p_(p), seed_(fnv1a(name_)) {
   if (!(p >= 0 && p < 1)) throw ValueError(str_cat("[Dropout ", name_, "] p must be in [0, 1), got ", p));
 }
 
-Value Dropout::forward(Value x) { return training_ ? dagrad::dropout(x, p_, seed_, true) : x; }
+Value Dropout::forward(Value x) { return training_ ? dagrad::dropout(x, p_, seed_, true, where_) : x; }
 
 // ---- Sequential ----
 
@@ -155,28 +159,35 @@ void Sequential::train(bool on) {
 
 // ---- shorthands ----
 
-ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt, bool bias) {
-  return std::make_shared<Conv2d>(std::move(name), in, out, kernel, opt, bias);
+ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt, bool bias,
+                 const std::source_location& loc) {
+  return std::make_shared<Conv2d>(std::move(name), in, out, kernel, opt, bias, loc);
 }
-ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias) {
-  return std::make_shared<Linear>(std::move(name), in, out, bias);
+ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias, const std::source_location& loc) {
+  return std::make_shared<Linear>(std::move(name), in, out, bias, loc);
 }
-ModulePtr batch_norm2d(std::string name, int64_t channels) {
-  return std::make_shared<BatchNorm2d>(std::move(name), channels);
+ModulePtr batch_norm2d(std::string name, int64_t channels, const std::source_location& loc) {
+  return std::make_shared<BatchNorm2d>(std::move(name), channels, 0.1, 1e-5, loc);
 }
-ModulePtr dropout(std::string name, double p) { return std::make_shared<Dropout>(std::move(name), p); }
-ModulePtr relu() { return std::make_shared<Lambda>("relu", [](Value x) { return dagrad::relu(x); }); }
-ModulePtr flatten(int64_t start_dim) {
-  return std::make_shared<Lambda>("flatten", [start_dim](Value x) { return dagrad::flatten(x, start_dim); });
+ModulePtr dropout(std::string name, double p, const std::source_location& loc) {
+  return std::make_shared<Dropout>(std::move(name), p, loc);
 }
-ModulePtr max_pool2d(Pool2dOptions opt) {
-  return std::make_shared<Lambda>("max_pool2d", [opt](Value x) { return dagrad::max_pool2d(x, opt); });
+ModulePtr relu(const std::source_location& loc) {
+  return std::make_shared<Lambda>("relu", [loc](Value x) { return dagrad::relu(x, loc); }, loc);
 }
-ModulePtr avg_pool2d(Pool2dOptions opt) {
-  return std::make_shared<Lambda>("avg_pool2d", [opt](Value x) { return dagrad::avg_pool2d(x, opt); });
+ModulePtr flatten(int64_t start_dim, const std::source_location& loc) {
+  return std::make_shared<Lambda>(
+      "flatten", [start_dim, loc](Value x) { return dagrad::flatten(x, start_dim, loc); }, loc);
 }
-ModulePtr log_softmax(int64_t axis) {
-  return std::make_shared<Lambda>("log_softmax", [axis](Value x) { return dagrad::log_softmax(x, axis); });
+ModulePtr max_pool2d(Pool2dOptions opt, const std::source_location& loc) {
+  return std::make_shared<Lambda>("max_pool2d", [opt, loc](Value x) { return dagrad::max_pool2d(x, opt, loc); }, loc);
+}
+ModulePtr avg_pool2d(Pool2dOptions opt, const std::source_location& loc) {
+  return std::make_shared<Lambda>("avg_pool2d", [opt, loc](Value x) { return dagrad::avg_pool2d(x, opt, loc); }, loc);
+}
+ModulePtr log_softmax(int64_t axis, const std::source_location& loc) {
+  return std::make_shared<Lambda>("log_softmax", [axis, loc](Value x) { return dagrad::log_softmax(x, axis, loc); },
+                                  loc);
 }
 
 }  // namespace dagrad::nn

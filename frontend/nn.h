@@ -10,6 +10,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@
 #include "runtime/rng.h"
 
 namespace dagrad::nn {
+
+// The caller's line, defaulted (as in ops/ops.h).
+#define DAGRAD_LOC const std::source_location& loc = std::source_location::current()
 
 // A parameter or buffer a module declares: its graph name, shape and initialiser.
 struct ParamSpec {
@@ -29,7 +33,9 @@ struct ParamSpec {
 
 class Module {
  public:
-  explicit Module(std::string name = {}) : name_(std::move(name)) {}
+  // `where` is the line that declared the module: errors in the nodes it builds point there.
+  explicit Module(std::string name = {}, std::source_location where = std::source_location::current())
+      : name_(std::move(name)), where_(where) {}
   virtual ~Module() = default;
 
   // Builds this module's nodes on x's graph and returns the result.
@@ -42,12 +48,14 @@ class Module {
   virtual void train(bool on) { training_ = on; }
   bool training() const { return training_; }
   const std::string& name() const { return name_; }
+  const std::source_location& where() const { return where_; }
 
  protected:
   // The graph's parameter node for `spec` (created on first use in that graph).
   Value param(Graph& g, const ParamSpec& spec) const;
 
   std::string name_;
+  std::source_location where_;
   bool training_ = true;
 };
 
@@ -63,7 +71,7 @@ int64_t count_parameters(const Module& m);  // trainable elements
 class Conv2d final : public Module {
  public:
   Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw kernel, Conv2dOptions opt = {},
-         bool bias = true);
+         bool bias = true, DAGRAD_LOC);
   Value forward(Value x) override;
   void collect(std::vector<ParamSpec>& out) const override;
 
@@ -76,7 +84,7 @@ class Conv2d final : public Module {
 
 class Linear final : public Module {
  public:
-  Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true);
+  Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true, DAGRAD_LOC);
   Value forward(Value x) override;
   void collect(std::vector<ParamSpec>& out) const override;
 
@@ -87,7 +95,7 @@ class Linear final : public Module {
 
 class BatchNorm2d final : public Module {
  public:
-  BatchNorm2d(std::string name, int64_t channels, double momentum = 0.1, double eps = 1e-5);
+  BatchNorm2d(std::string name, int64_t channels, double momentum = 0.1, double eps = 1e-5, DAGRAD_LOC);
   Value forward(Value x) override;
   void collect(std::vector<ParamSpec>& out) const override;
 
@@ -99,7 +107,7 @@ class BatchNorm2d final : public Module {
 class Dropout final : public Module {
  public:
   // The mask seed comes from the name, so two dropout layers never share a mask.
-  Dropout(std::string name, double p);
+  Dropout(std::string name, double p, DAGRAD_LOC);
   Value forward(Value x) override;
 
  private:
@@ -110,7 +118,8 @@ class Dropout final : public Module {
 // A stateless step: relu, flatten, pooling, log_softmax ...
 class Lambda final : public Module {
  public:
-  Lambda(std::string name, std::function<Value(Value)> fn) : Module(std::move(name)), fn_(std::move(fn)) {}
+  Lambda(std::string name, std::function<Value(Value)> fn, DAGRAD_LOC)
+      : Module(std::move(name), loc), fn_(std::move(fn)) {}
   Value forward(Value x) override { return fn_(x); }
 
  private:
@@ -119,7 +128,8 @@ class Lambda final : public Module {
 
 class Sequential final : public Module {
  public:
-  Sequential(std::string name, std::vector<ModulePtr> layers) : Module(std::move(name)), layers_(std::move(layers)) {}
+  Sequential(std::string name, std::vector<ModulePtr> layers, DAGRAD_LOC)
+      : Module(std::move(name), loc), layers_(std::move(layers)) {}
   Value forward(Value x) override;
   void collect(std::vector<ParamSpec>& out) const override;
   void train(bool on) override;
@@ -129,15 +139,18 @@ class Sequential final : public Module {
   std::vector<ModulePtr> layers_;
 };
 
-// Shorthands that read like the model.
-ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt = {}, bool bias = true);
-ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias = true);
-ModulePtr batch_norm2d(std::string name, int64_t channels);
-ModulePtr dropout(std::string name, double p);
-ModulePtr relu();
-ModulePtr flatten(int64_t start_dim = 1);
-ModulePtr max_pool2d(Pool2dOptions opt);
-ModulePtr avg_pool2d(Pool2dOptions opt);
-ModulePtr log_softmax(int64_t axis = -1);
+// Shorthands that read like the model; each remembers the line it was called from.
+ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt = {}, bool bias = true,
+                 DAGRAD_LOC);
+ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias = true, DAGRAD_LOC);
+ModulePtr batch_norm2d(std::string name, int64_t channels, DAGRAD_LOC);
+ModulePtr dropout(std::string name, double p, DAGRAD_LOC);
+ModulePtr relu(DAGRAD_LOC);
+ModulePtr flatten(int64_t start_dim = 1, DAGRAD_LOC);
+ModulePtr max_pool2d(Pool2dOptions opt, DAGRAD_LOC);
+ModulePtr avg_pool2d(Pool2dOptions opt, DAGRAD_LOC);
+ModulePtr log_softmax(int64_t axis = -1, DAGRAD_LOC);
+
+#undef DAGRAD_LOC
 
 }  // namespace dagrad::nn

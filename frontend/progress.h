@@ -2,6 +2,7 @@
 // otherwise (logs, CI) it prints a line at every quarter so output stays readable.
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 

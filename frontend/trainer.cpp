@@ -1,5 +1,6 @@
 #include "frontend/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include "autograd/grad.h"
 #include "frontend/checkpoint/safetensors.h"
+#include "frontend/data_parallel.h"
 #include "frontend/data/loader.h"
 #include "frontend/progress.h"
 #include "ops/ops.h"
@@ -29,18 +31,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Inputs are bound by these node names in every graph the trainer builds.
 TensorMap batch_inputs(const Batch& b) { return {{"images", b.images}, {"labels", b.labels}}; }
 
+// Samples [begin, end) of another data set: one rank's share of an evaluation.
+class SliceDataset final : public Dataset {
+ public:
+  SliceDataset(const Dataset& base, int64_t begin, int64_t end) : base_(base), begin_(begin), end_(end) {}
+  int64_t size() const override { return end_ - begin_; }
+  Batch gather(std::span<const int64_t> indices) const override {
+    std::vector<int64_t> shifted(indices.begin(), indices.end());
+    for (int64_t& i : shifted) i += begin_;
+    return base_.gather(shifted);
+  }
+
+ private:
+  const Dataset& base_;
+  int64_t begin_, end_;
+};
+
 }  // namespace
 
 Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostream& log)
     : model_(std::move(model)), cfg_(std::move(cfg)), log_(log) {
   if (cfg_.batch_size <= 0) throw ValueError(str_cat("batch size must be positive, got ", cfg_.batch_size));
   if (cfg_.epochs < 0) throw ValueError(str_cat("epochs must be >= 0, got ", cfg_.epochs));
+  if (!(cfg_.bucket_mb > 0)) throw ValueError(str_cat("gradient bucket size must be positive, got ", cfg_.bucket_mb, " MiB"));
   optimizer_ = optim::make_optimizer(cfg_.optimizer, cfg_.momentum, cfg_.weight_decay, cfg_.nesterov);
   state_ = nn::init_parameters(*model_, cfg_.seed);
   for (const nn::ParamSpec& s : optimizer_->state_specs(nn::parameter_specs(*model_))) {
     Tensor t = Tensor::zeros(s.shape, DType::f32);
     state_[s.name] = t;
   }
+  broadcast_state(state_, comm::world());  // every rank starts from rank 0's parameters
   // The state lives where the steps run: the executors update it in place there.
   if (!cfg_.device.is_cpu())
     for (auto& [name, t] : state_) t = t.to(cfg_.device);
@@ -55,7 +75,10 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     Value loss = nll_loss(log_probs, y);
     Value correct = accuracy(log_probs, y);
     std::vector<Value> params = g.parameters();
-    optimizer_->add_updates(g, params, autograd::grad(g, loss, params), lr);
+    std::vector<Value> grads = autograd::grad(g, loss, params);
+    if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
+      grads = allreduce_gradients(g, grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)));
+    optimizer_->add_updates(g, params, grads, lr);
     return {loss, correct};
   };
   // Evaluation: forward only, no dropout, running statistics for batch norm.
@@ -85,12 +108,15 @@ Trainer::~Trainer() = default;
 double Trainer::train_epoch(const Dataset& train, int epoch) {
   DataLoader loader(std::shared_ptr<const Dataset>(&train, [](const Dataset*) {}), cfg_.batch_size,
                     /*shuffle=*/true, cfg_.seed);
+  comm::Communicator& world = comm::world();
+  loader.shard(world.rank(), world.world_size());
   int64_t batches = loader.num_batches();
   if (cfg_.max_steps_per_epoch >= 0) batches = std::min(batches, cfg_.max_steps_per_epoch);
-  Progress bar(log_, str_cat("epoch ", epoch + 1, "/", cfg_.epochs), batches, cfg_.progress);
+  Progress bar(log_, str_cat("epoch ", epoch + 1, "/", cfg_.epochs), batches, cfg_.progress && world.rank() == 0);
   double loss_sum = 0;
   int64_t images = 0, done = 0;
   train_session_->set_next_step(global_step_);
+  std::vector<Tensor> out;  // reused by every step (Session::run's allocation-free form)
   for (const Batch& b : loader.epoch(epoch)) {
     if (done == batches) break;
     if (cfg_.stop_requested && cfg_.stop_requested->load())
@@ -98,14 +124,18 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
                                      b.index + 1, "); checkpoints already on disk are complete"));
     TensorMap in = batch_inputs(b);
     in["lr"] = scalar_f32(cfg_.schedule.at(static_cast<int64_t>(global_step_)));
-    std::vector<Tensor> out = train_session_->run(in);
+    train_session_->run(in, out);
     float loss = out[0].to(Device::cpu()).data<float>()[0];
+    if (world.world_size() > 1) {  // the global batch's mean: every rank's batch is as large
+      world.allreduce_sum(&loss, 1, DType::f32);
+      loss /= static_cast<float>(world.world_size());
+    }
     if (!std::isfinite(loss))
       throw DivergedError(str_cat("training diverged: the loss is ", loss, " at step ", global_step_, " (epoch ",
                                   epoch + 1, ", batch ", b.index + 1, "); try a lower --lr. Checkpoints already on "
                                   "disk were not touched."));
     step_losses_.push_back(loss);
-    int64_t n = b.labels.numel();
+    int64_t n = b.labels.numel() * world.world_size();
     loss_sum += static_cast<double>(loss) * static_cast<double>(n);
     images += n;
     ++done;
@@ -118,7 +148,12 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
-  DataLoader loader(std::shared_ptr<const Dataset>(&data, [](const Dataset*) {}), cfg_.eval_batch_size,
+  // Data parallel: each rank evaluates a contiguous share of the samples, and the sums
+  // are added up across ranks, so every rank returns the whole data set's result.
+  comm::Communicator& world = comm::world();
+  const int64_t n_all = data.size(), ranks = world.world_size();
+  SliceDataset share(data, n_all * world.rank() / ranks, n_all * (world.rank() + 1) / ranks);
+  DataLoader loader(std::shared_ptr<const Dataset>(&share, [](const Dataset*) {}), cfg_.eval_batch_size,
                     /*shuffle=*/false, cfg_.seed);
   EvalResult r;
   r.confusion.assign(kNumClasses, std::vector<int64_t>(kNumClasses, 0));
@@ -139,6 +174,18 @@ EvalResult Trainer::evaluate(const Dataset& data) {
     }
     loss_sum += static_cast<double>(out[1].to(Device::cpu()).data<float>()[0]) * static_cast<double>(n);
     r.samples += n;
+  }
+  if (ranks > 1) {
+    double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(r.samples)};
+    world.allreduce_sum(sums, 3, DType::f64);
+    loss_sum = sums[0];
+    correct = std::llround(sums[1]);
+    r.samples = std::llround(sums[2]);
+    std::vector<int64_t> counts;
+    for (const auto& row : r.confusion) counts.insert(counts.end(), row.begin(), row.end());
+    world.allreduce_sum(counts.data(), static_cast<int64_t>(counts.size()), DType::i64);
+    for (size_t t = 0; t < r.confusion.size(); ++t)
+      std::copy_n(counts.begin() + static_cast<long>(t * kNumClasses), kNumClasses, r.confusion[t].begin());
   }
   if (r.samples) {
     r.loss = loss_sum / static_cast<double>(r.samples);
@@ -162,7 +209,7 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
     m.train_loss = train_epoch(train, e);
     m.seconds = seconds_since(t0);
     int64_t steps = static_cast<int64_t>(global_step_) - steps_before;
-    int64_t images = std::min<int64_t>(steps * cfg_.batch_size, train.size());
+    int64_t images = std::min<int64_t>(steps * cfg_.batch_size * comm::world().world_size(), train.size());
     m.images_per_second = m.seconds > 0 ? static_cast<double>(images) / m.seconds : 0;
     EvalResult ev = evaluate(test);
     m.test_loss = ev.loss;
@@ -173,7 +220,7 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
                   m.epoch, cfg_.epochs, m.train_loss, m.test_loss, 100 * m.test_accuracy,
                   static_cast<long long>(std::llround(ev.accuracy * static_cast<double>(ev.samples))),
                   static_cast<long long>(ev.samples), m.seconds, m.images_per_second);
-    log_ << line << std::flush;
+    if (comm::world().rank() == 0) log_ << line << std::flush;
     rows.push_back(m);
     if (after_epoch) after_epoch(m);
   }

@@ -48,6 +48,15 @@ struct TrainConfig {
   // Polled between steps (e.g. set by a SIGINT handler): training stops with
   // InterruptedError after the current step, before anything is written.
   const std::atomic<bool>* stop_requested = nullptr;
+  // Data parallelism over comm::world() (e.g. under mpirun): batch_size is per rank, and
+  // rank r takes the r-th slice of every global batch of batch_size * world samples;
+  // parameters start as rank 0's; gradients are averaged by one all-reduce per bucket
+  // of about bucket_mb MiB (frontend/data_parallel.h); losses are global means;
+  // evaluate() gives each rank a share of the samples and sums the results; only rank 0
+  // draws progress and logs. allreduce_in_one_process adds the all-reduce nodes
+  // in a world of 1 too (to inspect the plan).
+  double bucket_mb = 1.0;
+  bool allreduce_in_one_process = false;
 };
 
 struct EvalResult {

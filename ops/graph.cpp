@@ -75,7 +75,8 @@ bool Graph::has_node(const std::string& name) const { return impl_->by_name.coun
 namespace {
 void check_attrs(const OpDef& op, const Attrs& attrs) {
   for (const auto& [key, value] : attrs.values()) {
-    auto spec = std::find_if(op.attrs.begin(), op.attrs.end(), [&](const AttrSpec& s) { return s.name == key; });
+    const auto& wanted = key;  // clang -fopenmp cannot capture a structured binding
+    auto spec = std::find_if(op.attrs.begin(), op.attrs.end(), [&](const AttrSpec& s) { return s.name == wanted; });
     if (spec == op.attrs.end()) {
       std::string known;
       for (const auto& s : op.attrs) known += (known.empty() ? "" : ", ") + s.name;

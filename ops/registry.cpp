@@ -18,6 +18,7 @@ OpRegistry& OpRegistry::instance() {
     register_conv_ops(*r);
     register_nn_ops(*r);
     register_optim_ops(*r);
+    register_comm_ops(*r);
     attach_cuda_kernels(*r);
     return r;
   }();

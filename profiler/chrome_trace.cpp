@@ -50,7 +50,9 @@ std::string to_chrome_trace(const Profile& p) {
   events.push_back(metadata("thread_name", kRunsTid, {{"name", "runs (host wall time)"}}));
   events.push_back(metadata("thread_sort_index", kRunsTid, {{"sort_index", 0}}));
   for (int s = 0; s < plan.num_streams; ++s) {
-    events.push_back(metadata("thread_name", stream_tid(s), {{"name", str_cat("stream ", s)}}));
+    // Streams past the compute ones: the communication stream (gradient all-reduces).
+    bool comm = s >= plan.options.num_streams;
+    events.push_back(metadata("thread_name", stream_tid(s), {{"name", str_cat("stream ", s, comm ? " (communication)" : "")}}));
     events.push_back(metadata("thread_sort_index", stream_tid(s), {{"sort_index", stream_tid(s)}}));
   }
 

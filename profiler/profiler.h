@@ -7,8 +7,9 @@
 //   prof.write_report("out/profile", "mnist-cnn");    // trace.json, summary.txt, plan.*, report.html
 //
 // While recording, the executor calls the profiler after every compute step, from the
-// stream's thread, with host steady-clock times around the step; otherwise no observer is
-// set and the executor pays one null check per step. FLOPs and bytes come from the cost
+// stream's thread, with host steady-clock times around the step (on a GPU it first waits
+// for the step's device work, so times are device times and streams do not overlap while
+// recording); otherwise no observer is set and the executor pays one null check per step. FLOPs and bytes come from the cost
 // model (OpDef::cost_of), summed over each step's member nodes.
 //
 // Start, stop and run only between executor runs, from the thread that runs them. The

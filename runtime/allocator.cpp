@@ -2,8 +2,11 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "runtime/error.h"
+#include "runtime/memory_info.h"
 
 namespace dagrad {
 
@@ -12,12 +15,17 @@ namespace {
 class CpuAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes) override {
-    // aligned_alloc needs a size that is a multiple of the alignment.
+    // aligned_alloc needs a size that is a multiple of the alignment (a size near
+    // SIZE_MAX would wrap around to a tiny block: refuse it like any impossible size).
     size_t rounded = (std::max<size_t>(bytes, 1) + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    void* p = std::aligned_alloc(kCpuAlignment, rounded);
-    if (!p)
-      throw OutOfMemoryError(str_cat("CPU allocation of ", bytes, " bytes failed (", stats().bytes_in_use,
-                                     " bytes already in use by dagrad)"));
+    void* p = rounded >= bytes ? std::aligned_alloc(kCpuAlignment, rounded) : nullptr;
+    if (!p) {
+      std::optional<size_t> avail = system_available_bytes();
+      throw OutOfMemoryError(str_cat("CPU out of memory: tried to allocate ", describe_bytes(bytes), "; dagrad has ",
+                                     describe_bytes(stats().bytes_in_use), " in use and the system has ",
+                                     avail ? describe_bytes(*avail) : std::string("an unknown amount"),
+                                     " available (MemAvailable). Reduce the batch size or free tensors."));
+    }
     std::lock_guard lock(mutex_);
     stats_.bytes_in_use += bytes;
     stats_.reserved_bytes = stats_.bytes_in_use;

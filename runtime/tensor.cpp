@@ -19,7 +19,12 @@ Storage::~Storage() {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
   size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
-  t.storage_ = std::make_shared<Storage>(bytes, backend_for(device).allocator());
+  try {
+    t.storage_ = std::make_shared<Storage>(bytes, backend_for(device).allocator());
+  } catch (const OutOfMemoryError& e) {
+    throw OutOfMemoryError(str_cat("cannot allocate a ", shape.to_string(), " ", dtype_name(dtype), " tensor on ",
+                                   device.to_string(), ": ", e.what()));
+  }
   t.shape_ = shape;
   t.dtype_ = dtype;
   return t;

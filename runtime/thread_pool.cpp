@@ -56,8 +56,7 @@ void ThreadPool::worker_loop(int worker_index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
-                              const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
   if (end <= begin) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t pieces = std::min<int64_t>(num_threads(), (end - begin + grain - 1) / grain);

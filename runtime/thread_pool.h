@@ -10,7 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/function_ref.h"
+
 namespace dagrad {
+
+// What parallel_for calls: a reference (no allocation, whatever the lambda captures).
+using RangeFn = FunctionRef<void(int64_t, int64_t)>;
 
 class ThreadPool {
  public:
@@ -25,8 +30,7 @@ class ThreadPool {
   // long, on the workers and the calling thread; returns when all are done and rethrows
   // the first exception. Called from inside a piece, or while another thread holds the
   // pool, it runs fn(begin, end) inline, so nested use and concurrent streams are safe.
-  void parallel_for(int64_t begin, int64_t end, int64_t grain,
-                    const std::function<void(int64_t, int64_t)>& fn);
+  void parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
 
  private:
   void worker_loop(int worker_index);
@@ -40,7 +44,7 @@ class ThreadPool {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   // The job in flight.
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  const RangeFn* fn_ = nullptr;
   int64_t begin_ = 0, end_ = 0, pieces_ = 0;
   int64_t pieces_left_ = 0;
   std::exception_ptr error_;
@@ -53,8 +57,7 @@ ThreadPool& thread_pool();
 void set_num_threads(int n);
 int num_threads();
 
-inline void parallel_for(int64_t begin, int64_t end, int64_t grain,
-                         const std::function<void(int64_t, int64_t)>& fn) {
+inline void parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
   thread_pool().parallel_for(begin, end, grain, fn);
 }
 

@@ -21,6 +21,12 @@ struct CompileOptions {
   size_t max_group_size = 32;
   // Independent branches go to different streams; cross-stream edges become events.
   int num_streams = 1;
+  // Collective ops (cross-process all-reduce): when the graph has any, they run on one
+  // extra stream of their own (index num_streams), in program order, so communication
+  // overlaps computation while every rank issues its collectives in the same order.
+  // Off: they stay on stream 0 with everything else.
+  std::vector<std::string> comm_ops = {"allreduce_mean"};
+  bool comm_stream = true;
   // Ready steps that free memory run first (still a deterministic topological order).
   // Off: program order (node ids).
   bool reorder_for_memory = true;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 #include "scheduler/fused_program.h"
 
@@ -63,32 +64,39 @@ void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<
   const int64_t n = p.shape.numel();
   const int ni = static_cast<int>(p.inputs.size()), nr = static_cast<int>(p.instrs.size());
   const int no = static_cast<int>(outputs.size());
-  std::vector<const T*> in_ptr(ni);
+  // The launcher's tables live in the calling thread's buffers (the pieces below only
+  // read them); every piece has its own registers in its own thread's buffers.
+  const T** in_ptr = thread_buffer<const T*, 0>(ni);
   for (int i = 0; i < ni; ++i) in_ptr[i] = inputs[i].data<T>();
   // out_of[r]: the output register r is stored to. A result is computed straight into its
   // output unless that output shares bytes with an input still to be read in this tile.
-  std::vector<int> out_of(nr, -1);
-  std::vector<char> direct(no, 1);
-  std::vector<T*> out_ptr(no);
+  int* out_of = thread_buffer<int, 0>(nr);
+  std::fill(out_of, out_of + nr, -1);
+  char* direct = thread_buffer<char, 0>(no);
+  std::fill(direct, direct + no, 1);
+  T** out_ptr = thread_buffer<T*, 0>(no);
   for (int j = 0; j < no; ++j) {
     out_ptr[j] = outputs[j].data<T>();
     for (int i = 0; i < ni; ++i) direct[j] = direct[j] && !overlaps(outputs[j], inputs[i]);
     out_of[p.outputs[j]] = j;
   }
-  std::vector<double> scalar(ni, 0);
+  double* scalar = thread_buffer<double, 0>(ni);
+  std::fill(scalar, scalar + ni, 0.0);
   for (int i = 0; i < ni; ++i)
     if (p.inputs[i].mode == Input::Mode::scalar) scalar[i] = static_cast<double>(in_ptr[i][0]);
 
   const int64_t tiles = (n + kFusedTile - 1) / kFusedTile;
   parallel_for(0, tiles, 8, [&](int64_t t0, int64_t t1) {
     // Registers and gather buffers for this piece; scalars are filled once.
-    std::vector<T> scratch(static_cast<size_t>(nr + ni) * kFusedTile);
-    auto reg = [&](int r) { return scratch.data() + static_cast<size_t>(r) * kFusedTile; };
-    auto gbuf = [&](int i) { return scratch.data() + static_cast<size_t>(nr + i) * kFusedTile; };
+    T* scratch = thread_buffer<T, 1>(static_cast<size_t>(nr + ni) * kFusedTile);
+    auto reg = [&](int r) { return scratch + static_cast<size_t>(r) * kFusedTile; };
+    auto gbuf = [&](int i) { return scratch + static_cast<size_t>(nr + i) * kFusedTile; };
     for (int i = 0; i < ni; ++i)
       if (p.inputs[i].mode == Input::Mode::scalar) std::fill(gbuf(i), gbuf(i) + kFusedTile, static_cast<T>(scalar[i]));
-    std::vector<const T*> operand(ni + nr);
-    std::vector<const T*> args;
+    const T** operand = thread_buffer<const T*, 1>(ni + nr);
+    size_t max_args = 0;
+    for (const FusedProgram::Instr& ins : p.instrs) max_args = std::max(max_args, ins.args.size());
+    const T** args = thread_buffer<const T*, 2>(max_args);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t base = t * kFusedTile, len = std::min(kFusedTile, n - base);
       for (int i = 0; i < ni; ++i) {
@@ -109,12 +117,11 @@ void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<
         const FusedProgram::Instr& ins = p.instrs[r];
         int j = out_of[r];
         T* dst = j >= 0 && direct[j] ? out_ptr[j] + base : reg(r);
-        args.clear();
-        for (int a : ins.args) args.push_back(operand[a]);
+        for (size_t a = 0; a < ins.args.size(); ++a) args[a] = operand[ins.args[a]];
         if constexpr (std::is_same_v<T, float>) {
-          ins.def->tile_f32(args.data(), dst, len, ins.params.data());
+          ins.def->tile_f32(args, dst, len, ins.params.data());
         } else {
-          ins.def->tile_f64(args.data(), dst, len, ins.params.data());
+          ins.def->tile_f64(args, dst, len, ins.params.data());
         }
         operand[ni + r] = dst;
       }

@@ -6,6 +6,7 @@
 
 #include "ops/op_def.h"
 #include "runtime/error.h"
+#include "runtime/memory_info.h"
 #include "scheduler/fused_program.h"
 #include "scheduler/numerics.h"
 
@@ -22,6 +23,7 @@ struct Executor::StepExec {
   FusedLauncher launcher = nullptr;
   std::vector<Tensor> group_ins, group_outs;
   std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
+  uint64_t run_step = 0;  // of the run it was last submitted for
 };
 
 namespace {
@@ -32,8 +34,26 @@ bool is_input_node(const Node& n) { return n.op_name() == "input"; }
 
 }  // namespace
 
-Executor::Arena::Arena(Allocator& alloc, size_t bytes) : alloc_(alloc), bytes_(bytes) {
-  if (bytes_ > 0) data_ = static_cast<char*>(alloc_.allocate(bytes_));
+Executor::Arena::Arena(Allocator& alloc, const ExecutionPlan& plan) : alloc_(alloc), bytes_(plan.arena_bytes) {
+  if (bytes_ == 0) return;
+  try {
+    data_ = static_cast<char*>(alloc_.allocate(bytes_));
+  } catch (const OutOfMemoryError& e) {
+    // Say which plan and which buffer dominate, so the user knows what to shrink.
+    std::string outputs;
+    for (size_t i = 0; plan.graph && i < plan.outputs.size() && i < 3; ++i)
+      outputs += str_cat(i ? ", '" : "'", plan.graph->node(plan.outputs[i].node).name, "'");
+    if (plan.outputs.size() > 3) outputs += str_cat(" and ", plan.outputs.size() - 3, " more");
+    const Buffer* largest = nullptr;
+    for (const Buffer& b : plan.buffers)
+      if (b.kind == Buffer::Kind::arena && (!largest || b.bytes > largest->bytes)) largest = &b;
+    throw OutOfMemoryError(str_cat("[executor] cannot allocate the memory arena (", describe_bytes(bytes_),
+                                   ") of the plan computing ", outputs.empty() ? "nothing" : outputs,
+                                   largest ? str_cat(" (largest buffer '", largest->name, "' ", largest->shape.to_string(),
+                                                     " ", dtype_name(largest->dtype), ", ", describe_bytes(largest->bytes), ")")
+                                           : std::string(),
+                                   ": ", e.what()));
+  }
 }
 
 Executor::Arena::~Arena() {
@@ -44,7 +64,7 @@ Executor::Executor(ExecutionPlan plan, Backend& backend)
     : plan_(std::move(plan)),
       backend_(backend),
       device_(backend.device()),
-      arena_(backend.allocator(), plan_.arena_bytes) {
+      arena_(backend.allocator(), plan_) {
   if (!plan_.graph) throw ValueError("[executor] the plan has no graph; make it with scheduler::compile");
   const Graph& g = *plan_.graph;
   for (int s = 0; s < plan_.num_streams; ++s) streams_.push_back(backend_.create_stream(s));
@@ -193,8 +213,12 @@ void Executor::bind_run(const TensorMap& inputs) {
   for (const Buffer& b : plan_.buffers) {
     if (b.kind != Buffer::Kind::bound) continue;
     const Tensor& root = values_[b.value.node][b.value.index];
-    for (const ValueRef& v : b.aliases)
-      if (!(v == b.value)) values_[v.node][v.index] = root.view(g.node(v.node).outputs[v.index].shape);
+    for (const ValueRef& v : b.aliases) {
+      Tensor& alias = values_[v.node][v.index];
+      // Rebuilt only when the bound tensor changed (a view copies its Shape: allocates).
+      if (v == b.value || (alias.same_storage(root) && alias.raw_data() == root.raw_data())) continue;
+      alias = root.view(g.node(v.node).outputs[v.index].shape);
+    }
   }
   for (auto& se : steps_)
     if (se)
@@ -202,13 +226,21 @@ void Executor::bind_run(const TensorMap& inputs) {
 }
 
 void Executor::submit(StepExec& se, uint64_t step) {
-  Stream* stream = streams_[se.step->stream].get();
-  stream->submit([this, &se, step, stream] {
+  se.run_step = step;
+  // Two pointers fit std::function's in-place buffer: submitting allocates nothing.
+  streams_[se.step->stream]->submit([this, p = &se] {
+    StepExec& se = *p;
+    const uint64_t step = se.run_step;
+    Stream* stream = streams_[se.step->stream].get();
     double t0 = observer_ ? now_s() : 0;
     if (se.kernel) se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
     if (se.program) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
     if (check_numerics_) check_step_outputs(*plan_.graph, se.step->nodes, se.node ? se.outs : se.group_outs, step);
-    if (observer_) observer_(StepTiming{se.step, t0, now_s()});
+    if (observer_) {
+      // A device step only launches work: wait for it, so the time is its device time.
+      if (!device_.is_cpu()) stream->synchronize();
+      observer_(StepTiming{se.step, t0, now_s()});
+    }
   });
 }
 
@@ -247,6 +279,18 @@ void Executor::submit_steps() {
 }
 
 std::vector<Tensor> Executor::end_run() {
+  std::vector<Tensor> out;
+  end_run(out);
+  return out;
+}
+
+void Executor::run(const TensorMap& inputs, uint64_t step, std::vector<Tensor>& outputs) {
+  begin_run(inputs, step);
+  submit_steps();
+  end_run(outputs);
+}
+
+void Executor::end_run(std::vector<Tensor>& out) {
   std::exception_ptr error = std::exchange(run_error_, nullptr);
   // Every stream stops before anything is reported, so no task outlives a failed run.
   for (auto& s : streams_) {
@@ -261,15 +305,18 @@ std::vector<Tensor> Executor::end_run() {
   ++runs_;
 
   const Graph& g = *plan_.graph;
-  std::vector<Tensor> out;
-  for (const ValueRef& v : plan_.outputs) {
+  out.resize(plan_.outputs.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const ValueRef& v = plan_.outputs[i];
     const Tensor& src = values_[v.node][v.index];
     const TensorType& t = g.node(v.node).outputs[v.index];
-    Tensor copy = Tensor::empty(t.shape, t.dtype, device_);
-    if (copy.nbytes() > 0) backend_.copy(copy.raw_data(), device_, src.raw_data(), device_, copy.nbytes());
-    out.push_back(std::move(copy));
+    Tensor& dst = out[i];
+    // A tensor that someone else still shares is never overwritten.
+    bool reuse = dst.defined() && dst.storage().use_count() == 1 && dst.shape() == t.shape &&
+                 dst.dtype() == t.dtype && dst.device() == device_;
+    if (!reuse) dst = Tensor::empty(t.shape, t.dtype, device_);
+    if (dst.nbytes() > 0) backend_.copy(dst.raw_data(), device_, src.raw_data(), device_, dst.nbytes());
   }
-  return out;
 }
 
 }  // namespace dagrad::scheduler

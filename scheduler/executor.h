@@ -52,6 +52,10 @@ class Executor {
   // and rethrows the first kernel error after every stream has stopped.
   std::vector<Tensor> run(const TensorMap& inputs = {});
   std::vector<Tensor> run(const TensorMap& inputs, uint64_t step);
+  // As run(), but copies the outputs into `outputs`, reusing its tensors where they
+  // already have the output's shape, dtype and device and nobody else shares them: the
+  // steady-state training step then allocates nothing.
+  void run(const TensorMap& inputs, uint64_t step, std::vector<Tensor>& outputs);
 
   // run() in three parts, for drivers that act between them (CUDA Graph capture and
   // replay, scheduler/cuda_graph.h): begin_run binds `inputs` (copying host batches to
@@ -61,6 +65,7 @@ class Executor {
   void begin_run(const TensorMap& inputs, uint64_t step);
   void submit_steps();
   std::vector<Tensor> end_run();
+  void end_run(std::vector<Tensor>& outputs);  // reusing `outputs` as run(inputs, step, outputs) does
   int num_streams() const { return static_cast<int>(streams_.size()); }
   Stream& stream(int i) const { return *streams_.at(i); }
 
@@ -87,7 +92,8 @@ class Executor {
   // The arena's bytes; declared before the streams so that it is freed after they stop.
   class Arena {
    public:
-    Arena(Allocator& alloc, size_t bytes);
+    // Throws OutOfMemoryError naming the plan (its outputs, largest buffer) and the sizes.
+    Arena(Allocator& alloc, const ExecutionPlan& plan);
     ~Arena();
     Arena(const Arena&) = delete;
     Arena& operator=(const Arena&) = delete;

@@ -2,6 +2,11 @@
 // ones, program order (smallest node position) decides, except that with
 // reorder_for_memory a step that frees at least as many bytes as it allocates goes first
 // (an optimizer update as soon as its gradient exists, a consumer before a new producer).
+// A step reading the result of a collective (CompileOptions::comm_ops: an update reading
+// its all-reduced gradient) goes after every other ready step: issued earlier, it would
+// make its stream wait for the communication instead of going on with backward. Among
+// such steps, those of the collective issued first go first, so an update waits only for
+// its own bucket, not for a later one that a step before it on its stream waited for.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -30,6 +35,13 @@ std::vector<int> order_units(const NodeGraph& ng, const Units& u, const CompileO
   const int nu = static_cast<int>(u.members.size());
   std::vector<int> first_pos(nu), indegree(nu);
   std::vector<std::vector<int>> succ(nu);
+  std::vector<bool> is_comm(nu, false), after_comm(nu, false);
+  for (int k = 0; k < nu; ++k)
+    for (int m : u.members[k])
+      if (std::find(opt.comm_ops.begin(), opt.comm_ops.end(), g.node(m).op_name()) != opt.comm_ops.end())
+        is_comm[k] = true;
+  for (int k = 0; k < nu; ++k)
+    for (int d : u.deps[k]) after_comm[k] = after_comm[k] || is_comm[d];
   for (int k = 0; k < nu; ++k) {
     first_pos[k] = ng.position[u.members[k][0]];
     for (int m : u.members[k]) first_pos[k] = std::min(first_pos[k], ng.position[m]);
@@ -61,6 +73,16 @@ std::vector<int> order_units(const NodeGraph& ng, const Units& u, const CompileO
     return freed >= alloc[k];
   };
 
+  // The position among collectives of the last one a step reads (set when issued).
+  std::vector<int> comm_issued(nu, -1);
+  int n_comm_issued = 0;
+  auto comm_key = [&](int k) {
+    int key = -1;
+    for (int d : u.deps[k])
+      if (is_comm[d]) key = std::max(key, comm_issued[d]);
+    return key;
+  };
+
   std::vector<int> ready, order;
   for (int k = 0; k < nu; ++k)
     if (indegree[k] == 0) ready.push_back(k);
@@ -69,11 +91,17 @@ std::vector<int> order_units(const NodeGraph& ng, const Units& u, const CompileO
     bool best_frees = opt.reorder_for_memory && frees_memory(ready[0]);
     for (size_t i = 1; i < ready.size(); ++i) {
       bool f = opt.reorder_for_memory && frees_memory(ready[i]);
-      if (f != best_frees ? f : first_pos[ready[i]] < first_pos[ready[best]]) best = i, best_frees = f;
+      int a = ready[i], b = ready[best];
+      bool better;
+      if (after_comm[a] != after_comm[b]) better = !after_comm[a];
+      else if (after_comm[a] && comm_key(a) != comm_key(b)) better = comm_key(a) < comm_key(b);
+      else better = f != best_frees ? f : first_pos[a] < first_pos[b];
+      if (better) best = i, best_frees = f;
     }
     int k = ready[best];
     ready.erase(ready.begin() + static_cast<long>(best));
     order.push_back(k);
+    if (is_comm[k]) comm_issued[k] = n_comm_issued++;
     for (const RootKey& r : reads[k]) --remaining[r];
     for (int s : succ[k])
       if (--indegree[s] == 0) ready.push_back(s);

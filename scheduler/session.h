@@ -30,6 +30,10 @@ class Session {
 
   // Compiles on the first run of a signature (names, shapes, dtypes of `inputs`).
   std::vector<Tensor> run(const TensorMap& inputs);
+  // As run(), reusing `outputs` (see Executor::run) and, when the inputs have the last
+  // run's signature, finding its executor without building the signature string: the
+  // steady-state training step allocates nothing.
+  void run(const TensorMap& inputs, std::vector<Tensor>& outputs);
   // The compiled executor for this signature, compiling it if needed (to inspect plans).
   Executor& executor_for(const TensorMap& inputs);
 
@@ -48,12 +52,16 @@ class Session {
   struct Entry {
     std::unique_ptr<Graph> graph;
     std::unique_ptr<Executor> executor;
+    TensorMap signature_inputs;  // the inputs it was compiled for (shapes and dtypes count)
   };
+  Entry& entry_for(const TensorMap& inputs);
+  static bool same_signature(const TensorMap& a, const TensorMap& b);
   Builder build_;
   CompileOptions options_;
   Backend& backend_;
   TensorMap state_;
   std::map<std::string, Entry> cache_;
+  Entry* last_ = nullptr;  // the last run's entry (map nodes do not move)
   uint64_t next_step_ = 0;
   bool check_numerics_ = false;
 };

@@ -5,7 +5,9 @@
 // of a layer, the optimizer updates) spread out. Every cross-stream dependency that the
 // consumer's stream does not already know about (vector clocks) becomes one event
 // record after the producer and one wait before the consumer; nothing else is
-// synchronised.
+// synchronised. Collective ops (CompileOptions::comm_ops) all go to one extra stream, the
+// communication stream, whose queue keeps them in program order (the order every rank
+// must issue them in); with comm_stream off they go to stream 0.
 #include <algorithm>
 
 #include "ops/op_def.h"
@@ -37,6 +39,13 @@ StreamPlan assign_streams(const NodeGraph& ng, const Units& u, const std::vector
     throw ValueError(str_cat("[scheduler] num_streams must be at least 1, got ", opt.num_streams));
   const int n_streams = opt.num_streams;
   const int nu = static_cast<int>(order.size());
+  std::vector<bool> is_comm(nu, false);
+  for (int k = 0; k < nu; ++k)
+    for (int m : u.members[order[k]])
+      if (std::find(opt.comm_ops.begin(), opt.comm_ops.end(), ng.graph->node(m).op_name()) != opt.comm_ops.end())
+        is_comm[k] = true;
+  const bool comm_stream = opt.comm_stream && std::find(is_comm.begin(), is_comm.end(), true) != is_comm.end();
+  const int total_streams = n_streams + (comm_stream ? 1 : 0);
   std::vector<int> pos_of_unit(nu);
   for (int k = 0; k < nu; ++k) pos_of_unit[order[k]] = k;
   std::vector<std::vector<int>> deps(nu);  // as compute indices, latest first
@@ -46,14 +55,23 @@ StreamPlan assign_streams(const NodeGraph& ng, const Units& u, const std::vector
   }
 
   StreamPlan sp;
-  sp.num_streams = n_streams;
+  sp.num_streams = total_streams;
   sp.stream.assign(nu, 0);
-  std::vector<double> finish(nu, 0.0), free_at(n_streams, 0.0);
+  std::vector<double> finish(nu, 0.0), free_at(total_streams, 0.0);
   for (int k = 0; k < nu; ++k) {
+    if (is_comm[k]) {
+      int s = comm_stream ? n_streams : 0;
+      double ready = 0;
+      for (int d : deps[k]) ready = std::max(ready, finish[d] + (sp.stream[d] != s ? kEventTime : 0.0));
+      sp.stream[k] = s;
+      finish[k] = std::max(ready, free_at[s]) + estimated_time(ng, u.members[order[k]]);
+      free_at[s] = finish[k];
+      continue;
+    }
     int home = 0;
     double latest = -1;
     for (int d : deps[k])
-      if (finish[d] > latest) latest = finish[d], home = sp.stream[d];
+      if (finish[d] > latest && sp.stream[d] < n_streams) latest = finish[d], home = sp.stream[d];
     int best = home;
     double best_start = 0;
     for (int i = 0; i < n_streams; ++i) {
@@ -69,7 +87,7 @@ StreamPlan assign_streams(const NodeGraph& ng, const Units& u, const std::vector
   }
 
   // Events from vector clocks: clock[s][t] = compute steps of stream t known done on s.
-  std::vector<std::vector<int>> clock(n_streams, std::vector<int>(n_streams, 0));
+  std::vector<std::vector<int>> clock(total_streams, std::vector<int>(total_streams, 0));
   std::vector<std::vector<int>> after(nu);  // clock of the producer's stream just after it
   std::vector<int> event_of(nu, -1);
   sp.stream_pos.assign(nu, 0);
@@ -82,7 +100,7 @@ StreamPlan assign_streams(const NodeGraph& ng, const Units& u, const std::vector
       if (t == s || clock[s][t] > sp.stream_pos[d]) continue;
       if (event_of[d] < 0) event_of[d] = sp.num_events++;
       sp.waits[k].push_back(event_of[d]);
-      for (int i = 0; i < n_streams; ++i) clock[s][i] = std::max(clock[s][i], after[d][i]);
+      for (int i = 0; i < total_streams; ++i) clock[s][i] = std::max(clock[s][i], after[d][i]);
     }
     sp.vc[k] = clock[s];
     sp.stream_pos[k] = clock[s][s];

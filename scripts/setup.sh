@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev         # GEMM on the CPU
   zlib1g-dev              # .gz IDX files
   libgtest-dev libgmock-dev
+  libopenmpi-dev openmpi-bin  # data-parallel training across processes (mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

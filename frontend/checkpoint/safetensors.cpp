@@ -115,12 +115,18 @@ Entry parse_entry(const std::string& file, const std::string& name, const nlohma
   if (!shape.is_array() || !std::all_of(shape.begin(), shape.end(), is_size))
     throw IoError(str_cat(who, ": shape must be an array of non-negative integers, got ", shape.dump()));
   // Saturating product: anything above the data section's size is a mismatch anyway.
-  uint64_t bytes = dtype_size(e.dtype);
+  // Shape::numel multiplies every dimension in order, so even with a zero among them the
+  // others must multiply to an int64 (a [2^62,2^62,0] tensor has no bytes but overflows).
+  constexpr uint64_t kMaxElements = uint64_t{1} << 62;
+  uint64_t bytes = dtype_size(e.dtype), nonzero = 1;
   for (const nlohmann::json& d : shape) {
     auto v = d.get<uint64_t>();
-    e.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(v, uint64_t{1} << 62)));
+    e.shape.push_back(static_cast<int64_t>(v));  // is_size: v < 2^63
     bytes = v != 0 && bytes > UINT64_MAX / v ? UINT64_MAX : bytes * v;
+    if (v != 0) nonzero = nonzero > kMaxElements / v ? kMaxElements + 1 : nonzero * v;
   }
+  if (nonzero > kMaxElements)
+    throw IoError(str_cat(who, ": shape ", shape.dump(), " has more than 2^62 elements (not counting zero sizes)"));
 
   const nlohmann::json& offsets = info["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !is_size(offsets[0]) || !is_size(offsets[1]) ||
@@ -219,7 +225,7 @@ Checkpoint load_safetensors(const std::filesystem::path& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw IoError(str_cat(file, ": the header is not valid JSON: ", e.what()));
   }
   if (!header.is_object())

@@ -162,10 +162,11 @@ Tensor read_idx(const std::filesystem::path& path, IdxKind kind) {
     throw IoError(str_cat(file, ": truncated header: ", ndims, " dimension sizes need ", size_bytes.size(),
                           " bytes after the magic number but only ", got, " follow"));
   std::vector<int64_t> dims(ndims);
-  int64_t bytes = 1;  // saturates above kMaxBytes
+  int64_t bytes = 1, item_bytes = 1;  // saturate above kMaxBytes; item: all but the count
   for (uint32_t i = 0; i < ndims; ++i) {
     dims[i] = big_endian32(&size_bytes[4 * i]);
     bytes = dims[i] > 0 && bytes > kMaxBytes / dims[i] ? kMaxBytes + 1 : bytes * dims[i];
+    if (i > 0) item_bytes = dims[i] > 0 && item_bytes > kMaxBytes / dims[i] ? kMaxBytes + 1 : item_bytes * dims[i];
   }
   for (uint32_t i = 1; i < ndims; ++i)
     if (dims[i] == 0)
@@ -174,12 +175,18 @@ Tensor read_idx(const std::filesystem::path& path, IdxKind kind) {
   if (bytes > kMaxBytes)
     throw IoError(str_cat(file, ": header declares ", describe(kind, dims), ", more than ", kMaxBytes >> 30,
                           " GiB: the header is corrupt"));
+  // A count of 0 makes any item size 0 bytes, but the shape must still be one dagrad can
+  // index (its strides are products of the item sizes).
+  if (item_bytes > kMaxBytes)
+    throw IoError(str_cat(file, ": header declares ", describe(kind, dims), ": one item alone would be more than ",
+                          kMaxBytes >> 30, " GiB; the header is corrupt"));
 
-  // Read in chunks before allocating the tensor, so a corrupt header over a short file
-  // cannot make us reserve gigabytes.
+  // Read in growing chunks (64 KiB, doubling up to 16 MiB) before allocating the tensor,
+  // so a corrupt header over a short file cannot make us reserve, or zero, megabytes.
   std::vector<unsigned char> data;
   while (static_cast<int64_t>(data.size()) < bytes) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(bytes - static_cast<int64_t>(data.size()), 16 << 20));
+    int64_t chunk = std::clamp<int64_t>(static_cast<int64_t>(data.size()), 64 << 10, 16 << 20);
+    size_t want = static_cast<size_t>(std::min<int64_t>(bytes - static_cast<int64_t>(data.size()), chunk));
     size_t old = data.size();
     data.resize(old + want);
     size_t n = in.read(data.data() + old, want);

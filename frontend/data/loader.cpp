@@ -60,7 +60,9 @@ void DataLoader::shard(int64_t rank, int64_t world) {
 
 int64_t DataLoader::num_samples() const {
   int64_t n = dataset_->size();
-  return n > rank_ ? (n - rank_ - 1) / world_ + 1 : 0;
+  if (world_ == 1) return n;
+  const int64_t global = world_ * batch_size_;
+  return n / global * batch_size_ + n % global / world_;
 }
 
 int64_t DataLoader::num_batches() const {
@@ -80,9 +82,14 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     std::iota(all.begin(), all.end(), int64_t{0});
   }
   if (world_ == 1) return all;
+  // Rank r's slice of each global batch (see loader.h); the last one is split evenly.
   std::vector<int64_t> mine;
   mine.reserve(static_cast<size_t>(num_samples()));
-  for (int64_t p = rank_; p < n; p += world_) mine.push_back(all[p]);
+  const int64_t global = world_ * batch_size_;
+  for (int64_t start = 0; start < n; start += global) {
+    int64_t slice = std::min(global, n - start) / world_;
+    for (int64_t p = start + rank_ * slice, end = p + slice; p < end; ++p) mine.push_back(all[p]);
+  }
   return mine;
 }
 

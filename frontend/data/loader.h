@@ -11,9 +11,13 @@
 // of runtime/rng.h. So the order is the same on every machine, thread count and run, and
 // each epoch's order differs. Without shuffling every epoch is 0, 1, ..., n-1.
 //
-// Sharding (for data-parallel training). shard(rank, world) keeps the positions rank,
-// rank + world, rank + 2*world, ... of each epoch's order: the ranks, sharing a seed,
-// see disjoint parts that together cover the epoch; shards differ in size by at most one.
+// Sharding (for data-parallel training). shard(rank, world) cuts each epoch's order into
+// global batches of world * batch_size samples and keeps the rank-th contiguous slice of
+// batch_size samples of each: batch i of rank r is samples [i*W*B + r*B, i*W*B + (r+1)*B)
+// of the epoch, so the ranks' batches i together are exactly batch i of one process with
+// batch size W*B. A last, partial global batch of M samples is split the same way into
+// slices of M / W (the M % W left over are not visited that epoch; none is visited when
+// M < W), so every rank has as many batches, all of one size, as the others.
 //
 // Prefetch. With prefetch on, a background thread gathers the next batches (at most 2
 // ready and waiting) while the caller trains on the current one. The batches are exactly

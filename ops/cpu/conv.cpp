@@ -13,6 +13,7 @@
 #include "ops/cpu/conv_f32.h"
 #include "ops/cpu/conv_geom.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -50,28 +51,7 @@ void im2col(const Conv2dGeom& g, const T* x, T* cols) {
       }
 }
 
-// The adjoint of im2col: adds every column entry back onto the pixel it was read from.
-// dx must be zeroed first; the accumulation order is fixed.
-template <class T>
-void col2im(const Conv2dGeom& g, const T* cols, T* dx) {
-  const int64_t pixels = g.out_pixels();
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const T* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
-        const int64_t off_w = j * g.dw - g.pw;
-        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
-        for (int64_t oh = 0; oh < g.oh; ++oh) {
-          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.h) continue;
-          const T* src = row + oh * g.ow;
-          T* dst = dx + (c * g.h + ih) * g.w;
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow * g.sw + off_w] += src[ow];
-        }
-      }
-}
-
-// ---- float64: per-image im2col + BLAS ----
+// ---- float64, and float32 under reference_kernels(): per-image im2col + BLAS ----
 
 template <class T>
 void conv2d_forward_ref(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
@@ -153,10 +133,10 @@ void conv2d_cpu(const KernelContext& ctx) {
   Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
-    if constexpr (std::is_same_v<T, float>)
-      conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
-    else
-      conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+    if constexpr (std::is_same_v<T, float>) {
+      if (!reference_kernels()) return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+    }
+    conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
   });
 }
 
@@ -164,10 +144,10 @@ void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   Conv2dGeom g = conv2d_geom(ctx.outputs[0].shape(), w.shape(), ctx.node.attrs);
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
-    if constexpr (std::is_same_v<T, float>)
-      conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
-    else
-      conv2d_input_grad_ref<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
+    if constexpr (std::is_same_v<T, float>) {
+      if (!reference_kernels()) return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
+    }
+    conv2d_input_grad_ref<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
   });
 }
 
@@ -175,10 +155,10 @@ void conv2d_backward_weight_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   Conv2dGeom g = conv2d_geom(x.shape(), ctx.outputs[0].shape(), ctx.node.attrs);
   dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
-    if constexpr (std::is_same_v<T, float>)
-      conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
-    else
-      conv2d_weight_grad_ref<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
+    if constexpr (std::is_same_v<T, float>) {
+      if (!reference_kernels()) return conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
+    }
+    conv2d_weight_grad_ref<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());
   });
 }
 

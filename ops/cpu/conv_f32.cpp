@@ -321,26 +321,6 @@ class Patches {
   std::array<ValidRange, kTaps> taps_{};
 };
 
-// The adjoint of im2col: adds every column entry back onto the pixel it was read from.
-// dx must be zeroed first; the accumulation order is fixed.
-void col2im(const Conv2dGeom& g, const float* cols, float* dx) {
-  const int64_t pixels = g.out_pixels();
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const float* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
-        const int64_t off_w = j * g.dw - g.pw;
-        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
-        for (int64_t oh = 0; oh < g.oh; ++oh) {
-          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.h) continue;
-          const float* src = row + oh * g.ow;
-          float* dst = dx + (c * g.h + ih) * g.w;
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow * g.sw + off_w] += src[ow];
-        }
-      }
-}
-
 void forward_packed(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {

@@ -49,6 +49,27 @@ struct Conv2dGeom {
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
 };
 
+// The adjoint of im2col: adds every column entry back onto the pixel it was read from.
+// dx must be zeroed first; the accumulation order is fixed.
+template <class T>
+void col2im(const Conv2dGeom& g, const T* cols, T* dx) {
+  const int64_t pixels = g.out_pixels();
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off_w = j * g.dw - g.pw;
+        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
+        for (int64_t oh = 0; oh < g.oh; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* src = row + oh * g.ow;
+          T* dst = dx + (c * g.h + ih) * g.w;
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow * g.sw + off_w] += src[ow];
+        }
+      }
+}
+
 // x [N,C,H,W], weight [O,C,KH,KW]; attrs stride, padding, dilation.
 inline Conv2dGeom conv2d_geom(const Shape& x, const Shape& weight, const Attrs& attrs) {
   Conv2dGeom g;

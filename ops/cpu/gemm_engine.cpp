@@ -1,5 +1,6 @@
 #include "ops/cpu/gemm_engine.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <new>
 
@@ -132,7 +133,17 @@ void micro_kernel_direct_a(int w, int64_t kc, const float* const* a_rows, const 
 
 float* Scratch::get(Slot slot, size_t floats) {
   Buf& buf = bufs_[static_cast<int>(slot)];
-  if (floats <= buf.n) return buf.p;
+  // Which thread runs which pool piece varies from step to step. So every thread keeps
+  // each slot at the largest size any thread has needed, catching up at its next use even
+  // when that use needs less: once the sizes settle (one step), each thread grows a slot
+  // at most once more, at its first use, and the steady state allocates nothing.
+  static std::atomic<size_t> largest[static_cast<int>(Slot::count)];
+  std::atomic<size_t>& hw = largest[static_cast<int>(slot)];
+  size_t seen = hw.load(std::memory_order_relaxed);
+  if (floats <= buf.n && seen <= buf.n) return buf.p;
+  while (seen < floats && !hw.compare_exchange_weak(seen, floats, std::memory_order_relaxed)) {
+  }
+  floats = std::max(floats, seen);
   std::free(buf.p);
   const size_t bytes = static_cast<size_t>(round_up(static_cast<int64_t>(floats * sizeof(float)), 64));
   buf.p = static_cast<float*>(std::aligned_alloc(64, bytes));

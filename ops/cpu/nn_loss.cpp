@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/cpu/nn_kernels.h"
+#include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -130,7 +131,7 @@ void accuracy_cpu(const KernelContext& ctx) {
   const int64_t* t = target.data<int64_t>();
   dispatch_floating(logits.dtype(), "accuracy", [&]<class T>() {
     const T* x = logits.data<T>();
-    std::vector<char> hit(n);
+    char* hit = thread_buffer<char>(static_cast<size_t>(n));
     parallel_for(0, n, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const T* r = x + i * c;
@@ -141,7 +142,7 @@ void accuracy_cpu(const KernelContext& ctx) {
       }
     });
     int64_t correct = 0;
-    for (char h : hit) correct += h;
+    for (int64_t i = 0; i < n; ++i) correct += hit[i];
     ctx.outputs[0].data<float>()[0] = static_cast<float>(static_cast<double>(correct) / static_cast<double>(n));
   });
 }

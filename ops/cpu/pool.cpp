@@ -8,6 +8,7 @@
 
 #include "ops/cpu/conv_geom.h"
 #include "ops/cpu/pool_2x2.h"
+#include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -68,8 +69,9 @@ int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
   return best;
 }
 
+// The vectorised path's case (not under reference_kernels()).
 bool is_2x2_tiling(const Pool2dGeom& g) {
-  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+  return !reference_kernels() && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
 
 // out[o] = source[argmax of x over window o]: max_pool2d when source is x itself.

@@ -46,8 +46,8 @@ inline void store_n(float* p, Vf v, int64_t n) {
 inline void deinterleave(const float* r, int64_t n, Vf& even, Vf& odd) {
   const Vf lo = load_n(r, 2 * n < kWindows ? 2 * n : kWindows);
   const Vf hi = 2 * n > kWindows ? load_n(r + kWindows, 2 * n - kWindows) : Vf{} + 0.f;
-  even = __builtin_shuffle(lo, hi, Vi{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
-  odd = __builtin_shuffle(lo, hi, Vi{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+  even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 }
 
 inline Quad load_quad(const float* r0, const float* r1, int64_t n) {
@@ -89,8 +89,8 @@ inline void gather_row(const float* x0, const float* x1, const float* s0, const 
 }
 
 inline void interleave_store(Vf even, Vf odd, float* r, int64_t n) {
-  const Vf lo = __builtin_shuffle(even, odd, Vi{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
-  const Vf hi = __builtin_shuffle(even, odd, Vi{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+  const Vf lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const Vf hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   store_n(r, lo, 2 * n < kWindows ? 2 * n : kWindows);
   if (2 * n > kWindows) store_n(r + kWindows, hi, 2 * n - kWindows);
 }

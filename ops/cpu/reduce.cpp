@@ -10,6 +10,7 @@
 
 #include "ops/cpu/shape_copy.h"
 #include "ops/cpu/shape_util.h"
+#include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -40,9 +41,12 @@ struct MaxOp {
   static T finish(Acc a, double) { return a; }
 };
 
+// Which input dims a reduction folds (inline up to rank 8: kernels allocate nothing).
+using Mask = boost::container::small_vector<bool, 8>;
+
 // Some dims of the input with their (row-major) strides.
 struct Dims {
-  std::vector<int64_t> n, s;
+  DimVec n, s;
   int64_t count() const {
     int64_t c = 1;
     for (int64_t v : n) c *= v;
@@ -53,8 +57,8 @@ struct Dims {
 // The input with size-1 dims dropped and neighbours of the same kind (reduced or kept)
 // merged: alternating groups, each contiguous in the input.
 struct Geometry {
-  std::vector<int64_t> n, s;
-  std::vector<bool> red;
+  DimVec n, s;
+  Mask red;
   Dims select(bool reduced, size_t end) const {
     Dims d;
     for (size_t i = 0; i < end; ++i)
@@ -63,7 +67,7 @@ struct Geometry {
   }
 };
 
-Geometry coalesce(const Shape& shape, const std::vector<bool>& mask) {
+Geometry coalesce(const Shape& shape, const Mask& mask) {
   Geometry g;
   for (size_t d = 0; d < shape.rank(); ++d) {
     if (shape[d] == 1) continue;
@@ -109,7 +113,7 @@ void reduce_columns(const T* x, T* out, const Geometry& g, double scale) {
   const int64_t chunks = (cols + kColChunk - 1) / kColChunk;
   const int64_t block_rows = std::max<int64_t>(4, kBlock / width);
   const int64_t blocks = rows * chunks < kFewItems && nred > block_rows ? (nred + block_rows - 1) / block_rows : 1;
-  std::vector<Acc> partials(blocks > 1 ? static_cast<size_t>(rows * chunks * blocks * width) : 0);
+  Acc* partials = thread_buffer<Acc>(blocks > 1 ? static_cast<size_t>(rows * chunks * blocks * width) : 0);
 
   // acc[0, len) = the fold of reduced rows [r0, r1), each `len` columns from base.
   auto fold = [&](const T* base, int64_t r0, int64_t r1, int64_t len, Acc* acc) {
@@ -206,7 +210,7 @@ void reduce_rows(const T* x, T* out, const Geometry& g, double scale) {
     });
     return;
   }
-  std::vector<Acc> partials(static_cast<size_t>(outs * items));
+  Acc* partials = thread_buffer<Acc>(static_cast<size_t>(outs * items));
   parallel_for(0, outs * items, std::max<int64_t>(1, kWork / kBlock), [&](int64_t lo, int64_t hi) {
     OffsetWalker w(kept.n, kept.s, lo / items);
     int64_t o = lo / items;
@@ -228,7 +232,7 @@ void reduce_rows(const T* x, T* out, const Geometry& g, double scale) {
 }
 
 template <template <class> class OpT>
-void reduce(const Tensor& x, Tensor& out, const std::vector<bool>& mask, double scale, const char* who) {
+void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const char* who) {
   dispatch_floating(x.dtype(), who, [&]<class T>() {
     using Op = OpT<T>;
     const T* src = x.data<T>();
@@ -251,10 +255,15 @@ void reduce(const Tensor& x, Tensor& out, const std::vector<bool>& mask, double 
   });
 }
 
-std::vector<bool> node_mask(const KernelContext& ctx) {
+// The node's axes were checked when it was built (reduce_mask in its shape inference).
+Mask node_mask(const KernelContext& ctx) {
   const Attrs& a = ctx.node.attrs;
-  return reduce_mask(ctx.inputs[0].shape(), a.has("axes") ? a.get_ints("axes") : std::vector<int64_t>{},
-                     ctx.node.op_name());
+  const Shape& s = ctx.inputs[0].shape();
+  const bool all = !a.has("axes") || a.get_ints("axes").empty();
+  Mask mask(s.rank(), all);
+  if (!all)
+    for (int64_t axis : a.get_ints("axes")) mask[normalize_axis(s, axis, ctx.node.op_name())] = true;
+  return mask;
 }
 
 }  // namespace
@@ -262,7 +271,7 @@ std::vector<bool> node_mask(const KernelContext& ctx) {
 void sum_cpu(const KernelContext& ctx) { reduce<SumOp>(ctx.inputs[0], ctx.outputs[0], node_mask(ctx), 1.0, "sum"); }
 
 void mean_cpu(const KernelContext& ctx) {
-  std::vector<bool> mask = node_mask(ctx);
+  Mask mask = node_mask(ctx);
   const Shape& s = ctx.inputs[0].shape();
   int64_t count = 1;
   for (size_t d = 0; d < s.rank(); ++d)
@@ -277,7 +286,7 @@ void sum_to_cpu(const KernelContext& ctx) {
   const Shape& s = ctx.inputs[0].shape();
   const Shape& to = ctx.outputs[0].shape();
   const size_t lead = s.rank() - to.rank();
-  std::vector<bool> mask(s.rank(), true);
+  Mask mask(s.rank(), true);
   for (size_t d = lead; d < s.rank(); ++d) mask[d] = to[d - lead] != s[d];
   reduce<SumOp>(ctx.inputs[0], ctx.outputs[0], mask, 1.0, "sum_to");
 }

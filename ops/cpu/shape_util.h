@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "runtime/shape.h"
 
 namespace dagrad {
@@ -21,10 +23,14 @@ inline std::vector<int64_t> dims_of(const Shape& s) { return {s.begin(), s.end()
 
 // Source offsets of consecutive flat indices over a row-major index space `sizes`, where
 // index dimension d advances the source by strides[d] elements.
+// Dims up to rank 8 live inline: kernels build walkers per work piece, allocation-free.
+using DimVec = boost::container::small_vector<int64_t, 8>;
+
 class OffsetWalker {
  public:
-  OffsetWalker(std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t start = 0)
-      : sizes_(std::move(sizes)), strides_(std::move(strides)), index_(sizes_.size(), 0) {
+  template <class Sizes, class Strides>
+  OffsetWalker(const Sizes& sizes, const Strides& strides, int64_t start = 0)
+      : sizes_(sizes.begin(), sizes.end()), strides_(strides.begin(), strides.end()), index_(sizes_.size(), 0) {
     for (size_t d = sizes_.size(); d-- > 0;) {
       index_[d] = start % sizes_[d];
       start /= sizes_[d];
@@ -42,7 +48,7 @@ class OffsetWalker {
   }
 
  private:
-  std::vector<int64_t> sizes_, strides_, index_;
+  DimVec sizes_, strides_, index_;
   int64_t offset_ = 0;
 };
 

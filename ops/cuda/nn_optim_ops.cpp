@@ -4,6 +4,7 @@
 // waits for the GPU.
 #include <cuda_runtime_api.h>
 
+#include "comm/communicator.h"
 #include "ops/cuda/glue.h"
 #include "ops/nn_math.h"
 #include "runtime/cuda/cuda_check.h"
@@ -134,6 +135,21 @@ void adam_cuda(const KernelContext& ctx) {
 
 }  // namespace
 
+// In one process the mean over ranks is a copy. Across ranks the device buffers would
+// go through NCCL (comm::make_nccl), which the trainer does not install yet.
+void allreduce_mean_cuda(const KernelContext& ctx) {
+  if (comm::world().world_size() != 1)
+    throw DeviceError(str_cat("[allreduce_mean] data-parallel training on CUDA is not supported yet (this job has ",
+                              comm::world().world_size(), " ranks); run it on the CPU (--device cpu)"));
+  const cudaStream_t s = stream_of(ctx).handle();
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    const Tensor& x = ctx.inputs[i];
+    Tensor& y = ctx.outputs[i];
+    if (x.nbytes() && x.raw_data() != y.raw_data())
+      DAGRAD_CUDA_CHECK(cudaMemcpyAsync(y.raw_data(), x.raw_data(), x.nbytes(), cudaMemcpyDeviceToDevice, s));
+  }
+}
+
 void attach_nn_optim(OpRegistry& r) {
   set_cuda_kernel(r, "nll_loss", nll_loss_cuda);
   set_cuda_kernel(r, "nll_loss_backward", nll_loss_backward_cuda);
@@ -145,6 +161,7 @@ void attach_nn_optim(OpRegistry& r) {
   set_cuda_kernel(r, "batch_norm_backward", batch_norm_backward_cuda);
   set_cuda_kernel(r, "sgd_update", sgd_cuda);
   set_cuda_kernel(r, "adam_update", adam_cuda);
+  set_cuda_kernel(r, "allreduce_mean", allreduce_mean_cuda);
 }
 
 }  // namespace dagrad::cuda

@@ -16,10 +16,10 @@ uint64_t CpuEvent::mark_recorded() {
 }
 
 void CpuEvent::mark_reached(uint64_t point) {
-  {
-    std::lock_guard lock(mutex_);
-    reached_ = std::max(reached_, point);
-  }
+  // Notify under the lock: a waiter that sees `reached_` may destroy the event at once
+  // (Event::synchronize, then delete), so cv_ must not be touched after the unlock.
+  std::lock_guard lock(mutex_);
+  reached_ = std::max(reached_, point);
   cv_.notify_all();
 }
 
@@ -51,7 +51,14 @@ CpuStream::~CpuStream() {
 void CpuStream::push(Item item) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(item));
+    if (count_ == ring_.size()) {
+      std::vector<Item> bigger(ring_.size() * 2);
+      for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+      ring_ = std::move(bigger);
+      head_ = 0;
+    }
+    ring_[(head_ + count_) % ring_.size()] = std::move(item);
+    ++count_;
   }
   cv_.notify_one();
 }
@@ -74,7 +81,7 @@ void CpuStream::wait(Event& event) {
 
 void CpuStream::synchronize() {
   std::unique_lock lock(mutex_);
-  idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  idle_cv_.wait(lock, [&] { return queue_empty() && !busy_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
@@ -84,10 +91,12 @@ void CpuStream::loop() {
     bool skip;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping with nothing left
-      item = std::move(queue_.front());
-      queue_.pop_front();
+      cv_.wait(lock, [&] { return stopping_ || !queue_empty(); });
+      if (queue_empty()) return;  // stopping with nothing left
+      item = std::move(ring_[head_]);
+      ring_[head_].fn = nullptr;  // drop the task's captures now, not when the slot is reused
+      head_ = (head_ + 1) % ring_.size();
+      --count_;
       busy_ = true;
       skip = error_ && !item.always_run;
     }

@@ -1,10 +1,10 @@
 #pragma once
 #include <condition_variable>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "runtime/backend.h"
 
@@ -50,12 +50,17 @@ class CpuStream final : public Stream {
   };
   void push(Item item);
   void loop();
+  bool queue_empty() const { return count_ == 0; }
 
   int index_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;
-  std::deque<Item> queue_;
+  // The queue is a ring over `ring_` that grows (doubling) only when full, so a run that
+  // submits no more tasks than an earlier one allocates nothing (std::deque frees and
+  // reallocates its blocks as it drains and refills).
+  std::vector<Item> ring_ = std::vector<Item>(64);
+  size_t head_ = 0, count_ = 0;
   bool busy_ = false;
   bool stopping_ = false;
   std::exception_ptr error_;

@@ -133,21 +133,38 @@ TEST(DataLoader, WithoutShuffleTheOrderIsNatural) {
   EXPECT_EQ(flatten(run_epoch(loader, 3)), iota(25));
 }
 
-TEST(DataLoader, ShardsAreDisjointAndCoverTheEpoch) {
-  const int64_t n = 101, world = 3;
-  std::vector<int64_t> full = DataLoader(std::make_shared<IndexDataset>(n), 8, true, 9).epoch_order(2);
-  std::vector<int64_t> seen;
+// Batch i of the ranks, in rank order, is batch i of one process with W times the batch:
+// what makes data-parallel training equal single-process training.
+TEST(DataLoader, ShardsSliceEveryGlobalBatchContiguously) {
+  const int64_t n = 101, world = 3, batch = 8;  // 4 global batches of 24, then 5: slices of 1
+  std::vector<std::vector<int64_t>> global;
+  DataLoader one(std::make_shared<IndexDataset>(n), world * batch, true, 9);
+  for (const Batch& b : one.epoch(2))
+    global.push_back(std::vector<int64_t>(b.labels.data<int64_t>(), b.labels.data<int64_t>() + b.labels.numel()));
+  ASSERT_EQ(global.size(), 5u);
+  std::vector<std::vector<std::vector<int64_t>>> per_rank;
   for (int64_t rank = 0; rank < world; ++rank) {
-    DataLoader loader(std::make_shared<IndexDataset>(n), 8, true, 9);
+    DataLoader loader(std::make_shared<IndexDataset>(n), batch, true, 9);
     loader.shard(rank, world);
-    EXPECT_EQ(loader.num_samples(), rank < n % world ? n / world + 1 : n / world);
-    std::vector<int64_t> mine = flatten(run_epoch(loader, 2));
-    ASSERT_EQ(static_cast<int64_t>(mine.size()), loader.num_samples());
-    for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(mine[i], full[rank + i * world]);
-    seen.insert(seen.end(), mine.begin(), mine.end());
+    EXPECT_EQ(loader.num_samples(), 4 * batch + 1);
+    EXPECT_EQ(loader.num_batches(), 5);
+    per_rank.push_back(run_epoch(loader, 2));
+    ASSERT_EQ(per_rank.back().size(), 5u);
   }
+  std::vector<int64_t> seen;
+  for (size_t i = 0; i < 4; ++i) {
+    std::vector<int64_t> joined;
+    for (auto& r : per_rank) {
+      EXPECT_EQ(static_cast<int64_t>(r[i].size()), batch);
+      joined.insert(joined.end(), r[i].begin(), r[i].end());
+    }
+    EXPECT_EQ(joined, global[i]) << "global batch " << i;
+    seen.insert(seen.end(), joined.begin(), joined.end());
+  }
+  // The last global batch (5 samples) gives each rank one: its first three, in order.
+  for (int64_t r = 0; r < world; ++r) EXPECT_EQ(per_rank[r][4], std::vector<int64_t>{global[4][r]});
   std::sort(seen.begin(), seen.end());
-  EXPECT_EQ(seen, iota(n));
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "a sample went to two ranks";
   DataLoader loader(std::make_shared<IndexDataset>(n), 8, true, 9);
   expect_error<ValueError>([&] { loader.shard(3, 3); }, {"need 0 <= rank < world, got rank 3 of world 3"});
   expect_error<ValueError>([&] { loader.shard(0, 0); }, {"rank 0 of world 0"});

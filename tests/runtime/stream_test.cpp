@@ -19,6 +19,24 @@ TEST(CpuStream, RunsInOrder) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
 }
 
+// The queue is a ring that grows when full: growing while it has wrapped around must keep
+// the order. The worker is held at a gate so the queue really fills past its capacity.
+TEST(CpuStream, KeepsOrderWhenTheQueueWrapsAndGrows) {
+  auto s = backend_for(Device::cpu()).create_stream(0);
+  std::vector<int> order;
+  for (int i = 0; i < 40; ++i) s->submit([&order, i] { order.push_back(i); });
+  s->synchronize();  // the ring's head is now well past its start
+  std::atomic<bool> open{false};
+  s->submit([&open] {
+    while (!open.load()) std::this_thread::sleep_for(1ms);
+  });
+  for (int i = 40; i < 300; ++i) s->submit([&order, i] { order.push_back(i); });
+  open = true;
+  s->synchronize();
+  ASSERT_EQ(order.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(order[i], i);
+}
+
 // Stream B's task must see the value written by stream A's slow task, because B waits
 // for the event A recorded after it. Without the wait B reads 0: the test then fails.
 static int run_cross_stream(bool with_wait) {

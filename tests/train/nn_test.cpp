@@ -70,6 +70,24 @@ TEST(NnModules, ShapeErrorsNameTheOpAndShapes) {
   }
 }
 
+// A layer built with the wrong size is reported at the line that declared it, not
+// inside the module library.
+TEST(NnModules, ShapeErrorsPointAtTheLineThatDeclaredTheLayer) {
+  Graph g;
+  Value x = g.input("x", Shape{2, 1, 28, 28});
+  const int line = __LINE__ + 2;
+  nn::Sequential net("net", {nn::conv2d("conv", 1, 4, 3), nn::relu(), nn::flatten(),
+                             nn::linear("fc", 100, 10)});  // flatten gives 4*26*26 = 2704 features
+  try {
+    net(x);
+    FAIL() << "expected a ShapeError";
+  } catch (const ShapeError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("(at nn_test.cpp:" + std::to_string(line) + ")"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("2704"), std::string::npos) << msg;
+  }
+}
+
 TEST(NnModules, LeNetAndMlpBuild) {
   for (const std::string& name : {"lenet5", "mlp"}) {
     Graph g;

@@ -1,0 +1,126 @@
+// Writes the seed corpus of the fuzz targets: valid inputs that reach deep into each
+// parser, from which libFuzzer mutates, and dictionaries of their keywords. Usage:
+// fuzz_make_corpus DIR (makes DIR/idx, DIR/safetensors, DIR/cli and DIR/*.dict).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "apps/common.h"
+#include "frontend/checkpoint/safetensors.h"
+#include "frontend/data/idx.h"
+#include "runtime/error.h"
+
+namespace {
+
+using namespace dagrad;
+namespace fs = std::filesystem;
+
+Tensor ramp_u8(const Shape& s, int seed) {
+  Tensor t = Tensor::empty(s, DType::u8);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37 + seed) % 251);
+  return t;
+}
+
+template <class T>
+Tensor ramp(const Shape& s, DType dtype) {
+  Tensor t = Tensor::empty(s, dtype);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(i % 7) - 3;
+  return t;
+}
+
+void write_idx_seeds(const fs::path& dir) {
+  write_idx(dir / "images-3x4x5", ramp_u8(Shape{3, 4, 5}, 1));
+  write_idx(dir / "images-2x28x28.gz", ramp_u8(Shape{2, 28, 28}, 2));
+  write_idx(dir / "labels-10", ramp_u8(Shape{10}, 3));
+  write_idx(dir / "labels-7.gz", ramp_u8(Shape{7}, 4));
+  write_idx(dir / "rank4-1x2x2x3", ramp_u8(Shape{1, 2, 2, 3}, 5));
+  write_idx(dir / "empty-0x28x28", ramp_u8(Shape{0, 28, 28}, 6));
+}
+
+void write_safetensors_seeds(const fs::path& dir) {
+  save_safetensors(dir / "one-f32.safetensors", {{"w", ramp<float>(Shape{2, 3}, DType::f32)}});
+  save_safetensors(dir / "every-dtype.safetensors",
+                   {{"a.f32", ramp<float>(Shape{3}, DType::f32)},
+                    {"b.f64", ramp<double>(Shape{2, 2}, DType::f64)},
+                    {"c.i32", ramp<int32_t>(Shape{5}, DType::i32)},
+                    {"d.i64", ramp<int64_t>(Shape{1}, DType::i64)},
+                    {"e.u8", ramp_u8(Shape{3, 3}, 7)},
+                    {"f.scalar", ramp<float>(Shape{}, DType::f32)},
+                    {"g.empty", ramp<float>(Shape{0, 4}, DType::f32)}},
+                   {{"model", "mlp"}, {"step", "12"}, {"epoch", "1"}});
+  save_safetensors(dir / "metadata-only.safetensors", {}, {{"format", "pt"}});
+}
+
+void write_cli_seeds(const fs::path& dir) {
+  const std::vector<std::vector<std::string>> lines = {
+      {"info"},
+      {"ops"},
+      {"--threads", "2", "train", "--model", "mlp", "--epochs", "1", "--batch", "64", "--lr", "0.05"},
+      {"train", "--model", "lenet5", "--optimizer", "adamw", "--weight-decay", "0.01", "--schedule", "cosine",
+       "--warmup", "10", "--device", "cpu", "--streams", "2", "--no-fusion", "--check-numerics", "--quiet"},
+      {"train", "--dataset", "fashion", "--norm", "auto", "--schedule", "step", "--step-size", "100", "--gamma", "0.5",
+       "--momentum", "0.9", "--nesterov", "--seed", "7", "--max-steps", "5", "--out", "runs/x", "--save", "m.st"},
+      {"train", "--data", "data/mnist", "--device", "cuda:1", "--bucket-mb", "2.5", "--allreduce", "--no-memory-plan"},
+      {"eval", "--model", "mlp", "--load", "/dev/null", "--split", "train", "--batch", "500"},
+      {"predict", "--model", "mnist-cnn", "--load", "/dev/null", "--index", "3", "--json", "--invert"},
+      {"plan", "--model", "mnist-cnn", "--batch", "32", "--format", "dot", "--streams", "4", "--infer"},
+      {"profile", "--model", "lenet5", "--steps", "3", "--out", "prof", "--ops"},
+      {"bench", "--gemm", "--seconds", "0.5", "--device", "cpu"},
+      {"--comm-timeout", "30", "--help"},
+      {"train", "--epochs", "-1"},
+  };
+  int i = 0;
+  for (const auto& line : lines) {
+    std::string bytes;
+    for (size_t k = 0; k < line.size(); ++k) bytes += (k ? std::string(1, '\0') : std::string()) + line[k];
+    std::ofstream(dir / ("cmd-" + std::to_string(i++)), std::ios::binary) << bytes;
+  }
+}
+
+// The JSON keys and values a safetensors header is made of.
+void write_safetensors_dict(const fs::path& file) {
+  std::ofstream out(file);
+  for (const char* w : {"__metadata__", "dtype", "shape", "data_offsets", "F32", "F64", "I32", "I64", "U8", "BF16",
+                        "{", "}", "[", "]", ":", ",", "\\\\u0000", "18446744073709551615", "-1", "1e308"})
+    out << '"' << w << "\"\n";  // (no entry holds a quote; a backslash is doubled above)
+}
+
+// Every subcommand and option name of the real command line, read from its CLI11 apps.
+void write_cli_dict(const fs::path& file) {
+  CLI::App app{"dagrad"};
+  std::vector<cli::Command> commands{cli::add_train_command(app),   cli::add_eval_command(app),
+                                     cli::add_predict_command(app), cli::add_plan_command(app),
+                                     cli::add_profile_command(app), cli::add_bench_command(app)};
+  std::ofstream out(file);
+  out << "\"info\"\n\"ops\"\n\"--threads\"\n\"--comm-timeout\"\n\"--help\"\n\"cpu\"\n\"cuda:\"\n";
+  for (const cli::Command& c : commands) {
+    out << '"' << c.app->get_name() << "\"\n";
+    for (const CLI::Option* o : c.app->get_options())
+      for (const std::string& n : o->get_lnames()) out << "\"--" << n << "\"\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    return 2;
+  }
+  try {
+    fs::path root = argv[1];
+    for (const char* sub : {"idx", "safetensors", "cli"}) fs::create_directories(root / sub);
+    write_idx_seeds(root / "idx");
+    write_safetensors_seeds(root / "safetensors");
+    write_cli_seeds(root / "cli");
+    write_safetensors_dict(root / "safetensors.dict");
+    write_cli_dict(root / "cli.dict");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fuzz_make_corpus: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

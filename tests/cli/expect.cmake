@@ -1,0 +1,27 @@
+# Runs one dagrad command line and checks how it ended (cmake -P; see CMakeLists.txt):
+#   -DCMD=<;-list>  -DEXPECT_RC=0|nonzero  -DEXPECT_OUTPUT=<regex on stdout+stderr>
+#   [-DEXPECT_FILES=<;-list of paths that must exist afterwards>] [-DSKIP_IF_CUDA=ON]
+# A skipped check exits with 77 (SKIP_RETURN_CODE).
+if(SKIP_IF_CUDA)
+  list(GET CMD 0 dagrad)
+  execute_process(COMMAND ${dagrad} info OUTPUT_VARIABLE info ERROR_VARIABLE info)
+  if(info MATCHES "cuda backend: cuda:")
+    message("skipped: a GPU is present, so this missing-device check does not apply")
+    cmake_language(EXIT 77)
+  endif()
+endif()
+execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out TIMEOUT 300)
+message("${out}")
+if(EXPECT_RC STREQUAL "0" AND NOT rc EQUAL 0)
+  message(FATAL_ERROR "expected success, got exit status '${rc}'")
+elseif(EXPECT_RC STREQUAL "nonzero" AND (rc EQUAL 0 OR NOT rc MATCHES "^[0-9]+$"))
+  message(FATAL_ERROR "expected a clean failure (non-zero exit status, no crash), got '${rc}'")
+endif()
+if(NOT out MATCHES "${EXPECT_OUTPUT}")
+  message(FATAL_ERROR "output does not match '${EXPECT_OUTPUT}'")
+endif()
+foreach(f IN LISTS EXPECT_FILES)
+  if(NOT EXISTS "${f}")
+    message(FATAL_ERROR "expected file '${f}' was not written")
+  endif()
+endforeach()
