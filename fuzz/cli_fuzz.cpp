@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common.h"
+#include "apps/app.h"
 #include "runtime/error.h"
 
 namespace {
@@ -32,26 +32,15 @@ std::vector<std::string> split_args(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace dagrad;
   std::vector<std::string> args = split_args(data, size);
-  // The same app as apps/dagrad_main.cpp: its global options, then every subcommand.
-  CLI::App app{"dagrad"};
-  app.require_subcommand(1);
-  int threads = 0;
-  app.add_option("--threads", threads, "worker threads")->check(CLI::NonNegativeNumber);
-  double comm_timeout = 300;
-  app.add_option("--comm-timeout", comm_timeout, "collective timeout")->check(CLI::PositiveNumber);
-  app.add_subcommand("info", "show the version");
-  app.add_subcommand("ops", "list the registered ops");
-  std::vector<cli::Command> commands{cli::add_train_command(app),   cli::add_eval_command(app),
-                                     cli::add_predict_command(app), cli::add_plan_command(app),
-                                     cli::add_profile_command(app), cli::add_bench_command(app)};
+  cli::DagradApp cmd;  // the app dagrad_main.cpp runs
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
+    cmd.app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError&) {
     return 0;
   }
-  for (const cli::Command& c : commands) {
+  for (const cli::Command& c : cmd.commands) {
     if (!*c.app) continue;
     if (const CLI::Option* dev = c.app->get_option_no_throw("--device"); dev && dev->count() > 0) {
       try {

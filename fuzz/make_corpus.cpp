@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common.h"
+#include "apps/app.h"
 #include "frontend/checkpoint/safetensors.h"
 #include "frontend/data/idx.h"
 #include "runtime/error.h"
@@ -90,16 +90,17 @@ void write_safetensors_dict(const fs::path& file) {
 
 // Every subcommand and option name of the real command line, read from its CLI11 apps.
 void write_cli_dict(const fs::path& file) {
-  CLI::App app{"dagrad"};
-  std::vector<cli::Command> commands{cli::add_train_command(app),   cli::add_eval_command(app),
-                                     cli::add_predict_command(app), cli::add_plan_command(app),
-                                     cli::add_profile_command(app), cli::add_bench_command(app)};
+  cli::DagradApp cmd;
   std::ofstream out(file);
-  out << "\"info\"\n\"ops\"\n\"--threads\"\n\"--comm-timeout\"\n\"--help\"\n\"cpu\"\n\"cuda:\"\n";
-  for (const cli::Command& c : commands) {
-    out << '"' << c.app->get_name() << "\"\n";
-    for (const CLI::Option* o : c.app->get_options())
+  out << "\"cpu\"\n\"cuda:\"\n";  // --device values
+  auto options = [&](const CLI::App& a) {
+    for (const CLI::Option* o : a.get_options())
       for (const std::string& n : o->get_lnames()) out << "\"--" << n << "\"\n";
+  };
+  options(cmd.app);
+  for (const cli::Command& c : cmd.commands) {
+    out << '"' << c.app->get_name() << "\"\n";
+    options(*c.app);
   }
 }
 

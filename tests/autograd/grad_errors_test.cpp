@@ -5,6 +5,7 @@
 #include "finite_diff.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
+#include "tests/error_of.h"
 #include "tests/ops/op_cases.h"
 
 using namespace dagrad;
@@ -27,18 +28,6 @@ const bool kOpaqueRegistered = [] {
   OpRegistry::instance().add(std::move(d));
   return true;
 }();
-
-template <class E, class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "no exception";
-}
 
 }  // namespace
 

@@ -10,21 +10,12 @@
 #include "frontend/data_parallel.h"
 #include "runtime/backend.h"
 #include "runtime/tensor.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::testing::error_of;
 
 namespace {
-
-template <class E, class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return {};
-}
 
 // Sets an environment variable for one scope, restoring the old value.
 class ScopedEnv {

@@ -13,20 +13,16 @@
 #include "runtime/tensor.h"
 #include "scheduler/compile.h"
 #include "scheduler/executor.h"
+#include "tests/error_of.h"
 
 namespace dagrad {
 namespace {
 
 constexpr size_t kPiB = size_t{1} << 50;  // beyond any machine's address space
 
-std::string oom_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const OutOfMemoryError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected OutOfMemoryError";
-  return {};
+template <class Fn>
+std::string oom_message(Fn&& fn) {
+  return testing::error_of<OutOfMemoryError>(fn);
 }
 
 void expect_contains(const std::string& msg, const std::string& part) {

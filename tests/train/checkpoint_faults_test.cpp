@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 
@@ -11,10 +12,12 @@
 #include "frontend/checkpoint/safetensors.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "tests/error_of.h"
 
 namespace dagrad {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
 
 TrainConfig mlp_config() {
@@ -31,15 +34,17 @@ std::string file_bytes(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Saves the MLP's checkpoint at `path`, lets `edit` change its tensors, writes it back and
+// returns the message of the E that loading it into the model throws.
 template <class E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return {};
+std::string load_error_after_edit(const std::filesystem::path& path, const std::function<void(NamedTensors&)>& edit) {
+  std::ostringstream log;
+  Trainer trainer(models::mlp(), mlp_config(), log);
+  trainer.save(path);
+  Checkpoint ck = load_safetensors(path);
+  edit(ck.tensors);
+  save_safetensors(path, ck.tensors, ck.metadata);
+  return error_of<E>([&] { trainer.load_parameters(path); });
 }
 
 TEST(CheckpointFaults, UnwritablePathIsAnIoErrorNamingIt) {
@@ -73,14 +78,9 @@ TEST(CheckpointFaults, FailedSaveLeavesTheLastGoodCheckpoint) {
 
 TEST(CheckpointFaults, TensorOfTheWrongDtypeIsRefused) {
   TempDir dir;
-  std::ostringstream log;
-  Trainer trainer(models::mlp(), mlp_config(), log);
   std::filesystem::path path = dir / "mlp.safetensors";
-  trainer.save(path);
-  Checkpoint ck = load_safetensors(path);
-  ck.tensors.at("fc2.weight") = ck.tensors.at("fc2.weight").to_dtype(DType::f64);
-  save_safetensors(path, ck.tensors, ck.metadata);
-  std::string msg = error_of<ShapeError>([&] { trainer.load_parameters(path); });
+  std::string msg = load_error_after_edit<ShapeError>(
+      path, [](NamedTensors& t) { t.at("fc2.weight") = t.at("fc2.weight").to_dtype(DType::f64); });
   EXPECT_NE(msg.find(path.string() +
                      ": tensor 'fc2.weight' is [128,256] float64 but the model expects [128,256] float32"),
             std::string::npos)
@@ -89,28 +89,16 @@ TEST(CheckpointFaults, TensorOfTheWrongDtypeIsRefused) {
 
 TEST(CheckpointFaults, TensorOfTheWrongShapeIsRefused) {
   TempDir dir;
-  std::ostringstream log;
-  Trainer trainer(models::mlp(), mlp_config(), log);
-  std::filesystem::path path = dir / "mlp.safetensors";
-  trainer.save(path);
-  Checkpoint ck = load_safetensors(path);
-  ck.tensors.at("fc2.bias") = Tensor::zeros(Shape{129});
-  save_safetensors(path, ck.tensors, ck.metadata);
-  std::string msg = error_of<ShapeError>([&] { trainer.load_parameters(path); });
+  std::string msg = load_error_after_edit<ShapeError>(dir / "mlp.safetensors",
+                                                      [](NamedTensors& t) { t.at("fc2.bias") = Tensor::zeros(Shape{129}); });
   EXPECT_NE(msg.find("tensor 'fc2.bias' is [129] float32 but the model expects [128] float32"), std::string::npos)
       << msg;
 }
 
 TEST(CheckpointFaults, MissingTensorIsNamed) {
   TempDir dir;
-  std::ostringstream log;
-  Trainer trainer(models::mlp(), mlp_config(), log);
   std::filesystem::path path = dir / "mlp.safetensors";
-  trainer.save(path);
-  Checkpoint ck = load_safetensors(path);
-  ck.tensors.erase("fc1.bias");
-  save_safetensors(path, ck.tensors, ck.metadata);
-  std::string msg = error_of<ValueError>([&] { trainer.load_parameters(path); });
+  std::string msg = load_error_after_edit<ValueError>(path, [](NamedTensors& t) { t.erase("fc1.bias"); });
   EXPECT_NE(msg.find(path.string() + ": checkpoint has no tensor 'fc1.bias'"), std::string::npos) << msg;
 }
 
