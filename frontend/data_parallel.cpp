@@ -39,6 +39,13 @@ std::vector<Value> allreduce_gradients(Graph& g, std::span<const Value> grads, i
   return reduced;
 }
 
+void offset_dropout_for_rank(Graph& g, int rank) {
+  for (int id : g.nodes_of_op("dropout")) {
+    Node& n = g.node(id);
+    n.attrs.set("offset", static_cast<int64_t>(rank) * n.outputs[0].shape.numel());
+  }
+}
+
 void broadcast_state(TensorMap& state, comm::Communicator& c) {
   if (c.world_size() == 1) return;
   std::vector<std::string> names;

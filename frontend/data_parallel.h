@@ -30,6 +30,12 @@ std::vector<GradBucket> bucket_gradients(std::span<const Value> grads, int64_t b
 // the averaged gradient for each entry of `grads` (invalid entries stay invalid).
 std::vector<Value> allreduce_gradients(Graph& g, std::span<const Value> grads, int64_t bucket_bytes);
 
+// Makes rank `rank`'s dropout masks those of the global batch: each dropout node's
+// element indices continue from rank·(its element count), as the rank's batch is the
+// rank-th contiguous slice of the global one. Call before autograd, whose dropout
+// vjps copy the attributes.
+void offset_dropout_for_rank(Graph& g, int rank);
+
 // Rank 0's values of every tensor in `state` (host memory) to every rank, in the order
 // of their names, so that all ranks start from the same parameters.
 void broadcast_state(TensorMap& state, comm::Communicator& c);

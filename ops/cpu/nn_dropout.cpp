@@ -1,5 +1,7 @@
 // Inverted dropout. The mask is a pure function of (seed, run step, element index)
-// (ops/nn_math.h), so the vjp and the CUDA backend regenerate it exactly.
+// (ops/nn_math.h), so the vjp and the CUDA backend regenerate it exactly. The index
+// starts at the "offset" attribute: a data-parallel rank's batch continues the global
+// batch's indices, so its masks are those one process would draw at the global batch.
 #include <algorithm>
 #include <cstring>
 
@@ -33,6 +35,7 @@ void dropout_cpu(const KernelContext& ctx) {
   }
   const uint64_t seed = dropout_step_seed(static_cast<uint64_t>(attrs.get_int_or("seed", 0)), ctx.step);
   const uint32_t threshold = dropout_threshold(p);
+  const uint64_t offset = static_cast<uint64_t>(attrs.get_int_or("offset", 0));
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
     const T* in = x.data<T>();
@@ -43,13 +46,14 @@ void dropout_cpu(const KernelContext& ctx) {
     // mask applied after: two simple loops the compiler vectorises (~6x faster than
     // masking inside the Philox loop).
     constexpr int64_t kBlock = 64;  // groups of 4 elements
-    const int64_t groups = n / 4;
-    parallel_for(0, groups, 2048, [&, k0, k1, threshold, scale](int64_t lo, int64_t hi) {
+    const int64_t groups = offset % 4 == 0 ? n / 4 : 0;  // an unaligned offset takes the scalar loop
+    const uint64_t group0 = offset / 4;
+    parallel_for(0, groups, 2048, [&, k0, k1, threshold, scale, group0](int64_t lo, int64_t hi) {
       alignas(64) uint32_t bits[kBlock * 4];
       for (int64_t g0 = lo; g0 < hi; g0 += kBlock) {
         const int64_t ng = std::min(kBlock, hi - g0);
         for (int64_t q = 0; q < ng; ++q) {
-          const uint64_t ctr = static_cast<uint64_t>(g0 + q);
+          const uint64_t ctr = group0 + static_cast<uint64_t>(g0 + q);
           const U32x4 r =
               philox4x32_10(U32x4{{static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), 0u, 0u}}, k0, k1);
           for (int j = 0; j < 4; ++j) bits[4 * q + j] = r.v[j];
@@ -58,7 +62,7 @@ void dropout_cpu(const KernelContext& ctx) {
       }
     });
     for (int64_t i = 4 * groups; i < n; ++i)  // the last partial group
-      out[i] = in[i] * (dropout_keep(seed, static_cast<uint64_t>(i), threshold) ? scale : T(0));
+      out[i] = in[i] * (dropout_keep(seed, offset + static_cast<uint64_t>(i), threshold) ? scale : T(0));
   });
 }
 

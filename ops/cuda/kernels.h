@@ -139,11 +139,12 @@ void launch_softmax_xent_backward(const T* grad, const T* logits, const int64_t*
                                   cudaStream_t stream);
 template <class T>
 void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t n, int64_t c, cudaStream_t stream);
-// y = x·scale where kept, else x·0; keep rule and bits of ops/nn_math.h (x may be y).
-// The run step is `step`, or *device_step when that is not null (CUDA Graph replay).
+// y = x·scale where kept, else x·0; keep rule and bits of ops/nn_math.h (x may be y),
+// element i drawing index offset + i. The run step is `step`, or *device_step when that
+// is not null (CUDA Graph replay).
 template <class T>
-void launch_dropout(const T* x, T* y, int64_t n, uint64_t seed, uint64_t step, const uint64_t* device_step,
-                    uint32_t threshold, T scale, cudaStream_t stream);
+void launch_dropout(const T* x, T* y, int64_t n, uint64_t offset, uint64_t seed, uint64_t step,
+                    const uint64_t* device_step, uint32_t threshold, T scale, cudaStream_t stream);
 
 // x viewed as [N, C, S].
 struct BnGeom {

@@ -128,16 +128,21 @@ __global__ void accuracy_kernel(const T* x, const int64_t* target, float* out, i
     out[0] = bad ? quiet_nan<float>() : static_cast<float>(static_cast<double>(hits) / static_cast<double>(n));
 }
 
-// One Philox call per group of 4 elements, as random_bits (and the CPU kernel) draw them.
+// One Philox call per group of 4 elements, as random_bits (and the CPU kernel) draw them;
+// element i has index offset + i, so an unaligned offset straddles groups.
 template <class T>
-__global__ void dropout_kernel(const T* x, T* y, int64_t n, uint64_t attr_seed, uint64_t step,
+__global__ void dropout_kernel(const T* x, T* y, int64_t n, uint64_t offset, uint64_t attr_seed, uint64_t step,
                                const uint64_t* device_step, uint32_t threshold, T scale) {
   const uint64_t seed = dropout_step_seed(attr_seed, device_step ? *device_step : step);
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  DAGRAD_GRID_STRIDE(g, (n + 3) / 4) {
+  const uint64_t first = offset / 4, groups = (offset + n + 3) / 4 - first;
+  DAGRAD_GRID_STRIDE(q, static_cast<int64_t>(groups)) {
+    const uint64_t g = first + static_cast<uint64_t>(q);
     const U32x4 r = philox4x32_10(U32x4{{static_cast<uint32_t>(g), static_cast<uint32_t>(g >> 32), 0u, 0u}}, k0, k1);
     for (int j = 0; j < 4; ++j) {
-      const int64_t i = 4 * g + j;
+      const uint64_t index = 4 * g + j;
+      if (index < offset) continue;
+      const int64_t i = static_cast<int64_t>(index - offset);
       if (i < n) y[i] = x[i] * (dropout_keep_bits(r.v[j], threshold) ? scale : T(0));
     }
   }
@@ -254,10 +259,11 @@ void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t
 }
 
 template <class T>
-void launch_dropout(const T* x, T* y, int64_t n, uint64_t seed, uint64_t step, const uint64_t* device_step,
-                    uint32_t threshold, T scale, cudaStream_t stream) {
+void launch_dropout(const T* x, T* y, int64_t n, uint64_t offset, uint64_t seed, uint64_t step,
+                    const uint64_t* device_step, uint32_t threshold, T scale, cudaStream_t stream) {
   if (n == 0) return;
-  dropout_kernel<<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(x, y, n, seed, step, device_step, threshold, scale);
+  dropout_kernel<<<grid_for(n / 4 + 2), kBlock, 0, stream>>>(x, y, n, offset, seed, step, device_step, threshold,
+                                                              scale);
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
@@ -287,7 +293,7 @@ void launch_batch_norm_backward(const BnGeom& g, const T* dy, const T* x, const 
   template void launch_softmax_xent_backward<T>(const T*, const T*, const int64_t*, T*, int64_t, int64_t,             \
                                                 cudaStream_t);                                                        \
   template void launch_accuracy<T>(const T*, const int64_t*, float*, int64_t, int64_t, cudaStream_t);                 \
-  template void launch_dropout<T>(const T*, T*, int64_t, uint64_t, uint64_t, const uint64_t*, uint32_t, T,           \
+  template void launch_dropout<T>(const T*, T*, int64_t, uint64_t, uint64_t, uint64_t, const uint64_t*, uint32_t, T, \
                                   cudaStream_t);                                                                      \
   template void launch_batch_norm<T>(const BnGeom&, const T*, const T*, const T*, T*, T*, T*, T*, T*, bool, double,   \
                                      double, cudaStream_t);                                                           \

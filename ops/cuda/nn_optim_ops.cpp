@@ -78,9 +78,10 @@ void dropout_cuda(const KernelContext& ctx) {
     return;
   }
   const uint64_t seed = static_cast<uint64_t>(attrs.get_int_or("seed", 0));
+  const uint64_t offset = static_cast<uint64_t>(attrs.get_int_or("offset", 0));
   const uint64_t* device_step = stream.capturing() ? stream.replay_step() : nullptr;
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-    launch_dropout<T>(x.data<T>(), y.data<T>(), x.numel(), seed, ctx.step, device_step, dropout_threshold(p),
+    launch_dropout<T>(x.data<T>(), y.data<T>(), x.numel(), offset, seed, ctx.step, device_step, dropout_threshold(p),
                       static_cast<T>(1.0 / (1.0 - p)), s);
   });
 }

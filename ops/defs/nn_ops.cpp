@@ -64,6 +64,8 @@ std::vector<TensorType> infer_dropout(const InferContext& c) {
   c.expect_floating(0);
   double p = c.attrs.get_float("p");
   if (!(p >= 0.0 && p < 1.0)) throw ValueError(str_cat("[dropout] p must be in [0, 1), got ", p));
+  if (int64_t offset = c.attrs.get_int_or("offset", 0); offset < 0)
+    throw ValueError(str_cat("[dropout] offset must be >= 0, got ", offset));
   return {c.inputs[0]};
 }
 
@@ -339,7 +341,8 @@ void register_nn_ops(OpRegistry& r) {
 
   OpDef dropout = make_op("dropout", infer_dropout, dropout_cpu, dropout_vjp, dropout_cost, {},
                           "inverted dropout with a Philox mask from (seed, run step, index); identity in eval");
-  dropout.attrs = {{"p", AttrKind::Float, true}, {"seed", AttrKind::Int}, {"training", AttrKind::Bool}};
+  dropout.attrs = {{"p", AttrKind::Float, true}, {"seed", AttrKind::Int}, {"training", AttrKind::Bool},
+                   {"offset", AttrKind::Int}};
   dropout.flags.inplace_ok = true;
   r.add(std::move(dropout));
 

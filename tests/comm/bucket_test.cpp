@@ -12,6 +12,9 @@
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "ops/graph.h"
+#include "ops/interpreter.h"
+#include "ops/ops.h"
+#include "runtime/rng.h"
 #include "scheduler/executor.h"
 #include "scheduler/session.h"
 
@@ -182,4 +185,32 @@ TEST_F(DataParallelPlan, OneProcessTrainingIsUnchangedByTheAllReduce) {
   EXPECT_EQ(l0, l1);
   EXPECT_EQ(w0, w1);
   EXPECT_NE(l0.front(), l0.back());  // it did train
+}
+
+// Rank r of N draws, for its rows r·B..(r+1)·B-1 of the global batch, exactly the
+// dropout mask one process draws for those rows at batch N·B, in forward and backward.
+TEST(DataParallelDropout, EachRankDrawsItsSliceOfTheGlobalMask) {
+  for (int64_t features : {8, 7}) {  // 7: rank 1's first index is not a multiple of 4
+    SCOPED_TRACE(str_cat(features, " features"));
+    const int64_t ranks = 3, b = 5;
+    Tensor x = Tensor::empty(Shape{ranks * b, features});
+    Generator gen(4);
+    fill_normal(x, gen, 0.0, 1.0);
+    auto run = [](const Tensor& in, int rank) {
+      Graph g;
+      Value v = g.input("x", in.shape());
+      Value y = dropout(v, 0.5, 17);
+      if (rank >= 0) offset_dropout_for_rank(g, rank);
+      Value dx = apply("dropout", {y}, g.node(y.node).attrs);  // what the vjp builds
+      std::vector<Value> outs{y, dx};
+      return interpret(g, outs, {{"x", in}}, /*step=*/3);
+    };
+    const std::vector<Tensor> whole = run(x, -1);
+    for (int rank = 0; rank < ranks; ++rank) {
+      const std::vector<Tensor> mine = run(x.slice_rows(rank * b, (rank + 1) * b).clone(), rank);
+      for (size_t k = 0; k < 2; ++k)
+        EXPECT_EQ(mine[k].to_vector<float>(), whole[k].slice_rows(rank * b, (rank + 1) * b).clone().to_vector<float>())
+            << "rank " << rank << (k ? " backward" : " forward");
+    }
+  }
 }

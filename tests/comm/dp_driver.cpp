@@ -1,9 +1,9 @@
-// A data-parallel training run for the MPI tests: LeNet-5 (no dropout or batch norm, so
-// that one process with batch W*B computes exactly what W ranks with batch B do) on
-// generated digits for a few steps; rank 0 writes the parameters and optimizer state and
-// prints the evaluation of 101 held-out samples (shared out among the ranks).
+// A data-parallel training run for the MPI tests: a model (the MNIST CNN by default,
+// dropout included: each rank's masks continue the global batch's) on generated digits
+// for a few steps; rank 0 writes the parameters and optimizer state and prints the
+// evaluation of 101 held-out samples (shared out among the ranks).
 // In one process or under mpirun:
-//   dp_driver --out FILE [--batch B] [--steps K] [--bucket-mb X] [--streams S]
+//   dp_driver --out FILE [--model NAME] [--batch B] [--steps K] [--bucket-mb X] [--streams S]
 //             [--timeout SECONDS] [--leave-rank R --leave-after K]
 // --leave-rank makes rank R stop after K steps and exit normally, as a rank that died
 // would stop answering: the others must fail with the all-reduce timeout.
@@ -24,13 +24,14 @@
 using namespace dagrad;
 
 int main(int argc, char** argv) {
-  std::string out;
+  std::string out, model = "mnist-cnn";
   int64_t batch = 16, steps = 3, leave_after = -1;
   int streams = 1, leave_rank = -1;
   double bucket_mb = 0.05, timeout = 300;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--out") out = v;
+    else if (k == "--model") model = v;
     else if (k == "--batch") batch = std::stoll(v);
     else if (k == "--steps") steps = std::stoll(v);
     else if (k == "--bucket-mb") bucket_mb = std::stod(v);
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
     comm::Communicator& world = comm::world();
     MnistDataset data = testing::synthetic_digits(256, 5);
     TrainConfig cfg;
-    cfg.model_name = "lenet5";
+    cfg.model_name = model;
     cfg.batch_size = batch;
     cfg.schedule.base_lr = 0.05;
     cfg.seed = 3;
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     cfg.compile.num_streams = streams;
     cfg.max_steps_per_epoch = world.rank() == leave_rank ? leave_after : steps;
     cfg.eval_batch_size = 16;
-    Trainer trainer(models::lenet5(), cfg, std::cerr);
+    Trainer trainer(models::make_model(model), cfg, std::cerr);
     // --timeout applies to training only: a busy machine may start the ranks seconds apart.
     world.set_timeout(timeout);
     double loss = trainer.train_epoch(data, 0);

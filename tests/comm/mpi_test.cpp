@@ -1,6 +1,7 @@
 // Data-parallel training under mpirun (label "mpi"): 2 and 4 ranks with batch B each end
 // with the parameters of one process with batch N*B over the same data order (and
-// evaluate, each its share, to the same result), and a rank
+// evaluate, each its share, to the same result), for the MNIST CNN (dropout masks
+// included) and LeNet-5, and a rank
 // that leaves early makes the others stop with the all-reduce timeout instead of hanging.
 // Runs tests/comm/dp_driver; skipped, saying why, without mpirun or an MPI build.
 #include <gtest/gtest.h>
@@ -92,8 +93,10 @@ std::tuple<int64_t, int64_t, double> eval_line(const std::string& out) {
 
 }  // namespace
 
-TEST_F(Mpi, RanksWithBatchBMatchOneProcessWithBatchNB) {
-  const std::string driver = DAGRAD_DP_DRIVER;
+class MpiModels : public Mpi, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(MpiModels, RanksWithBatchBMatchOneProcessWithBatchNB) {
+  const std::string driver = str_cat(DAGRAD_DP_DRIVER, " --model ", GetParam());
   const fs::path single = dir_ / "single.safetensors", init = dir_ / "init.safetensors";
   RunResult s = run(str_cat(driver, " --batch 32 --steps 4 --out ", single));
   ASSERT_EQ(s.code, 0) << s.output;
@@ -118,13 +121,17 @@ TEST_F(Mpi, RanksWithBatchBMatchOneProcessWithBatchNB) {
     EXPECT_EQ(samples1, 101) << s.output;
     EXPECT_EQ(correct, correct1);
     EXPECT_NEAR(loss, loss1, 1e-5 * (1 + std::abs(loss1)));
-    std::cout << ranks << " ranks vs 1 process: max relative difference " << diff << " (" << r.seconds << " s)\n";
+    std::cout << GetParam() << ", " << ranks << " ranks vs 1 process: max relative difference " << diff << " ("
+              << r.seconds << " s)\n";
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Models, MpiModels, ::testing::Values("mnist-cnn", "lenet5"),
+                         [](const auto& info) { return info.param == std::string("mnist-cnn") ? "MnistCnn" : "Lenet5"; });
+
 TEST_F(Mpi, ARankLeavingEarlyStopsTheOthersWithTheTimeout) {
   RunResult r = run(str_cat(mpirun(2), DAGRAD_DP_DRIVER,
-                            " --batch 8 --steps 3 --leave-rank 1 --leave-after 1 --timeout 2"));
+                            " --model lenet5 --batch 8 --steps 3 --leave-rank 1 --leave-after 1 --timeout 2"));
   EXPECT_NE(r.code, 0) << r.output;
   EXPECT_NE(r.code, 124) << "the job hung until timeout(1) killed it:\n" << r.output;
   EXPECT_NE(r.output.find("rank 1 leaves after 1 steps"), std::string::npos) << r.output;

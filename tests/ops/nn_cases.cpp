@@ -199,27 +199,32 @@ DAGRAD_OP_CASES("dropout") {
     double p;
     int64_t seed;
     bool training;
+    int64_t offset = 0;  // index of the first element (a data-parallel rank's share)
   };
-  // Odd sizes leave a partial group of 4 (one Philox draw covers 4 elements).
-  const Setup setups[] = {{{5, 7}, 0.3, 1, true},   {{1}, 0.5, 2, true},    {{3, 1, 9}, 0.5, 3, true},
-                          {{64, 33}, 0.9, 4, true}, {{5, 7}, 0.0, 5, true}, {{5, 7}, 0.5, 6, false},
-                          {{2, 3}, 0.25, -7, true}};
+  // Odd sizes leave a partial group of 4 (one Philox draw covers 4 elements); so do
+  // offsets that are not a multiple of 4.
+  const Setup setups[] = {{{5, 7}, 0.3, 1, true},        {{1}, 0.5, 2, true},         {{3, 1, 9}, 0.5, 3, true},
+                          {{64, 33}, 0.9, 4, true},      {{5, 7}, 0.0, 5, true},      {{5, 7}, 0.5, 6, false},
+                          {{2, 3}, 0.25, -7, true},      {{64, 33}, 0.5, 8, true, 2112}, {{5, 7}, 0.3, 1, true, 35},
+                          {{3, 1, 9}, 0.5, 3, true, 6}};
   std::vector<OpCase> cases;
   for (DType dt : kDtypes)
     for (const Setup& s : setups) {
       OpCase k;
-      k.label = label(str_cat("dropout p=", s.p, s.training ? "" : " eval"), s.shape, dt);
+      k.label = label(str_cat("dropout p=", s.p, s.training ? "" : " eval", s.offset ? str_cat(" offset ", s.offset) : ""),
+                      s.shape, dt);
       k.inputs = {random_tensor(s.shape, dt, 90 + s.seed)};
-      k.attrs = Attrs{{"p", s.p}, {"seed", s.seed}, {"training", s.training}};
+      k.attrs = Attrs{{"p", s.p}, {"seed", s.seed}, {"training", s.training}, {"offset", s.offset}};
       // The interpreter runs step 0, whose mask seed is the attribute seed itself.
       k.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
         const double p = a.get_float("p");
         const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
         const bool training = a.get_bool("training");
+        const int64_t offset = a.get_int("offset");
         return std::vector<Tensor>{make_f64(in[0].shape(), [&](int64_t i) {
           const double x = at(in[0], i);
           if (!training) return x;
-          return random_uniform(seed, static_cast<uint64_t>(i)) >= p ? x / (1 - p) : 0.0;
+          return random_uniform(seed, static_cast<uint64_t>(offset + i)) >= p ? x / (1 - p) : 0.0;
         })};
       };
       cases.push_back(k);
