@@ -1,5 +1,7 @@
 #include "apps/common.h"
 
+#include "comm/communicator.h"
+
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
@@ -79,7 +81,10 @@ const CLI::Validator non_negative_number = number_check(true);
 
 Device check_device(const std::string& device) {
   Device d = Device::parse(device);
-  if (!d.is_cpu()) backend_for(d);  // throws the reason ("built without CUDA", "no CUDA device ...")
+  if (d.is_cpu()) return d;
+  backend_for(d);  // throws the reason ("built without CUDA", "no CUDA device ...")
+  // Under mpirun a plain "cuda" is this rank's own GPU: local rank R takes GPU R (mod count).
+  if (device == "cuda" && comm::launched_by_mpi()) d = Device::cuda(comm::local_rank() % cuda_device_count());
   return d;
 }
 

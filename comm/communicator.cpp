@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 namespace dagrad::comm {
 
@@ -30,6 +32,16 @@ class SingleProcess final : public Communicator {
 std::unique_ptr<Communicator>& world_slot() {
   static std::unique_ptr<Communicator> w = make_single_process();
   return w;
+}
+
+// device_world()'s communicators, by device.
+struct DeviceWorlds {
+  std::mutex mu;
+  std::map<int, std::unique_ptr<Communicator>> by_device;
+};
+DeviceWorlds& device_worlds() {
+  static DeviceWorlds d;
+  return d;
 }
 
 int env_int(const char* name, int fallback) {
@@ -60,7 +72,22 @@ void set_world(std::unique_ptr<Communicator> c) {
   world_slot() = std::move(c);
 }
 
+Communicator& device_world(int device) {
+  DeviceWorlds& d = device_worlds();
+  std::lock_guard<std::mutex> lock(d.mu);
+  std::unique_ptr<Communicator>& c = d.by_device[device];
+  if (!c) c = make_nccl(world(), device);
+  return *c;
+}
+
 void finalize_world(int code) {
+  {
+    DeviceWorlds& d = device_worlds();
+    std::lock_guard<std::mutex> lock(d.mu);
+    for (auto& [device, c] : d.by_device)
+      if (code != 0 && c->world_size() > 1) c->abort(code);
+    d.by_device.clear();  // before the world they were made over
+  }
   auto& w = world_slot();
   if (code != 0 && w->world_size() > 1) w->abort(code);
   w = make_single_process();  // the old one's destructor finalises
@@ -77,5 +104,7 @@ bool launched_by_mpi() {
 int local_world_size() {
   return env_int("OMPI_COMM_WORLD_LOCAL_SIZE", env_int("MPI_LOCALNRANKS", 1));
 }
+
+int local_rank() { return env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("MPI_LOCALRANKID", 0)); }
 
 }  // namespace dagrad::comm

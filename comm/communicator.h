@@ -69,6 +69,9 @@ bool launched_by_mpi();
 // Ranks of this job on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS), 1
 // when not under MPI.
 int local_world_size();
+// This process's rank among them (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID), 0 when
+// not under MPI.
+int local_rank();
 
 // Whether this build has the OpenMPI / NCCL implementation.
 bool mpi_built();
@@ -79,5 +82,11 @@ std::unique_ptr<Communicator> make_mpi();
 // NCCL over the ranks of `bootstrap` (which shares NCCL's unique id), on CUDA device
 // `device`; buffers must live on that device. Throws CommError in a build without NCCL.
 std::unique_ptr<Communicator> make_nccl(Communicator& bootstrap, int device);
+
+// The communicator for buffers on CUDA device `device`: NCCL over the ranks of world(),
+// made at the first call, which is collective (every rank makes it: the training graph's
+// all-reduce nodes run in the same order on every rank), and kept until finalize_world.
+// Throws CommError in a build without NCCL.
+Communicator& device_world(int device);
 
 }  // namespace dagrad::comm

@@ -136,18 +136,31 @@ void adam_cuda(const KernelContext& ctx) {
 
 }  // namespace
 
-// In one process the mean over ranks is a copy. Across ranks the device buffers would
-// go through NCCL (comm::make_nccl), which the trainer does not install yet.
+// out_i = (sum over ranks of in_i) / world through NCCL on the node's stream, the
+// device's communicator over the process's ranks (comm::device_world); in the
+// single-process world, a copy. NCCL is asked for whenever the world is not that one,
+// so an MPI job of one rank runs the same path as a larger one.
 void allreduce_mean_cuda(const KernelContext& ctx) {
-  if (comm::world().world_size() != 1)
-    throw DeviceError(str_cat("[allreduce_mean] data-parallel training on CUDA is not supported yet (this job has ",
-                              comm::world().world_size(), " ranks); run it on the CPU (--device cpu)"));
-  const cudaStream_t s = stream_of(ctx).handle();
+  comm::Communicator& world = comm::world();
+  CudaStream& stream = stream_of(ctx);
+  const cudaStream_t s = stream.handle();
+  const bool across = world.name() != "single";
+  if (across && stream.capturing())
+    throw DeviceError("[allreduce_mean] a CUDA Graph cannot capture the all-reduce across ranks (it waits for the "
+                      "other ranks on the host); run data-parallel steps without graph replay");
   for (size_t i = 0; i < ctx.inputs.size(); ++i) {
     const Tensor& x = ctx.inputs[i];
     Tensor& y = ctx.outputs[i];
     if (x.nbytes() && x.raw_data() != y.raw_data())
       DAGRAD_CUDA_CHECK(cudaMemcpyAsync(y.raw_data(), x.raw_data(), x.nbytes(), cudaMemcpyDeviceToDevice, s));
+    if (!across || y.numel() == 0) continue;
+    comm::device_world(y.device().index).allreduce_sum(y.raw_data(), y.numel(), y.dtype(), &stream);
+    if (world.world_size() == 1) continue;
+    const double scale = 1.0 / world.world_size();
+    const float scale_f = static_cast<float>(scale);
+    DAGRAD_CUBLAS_CHECK(y.dtype() == DType::f32
+                            ? cublasSscal_64(stream.cublas(), y.numel(), &scale_f, y.data<float>(), 1)
+                            : cublasDscal_64(stream.cublas(), y.numel(), &scale, y.data<double>(), 1));
   }
 }
 

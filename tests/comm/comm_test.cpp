@@ -74,13 +74,17 @@ TEST(Comm, SetWorldInstallsAndFinalizeRestoresOneProcess) {
 
 TEST(Comm, DetectsMpirunFromItsEnvironment) {
   ScopedEnv a("OMPI_COMM_WORLD_SIZE", nullptr), b("PMIX_RANK", nullptr), c("PMI_RANK", nullptr),
-      d("PMI_SIZE", nullptr), e("MPI_LOCALNRANKS", nullptr), f("OMPI_COMM_WORLD_LOCAL_SIZE", nullptr);
+      d("PMI_SIZE", nullptr), e("MPI_LOCALNRANKS", nullptr), f("OMPI_COMM_WORLD_LOCAL_SIZE", nullptr),
+      g("OMPI_COMM_WORLD_LOCAL_RANK", nullptr), h("MPI_LOCALRANKID", nullptr);
   EXPECT_FALSE(comm::launched_by_mpi());
   EXPECT_EQ(comm::local_world_size(), 1);
+  EXPECT_EQ(comm::local_rank(), 0);
   {
-    ScopedEnv on("OMPI_COMM_WORLD_SIZE", "4"), local("OMPI_COMM_WORLD_LOCAL_SIZE", "4");
+    ScopedEnv on("OMPI_COMM_WORLD_SIZE", "4"), local("OMPI_COMM_WORLD_LOCAL_SIZE", "4"),
+        rank("OMPI_COMM_WORLD_LOCAL_RANK", "3");
     EXPECT_TRUE(comm::launched_by_mpi());
     EXPECT_EQ(comm::local_world_size(), 4);
+    EXPECT_EQ(comm::local_rank(), 3);
   }
   {
     ScopedEnv on("PMIX_RANK", "0"), local("OMPI_COMM_WORLD_LOCAL_SIZE", "garbage");
