@@ -27,10 +27,10 @@ void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T
   const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int64_t lda = ta ? m : k, ldb = tb ? k : n;
   if constexpr (std::is_same_v<T, float>)
-    DAGRAD_CUBLAS_CHECK(cublasSgemmStridedBatched_64(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
+    DAGRAD_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
                                                      stride_a, &beta, c, n, stride_c, batch));
   else
-    DAGRAD_CUBLAS_CHECK(cublasDgemmStridedBatched_64(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
+    DAGRAD_CUBLAS_CHECK(cublas_api().dgemm_strided_batched(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
                                                      stride_a, &beta, c, n, stride_c, batch));
 }
 

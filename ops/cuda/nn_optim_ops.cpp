@@ -159,8 +159,8 @@ void allreduce_mean_cuda(const KernelContext& ctx) {
     const double scale = 1.0 / world.world_size();
     const float scale_f = static_cast<float>(scale);
     DAGRAD_CUBLAS_CHECK(y.dtype() == DType::f32
-                            ? cublasSscal_64(stream.cublas(), y.numel(), &scale_f, y.data<float>(), 1)
-                            : cublasDscal_64(stream.cublas(), y.numel(), &scale, y.data<double>(), 1));
+                            ? cublas_api().sscal(stream.cublas(), y.numel(), &scale_f, y.data<float>(), 1)
+                            : cublas_api().dscal(stream.cublas(), y.numel(), &scale, y.data<double>(), 1));
   }
 }
 

@@ -87,7 +87,7 @@ CudaStream::~CudaStream() {
   }
   // cublasDestroy waits for the device; cudaStreamDestroy returns at once and CUDA frees
   // the stream when its pending work is done.
-  if (cublas_) (void)cublasDestroy(cublas_);
+  if (cublas_) (void)cublas_api().destroy(cublas_);
   if (cublas_workspace_) (void)cudaFree(cublas_workspace_);
   if (pinned_) (void)cudaFreeHost(pinned_);
   if (pinned_done_) (void)cudaEventDestroy(pinned_done_);
@@ -170,17 +170,18 @@ cublasHandle_t CudaStream::cublas() {
   // run a GEMM. call_once retries if creation throws.
   std::call_once(cublas_once_, [this] {
     DeviceGuard guard(device_);
+    const CublasApi& api = cublas_api();
     cublasHandle_t h = nullptr;
-    DAGRAD_CUBLAS_CHECK(cublasCreate(&h));
+    DAGRAD_CUBLAS_CHECK(api.create(&h));
     // A workspace of its own (the size NVIDIA recommends for Hopper), so that cuBLAS
     // never allocates while a CUDA Graph is being captured.
     constexpr size_t kCublasWorkspace = size_t{32} << 20;
     void* ws = nullptr;
     cudaError_t err = cudaMalloc(&ws, kCublasWorkspace);
-    cublasStatus_t st = err == cudaSuccess ? cublasSetStream(h, stream_) : CUBLAS_STATUS_ALLOC_FAILED;
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasSetWorkspace(h, ws, kCublasWorkspace);
+    cublasStatus_t st = err == cudaSuccess ? api.set_stream(h, stream_) : CUBLAS_STATUS_ALLOC_FAILED;
+    if (st == CUBLAS_STATUS_SUCCESS) st = api.set_workspace(h, ws, kCublasWorkspace);
     if (st != CUBLAS_STATUS_SUCCESS) {
-      (void)cublasDestroy(h);
+      (void)api.destroy(h);
       if (ws) (void)cudaFree(ws);
       (void)cudaGetLastError();
       DAGRAD_CUBLAS_CHECK(st);

@@ -3,9 +3,9 @@
 //   "CUDA error cudaErrorInvalidValue (invalid argument) in cudaMemcpyAsync(...) at file.cpp:42"
 // Header-only and C++17, so .cu files compiled by nvcc can use it too.
 #pragma once
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include "runtime/cuda/libraries.h"
 #include "runtime/error.h"
 
 namespace dagrad::cuda::detail {
@@ -20,7 +20,8 @@ namespace dagrad::cuda::detail {
 
 [[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* call, const char* file,
                                             int line) {
-  throw DeviceError(str_cat("cuBLAS error ", cublasGetStatusName(status), " (", cublasGetStatusString(status),
+  const CublasApi& api = cublas_api();  // loaded: a cuBLAS call returned `status`
+  throw DeviceError(str_cat("cuBLAS error ", api.status_name(status), " (", api.status_string(status),
                             ") in ", call, " at ", file, ":", line));
 }
 
@@ -40,14 +41,10 @@ namespace dagrad::cuda::detail {
       ::dagrad::cuda::detail::throw_cublas_error(dagrad_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
-// NVRTC's check, for the run-time compiled kernels. nvrtc.h sits next to
-// cuda_runtime_api.h; only code that uses the macro needs to link CUDA::nvrtc.
-#if __has_include(<nvrtc.h>)
-#include <nvrtc.h>
-
+// NVRTC's check, for the run-time compiled kernels.
 namespace dagrad::cuda::detail {
 [[noreturn]] inline void throw_nvrtc_error(nvrtcResult result, const char* call, const char* file, int line) {
-  throw DeviceError(str_cat("NVRTC error ", nvrtcGetErrorString(result), " in ", call, " at ", file, ":", line));
+  throw DeviceError(str_cat("NVRTC error ", nvrtc_api().error_string(result), " in ", call, " at ", file, ":", line));
 }
 }  // namespace dagrad::cuda::detail
 
@@ -57,4 +54,3 @@ namespace dagrad::cuda::detail {
     if (dagrad_result_ != NVRTC_SUCCESS)                                              \
       ::dagrad::cuda::detail::throw_nvrtc_error(dagrad_result_, #expr, __FILE__, __LINE__); \
   } while (0)
-#endif

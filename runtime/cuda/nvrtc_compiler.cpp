@@ -28,15 +28,15 @@ namespace {
 struct Program {
   nvrtcProgram p = nullptr;
   ~Program() {
-    if (p) (void)nvrtcDestroyProgram(&p);
+    if (p) (void)nvrtc_api().destroy_program(&p);
   }
 };
 
 std::string program_log(nvrtcProgram p) {
   size_t n = 0;
-  if (nvrtcGetProgramLogSize(p, &n) != NVRTC_SUCCESS || n <= 1) return {};
+  if (nvrtc_api().program_log_size(p, &n) != NVRTC_SUCCESS || n <= 1) return {};
   std::string log(n, '\0');
-  if (nvrtcGetProgramLog(p, log.data()) != NVRTC_SUCCESS) return {};
+  if (nvrtc_api().program_log(p, log.data()) != NVRTC_SUCCESS) return {};
   log.resize(n - 1);  // the terminating NUL
   return log;
 }
@@ -75,28 +75,29 @@ std::string hex64(uint64_t v) {
 
 NvrtcResult nvrtc_compile(const std::string& source, const std::string& arch, const std::string& name) {
   Program prog;
-  DAGRAD_NVRTC_CHECK(nvrtcCreateProgram(&prog.p, source.c_str(), name.c_str(), 0, nullptr, nullptr));
+  const NvrtcApi& api = nvrtc_api();
+  DAGRAD_NVRTC_CHECK(api.create_program(&prog.p, source.c_str(), name.c_str(), 0, nullptr, nullptr));
   const std::string arch_opt = "--gpu-architecture=" + arch;
   // IEEE math without multiply-add contraction, as the nvcc kernels (ops/CMakeLists.txt)
   // and the host: a fused group computes exactly what its ops compute one by one.
   const char* opts[] = {arch_opt.c_str(), "--std=c++17", "--fmad=false"};
-  const nvrtcResult r = nvrtcCompileProgram(prog.p, 3, opts);
+  const nvrtcResult r = api.compile_program(prog.p, 3, opts);
   NvrtcResult out;
   out.log = program_log(prog.p);
   if (r == NVRTC_ERROR_COMPILATION || r == NVRTC_ERROR_INVALID_OPTION)
-    throw DeviceError(str_cat("NVRTC could not compile ", name, " for ", arch, ": ", nvrtcGetErrorString(r), "\n",
+    throw DeviceError(str_cat("NVRTC could not compile ", name, " for ", arch, ": ", api.error_string(r), "\n",
                               out.log));
   DAGRAD_NVRTC_CHECK(r);
   out.cubin = arch.rfind("sm_", 0) == 0;
   size_t size = 0;
   if (out.cubin) {
-    DAGRAD_NVRTC_CHECK(nvrtcGetCUBINSize(prog.p, &size));
+    DAGRAD_NVRTC_CHECK(api.cubin_size(prog.p, &size));
     out.image.resize(size);
-    DAGRAD_NVRTC_CHECK(nvrtcGetCUBIN(prog.p, out.image.data()));
+    DAGRAD_NVRTC_CHECK(api.cubin(prog.p, out.image.data()));
   } else {
-    DAGRAD_NVRTC_CHECK(nvrtcGetPTXSize(prog.p, &size));  // includes the terminating NUL
+    DAGRAD_NVRTC_CHECK(api.ptx_size(prog.p, &size));  // includes the terminating NUL
     out.image.resize(size);
-    DAGRAD_NVRTC_CHECK(nvrtcGetPTX(prog.p, out.image.data()));
+    DAGRAD_NVRTC_CHECK(api.ptx(prog.p, out.image.data()));
     while (!out.image.empty() && out.image.back() == '\0') out.image.pop_back();
   }
   return out;
@@ -104,9 +105,10 @@ NvrtcResult nvrtc_compile(const std::string& source, const std::string& arch, co
 
 std::string nvrtc_arch_for(int major, int minor) {
   int n = 0;
-  DAGRAD_NVRTC_CHECK(nvrtcGetNumSupportedArchs(&n));
+  const NvrtcApi& api = nvrtc_api();
+  DAGRAD_NVRTC_CHECK(api.num_supported_archs(&n));
   std::vector<int> archs(static_cast<size_t>(n));
-  if (n > 0) DAGRAD_NVRTC_CHECK(nvrtcGetSupportedArchs(archs.data()));
+  if (n > 0) DAGRAD_NVRTC_CHECK(api.supported_archs(archs.data()));
   const int want = major * 10 + minor;
   if (std::find(archs.begin(), archs.end(), want) != archs.end()) return str_cat("sm_", want);
   int best = -1;

@@ -113,7 +113,7 @@ TEST(CudaRuntime, BackendBasics) {
   EXPECT_NE(h, nullptr);
   EXPECT_EQ(cs.cublas(), h);
   cudaStream_t bound = nullptr;
-  DAGRAD_CUBLAS_CHECK(cublasGetStream(h, &bound));
+  DAGRAD_CUBLAS_CHECK(cuda::cublas_api().get_stream(h, &bound));
   EXPECT_EQ(bound, cs.handle());
   auto start = b.create_timing_event(), end = b.create_timing_event();
   s->record(*start);

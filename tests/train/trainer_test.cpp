@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "frontend/trainer.h"
@@ -46,6 +48,20 @@ TEST(Trainer, LossGoesDownAndAccuracyUp) {
     for (size_t p = 0; p < 10; ++p) total += r.confusion[t][p], diagonal += t == p ? r.confusion[t][p] : 0;
   EXPECT_EQ(total, 200);
   EXPECT_EQ(diagonal, std::llround(r.accuracy * 200));
+}
+
+// A CUDA build trains on the CPU without loading cuBLAS: it is opened only when a GPU
+// stream first needs it (runtime/cuda/libraries.h), which spares CPU users ~210 MB.
+TEST(Trainer, CpuTrainingDoesNotLoadCublas) {
+  TrainConfig cfg = small_config("mnist-cnn", 1);
+  cfg.max_steps_per_epoch = 2;
+  std::ostringstream log;
+  Trainer trainer(models::mnist_cnn(), cfg, log);
+  trainer.train_epoch(dagrad::testing::synthetic_digits(64, 5), 0);
+  std::ifstream maps("/proc/self/maps");
+  const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(mapped.empty());
+  EXPECT_EQ(mapped.find("libcublas"), std::string::npos);
 }
 
 TEST(Trainer, AdamTrainsToo) {
