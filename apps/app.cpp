@@ -10,7 +10,10 @@
 namespace dagrad::cli {
 
 DagradApp::DagradApp() {
-  app.require_subcommand(1);
+  // At most one command; that one is given is checked after parsing (require_command),
+  // so that an unknown flag or word is reported as such rather than as a missing command.
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", std::string("dagrad ") + dagrad::version());
   app.add_option("--threads", threads, "worker threads for CPU kernels (default: all hardware threads)")
       ->check(non_negative_number);
   app.add_option("--comm-timeout", comm_timeout,
@@ -21,6 +24,11 @@ DagradApp::DagradApp() {
   commands = {add_info_command(app),    add_ops_command(app),     add_train_command(app), add_eval_command(app),
               add_predict_command(app), add_plan_command(app),    add_profile_command(app),
               add_bench_command(app)};
+}
+
+void DagradApp::require_command() const {
+  if (app.get_subcommands().empty())
+    throw CLI::RequiredError("A command (info, ops, train, eval, predict, plan, profile or bench)");
 }
 
 Command add_info_command(CLI::App& app) {

@@ -10,6 +10,8 @@ namespace dagrad::cli {
 
 struct DagradApp {
   DagradApp();
+  // After app.parse(): throws CLI::RequiredError when no command was given.
+  void require_command() const;
 
   CLI::App app{"dagrad: a C++ deep-learning runtime (graph DSL, autodiff, scheduler, profiler)"};
   int threads = 0;             // --threads; 0: all hardware threads (shared out under mpirun)

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cli::DagradApp cmd;
   try {
     cmd.app.parse(argc, argv);
+    cmd.require_command();
   } catch (const CLI::ParseError& e) {
     return cmd.app.exit(e);
   }
