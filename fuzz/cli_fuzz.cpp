@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string& a : args) argv.push_back(a.c_str());
   try {
     cmd.app.parse(static_cast<int>(argv.size()), argv.data());
+    cmd.require_command();
   } catch (const CLI::ParseError&) {
     return 0;
   }
