@@ -41,7 +41,9 @@ void run_case(const OpDef& def, const OpCase& c) {
   ASSERT_EQ(got.size(), want.size()) << def.name << " " << c.label;
   for (size_t o = 0; o < got.size(); ++o) {
     ASSERT_EQ(got[o].shape(), want[o].shape()) << def.name << " " << c.label << " output " << o;
-    if (o < g.node(id).outputs.size()) ASSERT_EQ(got[o].dtype(), g.node(id).outputs[o].dtype);
+    if (o < g.node(id).outputs.size()) {
+      ASSERT_EQ(got[o].dtype(), g.node(id).outputs[o].dtype);
+    }
     for (int64_t i = 0; i < got[o].numel(); ++i) {
       double gv = at(got[o], i), wv = at(want[o], i);
       ASSERT_LE(std::abs(gv - wv) / (1 + std::abs(wv)), c.tol)
