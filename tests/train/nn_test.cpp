@@ -89,7 +89,7 @@ TEST(NnModules, ShapeErrorsPointAtTheLineThatDeclaredTheLayer) {
 }
 
 TEST(NnModules, LeNetAndMlpBuild) {
-  for (const std::string& name : {"lenet5", "mlp"}) {
+  for (const char* name : {"lenet5", "mlp"}) {
     Graph g;
     Value x = g.input("x", Shape{2, 1, 28, 28});
     EXPECT_EQ((*models::make_model(name))(x).shape(), (Shape{2, 10})) << name;
