@@ -1,7 +1,6 @@
 #include "apps/common.h"
 
 #include "comm/communicator.h"
-
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
