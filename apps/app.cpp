@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "dagrad/version.h"
+#include "comm/collective_ops.h"
+#include "ops/kernel_table.h"
 #include "ops/registry.h"
 #include "runtime/backend.h"
 
@@ -33,6 +35,7 @@ void DagradApp::require_command() const {
 
 Command add_info_command(CLI::App& app) {
   return {app.add_subcommand("info", "show the version, backends and thread count"), [] {
+    comm::allreduce_mean_op();
     std::cout << "dagrad " << dagrad::version() << "\n"
               << "cpu backend:  " << backend_for(Device::cpu()).name() << "\n"
               << "cuda backend: "
@@ -42,12 +45,12 @@ Command add_info_command(CLI::App& app) {
 }
 
 Command add_ops_command(CLI::App& app) {
-  return {app.add_subcommand("ops", "list the registered ops"), [] {
+  return {app.add_subcommand("ops", "list the registered ops with their kind and flags"), [] {
+    comm::allreduce_mean_op();  // the collectives live above ops/
     for (const OpDef* d : OpRegistry::instance().all()) {
-      std::string tags;
-      if (d->flags.elementwise) tags += " elementwise";
+      std::string tags = str_cat(" ", op_kind_name(d->kind));
       if (d->vjp) tags += " differentiable";
-      if (d->kernel(DeviceType::cuda)) tags += " cuda";
+      if (kernel_table(DeviceType::cuda).supports(*d)) tags += " cuda";
       std::printf("%-30s %s  [%s ]\n", d->name.c_str(), d->doc.c_str(), tags.c_str());
     }
   }};

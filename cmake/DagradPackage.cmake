@@ -24,8 +24,11 @@ set(DAGRAD_PUBLIC_HEADERS
   runtime/allocator.h runtime/backend.h runtime/device.h runtime/dtype.h runtime/error.h
   runtime/hostdev.h runtime/rng.h runtime/shape.h runtime/stream.h runtime/tensor.h
   runtime/function_ref.h runtime/thread_pool.h
-  comm/communicator.h
-  ops/attrs.h ops/graph.h ops/interpreter.h ops/op_def.h ops/ops.h ops/registry.h
+  comm/communicator.h comm/collective_ops.h
+  ops/attrs.h ops/elementwise_program.h ops/graph.h ops/interpreter.h ops/kernel_table.h ops/op_def.h ops/ops.h
+  ops/param_codec.h ops/registry.h
+  ops/params/conv.h ops/params/elementwise.h ops/params/linalg.h ops/params/nn.h ops/params/optim.h
+  ops/params/reduce.h ops/params/shape.h ops/params/source.h
   autograd/grad.h
   scheduler/compile.h scheduler/compile_options.h scheduler/executor.h scheduler/plan.h
   scheduler/plan_check.h scheduler/session.h

@@ -34,10 +34,10 @@ std::unique_ptr<Communicator>& world_slot() {
   return w;
 }
 
-// device_world()'s communicators, by device.
+// for_device()'s communicators, by (communicator, device).
 struct DeviceWorlds {
   std::mutex mu;
-  std::map<int, std::unique_ptr<Communicator>> by_device;
+  std::map<std::pair<const Communicator*, int>, std::unique_ptr<Communicator>> by_device;
 };
 DeviceWorlds& device_worlds() {
   static DeviceWorlds d;
@@ -72,19 +72,21 @@ void set_world(std::unique_ptr<Communicator> c) {
   world_slot() = std::move(c);
 }
 
-Communicator& device_world(int device) {
+Communicator& Communicator::for_device(int device) {
   DeviceWorlds& d = device_worlds();
   std::lock_guard<std::mutex> lock(d.mu);
-  std::unique_ptr<Communicator>& c = d.by_device[device];
-  if (!c) c = make_nccl(world(), device);
+  std::unique_ptr<Communicator>& c = d.by_device[{this, device}];
+  if (!c) c = make_nccl(*this, device);
   return *c;
 }
+
+Communicator& device_world(int device) { return world().for_device(device); }
 
 void finalize_world(int code) {
   {
     DeviceWorlds& d = device_worlds();
     std::lock_guard<std::mutex> lock(d.mu);
-    for (auto& [device, c] : d.by_device)
+    for (auto& [key, c] : d.by_device)
       if (code != 0 && c->world_size() > 1) c->abort(code);
     d.by_device.clear();  // before the world they were made over
   }

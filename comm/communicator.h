@@ -1,7 +1,8 @@
 // Communication between the processes of a data-parallel job: rank, world size and the
 // three collectives training needs (in-place sum all-reduce, broadcast from a root,
-// barrier). One Communicator per process is "the world" (world()); kernels of
-// collective ops (allreduce_mean) and the trainer use it. Implementations: a single
+// barrier). One Communicator per process is "the world" (world()), which the trainer
+// hands to the collective ops it adds (comm/collective_ops.h): each node carries its
+// communicator. Implementations: a single
 // process (world 1, the default), OpenMPI (CPU buffers) and NCCL (device buffers), the
 // latter two only in builds that found them.
 //
@@ -43,6 +44,11 @@ class Communicator {
   // Ends every rank of the job now (after an error on this one); never returns for MPI.
   virtual void abort(int code) noexcept { (void)code; }
 
+  // The communicator for buffers on CUDA device `device`: NCCL over this communicator's
+  // ranks, made at the first call, which is collective (every rank makes it), and kept
+  // until finalize_world. Throws CommError in a build without NCCL.
+  Communicator& for_device(int device);
+
   double timeout() const { return timeout_s_; }
   void set_timeout(double seconds);
 
@@ -83,10 +89,7 @@ std::unique_ptr<Communicator> make_mpi();
 // `device`; buffers must live on that device. Throws CommError in a build without NCCL.
 std::unique_ptr<Communicator> make_nccl(Communicator& bootstrap, int device);
 
-// The communicator for buffers on CUDA device `device`: NCCL over the ranks of world(),
-// made at the first call, which is collective (every rank makes it: the training graph's
-// all-reduce nodes run in the same order on every rank), and kept until finalize_world.
-// Throws CommError in a build without NCCL.
+// world().for_device(device).
 Communicator& device_world(int device);
 
 }  // namespace dagrad::comm

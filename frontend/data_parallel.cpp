@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "comm/collective_ops.h"
+#include "ops/op_def.h"
 #include "runtime/error.h"
 
 namespace dagrad {
@@ -27,22 +29,23 @@ std::vector<GradBucket> bucket_gradients(std::span<const Value> grads, int64_t b
   return buckets;
 }
 
-std::vector<Value> allreduce_gradients(Graph& g, std::span<const Value> grads, int64_t bucket_bytes) {
+std::vector<Value> allreduce_gradients(std::span<const Value> grads, int64_t bucket_bytes, comm::Communicator& c) {
   std::vector<Value> reduced(grads.begin(), grads.end());
   std::vector<GradBucket> buckets = bucket_gradients(grads, bucket_bytes);
   for (size_t b = 0; b < buckets.size(); ++b) {
     std::vector<Value> ins;
     for (int i : buckets[b].grads) ins.push_back(grads[i]);
-    int id = g.add_node("allreduce_mean", ins, {}, str_cat("allreduce_bucket", b));
-    for (size_t k = 0; k < ins.size(); ++k) reduced[buckets[b].grads[k]] = Value{&g, id, static_cast<int>(k)};
+    std::vector<Value> outs = comm::allreduce_mean(ins, c, str_cat("allreduce_bucket", b));
+    for (size_t k = 0; k < outs.size(); ++k) reduced[buckets[b].grads[k]] = outs[k];
   }
   return reduced;
 }
 
-void offset_dropout_for_rank(Graph& g, int rank) {
-  for (int id : g.nodes_of_op("dropout")) {
-    Node& n = g.node(id);
-    n.attrs.set("offset", static_cast<int64_t>(rank) * n.outputs[0].shape.numel());
+void offset_random_ops_for_rank(Graph& g, int rank) {
+  for (size_t id = 0; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(static_cast<int>(id));
+    if (n.op->flags.random)
+      g.set_attr(n.id, "offset", static_cast<int64_t>(rank) * n.outputs[0].shape.numel());
   }
 }
 

@@ -26,15 +26,15 @@ struct GradBucket {
 // Invalid gradients (none flows to the parameter) are left out. bucket_bytes must be > 0.
 std::vector<GradBucket> bucket_gradients(std::span<const Value> grads, int64_t bucket_bytes);
 
-// Appends one allreduce_mean node per bucket (named "allreduce_bucket<i>") and returns
-// the averaged gradient for each entry of `grads` (invalid entries stay invalid).
-std::vector<Value> allreduce_gradients(Graph& g, std::span<const Value> grads, int64_t bucket_bytes);
+// Appends one allreduce_mean node over `c` per bucket (named "allreduce_bucket<i>") and
+// returns the averaged gradient for each entry of `grads` (invalid entries stay invalid).
+std::vector<Value> allreduce_gradients(std::span<const Value> grads, int64_t bucket_bytes, comm::Communicator& c);
 
-// Makes rank `rank`'s dropout masks those of the global batch: each dropout node's
-// element indices continue from rank·(its element count), as the rank's batch is the
-// rank-th contiguous slice of the global one. Call before autograd, whose dropout
-// vjps copy the attributes.
-void offset_dropout_for_rank(Graph& g, int rank);
+// Makes rank `rank`'s random masks (dropout's) those of the global batch: each node
+// that draws random numbers per element continues its element indices from
+// rank·(its element count), as the rank's batch is the rank-th contiguous slice of the
+// global one. Call before autograd, whose dropout vjps copy the attributes.
+void offset_random_ops_for_rank(Graph& g, int rank);
 
 // Rank 0's values of every tensor in `state` (host memory) to every rank, in the order
 // of their names, so that all ranks start from the same parameters.

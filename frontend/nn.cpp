@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ops/op_def.h"
 #include "runtime/error.h"
 
 namespace dagrad::nn {
@@ -33,7 +34,7 @@ std::string join(const std::string& a, const char* b) { return a.empty() ? b : a
 Value Module::param(Graph& g, const ParamSpec& spec) const {
   if (g.has_node(spec.name)) {
     const Node& n = g.node(spec.name);
-    if (n.op_name() != "parameter" || n.outputs[0].shape != spec.shape)
+    if (!n.op->flags.bound_parameter || n.outputs[0].shape != spec.shape)
       throw GraphError(str_cat("[", name_, "] graph node '", spec.name, "' exists but is not a parameter of shape ",
                                spec.shape.to_string()));
     return Value{&g, n.id, 0};

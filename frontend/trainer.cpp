@@ -74,11 +74,11 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     Value log_probs = (*model_)(x);
     Value loss = nll_loss(log_probs, y);
     Value correct = accuracy(log_probs, y);
-    if (comm::world().world_size() > 1) offset_dropout_for_rank(g, comm::world().rank());
+    if (comm::world().world_size() > 1) offset_random_ops_for_rank(g, comm::world().rank());
     std::vector<Value> params = g.parameters();
     std::vector<Value> grads = autograd::grad(g, loss, params);
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
-      grads = allreduce_gradients(g, grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)));
+      grads = allreduce_gradients(grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)), comm::world());
     optimizer_->add_updates(g, params, grads, lr);
     return {loss, correct};
   };

@@ -1,7 +1,9 @@
-// Per-element math of the elementwise ops, single-source for every backend: the CPU
-// kernels instantiate these functors, and the CUDA backend passes this file's text
-// verbatim to NVRTC as the prelude of its generated fused kernels, which call
-// `dagrad::<Functor><T>{params...}(a, b)` (ElementwiseDef::functor in ops/op_def.h).
+// Per-element math of the elementwise ops, single-source for every backend: each op's
+// functor is declared here once, with its name (kName); elementwise_form<F>()
+// (ops/elementwise_form.h) derives the CPU's tile functions from it, and the CUDA
+// backend passes this file's text verbatim to NVRTC as the prelude of its generated
+// kernels, which call `dagrad::<kName><T>{params...}(a, b)`. A functor's scalar members
+// are the double fields of its op's parameter struct, in order.
 //
 // So this header must stay self-contained: no project includes, host headers only
 // outside NVRTC, and math only through the dagrad::math helpers below, which map to
@@ -41,6 +43,7 @@ DAGRAD_MATH_UNARY(sqrt, sqrt)
 DAGRAD_MATH_UNARY(tanh, tanh)
 DAGRAD_MATH_UNARY(erf, erf)
 DAGRAD_MATH_UNARY(abs, fabs)
+DAGRAD_MATH_UNARY(log1p, log1p)
 #undef DAGRAD_MATH_UNARY
 
 #if defined(__CUDACC__)
@@ -60,17 +63,20 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2*pi)
 
 template <class T>
 struct Relu {
+  static constexpr const char* kName = "Relu";
   DAGRAD_HD T operator()(T x) const { return x > T(0) ? x : T(0); }
 };
 
 template <class T>
 struct LeakyRelu {
+  static constexpr const char* kName = "LeakyRelu";
   T slope;
   DAGRAD_HD T operator()(T x) const { return x > T(0) ? x : slope * x; }
 };
 
 template <class T>
 struct Sigmoid {
+  static constexpr const char* kName = "Sigmoid";
   // exp of a non-positive argument only, so neither tail overflows.
   DAGRAD_HD T operator()(T x) const {
     T e = math::exp(-math::abs(x));
@@ -81,81 +87,127 @@ struct Sigmoid {
 
 template <class T>
 struct Tanh {
+  static constexpr const char* kName = "Tanh";
   DAGRAD_HD T operator()(T x) const { return math::tanh(x); }
 };
 
 // Exact GELU: x * Phi(x), Phi the standard normal CDF.
 template <class T>
 struct Gelu {
+  static constexpr const char* kName = "Gelu";
   DAGRAD_HD T operator()(T x) const { return T(0.5) * x * (T(1) + math::erf(x * T(math::kSqrtHalf))); }
 };
 
 template <class T>
 struct Exp {
+  static constexpr const char* kName = "Exp";
   DAGRAD_HD T operator()(T x) const { return math::exp(x); }
 };
 
 template <class T>
 struct Log {
+  static constexpr const char* kName = "Log";
   DAGRAD_HD T operator()(T x) const { return math::log(x); }
 };
 
 template <class T>
 struct Sqrt {
+  static constexpr const char* kName = "Sqrt";
   DAGRAD_HD T operator()(T x) const { return math::sqrt(x); }
 };
 
 template <class T>
 struct Neg {
+  static constexpr const char* kName = "Neg";
   DAGRAD_HD T operator()(T x) const { return -x; }
 };
 
 template <class T>
 struct Abs {
+  static constexpr const char* kName = "Abs";
   DAGRAD_HD T operator()(T x) const { return math::abs(x); }
 };
 
 template <class T>
 struct Pow {
+  static constexpr const char* kName = "Pow";
   T exponent;
   DAGRAD_HD T operator()(T x) const { return math::pow(x, exponent); }
 };
 
 template <class T>
 struct Sign {
+  static constexpr const char* kName = "Sign";
   DAGRAD_HD T operator()(T x) const { return T((x > T(0)) - (x < T(0))); }
+};
+
+// x * sigmoid(x) (SiLU, swish).
+template <class T>
+struct Silu {
+  static constexpr const char* kName = "Silu";
+  DAGRAD_HD T operator()(T x) const { return x * Sigmoid<T>{}(x); }
+};
+
+// x * relu6(x + 3) / 6.
+template <class T>
+struct HardSwish {
+  static constexpr const char* kName = "HardSwish";
+  DAGRAD_HD T operator()(T x) const {
+    T r = x + T(3);
+    r = r < T(0) ? T(0) : (r > T(6) ? T(6) : r);
+    return x * r / T(6);
+  }
+};
+
+// log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold (PyTorch's rule).
+// exp of a non-positive argument only: log(1 + e^z) = max(z, 0) + log1p(e^-|z|).
+template <class T>
+struct Softplus {
+  static constexpr const char* kName = "Softplus";
+  T beta, threshold;
+  DAGRAD_HD T operator()(T x) const {
+    const T z = beta * x;
+    if (z > threshold) return x;
+    return ((z > T(0) ? z : T(0)) + math::log1p(math::exp(-math::abs(z)))) / beta;
+  }
 };
 
 // ---- binary: T operator()(T a, T b) ----
 
 template <class T>
 struct Add {
+  static constexpr const char* kName = "Add";
   DAGRAD_HD T operator()(T a, T b) const { return a + b; }
 };
 
 template <class T>
 struct Sub {
+  static constexpr const char* kName = "Sub";
   DAGRAD_HD T operator()(T a, T b) const { return a - b; }
 };
 
 template <class T>
 struct Mul {
+  static constexpr const char* kName = "Mul";
   DAGRAD_HD T operator()(T a, T b) const { return a * b; }
 };
 
 template <class T>
 struct Div {
+  static constexpr const char* kName = "Div";
   DAGRAD_HD T operator()(T a, T b) const { return a / b; }
 };
 
 // Ties pick a, matching the vjp, which routes the gradient by a >= b.
 template <class T>
 struct Maximum {
+  static constexpr const char* kName = "Maximum";
   DAGRAD_HD T operator()(T a, T b) const { return a >= b ? a : b; }
 };
 
 template <class T>
 struct GreaterEqual {
+  static constexpr const char* kName = "GreaterEqual";
   DAGRAD_HD T operator()(T a, T b) const { return a >= b ? T(1) : T(0); }
 };
 
@@ -163,11 +215,13 @@ struct GreaterEqual {
 
 template <class T>
 struct ReluBackward {
+  static constexpr const char* kName = "ReluBackward";
   DAGRAD_HD T operator()(T g, T x) const { return x > T(0) ? g : T(0); }
 };
 
 template <class T>
 struct LeakyReluBackward {
+  static constexpr const char* kName = "LeakyReluBackward";
   T slope;
   DAGRAD_HD T operator()(T g, T x) const { return x > T(0) ? g : slope * g; }
 };
@@ -175,6 +229,7 @@ struct LeakyReluBackward {
 // gelu'(x) = Phi(x) + x * phi(x), phi the standard normal density.
 template <class T>
 struct GeluBackward {
+  static constexpr const char* kName = "GeluBackward";
   DAGRAD_HD T operator()(T g, T x) const {
     T cdf = T(0.5) * (T(1) + math::erf(x * T(math::kSqrtHalf)));
     T pdf = T(math::kInvSqrt2Pi) * math::exp(T(-0.5) * x * x);

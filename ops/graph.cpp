@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "ops/op_def.h"
+#include "ops/params/source.h"
 #include "ops/registry.h"
 #include "runtime/error.h"
 
@@ -73,13 +74,24 @@ const Node& Graph::node(const std::string& name) const {
 bool Graph::has_node(const std::string& name) const { return impl_->by_name.count(name) != 0; }
 
 namespace {
+// The same exception type, naming the op (when the message does not already) and with
+// the user's source line appended.
+[[noreturn]] void rethrow_at(const OpDef& op, const Error& e, const SourceLoc& where) {
+  std::string what = e.what();
+  std::string msg = str_cat(what.starts_with("[") ? "" : "[" + op.name + "] ", what, " (at ", where.to_string(), ")");
+  if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(msg);
+  if (dynamic_cast<const TypeError*>(&e)) throw TypeError(msg);
+  throw ValueError(msg);
+}
+
 void check_attrs(const OpDef& op, const Attrs& attrs) {
+  const std::vector<AttrSpec>& schema = op.params.schema;
   for (const auto& [key, value] : attrs.values()) {
     const auto& wanted = key;  // clang -fopenmp cannot capture a structured binding
-    auto spec = std::find_if(op.attrs.begin(), op.attrs.end(), [&](const AttrSpec& s) { return s.name == wanted; });
-    if (spec == op.attrs.end()) {
+    auto spec = std::find_if(schema.begin(), schema.end(), [&](const AttrSpec& s) { return s.name == wanted; });
+    if (spec == schema.end()) {
       std::string known;
-      for (const auto& s : op.attrs) known += (known.empty() ? "" : ", ") + s.name;
+      for (const auto& s : schema) known += (known.empty() ? "" : ", ") + s.name;
       throw ValueError(str_cat("[", op.name, "] unknown attribute '", key, "' (known: ",
                                known.empty() ? "none" : known, ")"));
     }
@@ -89,7 +101,7 @@ void check_attrs(const OpDef& op, const Attrs& attrs) {
     if (!ok)
       throw ValueError(str_cat("[", op.name, "] attribute '", key, "' has the wrong type: ", attr_to_string(value)));
   }
-  for (const auto& s : op.attrs)
+  for (const auto& s : schema)
     if (s.required && !attrs.has(s.name))
       throw ValueError(str_cat("[", op.name, "] missing required attribute '", s.name, "'"));
 }
@@ -97,6 +109,11 @@ void check_attrs(const OpDef& op, const Attrs& attrs) {
 
 int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std::string name,
                     const std::source_location& loc) {
+  return add_node(op, std::move(inputs), std::move(attrs), nullptr, std::move(name), loc);
+}
+
+int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std::shared_ptr<const void> params,
+                    std::string name, const std::source_location& loc) {
   SourceLoc where = SourceLoc::from(loc);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].valid())
@@ -109,15 +126,12 @@ int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std
   for (const Value& v : inputs) in_types.push_back(v.type());
   std::vector<TensorType> out_types;
   try {
-    out_types = op.infer(InferContext{op, in_types, attrs});
+    if (!params && op.params.decode) params = op.params.decode(attrs);
+    if (op.params.type && !params)
+      throw InternalError(str_cat("[", op.name, "] needs its parameters from its builder"));
+    out_types = op.infer(InferContext{op, in_types, attrs, params.get()});
   } catch (const Error& e) {
-    // Same exception type, naming the op (when the message does not already) and with
-    // the user's source line appended.
-    std::string what = e.what();
-    std::string msg = str_cat(what.starts_with("[") ? "" : "[" + op.name + "] ", what, " (at ", where.to_string(), ")");
-    if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(msg);
-    if (dynamic_cast<const TypeError*>(&e)) throw TypeError(msg);
-    throw ValueError(msg);
+    rethrow_at(op, e, where);
   }
 
   int id = static_cast<int>(nodes_.size());
@@ -129,6 +143,7 @@ int Graph::add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std
   node->id = id;
   node->op = &op;
   node->attrs = std::move(attrs);
+  node->decoded = std::move(params);
   node->inputs = std::move(inputs);
   node->outputs = std::move(out_types);
   node->name = name;
@@ -164,41 +179,45 @@ int Graph::add_node(const std::string& op_name, std::vector<Value> inputs, Attrs
 }
 
 Value Graph::input(const std::string& name, const Shape& shape, DType dtype, const std::source_location& loc) {
-  int id = add_node(op_def("input"), {},
-                    Attrs{{"shape", std::vector<int64_t>(shape.begin(), shape.end())},
-                          {"dtype", std::string(dtype_name(dtype))}},
-                    name, loc);
+  int id = add_node(op_def("input"), {}, encode_params(DeclParams{shape.dims(), dtype}), name, loc);
   return Value{this, id, 0};
 }
 
 Value Graph::parameter(const std::string& name, const Shape& shape, DType dtype, bool trainable,
                        const std::source_location& loc) {
-  int id = add_node(op_def("parameter"), {},
-                    Attrs{{"shape", std::vector<int64_t>(shape.begin(), shape.end())},
-                          {"dtype", std::string(dtype_name(dtype))},
-                          {"trainable", trainable}},
-                    name, loc);
+  ParameterParams p;
+  p.shape = shape.dims();
+  p.dtype = dtype;
+  p.trainable = trainable;
+  int id = add_node(op_def("parameter"), {}, encode_params(p), name, loc);
   return Value{this, id, 0};
 }
 
-std::vector<int> Graph::nodes_of_op(const std::string& op_name) const {
-  std::vector<int> ids;
-  for (const auto& n : nodes_)
-    if (n->op->name == op_name) ids.push_back(n->id);
-  return ids;
+void Graph::set_attr(int id, const std::string& name, AttrValue value) {
+  Node& n = node(id);
+  Attrs attrs = n.attrs;
+  attrs.set(name, std::move(value));
+  try {
+    check_attrs(*n.op, attrs);
+    if (n.op->params.decode) n.decoded = n.op->params.decode(attrs);
+  } catch (const Error& e) {
+    rethrow_at(*n.op, e, n.loc);
+  }
+  n.attrs = std::move(attrs);
 }
 
 std::vector<Value> Graph::parameters(bool trainable_only) const {
   std::vector<Value> out;
-  for (int id : nodes_of_op("parameter"))
-    if (!trainable_only || nodes_[id]->attrs.get_bool_or("trainable", true))
-      out.push_back(Value{const_cast<Graph*>(this), id, 0});
+  for (const auto& n : nodes_)
+    if (n->op->flags.bound_parameter && (!trainable_only || n->params<ParameterParams>().trainable))
+      out.push_back(Value{const_cast<Graph*>(this), n->id, 0});
   return out;
 }
 
 std::vector<Value> Graph::inputs() const {
   std::vector<Value> out;
-  for (int id : nodes_of_op("input")) out.push_back(Value{const_cast<Graph*>(this), id, 0});
+  for (const auto& n : nodes_)
+    if (n->op->flags.bound_input) out.push_back(Value{const_cast<Graph*>(this), n->id, 0});
   return out;
 }
 
@@ -288,7 +307,8 @@ std::string Graph::to_dot() const {
   for (const auto& n : nodes_) {
     std::string shapes;
     for (const auto& t : n->outputs) shapes += "\\n" + t.to_string();
-    const char* fill = n->op->flags.source ? "#e8f0fe" : (n->op->flags.elementwise ? "#e6f4ea" : "#ffffff");
+    const OpKind kind = n->op->kind;
+    const char* fill = kind == OpKind::source ? "#e8f0fe" : (kind == OpKind::elementwise ? "#e6f4ea" : "#ffffff");
     os << "  n" << n->id << " [label=\"" << n->name << "\\n" << n->op->name << shapes
        << "\", style=filled, fillcolor=\"" << fill << "\"];\n";
   }

@@ -60,9 +60,16 @@ struct Node {
   std::vector<TensorType> outputs;
   std::string name;  // unique in the graph: "conv1.weight", "relu_7"
   SourceLoc loc;
+  // The op's typed parameters (ops/params/*.h), decoded once from attrs when the node
+  // was added; null for ops without parameters.
+  std::shared_ptr<const void> decoded;
 
   Value output(int i = 0) const;
   const std::string& op_name() const;
+  // The parameter struct P of this node's op (asserts that P is the op's struct);
+  // defined in ops/op_def.h.
+  template <class P>
+  const P& params() const;
 };
 
 class Graph {
@@ -77,6 +84,10 @@ class Graph {
   // `loc`). An empty name gets "<op>_<id>". Returns the node's id.
   int add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std::string name,
                const std::source_location& loc);
+  // For ops whose parameters are supplied by their builder (ParamCodec without decode,
+  // e.g. a communicator): `params` must point to the op's struct.
+  int add_node(const OpDef& op, std::vector<Value> inputs, Attrs attrs, std::shared_ptr<const void> params,
+               std::string name, const std::source_location& loc);
   int add_node(const std::string& op_name, std::vector<Value> inputs, Attrs attrs = {},
                std::string name = {}, const std::source_location& loc = std::source_location::current());
 
@@ -93,7 +104,9 @@ class Graph {
   // Nodes by name; throws ValueError naming the missing one.
   const Node& node(const std::string& name) const;
   bool has_node(const std::string& name) const;
-  std::vector<int> nodes_of_op(const std::string& op_name) const;
+  // Sets attribute `name` of node `id` and decodes its parameters again (e.g. a
+  // data-parallel rank's dropout offset); its types do not change.
+  void set_attr(int id, const std::string& name, AttrValue value);
   std::vector<Value> parameters(bool trainable_only = true) const;
   std::vector<Value> inputs() const;
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "ops/op_def.h"
+#include "ops/kernel_table.h"
 #include "runtime/error.h"
 
 namespace dagrad {
@@ -10,7 +10,7 @@ namespace dagrad {
 void check_bindings(const Graph& g, std::span<const int> ids, const TensorMap& bindings) {
   for (int id : ids) {
     const Node& n = g.node(id);
-    if (n.op_name() != "input" && n.op_name() != "parameter") continue;
+    if (!n.op->flags.bound()) continue;
     auto it = bindings.find(n.name);
     if (it == bindings.end() || !it->second.defined())
       throw ValueError(str_cat("[", n.op_name(), "] no tensor bound for '", n.name, "' (expected ",
@@ -35,7 +35,7 @@ std::vector<Tensor> interpret(const Graph& g, std::span<const Value> outputs, co
     const Node& n = g.node(id);
     const OpDef& op = *n.op;
     std::vector<Tensor>& outs = values[id];
-    if (op.name == "input" || op.name == "parameter") {
+    if (op.flags.bound()) {
       outs = {bindings.at(n.name)};
       continue;
     }
@@ -46,9 +46,14 @@ std::vector<Tensor> interpret(const Graph& g, std::span<const Value> outputs, co
       continue;
     }
     for (const TensorType& t : n.outputs) outs.push_back(Tensor::empty(t.shape, t.dtype));
-    Kernel k = op.kernel(DeviceType::cpu);
-    if (!k) throw ValueError(str_cat("[", op.name, "] has no CPU kernel"));
-    k(KernelContext{n, ins, outs, step, nullptr});
+    const KernelTable& table = kernel_table(DeviceType::cpu);
+    if (Kernel k = table.find(op)) {
+      k(KernelContext{n, ins, outs, step, nullptr});
+    } else if (op.elementwise) {
+      table.elementwise(ElementwiseProgram::from_node(n), ins, outs, nullptr);
+    } else {
+      throw ValueError(str_cat("[", op.name, "] has no CPU kernel"));
+    }
   }
   std::vector<Tensor> result;
   for (const Value& v : outputs) result.push_back(values[v.node][v.index]);

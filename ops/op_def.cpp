@@ -4,6 +4,24 @@
 
 namespace dagrad {
 
+std::string_view op_kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::source: return "source";
+    case OpKind::elementwise: return "elementwise";
+    case OpKind::gemm: return "gemm";
+    case OpKind::convolution: return "convolution";
+    case OpKind::pooling: return "pooling";
+    case OpKind::reduction: return "reduction";
+    case OpKind::normalization: return "normalization";
+    case OpKind::loss: return "loss";
+    case OpKind::optimizer: return "optimizer";
+    case OpKind::collective: return "collective";
+    case OpKind::shape: return "shape";
+    case OpKind::other: return "other";
+  }
+  return "?";
+}
+
 void InferContext::fail(const std::string& msg) const { throw ShapeError(str_cat("[", op.name, "] ", msg)); }
 
 void InferContext::expect_inputs(size_t n) const {
@@ -28,7 +46,7 @@ Cost OpDef::cost_of(const Node& n) const {
   Cost c;
   for (const Value& v : n.inputs) c.bytes_read += static_cast<double>(v.shape().numel() * dtype_size(v.dtype()));
   for (const TensorType& t : n.outputs) c.bytes_written += static_cast<double>(t.shape.numel() * dtype_size(t.dtype));
-  if (flags.elementwise && !n.outputs.empty()) c.flops = static_cast<double>(n.outputs[0].shape.numel());
+  if (kind == OpKind::elementwise && !n.outputs.empty()) c.flops = static_cast<double>(n.outputs[0].shape.numel());
   return c;
 }
 

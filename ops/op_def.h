@@ -1,14 +1,18 @@
-// One OpDef per op: name, attribute schema, type inference, kernels per backend, the
-// vector-Jacobian rule (written with ops), cost model and scheduling flags. Adding an op
-// means writing one OpDef and its kernels; the generic tests pick it up from the registry.
+// One OpDef per op: its name, kind and flags, typed parameters, shape and dtype
+// inference, the vector-Jacobian rule (written with ops) and the cost model. It names no
+// backend: each backend keeps its own kernel table keyed by the op (ops/kernel_table.h),
+// and elementwise ops carry their per-element form, from which every backend and the
+// fused kernels derive theirs. Passes, the profiler and the frontend decide by kind and
+// flags, never by an op's name. The generic tests pick every registered op up.
 #pragma once
-#include <array>
-#include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ops/graph.h"
+#include "ops/param_codec.h"
 #include "runtime/device.h"
 #include "runtime/tensor.h"
 
@@ -16,12 +20,48 @@ namespace dagrad {
 
 class Stream;
 
+// What an op is, for passes and the profiler.
+enum class OpKind : uint8_t {
+  source,         // input, parameter, constant fill: no data inputs
+  elementwise,    // out[i] depends on in[i] of its (broadcast) inputs
+  gemm,           // matrix products
+  convolution,    // convolutions and their gradients
+  pooling,        // window reductions and their gradients
+  reduction,      // sums, maxima, softmax along axes
+  normalization,  // batch norm and its gradient
+  loss,           // losses, their gradients and metrics
+  optimizer,      // parameter updates written in place
+  collective,     // communication between the ranks of a job
+  shape,          // moves bytes: reshape, transpose, concat, slice, broadcast
+  other,
+};
+std::string_view op_kind_name(OpKind k);
+
+struct OpFlags {
+  bool inplace_ok = false;        // output 0 may share input 0's buffer
+  bool view = false;              // output 0 is input 0's bytes with a new shape (reshape):
+                                  // executors alias it and call no kernel
+  bool accepts_epilogue = false;  // a fused elementwise group reading its output may run in
+                                  // its step, right after it (GEMM, convolution)
+  bool epilogue_fusible = false;  // may be part of such an epilogue
+  bool comm_stream = false;       // runs on the communication stream, in program order
+  bool random = false;            // draws random numbers at element offset + index (its
+                                  // params have an `offset`): data-parallel ranks shift it
+  bool bound_input = false;       // a graph input: a tensor bound per run by name
+  bool bound_parameter = false;   // persistent state bound by name (weights, optimizer state)
+  bool bound() const { return bound_input || bound_parameter; }
+};
+
 // What shape inference sees. fail() throws a ShapeError "[op] <msg>"; Graph::add_node
 // appends the user's source line.
 struct InferContext {
   const OpDef& op;
   std::span<const TensorType> inputs;
   const Attrs& attrs;
+  const void* decoded = nullptr;  // the node's parameter struct
+
+  template <class P>
+  const P& params() const;
   [[noreturn]] void fail(const std::string& msg) const;
   // Checks the input count and, when given, that every input is floating.
   void expect_inputs(size_t n) const;
@@ -30,15 +70,20 @@ struct InferContext {
 };
 using InferFn = std::vector<TensorType> (*)(const InferContext&);
 
-// What a kernel sees: the node (attributes and types), input and output tensors already
-// allocated with the inferred shapes, the run's step counter (seeds per-step randomness,
-// e.g. dropout masks) and the stream it runs on (null in the plain interpreter).
+// What a kernel sees: the node (its typed parameters and types), input and output tensors
+// already allocated with the inferred shapes, the run's step counter (seeds per-step
+// randomness, e.g. dropout masks) and the stream it runs on (null in the plain interpreter).
 struct KernelContext {
   const Node& node;
   std::span<const Tensor> inputs;
   std::span<Tensor> outputs;
   uint64_t step = 0;
   Stream* stream = nullptr;
+
+  template <class P>
+  const P& params() const {
+    return node.params<P>();
+  }
 };
 using Kernel = void (*)(const KernelContext&);
 
@@ -61,46 +106,53 @@ struct Cost {
 };
 using CostFn = Cost (*)(const Node&);
 
-struct OpFlags {
-  bool elementwise = false;       // out[i] depends only on in[i] of (broadcast) inputs
-  bool inplace_ok = false;        // output 0 may share input 0's buffer
-  bool epilogue_fusible = false;  // can fold into a preceding matmul/conv as an epilogue
-  bool source = false;            // input, parameter, constant fill: no data inputs
-  bool view = false;              // output 0 is input 0's bytes with a new shape (reshape):
-                                  // executors alias it and call no kernel
-};
-
-// Per-element form of an elementwise op, used by fused kernels: the CPU evaluates a
-// fused group tile by tile through `tile`; CUDA codegen calls `functor(params)` from
-// ops/elementwise_math.h, the same functor the CPU instantiates.
+// The per-element form of an elementwise op: a functor of ops/elementwise_math.h,
+// declared once there. Backends run it as an elementwise program (one op alone, or a
+// fused group): the CPU through the tile functions, CUDA by generating
+// "dagrad::<functor><T>{params...}(a, b)" for NVRTC. Made by elementwise_form<F>()
+// (ops/elementwise_form.h).
+inline constexpr int kMaxScalarParams = 4;
 struct ElementwiseDef {
+  const char* functor = nullptr;
   int arity = 1;
-  std::string functor;  // e.g. "LeakyRelu"; code is "dagrad::LeakyRelu<T>{params...}(a, b)"
-  // Scalar parameters of the functor taken from the node's attributes, in order.
-  std::vector<double> (*params)(const Attrs&) = nullptr;
-  // out[i] = f(in0[i], in1[i]) for n contiguous elements, T = float or double.
+  int num_params = 0;
+  // The functor's scalar members from the node's parameters.
+  void (*params)(const Node& n, double* out) = nullptr;
+  // out[i] = f(in[0][i], in[1][i]) for n contiguous elements.
   void (*tile_f32)(const float* const* in, float* out, int64_t n, const double* params) = nullptr;
   void (*tile_f64)(const double* const* in, double* out, int64_t n, const double* params) = nullptr;
 };
 
 struct OpDef {
   std::string name;
-  std::vector<AttrSpec> attrs;
+  OpKind kind = OpKind::other;
+  OpFlags flags{};
+  ParamCodec params{};  // none: the op has no parameters
   InferFn infer = nullptr;
-  std::array<Kernel, kNumDeviceTypes> kernels{};  // indexed by DeviceType
-  VjpFn vjp = nullptr;                            // null: not differentiable
-  CostFn cost = nullptr;                          // null: bytes of inputs+outputs, no flops
-  OpFlags flags;
-  ElementwiseDef elementwise;  // meaningful when flags.elementwise
+  VjpFn vjp = nullptr;    // null: not differentiable
+  CostFn cost = nullptr;  // null: bytes of inputs+outputs, one flop per element if elementwise
   // Inputs written in place (optimizer updates). The graph orders such a node after
   // every earlier reader of those values.
-  std::vector<int> writes_inputs;
+  std::vector<int> writes_inputs{};
   // Inputs through which no gradient flows (labels, indices, masks).
-  std::vector<int> nondiff_inputs;
-  std::string doc;  // one line for `dagrad ops` and error messages
+  std::vector<int> nondiff_inputs{};
+  std::optional<ElementwiseDef> elementwise{};
+  std::string doc{};  // one line for `dagrad ops` and error messages
+  int id = -1;        // set by the registry; kernel tables are indexed by it
 
-  Kernel kernel(DeviceType d) const { return kernels[static_cast<int>(d)]; }
   Cost cost_of(const Node& n) const;
 };
+
+template <class P>
+const P& InferContext::params() const {
+  DAGRAD_ASSERT(decoded && op.params.type == params_type<P>());
+  return *static_cast<const P*>(decoded);
+}
+
+template <class P>
+const P& Node::params() const {
+  DAGRAD_ASSERT(decoded && op->params.type == params_type<P>());
+  return *static_cast<const P*>(decoded.get());
+}
 
 }  // namespace dagrad

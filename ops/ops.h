@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "ops/graph.h"
+#include "ops/params/conv.h"
+#include "ops/params/optim.h"
 
 namespace dagrad {
 
@@ -30,6 +32,10 @@ Value leaky_relu(Value x, double negative_slope = 0.01, DAGRAD_LOC);
 Value sigmoid(Value x, DAGRAD_LOC);
 Value tanh(Value x, DAGRAD_LOC);
 Value gelu(Value x, DAGRAD_LOC);  // exact (erf) form, as PyTorch's default
+Value silu(Value x, DAGRAD_LOC);  // x * sigmoid(x)
+Value hardswish(Value x, DAGRAD_LOC);
+// log(1 + exp(beta x)) / beta, linear where beta x > threshold (torch.nn.Softplus).
+Value softplus(Value x, double beta = 1, double threshold = 20, DAGRAD_LOC);
 Value exp(Value x, DAGRAD_LOC);
 Value log(Value x, DAGRAD_LOC);
 Value sqrt(Value x, DAGRAD_LOC);
@@ -93,23 +99,10 @@ Value matmul(Value a, Value b, bool trans_a = false, bool trans_b = false, DAGRA
 Value linear(Value x, Value weight, Value bias = {}, DAGRAD_LOC);
 
 // ---- convolution and pooling (NCHW) ----
-// A pair (height, width) that also accepts one integer for both: {.stride = 2}.
-struct Hw {
-  int64_t h = 0, w = 0;
-  Hw() = default;
-  Hw(int64_t v) : h(v), w(v) {}
-  Hw(int64_t hh, int64_t ww) : h(hh), w(ww) {}
-};
-struct Conv2dOptions {
-  Hw stride{1};
-  Hw padding{0};
-  Hw dilation{1};
-};
-struct Pool2dOptions {
-  Hw kernel{2};
-  Hw stride{0};  // 0: same as kernel
-  Hw padding{0};
-};
+// The options are the ops' parameter structs (ops/params/conv.h); Hw is a (height,
+// width) pair that also accepts one integer for both: {.stride = 2}.
+using Conv2dOptions = ConvParams;
+using Pool2dOptions = PoolParams;  // stride 0: same as kernel
 // x [N,C,H,W], weight [O,C,KH,KW], bias [O] or empty.
 Value conv2d(Value x, Value weight, Value bias = {}, Conv2dOptions opt = {}, DAGRAD_LOC);
 // dX of conv2d (shape of x) and dW (shape of weight), as ops with their own kernels.
@@ -143,17 +136,10 @@ Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value run
 // Update nodes write the parameter and its optimizer state in place and have no
 // outputs; every run of a graph executes them. `lr` is a float32 scalar graph input, so
 // a schedule changes it per step without recompiling. They return the node id.
-struct SgdOptions {
-  double momentum = 0;
-  double weight_decay = 0;
-  bool nesterov = false;
-};
+using SgdOptions = SgdParams;
 // momentum_buf (same shape as param) is required when momentum > 0.
 int sgd_update(Value param, Value grad, Value lr, Value momentum_buf, SgdOptions opt, DAGRAD_LOC);
-struct AdamOptions {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled_weight_decay = false;  // AdamW
-};
+using AdamOptions = AdamParams;  // decoupled_weight_decay: AdamW
 // m, v: moment estimates (param's shape); t: float32 scalar step count, incremented.
 int adam_update(Value param, Value grad, Value lr, Value m, Value v, Value t, AdamOptions opt, DAGRAD_LOC);
 

@@ -18,16 +18,15 @@ OpRegistry& OpRegistry::instance() {
     register_conv_ops(*r);
     register_nn_ops(*r);
     register_optim_ops(*r);
-    register_comm_ops(*r);
-    attach_cuda_kernels(*r);
     return r;
   }();
   return *reg;
 }
 
 const OpDef* OpRegistry::find(const std::string& name) const {
-  auto it = ops_.find(name);
-  return it == ops_.end() ? nullptr : &it->second;
+  std::lock_guard lock(mutex_);
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
 }
 
 namespace {
@@ -49,29 +48,36 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 const OpDef& OpRegistry::get(const std::string& name) const {
   if (const OpDef* d = find(name)) return *d;
+  std::lock_guard lock(mutex_);
   std::string best;
   size_t best_d = 3;
-  for (const auto& [k, _] : ops_)
+  for (const auto& [k, _] : by_name_)
     if (size_t d = edit_distance(name, k); d < best_d) best_d = d, best = k;
   throw ValueError(str_cat("unknown op '", name, "'", best.empty() ? "" : str_cat(" (did you mean '", best, "'?)")));
 }
 
-OpDef& OpRegistry::get_mutable(const std::string& name) {
-  get(name);
-  return ops_.at(name);
-}
-
-OpDef& OpRegistry::add(OpDef def) {
+const OpDef& OpRegistry::add(OpDef def) {
   if (def.name.empty() || !def.infer) throw ValueError("an op needs a name and a shape inference function");
-  if (ops_.count(def.name)) throw ValueError(str_cat("op '", def.name, "' is already registered"));
-  std::string name = def.name;
-  return ops_.emplace(name, std::move(def)).first->second;
+  if (def.elementwise && (!def.elementwise->tile_f32 || !def.elementwise->tile_f64 || !def.elementwise->functor))
+    throw ValueError(str_cat("op '", def.name, "': an elementwise form needs its functor and tile functions"));
+  std::lock_guard lock(mutex_);
+  if (by_name_.count(def.name)) throw ValueError(str_cat("op '", def.name, "' is already registered"));
+  def.id = static_cast<int>(ops_.size());
+  const OpDef& added = ops_.emplace_back(std::move(def));
+  by_name_[added.name] = &added;
+  return added;
 }
 
 std::vector<const OpDef*> OpRegistry::all() const {
+  std::lock_guard lock(mutex_);
   std::vector<const OpDef*> out;
-  for (const auto& [_, d] : ops_) out.push_back(&d);
+  for (const auto& [_, d] : by_name_) out.push_back(d);
   return out;
+}
+
+size_t OpRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return ops_.size();
 }
 
 }  // namespace dagrad

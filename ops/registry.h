@@ -1,7 +1,11 @@
-// The op registry: every OpDef by name. Ops are registered by explicit functions, not
-// static initialisers (which a static library would silently drop), on first access.
+// The op registry: every OpDef by name, each with a stable id that backends' kernel
+// tables are indexed by. Built-in ops are registered by explicit functions (static
+// initialisers would be silently dropped from a static library) on first access; layers
+// above ops/ and extensions add theirs with add().
 #pragma once
+#include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,15 +19,17 @@ class OpRegistry {
   // Throws ValueError "unknown op 'x'" (with a close match when there is one).
   const OpDef& get(const std::string& name) const;
   const OpDef* find(const std::string& name) const;
-  // For extensions: registers a new op; throws ValueError if the name is taken.
-  OpDef& add(OpDef def);
-  // Mutable access, used by backends to attach their kernels.
-  OpDef& get_mutable(const std::string& name);
+  // Registers a new op and returns it (its address is stable); throws ValueError if the
+  // name is taken or the record is incomplete.
+  const OpDef& add(OpDef def);
   std::vector<const OpDef*> all() const;  // sorted by name
+  size_t size() const;
 
  private:
   OpRegistry() = default;
-  std::map<std::string, OpDef> ops_;
+  mutable std::mutex mutex_;
+  std::deque<OpDef> ops_;  // by id
+  std::map<std::string, const OpDef*> by_name_;
 };
 
 inline const OpDef& op_def(const std::string& name) { return OpRegistry::instance().get(name); }

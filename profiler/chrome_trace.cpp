@@ -133,7 +133,7 @@ std::string to_chrome_trace(const Profile& p) {
     if (st.group >= 0) args["fused_group"] = st.group;
     events.push_back({{"ph", "X"},
                       {"name", si.label},
-                      {"cat", op_kind_name(si.kind)},
+                      {"cat", step_class_name(si.kind)},
                       {"pid", kPid},
                       {"tid", stream_tid(r.stream)},
                       {"ts", us(r.start_s)},

@@ -15,17 +15,17 @@ using scheduler::EventInfo;
 using scheduler::ExecutionPlan;
 using scheduler::Step;
 
-std::string_view kind_colour(OpKind k) {
+std::string_view class_colour(StepClass k) {
   switch (k) {  // Tableau 10: distinct, and readable with white text
-    case OpKind::conv: return "#4e79a7";
-    case OpKind::matmul: return "#f28e2b";
-    case OpKind::pool: return "#76b7b2";
-    case OpKind::elementwise: return "#59a14f";
-    case OpKind::fused: return "#edc948";
-    case OpKind::reduce: return "#b07aa1";
-    case OpKind::loss: return "#e15759";
-    case OpKind::optimizer: return "#9c755f";
-    case OpKind::other: return "#bab0ac";
+    case StepClass::conv: return "#4e79a7";
+    case StepClass::gemm: return "#f28e2b";
+    case StepClass::pool: return "#76b7b2";
+    case StepClass::elementwise: return "#59a14f";
+    case StepClass::fused: return "#edc948";
+    case StepClass::reduce: return "#b07aa1";
+    case StepClass::loss: return "#e15759";
+    case StepClass::optimizer: return "#9c755f";
+    case StepClass::other: return "#bab0ac";
   }
   return "#bab0ac";
 }
@@ -119,7 +119,7 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
                 num(r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0, 2), " GFLOP/s), ", format_bytes(si.bytes),
                 " (", num(r.seconds() > 0 ? si.bytes / r.seconds() * 1e-9 : 0, 2), " GB/s)", "\nnodes:", members);
     os << "<g><title>" << esc(title) << "</title><rect class=\"step\" x=\"" << num(x, 2) << "\" y=\"" << y + 3
-       << "\" width=\"" << num(w, 2) << "\" height=\"" << lane_h - 6 << "\" fill=\"" << kind_colour(si.kind) << "\"/>";
+       << "\" width=\"" << num(w, 2) << "\" height=\"" << lane_h - 6 << "\" fill=\"" << class_colour(si.kind) << "\"/>";
     std::string text = fit(si.label, w);
     if (!text.empty())
       os << "<text class=\"box-label\" x=\"" << num(x + 3, 2) << "\" y=\"" << y + lane_h / 2 + 4 << "\">" << esc(text)
@@ -203,7 +203,7 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
        << "</title><rect x=\"" << num(x, 2) << "\" y=\"" << top << "\" width=\"" << num(w, 2) << "\" height=\""
        << plot_h + strip_h + 4 << "\" fill=\"transparent\"/><rect x=\"" << num(x, 2) << "\" y=\"" << ys << "\" width=\""
        << num(w, 2) << "\" height=\"" << strip_h << "\" fill=\""
-       << (st.is_compute() ? kind_colour(info[i].kind) : std::string_view("#ffffff")) << "\"/></g>\n";
+       << (st.is_compute() ? class_colour(info[i].kind) : std::string_view("#ffffff")) << "\"/></g>\n";
   }
   double step_tick = nice_step(static_cast<double>(n), 12);
   for (double v = 0; v <= static_cast<double>(n); v += step_tick)
@@ -228,7 +228,7 @@ void summary_table_html(std::ostringstream& os, const Summary& s) {
   };
   for (const SummaryRow& r : s.rows)
     row(r.op,
-        str_cat("<span class=\"swatch\" style=\"background:", kind_colour(r.kind), "\"></span>", op_kind_name(r.kind)),
+        str_cat("<span class=\"swatch\" style=\"background:", class_colour(r.kind), "\"></span>", step_class_name(r.kind)),
         r.calls, r.seconds, r.share, r.flops, r.bytes, "");
   row("total", "", s.calls, s.step_seconds, 1, s.flops, s.bytes, "total");
   os << "</tbody></table>\n";
@@ -300,9 +300,9 @@ std::string html_report(const Profile& p, const std::string& title) {
         "events. Open <code>trace.json</code> in ui.perfetto.dev or chrome://tracing for every run.</p>\n";
   timeline_svg(os, p, run, info);
   os << "<div class=\"legend\">";
-  for (OpKind k : all_op_kinds())
-    os << "<span class=\"item\"><span class=\"swatch\" style=\"background:" << kind_colour(k) << "\"></span>"
-       << op_kind_name(k) << "</span>";
+  for (StepClass k : all_step_classes())
+    os << "<span class=\"item\"><span class=\"swatch\" style=\"background:" << class_colour(k) << "\"></span>"
+       << step_class_name(k) << "</span>";
   os << "</div>\n";
 
   os << "<h2>Memory plan</h2>\n<p class=\"meta\">" << esc(mem.to_text(plan)) << "</p>\n";

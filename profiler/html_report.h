@@ -14,6 +14,6 @@ namespace dagrad::profiler {
 std::string html_report(const Profile& profile, const std::string& title);
 
 // Fill colour of an op kind ("#4e79a7"), shared by the report's timeline and legend.
-std::string_view kind_colour(OpKind kind);
+std::string_view class_colour(StepClass kind);
 
 }  // namespace dagrad::profiler

@@ -11,38 +11,38 @@ using scheduler::Step;
 using scheduler::StepKind;
 using scheduler::ValueRef;
 
-std::string_view op_kind_name(OpKind k) {
+std::string_view step_class_name(StepClass k) {
   switch (k) {
-    case OpKind::conv: return "conv";
-    case OpKind::matmul: return "matmul";
-    case OpKind::pool: return "pool";
-    case OpKind::elementwise: return "elementwise";
-    case OpKind::fused: return "fused";
-    case OpKind::reduce: return "reduce";
-    case OpKind::loss: return "loss";
-    case OpKind::optimizer: return "optimizer";
-    case OpKind::other: return "other";
+    case StepClass::conv: return "conv";
+    case StepClass::gemm: return "gemm";
+    case StepClass::pool: return "pool";
+    case StepClass::elementwise: return "elementwise";
+    case StepClass::fused: return "fused";
+    case StepClass::reduce: return "reduce";
+    case StepClass::loss: return "loss";
+    case StepClass::optimizer: return "optimizer";
+    case StepClass::other: return "other";
   }
   return "other";
 }
 
-std::vector<OpKind> all_op_kinds() {
-  return {OpKind::conv,   OpKind::matmul, OpKind::pool,      OpKind::elementwise, OpKind::fused,
-          OpKind::reduce, OpKind::loss,   OpKind::optimizer, OpKind::other};
+std::vector<StepClass> all_step_classes() {
+  return {StepClass::conv,   StepClass::gemm, StepClass::pool,      StepClass::elementwise, StepClass::fused,
+          StepClass::reduce, StepClass::loss,   StepClass::optimizer, StepClass::other};
 }
 
-OpKind classify_op(std::string_view op, bool elementwise) {
-  auto has = [&](std::string_view s) { return op.find(s) != std::string_view::npos; };
-  if (has("conv")) return OpKind::conv;
-  if (has("matmul") || op == "linear") return OpKind::matmul;
-  if (has("pool")) return OpKind::pool;
-  if (op.ends_with("_update")) return OpKind::optimizer;
-  if (has("loss") || has("cross_entropy") || op == "accuracy") return OpKind::loss;
-  if (op == "dropout") return OpKind::elementwise;  // a random mask per element, not flagged (not fusible)
-  if (elementwise) return OpKind::elementwise;
-  if (op == "sum" || op == "mean" || op == "max" || op == "sum_to" || has("softmax") || has("norm"))
-    return OpKind::reduce;
-  return OpKind::other;
+StepClass classify_op(const OpDef& op) {
+  switch (op.kind) {
+    case OpKind::convolution: return StepClass::conv;
+    case OpKind::gemm: return StepClass::gemm;
+    case OpKind::pooling: return StepClass::pool;
+    case OpKind::optimizer: return StepClass::optimizer;
+    case OpKind::loss: return StepClass::loss;
+    case OpKind::elementwise: return StepClass::elementwise;
+    case OpKind::reduction:
+    case OpKind::normalization: return StepClass::reduce;
+    default: return StepClass::other;
+  }
 }
 
 namespace {
@@ -72,11 +72,11 @@ StepInfo describe_step(const ExecutionPlan& plan, const Step& step) {
     const Node& n = g.node(step.nodes.at(0));
     Cost c = n.op->cost_of(n);
     info.bytes = c.bytes_read + c.bytes_written;
-    info.kind = classify_op(n.op_name(), n.op->flags.elementwise);
+    info.kind = classify_op(*n.op);
     info.label = n.op_name();
     if (step.nodes.size() > 1) info.label += "+fused[" + member_ops(g, step.nodes, 1) + "]";
   } else {
-    info.kind = OpKind::fused;
+    info.kind = StepClass::fused;
     info.label = "fused[" + member_ops(g, step.nodes, 0) + "]";
   }
   if (step.group >= 0) {

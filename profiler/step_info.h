@@ -1,5 +1,5 @@
 // What one compute step of a plan does, in the profiler's words: a label that names
-// the op or fused group ("conv2d", "fused[relu+add]", "matmul+fused[add+relu]"), a kind
+// the op or fused group (conv2d, fused[relu+add], matmul+fused[add+relu]), a class
 // that colours it, its member nodes, and FLOPs and bytes from the cost model.
 #pragma once
 #include <string>
@@ -11,15 +11,15 @@
 namespace dagrad::profiler {
 
 // Colour classes of the trace and the report, in legend order.
-enum class OpKind : uint8_t { conv, matmul, pool, elementwise, fused, reduce, loss, optimizer, other };
-std::string_view op_kind_name(OpKind k);
-std::vector<OpKind> all_op_kinds();
-// The class of a single op by its registry name (and elementwise flag).
-OpKind classify_op(std::string_view op_name, bool elementwise);
+enum class StepClass : uint8_t { conv, gemm, pool, elementwise, fused, reduce, loss, optimizer, other };
+std::string_view step_class_name(StepClass k);
+std::vector<StepClass> all_step_classes();
+// The class of a single op, from its kind.
+StepClass classify_op(const OpDef& op);
 
 struct StepInfo {
   std::string label;
-  OpKind kind = OpKind::other;
+  StepClass kind = StepClass::other;
   std::vector<int> nodes;  // the kernel's node then its epilogue members, or the group's members
   // Sum of OpDef::cost_of(node).flops over `nodes`.
   double flops = 0;

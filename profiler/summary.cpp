@@ -87,7 +87,7 @@ std::string Summary::to_table() const {
     out += line;
   };
   for (const SummaryRow& r : rows)
-    row_line(r.op, op_kind_name(r.kind), r.calls, r.seconds, r.share, r.flops, r.gflops_per_s(), r.gbytes_per_s());
+    row_line(r.op, step_class_name(r.kind), r.calls, r.seconds, r.share, r.flops, r.gflops_per_s(), r.gbytes_per_s());
   out += std::string(w + 80, '-') + "\n";
   row_line("total", "", calls, step_seconds, step_seconds > 0 ? 1.0 : 0.0, flops,
            step_seconds > 0 ? flops / step_seconds * 1e-9 : 0, step_seconds > 0 ? bytes / step_seconds * 1e-9 : 0);

@@ -12,7 +12,7 @@ namespace dagrad::profiler {
 // Times, FLOPs and bytes are per run: totals over the profiled runs divided by their number.
 struct SummaryRow {
   std::string op;  // StepInfo::label
-  OpKind kind = OpKind::other;
+  StepClass kind = StepClass::other;
   double calls = 0;
   double seconds = 0;
   double flops = 0;

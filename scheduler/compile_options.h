@@ -13,19 +13,17 @@ struct CompileOptions {
   bool prune = true;
   // Chains and trees of elementwise nodes with one output shape become one step.
   bool fuse = true;
-  // A fused group reading the output of a producer listed in `epilogue_producers` runs in
-  // the producer's step, right after it (in place over that output when nothing else
-  // reads it). Needs `fuse`.
+  // A fused group reading the output of a producer whose op accepts epilogues (GEMMs,
+  // convolutions) runs in the producer's step, right after it (in place over that output
+  // when nothing else reads it). Needs `fuse`.
   bool fuse_epilogues = true;
-  std::vector<std::string> epilogue_producers = {"matmul", "conv2d"};
   size_t max_group_size = 32;
   // Independent branches go to different streams; cross-stream edges become events.
   int num_streams = 1;
-  // Collective ops (cross-process all-reduce): when the graph has any, they run on one
-  // extra stream of their own (index num_streams), in program order, so communication
-  // overlaps computation while every rank issues its collectives in the same order.
-  // Off: they stay on stream 0 with everything else.
-  std::vector<std::string> comm_ops = {"allreduce_mean"};
+  // Collective ops (those flagged comm_stream, e.g. the cross-process all-reduce): when
+  // the graph has any, they run on one extra stream of their own (index num_streams), in
+  // program order, so communication overlaps computation while every rank issues its
+  // collectives in the same order. Off: they stay on stream 0 with everything else.
   bool comm_stream = true;
   // Ready steps that free memory run first (still a deterministic topological order).
   // Off: program order (node ids).

@@ -4,10 +4,9 @@
 #include <exception>
 #include <utility>
 
-#include "ops/op_def.h"
+#include "ops/kernel_table.h"
 #include "runtime/error.h"
 #include "runtime/memory_info.h"
-#include "scheduler/fused_program.h"
 #include "scheduler/numerics.h"
 
 namespace dagrad::scheduler {
@@ -19,8 +18,9 @@ struct Executor::StepExec {
   const Node* node = nullptr;  // the kernel's node; null for a fused step
   Kernel kernel = nullptr;
   std::vector<Tensor> ins, outs;
-  std::unique_ptr<FusedProgram> program;  // fused steps and epilogues
-  FusedLauncher launcher = nullptr;
+  // Fused steps, epilogues and elementwise ops without a kernel of their own.
+  std::unique_ptr<ElementwiseProgram> program;
+  ProgramLauncher launcher = nullptr;
   std::vector<Tensor> group_ins, group_outs;
   std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
   uint64_t run_step = 0;  // of the run it was last submitted for
@@ -30,7 +30,7 @@ namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-bool is_input_node(const Node& n) { return n.op_name() == "input"; }
+bool is_input_node(const Node& n) { return n.op->flags.bound_input; }
 
 }  // namespace
 
@@ -109,6 +109,7 @@ void Executor::prepare_steps() {
     int b = plan_.buffer_of(v);
     return b >= 0 && plan_.buffers[b].kind == Buffer::Kind::bound;
   };
+  const KernelTable& table = kernel_table(device_.type);
   steps_.resize(plan_.steps.size());
   for (const Step& step : plan_.steps) {
     if (!step.is_compute()) continue;
@@ -118,21 +119,25 @@ void Executor::prepare_steps() {
     if (step.kind == StepKind::kernel) {
       const Node& n = g.node(step.nodes[0]);
       se->node = &n;
-      se->kernel = n.op->kernel(device_.type);
-      if (!se->kernel)
+      se->kernel = table.find(*n.op);
+      if (!table.supports(*n.op))
         throw ValueError(str_cat("[", n.op_name(), "] has no ", device_.to_string(), " kernel (node '", n.name,
                                  "'); run this graph on the CPU"));
       for (const Value& v : n.inputs) in_refs.push_back(ValueRef{v.node, v.index});
       se->ins = tensors_of(in_refs);
       se->outs = values_[n.id];
+      if (!se->kernel) {  // an elementwise op: its one-instruction program
+        se->program = std::make_unique<ElementwiseProgram>(ElementwiseProgram::from_node(n));
+        se->launcher = table.elementwise;
+      }
       for (size_t i = 0; i < se->outs.size(); ++i)
         if (!se->outs[i].defined())
           throw InternalError(str_cat("[executor] output ", i, " of '", n.name, "' has no buffer"));
     }
     if (step.group >= 0) {
       const FusedGroup& grp = plan_.groups[step.group];
-      se->program = std::make_unique<FusedProgram>(FusedProgram::from_group(g, grp));
-      se->launcher = fused_launcher(device_.type);
+      se->program = std::make_unique<ElementwiseProgram>(grp.program(g));
+      se->launcher = table.elementwise;
       if (!se->launcher)
         throw ValueError(str_cat("[executor] fused groups have no ", device_.to_string(),
                                  " implementation yet; compile with fuse=false"));
@@ -233,8 +238,11 @@ void Executor::submit(StepExec& se, uint64_t step) {
     const uint64_t step = se.run_step;
     Stream* stream = streams_[se.step->stream].get();
     double t0 = observer_ ? now_s() : 0;
-    if (se.kernel) se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
-    if (se.program) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    if (se.kernel)
+      se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
+    else if (se.node)  // an elementwise op without a kernel of its own
+      se.launcher(*se.program, se.ins, se.outs, stream);
+    if (se.step->group >= 0) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
     if (check_numerics_) check_step_outputs(*plan_.graph, se.step->nodes, se.node ? se.outs : se.group_outs, step);
     if (observer_) {
       // A device step only launches work: wait for it, so the time is its device time.

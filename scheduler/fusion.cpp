@@ -30,10 +30,9 @@ bool fusible(const NodeGraph& ng, int id) {
   if (ng.role[id] != Role::compute) return false;
   const Node& n = ng.graph->node(id);
   const OpDef& op = *n.op;
-  if (!op.flags.elementwise || !op.writes_inputs.empty() || n.outputs.size() != 1) return false;
+  if (!op.elementwise || !op.writes_inputs.empty() || n.outputs.size() != 1) return false;
   DType dt = n.outputs[0].dtype;
-  if (dt == DType::f32 ? !op.elementwise.tile_f32 : dt == DType::f64 ? !op.elementwise.tile_f64 : true) return false;
-  if (static_cast<int>(n.inputs.size()) != op.elementwise.arity) return false;
+  if (!is_floating(dt) || static_cast<int>(n.inputs.size()) != op.elementwise->arity) return false;
   for (const Value& v : n.inputs)
     if (v.dtype() != dt || !broadcasts_to(v.shape(), n.outputs[0].shape)) return false;
   return true;
@@ -107,11 +106,10 @@ class UnitBuilder {
 
 bool same_type(const Node& a, const Node& b) { return a.outputs[0] == b.outputs[0]; }
 
-bool is_epilogue_producer(const NodeGraph& ng, int id, const CompileOptions& opt) {
+bool is_epilogue_producer(const NodeGraph& ng, int id) {
   const Node& n = ng.graph->node(id);
   return ng.role[id] == Role::compute && n.outputs.size() == 1 && n.op->writes_inputs.empty() &&
-         std::find(opt.epilogue_producers.begin(), opt.epilogue_producers.end(), n.op_name()) !=
-             opt.epilogue_producers.end();
+         n.op->flags.accepts_epilogue;
 }
 
 }  // namespace
@@ -156,7 +154,7 @@ Units fuse(const NodeGraph& ng, const CompileOptions& opt) {
     for (int m : mem)
       for (const Value& v : g.node(m).inputs) {
         int p = v.node;
-        if (member_set.count(p) || !is_epilogue_producer(ng, p, opt)) continue;
+        if (member_set.count(p) || !is_epilogue_producer(ng, p)) continue;
         int pu = b.unit_of(p);
         if (b.members(pu).size() != 1 || b.kernel(pu) != -1 || !same_type(g.node(p), g.node(m))) continue;
         if (b.path_through_outside(pu, u)) continue;

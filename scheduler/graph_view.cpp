@@ -12,8 +12,6 @@ namespace dagrad::scheduler::detail {
 
 namespace {
 
-bool is_bound_op(const OpDef& op) { return op.name == "input" || op.name == "parameter"; }
-
 void check_outputs(const Graph& g, std::span<const Value> outputs) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Value& v = outputs[i];
@@ -73,7 +71,7 @@ NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const
   for (const ValueRef& v : ng.outputs) ng.is_output[v.node][v.index] = 1;
   for (int id : kept) {
     const OpDef& op = *g.node(id).op;
-    if (is_bound_op(op)) {
+    if (op.flags.bound()) {
       ng.role[id] = Role::bound;
     } else if (op.flags.view) {
       if (g.node(id).inputs.empty() || g.node(id).outputs.size() != 1)

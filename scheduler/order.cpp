@@ -2,7 +2,7 @@
 // ones, program order (smallest node position) decides, except that with
 // reorder_for_memory a step that frees at least as many bytes as it allocates goes first
 // (an optimizer update as soon as its gradient exists, a consumer before a new producer).
-// A step reading the result of a collective (CompileOptions::comm_ops: an update reading
+// A step reading the result of a collective (an op flagged comm_stream: an update reading
 // its all-reduced gradient) goes after every other ready step: issued earlier, it would
 // make its stream wait for the communication instead of going on with backward. Among
 // such steps, those of the collective issued first go first, so an update waits only for
@@ -38,8 +38,7 @@ std::vector<int> order_units(const NodeGraph& ng, const Units& u, const CompileO
   std::vector<bool> is_comm(nu, false), after_comm(nu, false);
   for (int k = 0; k < nu; ++k)
     for (int m : u.members[k])
-      if (std::find(opt.comm_ops.begin(), opt.comm_ops.end(), g.node(m).op_name()) != opt.comm_ops.end())
-        is_comm[k] = true;
+      if (g.node(m).op->flags.comm_stream) is_comm[k] = true;
   for (int k = 0; k < nu; ++k)
     for (int d : u.deps[k]) after_comm[k] = after_comm[k] || is_comm[d];
   for (int k = 0; k < nu; ++k) {

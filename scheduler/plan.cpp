@@ -12,6 +12,14 @@
 
 namespace dagrad::scheduler {
 
+ElementwiseProgram FusedGroup::program(const Graph& g) const {
+  std::vector<Value> in;
+  for (const ValueRef& v : inputs) in.push_back(Value{const_cast<Graph*>(&g), v.node, v.index});
+  std::vector<int> out;
+  for (const ValueRef& v : outputs) out.push_back(v.node);
+  return ElementwiseProgram::from_nodes(g, nodes, in, out);
+}
+
 std::string_view step_kind_name(StepKind k) {
   switch (k) {
     case StepKind::kernel:

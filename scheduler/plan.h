@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ops/elementwise_program.h"
 #include "ops/graph.h"
 #include "scheduler/compile_options.h"
 
@@ -79,6 +80,9 @@ struct FusedGroup {
   Shape shape;                    // every member's output shape
   DType dtype = DType::f32;
   int epilogue_of = -1;  // node whose output the group follows in the same step, or -1
+
+  // The group as the program a backend's elementwise launcher runs.
+  ElementwiseProgram program(const Graph& g) const;
 };
 
 struct ExecutionPlan {

@@ -5,7 +5,7 @@
 // of a layer, the optimizer updates) spread out. Every cross-stream dependency that the
 // consumer's stream does not already know about (vector clocks) becomes one event
 // record after the producer and one wait before the consumer; nothing else is
-// synchronised. Collective ops (CompileOptions::comm_ops) all go to one extra stream, the
+// synchronised. Collective ops (flagged comm_stream) all go to one extra stream, the
 // communication stream, whose queue keeps them in program order (the order every rank
 // must issue them in); with comm_stream off they go to stream 0.
 #include <algorithm>
@@ -42,8 +42,7 @@ StreamPlan assign_streams(const NodeGraph& ng, const Units& u, const std::vector
   std::vector<bool> is_comm(nu, false);
   for (int k = 0; k < nu; ++k)
     for (int m : u.members[order[k]])
-      if (std::find(opt.comm_ops.begin(), opt.comm_ops.end(), ng.graph->node(m).op_name()) != opt.comm_ops.end())
-        is_comm[k] = true;
+      if (ng.graph->node(m).op->flags.comm_stream) is_comm[k] = true;
   const bool comm_stream = opt.comm_stream && std::find(is_comm.begin(), is_comm.end(), true) != is_comm.end();
   const int total_streams = n_streams + (comm_stream ? 1 : 0);
   std::vector<int> pos_of_unit(nu);

@@ -2,7 +2,7 @@
 //
 //   custom_op
 //
-// registers softplus (softplus_op.cpp), builds a two-layer model that uses it twice, and
+// registers squareplus (squareplus_op.cpp), builds a two-layer model that uses it twice, and
 // compares autograd's gradients with central finite differences in float64, running both
 // on the plain interpreter. Then it compiles the same graph with the scheduler and checks
 // that the scheduled run agrees. Exits 1 if anything disagrees.
@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "softplus_op.h"
+#include "squareplus_op.h"
 
 using namespace dagrad;
 
@@ -49,24 +49,24 @@ Tensor random_f64(const Shape& shape, Generator& gen) {
 }  // namespace
 
 int main() try {
-  register_softplus();
-  std::cout << "registered: softplus — " << op_def("softplus").doc << "\n";
+  register_squareplus();
+  std::cout << "registered: squareplus — " << op_def("squareplus").doc << "\n";
 
   // Errors name the op and the user's line, like the built-in ops'.
   {
     Graph scratch;
     Value ids = scratch.input("ids", Shape{4}, DType::i64);
     try {
-      softplus(ids);
-      std::cerr << "custom_op: softplus accepted an int64 input\n";
+      squareplus(ids);
+      std::cerr << "custom_op: squareplus accepted an int64 input\n";
       return 1;
     } catch (const TypeError& e) {
-      std::cout << "softplus of int64 ids is refused: " << e.what() << "\n";
+      std::cout << "squareplus of int64 ids is refused: " << e.what() << "\n";
     }
   }
 
-  // ---- the model: x [4,5] → linear 5→6 → softplus(β=2) → linear 6→3 → cross-entropy ----
-  // The hidden activations also feed a penalty through softplus, so gradients meet at a
+  // ---- the model: x [4,5] → linear 5→6 → squareplus(b=2) → linear 6→3 → cross-entropy ----
+  // The hidden activations also feed a penalty through squareplus, so gradients meet at a
   // fan-out and autograd sums them.
   Graph g;
   Value x = g.input("x", Shape{4, 5}, DType::f64);
@@ -75,9 +75,9 @@ int main() try {
   Value b1 = g.parameter("b1", Shape{6}, DType::f64);
   Value w2 = g.parameter("w2", Shape{3, 6}, DType::f64);
   Value b2 = g.parameter("b2", Shape{3}, DType::f64);
-  Value h = softplus(linear(x, w1, b1), 2.0);
+  Value h = squareplus(linear(x, w1, b1), 2.0);
   Value logits = linear(h, w2, b2);
-  Value loss = softmax_cross_entropy(logits, labels) + 0.1 * mean(softplus(h - 1.0));
+  Value loss = softmax_cross_entropy(logits, labels) + 0.1 * mean(squareplus(h - 1.0));
 
   const std::vector<Value> wrt{x, w1, b1, w2, b2};
   const std::vector<std::string> names{"x", "w1", "b1", "w2", "b2"};

@@ -24,13 +24,20 @@
 #include "runtime/tensor.h"
 #include "runtime/thread_pool.h"
 
-// The graph IR, the op registry and the functions that build nodes.
+// The graph IR, the op registry (typed parameters, kernel tables) and the functions
+// that build nodes.
 #include "ops/attrs.h"
 #include "ops/graph.h"
 #include "ops/interpreter.h"
+#include "ops/kernel_table.h"
 #include "ops/op_def.h"
 #include "ops/ops.h"
+#include "ops/param_codec.h"
 #include "ops/registry.h"
+
+// Communicators and the collective ops (data-parallel training).
+#include "comm/collective_ops.h"
+#include "comm/communicator.h"
 
 // Reverse-mode autodiff.
 #include "autograd/grad.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ops/cpu/conv_f32.h"
-#include "ops/cpu/conv_geom.h"
+#include "ops/cpu/im2col.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
@@ -23,38 +23,10 @@ namespace {
 // Images per weight-gradient partial sum: fixed, so the summation order is too.
 constexpr int64_t kWeightGradGroup = 8;
 
-// cols[(c,i,j), (oh,ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw], zero outside the image.
-template <class T>
-void im2col(const Conv2dGeom& g, const T* x, T* cols) {
-  const int64_t pixels = g.out_pixels();
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = cols + ((c * g.kh + i) * g.kw + j) * pixels;
-        const int64_t off_w = j * g.dw - g.pw;
-        const ValidRange r = valid_outputs(off_w, g.sw, g.w, g.ow);
-        for (int64_t oh = 0; oh < g.oh; ++oh) {
-          T* dst = row + oh * g.ow;
-          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.h) {
-            std::fill(dst, dst + g.ow, T(0));
-            continue;
-          }
-          const T* src = x + (c * g.h + ih) * g.w;
-          std::fill(dst, dst + r.lo, T(0));
-          if (g.sw == 1)
-            std::memcpy(dst + r.lo, src + r.lo + off_w, (r.hi - r.lo) * sizeof(T));
-          else
-            for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = src[ow * g.sw + off_w];
-          std::fill(dst + r.hi, dst + g.ow, T(0));
-        }
-      }
-}
-
 // ---- float64, and float32 under reference_kernels(): per-image im2col + BLAS ----
 
 template <class T>
-void conv2d_forward_ref(const Conv2dGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
@@ -74,7 +46,7 @@ void conv2d_forward_ref(const Conv2dGeom& g, const T* x, const T* w, const T* bi
 }
 
 template <class T>
-void conv2d_input_grad_ref(const Conv2dGeom& g, const T* dy, const T* w, T* dx) {
+void conv2d_input_grad_ref(const ConvGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
@@ -91,7 +63,7 @@ void conv2d_input_grad_ref(const Conv2dGeom& g, const T* dy, const T* w, T* dx) 
 }
 
 template <class T>
-void conv2d_weight_grad_ref(const Conv2dGeom& g, const T* dy, const T* x, T* dw) {
+void conv2d_weight_grad_ref(const ConvGeom& g, const T* dy, const T* x, T* dw) {
   const int64_t patch = g.patch(), pixels = g.out_pixels(), wsize = g.o * patch;
   const int64_t groups = (g.n + kWeightGradGroup - 1) / kWeightGradGroup;
   if (groups == 0) {
@@ -130,7 +102,7 @@ void conv2d_weight_grad_ref(const Conv2dGeom& g, const T* dy, const T* x, T* dw)
 
 void conv2d_cpu(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
-  Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
+  const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
@@ -142,7 +114,7 @@ void conv2d_cpu(const KernelContext& ctx) {
 
 void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
-  Conv2dGeom g = conv2d_geom(ctx.outputs[0].shape(), w.shape(), ctx.node.attrs);
+  const ConvGeom g = conv_geom(ctx.outputs[0].shape(), w.shape(), ctx.params<ConvInputGradParams>());
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
@@ -153,7 +125,7 @@ void conv2d_backward_input_cpu(const KernelContext& ctx) {
 
 void conv2d_backward_weight_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
-  Conv2dGeom g = conv2d_geom(x.shape(), ctx.outputs[0].shape(), ctx.node.attrs);
+  const ConvGeom g = conv_geom(x.shape(), ctx.outputs[0].shape(), ctx.params<ConvWeightGradParams>());
   dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());

@@ -1,4 +1,4 @@
-// CPU kernels of conv2d and its backward ops (registered in ops/defs/conv_ops.cpp).
+// CPU kernels of conv2d and its backward ops (ops/cpu/kernels.cpp puts them in the CPU table).
 #pragma once
 #include "ops/op_def.h"
 

@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/im2col.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -101,16 +102,16 @@ void pack_panels(const float* a, int64_t m, int64_t k, float* apk) {
 
 bool offsets_fit(int64_t floats) { return floats < INT32_MAX / 2; }
 
-bool direct_forward_ok(const Conv2dGeom& g) {
+bool direct_forward_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && offsets_fit(g.c * (g.h + 2 * g.ph) * (g.w + 2 * g.pw));
 }
 
-bool direct_input_grad_ok(const Conv2dGeom& g) {
+bool direct_input_grad_ok(const ConvGeom& g) {
   const int64_t ph = g.dh * (g.kh - 1) - g.ph, pw = g.dw * (g.kw - 1) - g.pw;
   return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 && offsets_fit(g.o * (g.oh + 2 * ph) * (g.ow + 2 * pw));
 }
 
-void forward_direct(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
   float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.o, ge::kMr) * k);
@@ -133,7 +134,7 @@ void forward_direct(const Conv2dGeom& g, const float* x, const float* w, const f
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], dy padded by
 // dh*(KH-1) - ph rows and dw*(KW-1) - pw columns on each side.
-void input_grad_direct(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, k = g.o * g.kh * g.kw;
   const int64_t image = g.o * hq * wq, slack = g.dw * (g.kw - 1) + ge::kNr;
@@ -167,7 +168,7 @@ void input_grad_direct(const Conv2dGeom& g, const float* dy, const float* w, flo
 // dy_n[O, OH, OW] as B panels of the weight gradient: panel j0 (width w) holds
 // dyᵀ[q, j0 .. j0+w) for every flattened q = oh*wp + ow, zero for wrapped columns and
 // channels past O. Panels follow each other: panel j0 starts at j0 * nq.
-void pack_dy_transposed(const Conv2dGeom& g, const float* dy_n, int64_t wp, float* bt) {
+void pack_dy_transposed(const ConvGeom& g, const float* dy_n, int64_t wp, float* bt) {
   const int64_t nq = g.oh * wp;
   for (int64_t j0 = 0; j0 < g.o;) {
     const int w = ge::panel_width(g.o - j0);
@@ -192,7 +193,7 @@ void pack_dy_transposed(const Conv2dGeom& g, const float* dy_n, int64_t wp, floa
   }
 }
 
-void weight_grad_direct(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+void weight_grad_direct(const ConvGeom& g, const float* dy, const float* x, float* dw) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
   const int64_t wsize = taps * g.o, groups = ge::ceil_div(g.n, kWeightGradGroup);
@@ -246,7 +247,7 @@ void weight_grad_direct(const Conv2dGeom& g, const float* dy, const float* x, fl
 // index k = (c,i,j) and the output pixel p = (oh,ow); zero where the tap falls in padding.
 class Patches {
  public:
-  Patches(const Conv2dGeom& g, const float* x) : g_(g), x_(x) {
+  Patches(const ConvGeom& g, const float* x) : g_(g), x_(x) {
     for (int64_t j = 0; j < std::min<int64_t>(g.kw, kTaps); ++j)
       taps_[j] = valid_outputs(j * g.dw - g.pw, g.sw, g.w, g.ow);
   }
@@ -316,12 +317,12 @@ class Patches {
     std::fill(d + (hi - ow), d + len, 0.f);
   }
 
-  const Conv2dGeom& g_;
+  const ConvGeom& g_;
   const float* x_;
   std::array<ValidRange, kTaps> taps_{};
 };
 
-void forward_packed(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
@@ -340,7 +341,7 @@ void forward_packed(const Conv2dGeom& g, const float* x, const float* w, const f
 }
 
 // cols_n[CKK, P] = Wᵀ[CKK, O] · dy_n[O, P], then col2im into dx_n.
-void input_grad_packed(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+void input_grad_packed(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     float* cols = ge::thread_scratch().get(Slot::output, static_cast<size_t>(patch * pixels));
@@ -355,7 +356,7 @@ void input_grad_packed(const Conv2dGeom& g, const float* dy, const float* w, flo
 
 // dW[O, CKK] = Σ_n dy_n[O, P] · patches_nᵀ[P, CKK]: one GEMM per group of images whose K
 // runs over the group's pixels (image by image), each group into its own partial sum.
-void weight_grad_packed(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+void weight_grad_packed(const ConvGeom& g, const float* dy, const float* x, float* dw) {
   const int64_t patch = g.patch(), pixels = g.out_pixels(), wsize = g.o * patch;
   const int64_t groups = ge::ceil_div(g.n, kWeightGradGroup);
   float* partials = groups > 1 ? ge::thread_scratch().get(Slot::partials, static_cast<size_t>(groups * wsize)) : dw;
@@ -387,7 +388,7 @@ void weight_grad_packed(const Conv2dGeom& g, const float* dy, const float* x, fl
 
 }  // namespace
 
-void conv2d_forward_f32(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   if (g.n == 0) return;
   if (direct_forward_ok(g))
     forward_direct(g, x, w, bias, y);
@@ -395,7 +396,7 @@ void conv2d_forward_f32(const Conv2dGeom& g, const float* x, const float* w, con
     forward_packed(g, x, w, bias, y);
 }
 
-void conv2d_input_grad_f32(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   if (g.n == 0) return;
   if (direct_input_grad_ok(g))
     input_grad_direct(g, dy, w, dx);
@@ -403,7 +404,7 @@ void conv2d_input_grad_f32(const Conv2dGeom& g, const float* dy, const float* w,
     input_grad_packed(g, dy, w, dx);
 }
 
-void conv2d_weight_grad_f32(const Conv2dGeom& g, const float* dy, const float* x, float* dw) {
+void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, float* dw) {
   if (g.n == 0) {
     std::fill(dw, dw + g.o * g.patch(), 0.f);
     return;

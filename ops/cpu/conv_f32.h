@@ -1,14 +1,14 @@
 // float32 conv2d and its backward ops on dagrad's GEMM engine (ops/cpu/conv_f32.cpp).
 #pragma once
-#include "ops/cpu/conv_geom.h"
+#include "ops/params/conv.h"
 
 namespace dagrad {
 
 // y[N,O,OH,OW] = conv(x, w) + bias (bias may be null).
-void conv2d_forward_f32(const Conv2dGeom& g, const float* x, const float* w, const float* bias, float* y);
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
 // dx[N,C,H,W] from dy[N,O,OH,OW] and w.
-void conv2d_input_grad_f32(const Conv2dGeom& g, const float* dy, const float* w, float* dx);
+void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx);
 // dw[O,C,KH,KW] from dy and x.
-void conv2d_weight_grad_f32(const Conv2dGeom& g, const float* dy, const float* x, float* dw);
+void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, float* dw);
 
 }  // namespace dagrad

@@ -10,6 +10,7 @@
 
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/params/linalg.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -105,10 +106,9 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
 }  // namespace
 
 void matmul_cpu(const KernelContext& ctx) {
-  bool trans_a = ctx.node.attrs.get_bool_or("trans_a", false);
-  bool trans_b = ctx.node.attrs.get_bool_or("trans_b", false);
+  const MatmulParams& p = ctx.params<MatmulParams>();
   dispatch_floating(ctx.outputs[0].dtype(), "matmul", [&]<class T>() {
-    matmul_typed<T>(ctx.inputs[0], ctx.inputs[1], ctx.outputs[0], trans_a, trans_b);
+    matmul_typed<T>(ctx.inputs[0], ctx.inputs[1], ctx.outputs[0], p.trans_a, p.trans_b);
   });
 }
 

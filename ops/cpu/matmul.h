@@ -1,4 +1,4 @@
-// CPU kernel of matmul (registered in ops/defs/linalg_ops.cpp).
+// CPU kernel of matmul (ops/cpu/kernels.cpp puts them in the CPU table).
 #pragma once
 #include "ops/op_def.h"
 

@@ -5,25 +5,15 @@
 #include <cmath>
 
 #include "ops/cpu/nn_kernels.h"
+#include "ops/params/nn.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
 
 namespace {
 
-struct BnDims {
-  int64_t n = 0, c = 0, s = 1;
-  int64_t count() const { return n * s; }  // values per channel
-};
-
-BnDims bn_dims(const Shape& x) {
-  BnDims d{x[0], x[1], 1};
-  for (size_t i = 2; i < x.rank(); ++i) d.s *= x[i];
-  return d;
-}
-
 // Channels per parallel piece: enough values to be worth a thread.
-int64_t channel_grain(const BnDims& d) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d.count())); }
+int64_t channel_grain(const ChannelGeom& d) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d.count())); }
 
 // Σ term(i) for i in [0, len): chunks of up to 1024 terms summed in T over 16 lanes
 // (vectorised), chunks added in double, so float32 keeps ~7 digits for any length. The
@@ -52,12 +42,11 @@ double lane_sum(int64_t len, Term term) {
 // Training: batch mean and biased variance normalise; running stats move toward the
 // batch mean and the unbiased variance (PyTorch's rule). Eval: running stats normalise.
 void batch_norm_cpu(const KernelContext& ctx) {
-  const Attrs& attrs = ctx.node.attrs;
-  const bool training = attrs.get_bool("training");
-  const double momentum = attrs.get_float_or("momentum", 0.1);
-  const double eps = attrs.get_float_or("eps", 1e-5);
+  const BatchNormParams& p = ctx.params<BatchNormParams>();
+  const bool training = p.training;
+  const double momentum = p.momentum, eps = p.eps;
   const Tensor& x = ctx.inputs[0];
-  const BnDims d = bn_dims(x.shape());
+  const ChannelGeom d = channel_geom(x.shape());
   dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
     const T* xp = x.data<T>();
     const T* gamma = ctx.inputs[1].data<T>();
@@ -109,7 +98,7 @@ void batch_norm_cpu(const KernelContext& ctx) {
 //   dbeta = Σ dy,  dgamma = Σ dy·x̂,  dx = gamma·invstd·(dy - dbeta/M - x̂·dgamma/M).
 void batch_norm_backward_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[1];
-  const BnDims d = bn_dims(x.shape());
+  const ChannelGeom d = channel_geom(x.shape());
   dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
     const T* dy = ctx.inputs[0].data<T>();
     const T* xp = x.data<T>();

@@ -7,6 +7,7 @@
 
 #include "ops/cpu/nn_kernels.h"
 #include "ops/nn_math.h"
+#include "ops/params/nn.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -23,9 +24,9 @@ void apply_mask(const T* x, T* y, const uint32_t* __restrict bits, int64_t len, 
 }  // namespace
 
 void dropout_cpu(const KernelContext& ctx) {
-  const Attrs& attrs = ctx.node.attrs;
-  const double p = attrs.get_float("p");
-  const bool training = attrs.get_bool_or("training", true);
+  const DropoutParams& params = ctx.params<DropoutParams>();
+  const double p = params.p;
+  const bool training = params.training;
   const Tensor& x = ctx.inputs[0];
   Tensor& y = ctx.outputs[0];
   const int64_t n = x.numel();
@@ -33,9 +34,9 @@ void dropout_cpu(const KernelContext& ctx) {
     if (x.raw_data() != y.raw_data() && n > 0) std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
     return;
   }
-  const uint64_t seed = dropout_step_seed(static_cast<uint64_t>(attrs.get_int_or("seed", 0)), ctx.step);
+  const uint64_t seed = dropout_step_seed(static_cast<uint64_t>(params.seed), ctx.step);
   const uint32_t threshold = dropout_threshold(p);
-  const uint64_t offset = static_cast<uint64_t>(attrs.get_int_or("offset", 0));
+  const uint64_t offset = static_cast<uint64_t>(params.offset);
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
     const T* in = x.data<T>();

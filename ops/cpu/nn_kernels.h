@@ -1,5 +1,5 @@
-// CPU kernels of the nn family (losses, dropout, batch norm, accuracy), registered by
-// ops/defs/nn_ops.cpp.
+// CPU kernels of the nn family (losses, dropout, batch norm, accuracy), in the CPU table of
+// ops/cpu/kernels.cpp.
 #pragma once
 #include "ops/op_def.h"
 

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "ops/cpu/conv_geom.h"
 #include "ops/cpu/pool_2x2.h"
 #include "ops/cpu/reference_kernels.h"
+#include "ops/params/conv.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -17,7 +17,7 @@ namespace {
 
 // Calls fn(plane index) for every N*C plane, in parallel.
 template <class Fn>
-void for_each_plane(const Pool2dGeom& g, Fn&& fn) {
+void for_each_plane(const PoolGeom& g, Fn&& fn) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.h * g.w));
   parallel_for(0, g.planes(), grain, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) fn(p);
@@ -28,7 +28,7 @@ void for_each_plane(const Pool2dGeom& g, Fn&& fn) {
 // the image, in row-major window order: outputs ow in [r.lo, r.hi) read input column
 // ow*sw + off_w of input row ih.
 template <class Tap>
-void for_each_tap(const Pool2dGeom& g, int64_t oh, Tap&& tap) {
+void for_each_tap(const PoolGeom& g, int64_t oh, Tap&& tap) {
   for (int64_t i = 0; i < g.kh; ++i) {
     const int64_t ih = oh * g.sh - g.ph + i;
     if (ih < 0 || ih >= g.h) continue;
@@ -39,44 +39,14 @@ void for_each_tap(const Pool2dGeom& g, int64_t oh, Tap&& tap) {
   }
 }
 
-// The in-image part [h0,h1) x [w0,w1) of output (oh, ow)'s window; padding is excluded.
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-Window window_of(const Pool2dGeom& g, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
-  return {std::max<int64_t>(hs, 0), std::min(hs + g.kh, g.h), std::max<int64_t>(ws, 0), std::min(ws + g.kw, g.w)};
-}
-
-// Index in the plane of the window's maximum: the first in row-major order, or a NaN
-// (NaN propagates, as in PyTorch). Forward, backward and gather all use it, so the
-// backward routes each gradient to exactly the element the forward picked. Windows are
-// never empty (shape inference keeps padding at most half the kernel). The update is
-// written without short-circuits so it compiles to conditional moves: a branch on
-// random data mispredicts half the time (measured 4x slower).
-template <class T>
-int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
-  int64_t best = win.h0 * width + win.w0;
-  T best_v = plane[best];
-  for (int64_t ih = win.h0; ih < win.h1; ++ih)
-    for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-      const int64_t i = ih * width + iw;
-      const T v = plane[i];
-      const bool take = (v > best_v) | (v != v);
-      best = take ? i : best;
-      best_v = take ? v : best_v;
-    }
-  return best;
-}
-
 // The vectorised path's case (not under reference_kernels()).
-bool is_2x2_tiling(const Pool2dGeom& g) {
+bool is_2x2_tiling(const PoolGeom& g) {
   return !reference_kernels() && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
 
 // out[o] = source[argmax of x over window o]: max_pool2d when source is x itself.
 template <class T>
-void max_pool_gather(const Pool2dGeom& g, const T* x, const T* source, T* y) {
+void max_pool_gather(const PoolGeom& g, const T* x, const T* source, T* y) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   if constexpr (std::is_same_v<T, float>) {
     if (is_2x2_tiling(g)) {
@@ -101,7 +71,7 @@ void max_pool_gather(const Pool2dGeom& g, const T* x, const T* source, T* y) {
 
 // dx[argmax of window o] += dy[o], in output order.
 template <class T>
-void max_pool_scatter(const Pool2dGeom& g, const T* dy, const T* x, T* dx) {
+void max_pool_scatter(const PoolGeom& g, const T* dy, const T* x, T* dx) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   for_each_plane(g, [&](int64_t p) {
     const T* xp = x + p * in_plane;
@@ -128,7 +98,7 @@ void max_pool_scatter(const Pool2dGeom& g, const T* dy, const T* x, T* dx) {
 
 // y[o] = Σ window o / (kh*kw): padding counts as zeros.
 template <class T>
-void avg_pool(const Pool2dGeom& g, const T* x, T* y) {
+void avg_pool(const PoolGeom& g, const T* x, T* y) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   const T scale = T(1) / static_cast<T>(g.window());
   for_each_plane(g, [&](int64_t p) {
@@ -147,7 +117,7 @@ void avg_pool(const Pool2dGeom& g, const T* x, T* y) {
 
 // dx[i] = Σ over the windows o holding i of dy[o] / (kh*kw).
 template <class T>
-void avg_pool_scatter(const Pool2dGeom& g, const T* dy, T* dx) {
+void avg_pool_scatter(const PoolGeom& g, const T* dy, T* dx) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   const T scale = T(1) / static_cast<T>(g.window());
   for_each_plane(g, [&](int64_t p) {
@@ -167,34 +137,34 @@ void avg_pool_scatter(const Pool2dGeom& g, const T* dy, T* dx) {
 
 void max_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  Pool2dGeom g = pool2d_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d",
                     [&]<class T>() { max_pool_gather<T>(g, x.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
 }
 
 void max_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
-  Pool2dGeom g = pool2d_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d_backward",
                     [&]<class T>() { max_pool_scatter<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
 }
 
 void max_pool2d_gather_cpu(const KernelContext& ctx) {
   const Tensor &source = ctx.inputs[0], &x = ctx.inputs[1];
-  Pool2dGeom g = pool2d_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d_gather",
                     [&]<class T>() { max_pool_gather<T>(g, x.data<T>(), source.data<T>(), ctx.outputs[0].data<T>()); });
 }
 
 void avg_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  Pool2dGeom g = pool2d_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "avg_pool2d", [&]<class T>() { avg_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>()); });
 }
 
 void avg_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor& dy = ctx.inputs[0];
-  Pool2dGeom g = pool2d_geom(ctx.outputs[0].shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<AvgPoolGradParams>());
   dispatch_floating(dy.dtype(), "avg_pool2d_backward",
                     [&]<class T>() { avg_pool_scatter<T>(g, dy.data<T>(), ctx.outputs[0].data<T>()); });
 }

@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "ops/cpu/shape_copy.h"
-#include "ops/cpu/shape_util.h"
+#include "ops/shape_util.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
@@ -257,12 +257,10 @@ void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const 
 
 // The node's axes were checked when it was built (reduce_mask in its shape inference).
 Mask node_mask(const KernelContext& ctx) {
-  const Attrs& a = ctx.node.attrs;
+  const std::vector<int64_t>& axes = ctx.params<AxesParams>().axes;
   const Shape& s = ctx.inputs[0].shape();
-  const bool all = !a.has("axes") || a.get_ints("axes").empty();
-  Mask mask(s.rank(), all);
-  if (!all)
-    for (int64_t axis : a.get_ints("axes")) mask[normalize_axis(s, axis, ctx.node.op_name())] = true;
+  Mask mask(s.rank(), axes.empty());
+  for (int64_t axis : axes) mask[normalize_axis(s, axis, ctx.node.op_name())] = true;
   return mask;
 }
 

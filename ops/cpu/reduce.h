@@ -1,4 +1,4 @@
-// CPU kernels of the reduce family (ops/defs/reduce_ops.cpp registers them).
+// CPU kernels of the reduce family (in the CPU table of ops/cpu/kernels.cpp).
 #pragma once
 #include "ops/op_def.h"
 

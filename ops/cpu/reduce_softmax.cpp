@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "ops/cpu/reduce.h"
-#include "ops/cpu/shape_util.h"
+#include "ops/shape_util.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -13,17 +13,6 @@ namespace {
 
 constexpr int64_t kColChunk = 256;  // inner columns per work item
 constexpr int64_t kWork = 16384;    // elements that make a work piece worth a thread
-
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisView view_along(const Shape& s, int64_t axis, const std::string& who) {
-  const int a = normalize_axis(s, axis, who);
-  AxisView v;
-  for (int d = 0; d < static_cast<int>(s.rank()); ++d) (d < a ? v.outer : d == a ? v.n : v.inner) *= s[d];
-  return v;
-}
 
 // y = exp(x - max) / Σ exp(x - max), or its log: x - max - log Σ exp(x - max).
 template <class T, bool kLog>
@@ -91,7 +80,7 @@ void softmax_columns(const T* x, T* y, const AxisView& v) {
 template <bool kLog>
 void softmax_kernel(const KernelContext& ctx, const char* who) {
   const Tensor& x = ctx.inputs[0];
-  AxisView v = view_along(x.shape(), ctx.node.attrs.get_int("axis"), who);
+  const AxisView v = view_along(x.shape(), ctx.params<AxisParams>().axis, who);
   if (x.numel() == 0) return;
   dispatch_floating(x.dtype(), who, [&]<class T>() {
     if (v.inner == 1)
@@ -114,7 +103,7 @@ void log_softmax_cpu(const KernelContext& ctx) { softmax_kernel<true>(ctx, "log_
 
 void argmax_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  AxisView v = view_along(x.shape(), ctx.node.attrs.get_int("axis"), "argmax");
+  const AxisView v = view_along(x.shape(), ctx.params<AxisParams>().axis, "argmax");
   int64_t* out = ctx.outputs[0].data<int64_t>();
   if (ctx.outputs[0].numel() == 0) return;
   dispatch_floating(x.dtype(), "argmax", [&]<class T>() {

@@ -1,4 +1,4 @@
-// CPU kernels of the shape family (ops/defs/shape_ops.cpp registers them). They move
+// CPU kernels of the shape family (in the CPU table of ops/cpu/kernels.cpp). They move
 // bytes only, so they work for every dtype.
 #pragma once
 #include "ops/op_def.h"

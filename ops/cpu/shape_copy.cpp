@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/cpu/shape_util.h"
+#include "ops/shape_util.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"
 

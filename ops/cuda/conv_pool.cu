@@ -67,29 +67,6 @@ __global__ void sum_parts_kernel(const T* parts, int64_t count, int64_t size, T*
 
 // ---- pooling ----
 
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-
-__device__ __forceinline__ Window window_of(const PoolGeom& g, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
-  return {hs > 0 ? hs : 0, hs + g.kh < g.h ? hs + g.kh : g.h, ws > 0 ? ws : 0, ws + g.kw < g.w ? ws + g.kw : g.w};
-}
-
-// The plane index of the window's first maximum, or of its last NaN (the CPU's rule).
-template <class T>
-__device__ __forceinline__ int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
-  int64_t best = win.h0 * width + win.w0;
-  T best_v = plane[best];
-  for (int64_t ih = win.h0; ih < win.h1; ++ih)
-    for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-      const int64_t i = ih * width + iw;
-      const T v = plane[i];
-      if (v > best_v || v != v) best = i, best_v = v;
-    }
-  return best;
-}
-
 template <class T>
 __global__ void max_pool_gather_kernel(PoolGeom g, const T* x, const T* source, T* y, int64_t total) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
@@ -163,7 +140,7 @@ __global__ void avg_pool_backward_kernel(PoolGeom g, const T* dy, T* dx, int64_t
 
 template <class T>
 void launch_im2col(const ConvGeom& g, const T* x, T* cols, int64_t images, cudaStream_t stream) {
-  const int64_t total = images * g.patch() * g.pixels();
+  const int64_t total = images * g.patch() * g.out_pixels();
   if (total == 0) return;
   im2col_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, x, cols, total);
   DAGRAD_CUDA_LAUNCH_CHECK();

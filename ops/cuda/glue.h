@@ -1,18 +1,14 @@
 // Helpers of the CUDA glue (ops/cuda/*_ops.cpp): the KernelContext's CUDA stream, its
-// workspace, strided views for kernels, and the per-family attach functions that
-// attach_cuda_kernels.cpp calls.
+// workspace, strided views for kernels, and the per-family functions that fill the CUDA
+// kernel table (ops/cuda/kernels.cpp calls them).
 #pragma once
 #include <cuda_runtime_api.h>
 
 #include <vector>
 
 #include "ops/cuda/kernels.h"
-#include "ops/op_def.h"
+#include "ops/kernel_table.h"
 #include "runtime/cuda/cuda_backend.h"
-
-namespace dagrad {
-class OpRegistry;
-}
 
 namespace dagrad::cuda {
 
@@ -23,12 +19,8 @@ inline cudaStream_t handle_of(const KernelContext& ctx) { return stream_of(ctx).
 // the strides chain. Throws InternalError beyond kMaxDims (after merging).
 StridedView make_view(const std::vector<int64_t>& size, const std::vector<int64_t>& stride, const char* who);
 
-// Sets op `name`'s CUDA kernel.
-void set_cuda_kernel(OpRegistry& r, const char* name, Kernel k);
-
-void attach_elementwise(OpRegistry& r);
-void attach_reduce_shape(OpRegistry& r);
-void attach_linalg_conv(OpRegistry& r);
-void attach_nn_optim(OpRegistry& r);
+void fill_reduce_shape(KernelTable& t);
+void fill_linalg_conv(KernelTable& t);
+void fill_nn_optim(KernelTable& t);
 
 }  // namespace dagrad::cuda

@@ -1,5 +1,5 @@
-// The CUDA backend's kernel launchers: plain pointers, sizes and small geometry structs,
-// no Tensor or Node, so that nvcc (C++17) compiles the .cu files that define them while
+// The CUDA backend's kernel launchers: plain pointers, sizes and the ops' own geometry
+// structs (ops/params/*.h, shared with the CPU), no Tensor or Node, so that nvcc (C++17) compiles the .cu files that define them while
 // the glue in ops/cuda/*_ops.cpp (C++20) turns a KernelContext into these calls. Every
 // launcher enqueues asynchronous work on `stream` and returns; float and double are
 // instantiated (plus the integer types where noted).
@@ -8,6 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
+
+#include "ops/params/conv.h"
+#include "ops/params/nn.h"
 
 namespace dagrad::cuda {
 
@@ -21,20 +24,6 @@ struct StridedView {
   int64_t size[kMaxDims] = {};
   int64_t stride[kMaxDims] = {};
 };
-
-// ---- elementwise (elementwise.cu); F is a functor of ops/elementwise_math.h ----
-
-// y[i] = f(x[i])
-template <class F, class T>
-void launch_unary(F f, const T* x, T* y, int64_t n, cudaStream_t stream);
-// out[i] = f(a[i·sa], b[i·sb]) with sa, sb in {0, 1} (same shape, or one side a scalar)
-template <class F, class T>
-void launch_binary_flat(F f, const T* a, int64_t sa, const T* b, int64_t sb, T* out, int64_t n, cudaStream_t stream);
-// General NumPy broadcasting: the output index space is `a.size` (== `b.size`), a.stride
-// and b.stride step each input (0 along broadcast dims).
-template <class F, class T>
-void launch_binary_broadcast(F f, const T* a, const StridedView& av, const T* b, const StridedView& bv, T* out,
-                             int64_t n, cudaStream_t stream);
 
 // ---- copies (copy.cu) ----
 
@@ -84,14 +73,6 @@ void launch_argmax(const T* x, int64_t* out, int64_t outer, int64_t n, int64_t i
 
 // ---- convolution and pooling (conv_pool.cu), NCHW ----
 
-struct ConvGeom {
-  int64_t n = 0, c = 0, h = 0, w = 0;  // input
-  int64_t o = 0, kh = 0, kw = 0;       // weight [O,C,KH,KW]
-  int64_t oh = 0, ow = 0;              // output
-  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
-  int64_t patch() const { return c * kh * kw; }
-  int64_t pixels() const { return oh * ow; }
-};
 // cols[img][(c,i,j)][(oh,ow)] = x[img][c][oh·sh - ph + i·dh][ow·sw - pw + j·dw] (0 outside)
 // for `images` consecutive images starting at x.
 template <class T>
@@ -107,11 +88,6 @@ void launch_fill_rows(const T* bias, T* y, int64_t images, int64_t o, int64_t pi
 template <class T>
 void launch_sum_parts(const T* parts, int64_t count, int64_t size, T* out, bool accumulate, cudaStream_t stream);
 
-struct PoolGeom {
-  int64_t n = 0, c = 0, h = 0, w = 0;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
-  int64_t oh = 0, ow = 0;
-};
 // y[o] = source[argmax of x over window o] (max_pool2d: source == x). The argmax is the
 // first maximum in row-major window order, or a NaN, as on the CPU.
 template <class T>
@@ -146,16 +122,13 @@ template <class T>
 void launch_dropout(const T* x, T* y, int64_t n, uint64_t offset, uint64_t seed, uint64_t step,
                     const uint64_t* device_step, uint32_t threshold, T scale, cudaStream_t stream);
 
-// x viewed as [N, C, S].
-struct BnGeom {
-  int64_t n = 0, c = 0, s = 1;
-};
+// x viewed as [N, C, S] (ChannelGeom, ops/params/nn.h).
 template <class T>
-void launch_batch_norm(const BnGeom& g, const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+void launch_batch_norm(const ChannelGeom& g, const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
                        T* y, T* save_mean, T* save_invstd, bool training, double momentum, double eps,
                        cudaStream_t stream);
 template <class T>
-void launch_batch_norm_backward(const BnGeom& g, const T* dy, const T* x, const T* gamma, const T* save_mean,
+void launch_batch_norm_backward(const ChannelGeom& g, const T* dy, const T* x, const T* gamma, const T* save_mean,
                                 const T* save_invstd, T* dx, T* dgamma, T* dbeta, cudaStream_t stream);
 
 }  // namespace dagrad::cuda

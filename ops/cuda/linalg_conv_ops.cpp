@@ -5,8 +5,9 @@
 
 #include <algorithm>
 
-#include "ops/cpu/conv_geom.h"
+#include "ops/builtin_ops.h"
 #include "ops/cuda/glue.h"
+#include "ops/params/linalg.h"
 #include "runtime/cuda/cuda_check.h"
 
 namespace dagrad::cuda {
@@ -41,7 +42,7 @@ void zero(Tensor& t, cudaStream_t s) {
 // ---- matmul ----
 
 void matmul_cuda(const KernelContext& ctx) {
-  const bool ta = ctx.node.attrs.get_bool_or("trans_a", false), tb = ctx.node.attrs.get_bool_or("trans_b", false);
+  const bool ta = ctx.params<MatmulParams>().trans_a, tb = ctx.params<MatmulParams>().trans_b;
   const Tensor &a = ctx.inputs[0], &b = ctx.inputs[1];
   Tensor& c = ctx.outputs[0];
   CudaStream& stream = stream_of(ctx);
@@ -65,13 +66,6 @@ void matmul_cuda(const KernelContext& ctx) {
 
 // ---- convolution ----
 
-ConvGeom to_cuda(const Conv2dGeom& g) {
-  ConvGeom c;
-  c.n = g.n, c.c = g.c, c.h = g.h, c.w = g.w, c.o = g.o, c.kh = g.kh, c.kw = g.kw, c.oh = g.oh, c.ow = g.ow;
-  c.sh = g.sh, c.sw = g.sw, c.ph = g.ph, c.pw = g.pw, c.dh = g.dh, c.dw = g.dw;
-  return c;
-}
-
 // Images per chunk when each image needs `per_image` bytes of workspace.
 int64_t chunk_images(int64_t n, size_t per_image) {
   if (per_image == 0) return std::max<int64_t>(n, 1);
@@ -82,8 +76,7 @@ int64_t chunk_images(int64_t n, size_t per_image) {
 void conv2d_cuda(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
   Tensor& y = ctx.outputs[0];
-  const Conv2dGeom g = conv2d_geom(x.shape(), w.shape(), ctx.node.attrs);
-  const ConvGeom cg = to_cuda(g);
+  const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
@@ -98,7 +91,7 @@ void conv2d_cuda(const KernelContext& ctx) {
       T* y_n = y.data<T>() + n0 * g.o * pixels;
       const T* b_mat = x_n;
       if (cols) {
-        launch_im2col(cg, x_n, cols, nb, s);
+        launch_im2col(g, x_n, cols, nb, s);
         b_mat = cols;
       }
       if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
@@ -112,8 +105,7 @@ void conv2d_cuda(const KernelContext& ctx) {
 void conv2d_backward_input_cuda(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   Tensor& dx = ctx.outputs[0];
-  const Conv2dGeom g = conv2d_geom(dx.shape(), w.shape(), ctx.node.attrs);
-  const ConvGeom cg = to_cuda(g);
+  const ConvGeom g = conv_geom(dx.shape(), w.shape(), ctx.params<ConvInputGradParams>());
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
@@ -126,7 +118,7 @@ void conv2d_backward_input_cuda(const KernelContext& ctx) {
       T* dx_n = dx.data<T>() + n0 * in_image;
       gemm<T>(stream.cublas(), true, false, patch, pixels, g.o, T(1), w.data<T>(), 0,
               dy.data<T>() + n0 * g.o * pixels, g.o * pixels, T(0), cols ? cols : dx_n, patch * pixels, nb);
-      if (cols) launch_col2im(cg, cols, dx_n, nb, s);
+      if (cols) launch_col2im(g, cols, dx_n, nb, s);
     }
   });
 }
@@ -136,8 +128,7 @@ void conv2d_backward_input_cuda(const KernelContext& ctx) {
 void conv2d_backward_weight_cuda(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   Tensor& dw = ctx.outputs[0];
-  const Conv2dGeom g = conv2d_geom(x.shape(), dw.shape(), ctx.node.attrs);
-  const ConvGeom cg = to_cuda(g);
+  const ConvGeom g = conv_geom(x.shape(), dw.shape(), ctx.params<ConvWeightGradParams>());
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   if (g.n == 0) return zero(dw, s);
@@ -154,7 +145,7 @@ void conv2d_backward_weight_cuda(const KernelContext& ctx) {
       const T* x_n = x.data<T>() + n0 * in_image;
       const T* b_mat = x_n;
       if (cols) {
-        launch_im2col(cg, x_n, cols, nb, s);
+        launch_im2col(g, x_n, cols, nb, s);
         b_mat = cols;
       }
       gemm<T>(stream.cublas(), false, true, g.o, patch, pixels, T(1), dy.data<T>() + n0 * g.o * pixels, g.o * pixels,
@@ -166,17 +157,9 @@ void conv2d_backward_weight_cuda(const KernelContext& ctx) {
 
 // ---- pooling ----
 
-PoolGeom pool_geom(const Shape& x, const Attrs& attrs) {
-  const Pool2dGeom g = pool2d_geom(x, attrs);
-  PoolGeom p;
-  p.n = g.n, p.c = g.c, p.h = g.h, p.w = g.w, p.kh = g.kh, p.kw = g.kw, p.sh = g.sh, p.sw = g.sw;
-  p.ph = g.ph, p.pw = g.pw, p.oh = g.oh, p.ow = g.ow;
-  return p;
-}
-
 void max_pool2d_cuda(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
     launch_max_pool_gather<T>(g, x.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
@@ -184,7 +167,7 @@ void max_pool2d_cuda(const KernelContext& ctx) {
 
 void max_pool2d_backward_cuda(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d_backward", [&]<class T>() {
     launch_max_pool_backward<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
@@ -192,7 +175,7 @@ void max_pool2d_backward_cuda(const KernelContext& ctx) {
 
 void max_pool2d_gather_cuda(const KernelContext& ctx) {
   const Tensor &source = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d_gather", [&]<class T>() {
     launch_max_pool_gather<T>(g, x.data<T>(), source.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
@@ -200,7 +183,7 @@ void max_pool2d_gather_cuda(const KernelContext& ctx) {
 
 void avg_pool2d_cuda(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  const PoolGeom g = pool_geom(x.shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
     launch_avg_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
@@ -208,7 +191,7 @@ void avg_pool2d_cuda(const KernelContext& ctx) {
 
 void avg_pool2d_backward_cuda(const KernelContext& ctx) {
   const Tensor& dy = ctx.inputs[0];
-  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.node.attrs);
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<AvgPoolGradParams>());
   dispatch_floating(dy.dtype(), "avg_pool2d_backward", [&]<class T>() {
     launch_avg_pool_backward<T>(g, dy.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
@@ -216,16 +199,16 @@ void avg_pool2d_backward_cuda(const KernelContext& ctx) {
 
 }  // namespace
 
-void attach_linalg_conv(OpRegistry& r) {
-  set_cuda_kernel(r, "matmul", matmul_cuda);
-  set_cuda_kernel(r, "conv2d", conv2d_cuda);
-  set_cuda_kernel(r, "conv2d_backward_input", conv2d_backward_input_cuda);
-  set_cuda_kernel(r, "conv2d_backward_weight", conv2d_backward_weight_cuda);
-  set_cuda_kernel(r, "max_pool2d", max_pool2d_cuda);
-  set_cuda_kernel(r, "max_pool2d_backward", max_pool2d_backward_cuda);
-  set_cuda_kernel(r, "max_pool2d_gather", max_pool2d_gather_cuda);
-  set_cuda_kernel(r, "avg_pool2d", avg_pool2d_cuda);
-  set_cuda_kernel(r, "avg_pool2d_backward", avg_pool2d_backward_cuda);
+void fill_linalg_conv(KernelTable& t) {
+  t.set(*op::matmul, matmul_cuda);
+  t.set(*op::conv2d, conv2d_cuda);
+  t.set(*op::conv2d_backward_input, conv2d_backward_input_cuda);
+  t.set(*op::conv2d_backward_weight, conv2d_backward_weight_cuda);
+  t.set(*op::max_pool2d, max_pool2d_cuda);
+  t.set(*op::max_pool2d_backward, max_pool2d_backward_cuda);
+  t.set(*op::max_pool2d_gather, max_pool2d_gather_cuda);
+  t.set(*op::avg_pool2d, avg_pool2d_cuda);
+  t.set(*op::avg_pool2d_backward, avg_pool2d_backward_cuda);
 }
 
 }  // namespace dagrad::cuda

@@ -150,12 +150,12 @@ __global__ void dropout_kernel(const T* x, T* y, int64_t n, uint64_t offset, uin
 
 // ---- batch norm: one block per channel of x viewed as [N, C, S] ----
 
-__device__ __forceinline__ int64_t bn_offset(const BnGeom& g, int64_t ch, int64_t m) {
+__device__ __forceinline__ int64_t bn_offset(const ChannelGeom& g, int64_t ch, int64_t m) {
   return (m / g.s * g.c + ch) * g.s + m % g.s;
 }
 
 template <class T>
-__global__ void batch_norm_kernel(BnGeom g, const T* x, const T* gamma, const T* beta, T* running_mean,
+__global__ void batch_norm_kernel(ChannelGeom g, const T* x, const T* gamma, const T* beta, T* running_mean,
                                   T* running_var, T* y, T* save_mean, T* save_invstd, bool training, double momentum,
                                   double eps) {
   const int64_t ch = blockIdx.x, count = g.n * g.s;
@@ -195,7 +195,7 @@ __global__ void batch_norm_kernel(BnGeom g, const T* x, const T* gamma, const T*
 
 // dbeta = Σ dy, dgamma = Σ dy·x̂, dx = gamma·invstd·(dy - dbeta/M - x̂·dgamma/M).
 template <class T>
-__global__ void batch_norm_backward_kernel(BnGeom g, const T* dy, const T* x, const T* gamma, const T* save_mean,
+__global__ void batch_norm_backward_kernel(ChannelGeom g, const T* dy, const T* x, const T* gamma, const T* save_mean,
                                            const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
   const int64_t ch = blockIdx.x, count = g.n * g.s;
   const double invstd = static_cast<double>(save_invstd[ch]);
@@ -268,7 +268,7 @@ void launch_dropout(const T* x, T* y, int64_t n, uint64_t offset, uint64_t seed,
 }
 
 template <class T>
-void launch_batch_norm(const BnGeom& g, const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+void launch_batch_norm(const ChannelGeom& g, const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
                        T* y, T* save_mean, T* save_invstd, bool training, double momentum, double eps,
                        cudaStream_t stream) {
   if (g.c == 0) return;
@@ -278,7 +278,7 @@ void launch_batch_norm(const BnGeom& g, const T* x, const T* gamma, const T* bet
 }
 
 template <class T>
-void launch_batch_norm_backward(const BnGeom& g, const T* dy, const T* x, const T* gamma, const T* save_mean,
+void launch_batch_norm_backward(const ChannelGeom& g, const T* dy, const T* x, const T* gamma, const T* save_mean,
                                 const T* save_invstd, T* dx, T* dgamma, T* dbeta, cudaStream_t stream) {
   if (g.c == 0) return;
   batch_norm_backward_kernel<<<static_cast<unsigned>(g.c), kBlock, 0, stream>>>(g, dy, x, gamma, save_mean,
@@ -295,9 +295,9 @@ void launch_batch_norm_backward(const BnGeom& g, const T* dy, const T* x, const 
   template void launch_accuracy<T>(const T*, const int64_t*, float*, int64_t, int64_t, cudaStream_t);                 \
   template void launch_dropout<T>(const T*, T*, int64_t, uint64_t, uint64_t, uint64_t, const uint64_t*, uint32_t, T, \
                                   cudaStream_t);                                                                      \
-  template void launch_batch_norm<T>(const BnGeom&, const T*, const T*, const T*, T*, T*, T*, T*, T*, bool, double,   \
+  template void launch_batch_norm<T>(const ChannelGeom&, const T*, const T*, const T*, T*, T*, T*, T*, T*, bool, double,   \
                                      double, cudaStream_t);                                                           \
-  template void launch_batch_norm_backward<T>(const BnGeom&, const T*, const T*, const T*, const T*, const T*, T*, T*, \
+  template void launch_batch_norm_backward<T>(const ChannelGeom&, const T*, const T*, const T*, const T*, const T*, T*, T*, \
                                               T*, cudaStream_t);
 DAGRAD_INSTANTIATE(float)
 DAGRAD_INSTANTIATE(double)

@@ -3,8 +3,11 @@
 // reduce.cu, copy.cu and thrust_ops.cu.
 #include <cuda_runtime_api.h>
 
-#include "ops/cpu/shape_util.h"
+#include "ops/builtin_ops.h"
 #include "ops/cuda/glue.h"
+#include "ops/params/shape.h"
+#include "ops/params/source.h"
+#include "ops/shape_util.h"
 #include "runtime/cuda/cuda_check.h"
 
 namespace dagrad::cuda {
@@ -56,9 +59,7 @@ void reduce(const KernelContext& ctx, ReduceOp op, const std::vector<bool>& mask
 }
 
 std::vector<bool> node_mask(const KernelContext& ctx) {
-  const Attrs& a = ctx.node.attrs;
-  return reduce_mask(ctx.inputs[0].shape(), a.has("axes") ? a.get_ints("axes") : std::vector<int64_t>{},
-                     ctx.node.op_name());
+  return reduce_mask(ctx.inputs[0].shape(), ctx.params<AxesParams>().axes, ctx.node.op_name());
 }
 
 void sum_cuda(const KernelContext& ctx) { reduce(ctx, ReduceOp::sum, node_mask(ctx), 1.0, "sum"); }
@@ -86,22 +87,11 @@ void sum_to_cuda(const KernelContext& ctx) {
 
 // ---- along one axis ----
 
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisView view_along(const Shape& s, int64_t axis, const char* who) {
-  const int a = normalize_axis(s, axis, who);
-  AxisView v;
-  for (int d = 0; d < static_cast<int>(s.rank()); ++d) (d < a ? v.outer : d == a ? v.n : v.inner) *= s[d];
-  return v;
-}
-
 template <bool kLog>
 void softmax_cuda(const KernelContext& ctx) {
   const char* who = kLog ? "log_softmax" : "softmax";
   const Tensor& x = ctx.inputs[0];
-  const AxisView v = view_along(x.shape(), ctx.node.attrs.get_int("axis"), who);
+  const AxisView v = view_along(x.shape(), ctx.params<AxisParams>().axis, who);
   dispatch_floating(x.dtype(), who, [&]<class T>() {
     launch_softmax<T>(x.data<T>(), ctx.outputs[0].data<T>(), v.outer, v.n, v.inner, kLog, handle_of(ctx));
   });
@@ -109,7 +99,7 @@ void softmax_cuda(const KernelContext& ctx) {
 
 void argmax_cuda(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
-  const AxisView v = view_along(x.shape(), ctx.node.attrs.get_int("axis"), "argmax");
+  const AxisView v = view_along(x.shape(), ctx.params<AxisParams>().axis, "argmax");
   dispatch_floating(x.dtype(), "argmax", [&]<class T>() {
     launch_argmax<T>(x.data<T>(), ctx.outputs[0].data<int64_t>(), v.outer, v.n, v.inner, handle_of(ctx));
   });
@@ -146,22 +136,22 @@ void transpose_cuda(const KernelContext& ctx) {
   const Shape& s = ctx.inputs[0].shape();
   std::vector<int> perm(s.rank());
   for (size_t d = 0; d < perm.size(); ++d) perm[d] = static_cast<int>(d);
-  std::swap(perm[normalize_axis(s, ctx.node.attrs.get_int("dim0"), "transpose")],
-            perm[normalize_axis(s, ctx.node.attrs.get_int("dim1"), "transpose")]);
+  const TransposeParams& p = ctx.params<TransposeParams>();
+  std::swap(perm[normalize_axis(s, p.dim0, "transpose")], perm[normalize_axis(s, p.dim1, "transpose")]);
   permuted(ctx, perm, "transpose");
 }
 
 void permute_cuda(const KernelContext& ctx) {
   std::vector<int> perm;
-  for (int64_t p : ctx.node.attrs.get_ints("perm")) perm.push_back(normalize_axis(ctx.inputs[0].shape(), p, "permute"));
+  for (int64_t p : ctx.params<PermuteParams>().perm) perm.push_back(normalize_axis(ctx.inputs[0].shape(), p, "permute"));
   permuted(ctx, perm, "permute");
 }
 
 void slice_cuda(const KernelContext& ctx) {
   const Shape& s = ctx.inputs[0].shape();
-  const Attrs& a = ctx.node.attrs;
-  const int axis = normalize_axis(s, a.get_int("axis"), "slice");
-  int64_t start = a.get_int("start");
+  const SliceParams& p = ctx.params<SliceParams>();
+  const int axis = normalize_axis(s, p.axis, "slice");
+  int64_t start = p.start;
   if (start < 0) start += s[axis];
   const std::vector<int64_t> strides = s.strides();
   gather(ctx, start * strides[axis], strides, "slice");
@@ -171,21 +161,15 @@ void slice_cuda(const KernelContext& ctx) {
 // one 2-D copy per input.
 void concat_cuda(const KernelContext& ctx) {
   Tensor& y = ctx.outputs[0];
-  const int axis = normalize_axis(y.shape(), ctx.node.attrs.get_int("axis"), "concat");
-  const size_t es = dtype_size(y.dtype());
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < static_cast<int>(y.rank()); ++d)
-    if (d < axis)
-      outer *= y.shape()[d];
-    else if (d > axis)
-      inner *= y.shape()[d];
-  const size_t dst_row = static_cast<size_t>(y.shape()[axis] * inner) * es;
+  const int axis = normalize_axis(y.shape(), ctx.params<ConcatParams>().axis, "concat");
+  const AxisView v = view_along(y.shape(), axis, "concat");
+  const size_t es = dtype_size(y.dtype()), dst_row = static_cast<size_t>(v.n * v.inner) * es;
   size_t col = 0;
   for (const Tensor& x : ctx.inputs) {
-    const size_t row = static_cast<size_t>(x.shape()[axis] * inner) * es;
-    if (row > 0 && outer > 0)
+    const size_t row = static_cast<size_t>(x.shape()[axis] * v.inner) * es;
+    if (row > 0 && v.outer > 0)
       DAGRAD_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(y.raw_data()) + col, dst_row, x.raw_data(), row, row,
-                                          static_cast<size_t>(outer), cudaMemcpyDeviceToDevice, handle_of(ctx)));
+                                          static_cast<size_t>(v.outer), cudaMemcpyDeviceToDevice, handle_of(ctx)));
     col += row;
   }
 }
@@ -204,35 +188,28 @@ void broadcast_to_cuda(const KernelContext& ctx) {
 
 void full_cuda(const KernelContext& ctx) {
   Tensor& y = ctx.outputs[0];
-  const double value = ctx.node.attrs.get_float("value");
+  const double value = ctx.params<FillParams>().value;
   dispatch_all(y.dtype(),
                [&]<class T>() { launch_fill<T>(y.data<T>(), y.numel(), static_cast<T>(value), handle_of(ctx)); });
 }
 
-// Inputs and parameters are bound by the executor, which never calls a kernel for them.
-void bound_elsewhere(const KernelContext& ctx) {
-  throw InternalError(str_cat("node '", ctx.node.name, "' (", ctx.node.op_name(), ") is bound, not computed"));
-}
-
 }  // namespace
 
-void attach_reduce_shape(OpRegistry& r) {
-  set_cuda_kernel(r, "sum", sum_cuda);
-  set_cuda_kernel(r, "mean", mean_cuda);
-  set_cuda_kernel(r, "max", max_cuda);
-  set_cuda_kernel(r, "sum_to", sum_to_cuda);
-  set_cuda_kernel(r, "broadcast_to", broadcast_to_cuda);
-  set_cuda_kernel(r, "softmax", softmax_cuda<false>);
-  set_cuda_kernel(r, "log_softmax", softmax_cuda<true>);
-  set_cuda_kernel(r, "argmax", argmax_cuda);
-  set_cuda_kernel(r, "reshape", reshape_cuda);
-  set_cuda_kernel(r, "transpose", transpose_cuda);
-  set_cuda_kernel(r, "permute", permute_cuda);
-  set_cuda_kernel(r, "slice", slice_cuda);
-  set_cuda_kernel(r, "concat", concat_cuda);
-  set_cuda_kernel(r, "full", full_cuda);
-  set_cuda_kernel(r, "input", bound_elsewhere);
-  set_cuda_kernel(r, "parameter", bound_elsewhere);
+void fill_reduce_shape(KernelTable& t) {
+  t.set(*op::sum, sum_cuda);
+  t.set(*op::mean, mean_cuda);
+  t.set(*op::max, max_cuda);
+  t.set(*op::sum_to, sum_to_cuda);
+  t.set(*op::broadcast_to, broadcast_to_cuda);
+  t.set(*op::softmax, softmax_cuda<false>);
+  t.set(*op::log_softmax, softmax_cuda<true>);
+  t.set(*op::argmax, argmax_cuda);
+  t.set(*op::reshape, reshape_cuda);
+  t.set(*op::transpose, transpose_cuda);
+  t.set(*op::permute, permute_cuda);
+  t.set(*op::slice, slice_cuda);
+  t.set(*op::concat, concat_cuda);
+  t.set(*op::full, full_cuda);
 }
 
 }  // namespace dagrad::cuda

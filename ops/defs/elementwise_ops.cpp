@@ -1,10 +1,11 @@
 // Elementwise ops: unary math and activations, binary arithmetic with NumPy
-// broadcasting, and the fusible gradient helpers of the activations. The per-element
-// math is the functors of ops/elementwise_math.h; ops/cpu/elementwise.h runs them.
-#include "ops/cpu/elementwise.h"
+// broadcasting, and the fusible gradient helpers of the activations. Each is its
+// functor (ops/elementwise_math.h), one registry entry below and its reference cases
+// (tests/ops/elementwise_cases.cpp): every backend runs it from that per-element form.
 #include "ops/defs/families.h"
-#include "ops/elementwise_math.h"
+#include "ops/elementwise_form.h"
 #include "ops/ops.h"
+#include "ops/params/elementwise.h"
 #include "ops/registry.h"
 
 namespace dagrad {
@@ -26,7 +27,7 @@ std::vector<TensorType> infer_binary(const InferContext& c) {
 
 // FLOPs per output element; a transcendental (exp, erf, tanh, ...) counts as one.
 template <int kFlopsPerElement>
-Cost elementwise_cost(const Node& n) {
+Cost flops(const Node& n) {
   Cost c;
   for (const Value& v : n.inputs) c.bytes_read += static_cast<double>(v.shape().numel() * dtype_size(v.dtype()));
   const TensorType& out = n.outputs[0];
@@ -35,32 +36,25 @@ Cost elementwise_cost(const Node& n) {
   return c;
 }
 
-// leaky_relu's slope when the attribute is left out (the builder's default in ops.h).
-constexpr double kDefaultSlope = 0.01;
-double slope_of(const Attrs& a) { return a.get_float_or("negative_slope", kDefaultSlope); }
-
-std::vector<double> slope_param(const Attrs& a) { return {slope_of(a)}; }
-std::vector<double> exponent_param(const Attrs& a) { return {a.get_float("exponent")}; }
-
-// The OpDef of an elementwise op computing F<T> (NumParams scalars from `params`).
-template <template <class> class F, int NumParams = 0>
-OpDef elementwise_op(std::string name, std::string functor, CostFn cost, std::string doc) {
-  constexpr bool unary = cpu::is_unary_functor<F>;
-  OpDef d;
-  d.name = std::move(name);
-  d.infer = unary ? infer_unary : infer_binary;
-  d.kernels[static_cast<int>(DeviceType::cpu)] = cpu::elementwise_kernel<F, NumParams>;
-  d.cost = cost;
-  d.flags.elementwise = true;
-  // Output i reads only input element i (an executor still checks that input 0 has
-  // the output's shape, i.e. is not itself broadcast).
+// An elementwise op computing the functor F (scalar members from P's double fields):
+// everything but its name, vjp, cost, flags and doc derives from F and P. Output i
+// reads only input element i, so it may overwrite input 0 (an executor still checks
+// that input 0 has the output's shape, i.e. is not itself broadcast).
+template <template <class> class F, class P = void>
+OpDef elementwise(OpDef d) {
+  d.kind = OpKind::elementwise;
   d.flags.inplace_ok = true;
-  d.elementwise.arity = unary ? 1 : 2;
-  d.elementwise.functor = std::move(functor);
-  d.elementwise.tile_f32 = cpu::tile<F, NumParams, float>;
-  d.elementwise.tile_f64 = cpu::tile<F, NumParams, double>;
-  d.doc = std::move(doc);
+  if constexpr (!std::is_void_v<P>) d.params = params_codec<P>();
+  d.elementwise = elementwise_form<F, P>();
+  d.infer = d.elementwise->arity == 1 ? infer_unary : infer_binary;
+  if (!d.vjp && d.nondiff_inputs.empty())
+    for (int i = 0; i < d.elementwise->arity; ++i) d.nondiff_inputs.push_back(i);
   return d;
+}
+
+Value scalar_like(const Value& v, double value) {
+  if (!v.valid()) throw GraphError("arithmetic on an invalid (empty) Value");
+  return full(*v.graph, Shape{}, value, v.dtype());
 }
 
 // The gradient of a broadcast input: sum over the dims broadcasting expanded.
@@ -79,9 +73,9 @@ std::vector<Value> unary_vjp(const VjpContext& c) {
 }
 
 Value relu_grad(const VjpContext& c, Value g) { return relu_backward(g, c.inputs[0]); }
-Value leaky_relu_grad(const VjpContext& c, Value g) {
-  return leaky_relu_backward(g, c.inputs[0], slope_of(c.node.attrs));
-}
+double slope_of(const Node& n) { return n.params<SlopeParams>().negative_slope; }
+
+Value leaky_relu_grad(const VjpContext& c, Value g) { return leaky_relu_backward(g, c.inputs[0], slope_of(c.node)); }
 Value gelu_grad(const VjpContext& c, Value g) { return gelu_backward(g, c.inputs[0]); }
 Value sigmoid_grad(const VjpContext& c, Value g) {
   Value y = c.outputs[0];
@@ -97,10 +91,31 @@ Value sqrt_grad(const VjpContext& c, Value g) { return (g * 0.5) / c.outputs[0];
 Value neg_grad(const VjpContext&, Value g) { return -g; }
 Value abs_grad(const VjpContext& c, Value g) { return g * sign(c.inputs[0]); }
 Value pow_grad(const VjpContext& c, Value g) {
-  const double p = c.node.attrs.get_float("exponent");
+  const double p = c.node.params<ExponentParams>().exponent;
   if (p == 0.0) return zeros_like(c.inputs[0]);
   if (p == 1.0) return g;
   return g * (pow(c.inputs[0], p - 1.0) * p);
+}
+
+// silu'(x) = s·(1 + x·(1 - s)), s = sigmoid(x).
+Value silu_grad(const VjpContext& c, Value g) {
+  Value x = c.inputs[0], s = sigmoid(x);
+  return g * (s * (1.0 + x * (1.0 - s)));
+}
+
+// hardswish'(x) = (2x + 3)/6 on [-3, 3), 1 above, 0 below.
+Value hardswish_grad(const VjpContext& c, Value g) {
+  Value x = c.inputs[0];
+  Value lo = greater_equal(x, scalar_like(x, -3.0)), hi = greater_equal(x, scalar_like(x, 3.0));
+  return g * (lo * (1.0 - hi) * ((x * 2.0 + 3.0) / 6.0) + hi);
+}
+
+// softplus'(x) = sigmoid(beta·x), and 1 where the op is linear (beta·x > threshold).
+Value softplus_grad(const VjpContext& c, Value g) {
+  const SoftplusParams& p = c.node.params<SoftplusParams>();
+  Value z = c.inputs[0] * p.beta, s = sigmoid(z);
+  Value linear = greater_equal(z, scalar_like(z, p.threshold));
+  return g * (s + linear * (1.0 - s));
 }
 
 // d/dgrad of grad * f'(x) is f'(x) again; d/dx is grad * f''(x), which is 0 for
@@ -114,7 +129,7 @@ std::vector<Value> relu_backward_vjp(const VjpContext& c) {
 std::vector<Value> leaky_relu_backward_vjp(const VjpContext& c) {
   Value gg = c.grad_outputs[0];
   if (!gg.valid() || !c.needs_grad[0]) return {Value{}, Value{}};
-  const double slope = slope_of(c.node.attrs);
+  const double slope = slope_of(c.node);
   return {unbroadcast(leaky_relu_backward(gg, c.inputs[1], slope), c.inputs[0]), Value{}};
 }
 
@@ -167,90 +182,106 @@ std::pair<Value, Value> maximum_grad(const VjpContext& c, Value g) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  auto add_op = [&r](OpDef d, VjpFn vjp, bool epilogue = false) {
-    d.vjp = vjp;
-    d.flags.epilogue_fusible = epilogue;
-    if (!vjp)
-      for (int i = 0; i < d.elementwise.arity; ++i) d.nondiff_inputs.push_back(i);
-    r.add(std::move(d));
-  };
+  constexpr OpFlags kEpilogue{.epilogue_fusible = true};
 
   // Unary activations (fusible as GEMM/conv epilogues).
-  add_op(elementwise_op<Relu>("relu", "Relu", elementwise_cost<1>, "max(x, 0)"), unary_vjp<relu_grad>, true);
-  {
-    OpDef d = elementwise_op<LeakyRelu, 1>("leaky_relu", "LeakyRelu", elementwise_cost<2>,
-                                           "x where x > 0, else negative_slope * x");
-    d.attrs = {{"negative_slope", AttrKind::Float}};
-    d.elementwise.params = slope_param;
-    add_op(std::move(d), unary_vjp<leaky_relu_grad>, true);
-  }
-  add_op(elementwise_op<Sigmoid>("sigmoid", "Sigmoid", elementwise_cost<4>, "1 / (1 + exp(-x))"),
-         unary_vjp<sigmoid_grad>, true);
-  add_op(elementwise_op<Tanh>("tanh", "Tanh", elementwise_cost<1>, "hyperbolic tangent"), unary_vjp<tanh_grad>, true);
-  add_op(elementwise_op<Gelu>("gelu", "Gelu", elementwise_cost<5>, "x * Phi(x), the exact (erf) GELU"),
-         unary_vjp<gelu_grad>, true);
+  r.add(elementwise<Relu>(
+      {.name = "relu", .flags = kEpilogue, .vjp = unary_vjp<relu_grad>, .cost = flops<1>, .doc = "max(x, 0)"}));
+  r.add(elementwise<LeakyRelu, SlopeParams>({.name = "leaky_relu",
+                                             .flags = kEpilogue,
+                                             .vjp = unary_vjp<leaky_relu_grad>,
+                                             .cost = flops<2>,
+                                             .doc = "x where x > 0, else negative_slope * x"}));
+  r.add(elementwise<Sigmoid>({.name = "sigmoid",
+                              .flags = kEpilogue,
+                              .vjp = unary_vjp<sigmoid_grad>,
+                              .cost = flops<4>,
+                              .doc = "1 / (1 + exp(-x))"}));
+  r.add(elementwise<Tanh>(
+      {.name = "tanh", .flags = kEpilogue, .vjp = unary_vjp<tanh_grad>, .cost = flops<1>, .doc = "hyperbolic tangent"}));
+  r.add(elementwise<Gelu>({.name = "gelu",
+                           .flags = kEpilogue,
+                           .vjp = unary_vjp<gelu_grad>,
+                           .cost = flops<5>,
+                           .doc = "x * Phi(x), the exact (erf) GELU"}));
+  r.add(elementwise<Silu>({.name = "silu",
+                           .flags = kEpilogue,
+                           .vjp = unary_vjp<silu_grad>,
+                           .cost = flops<5>,
+                           .doc = "x * sigmoid(x) (SiLU, swish)"}));
+  r.add(elementwise<HardSwish>({.name = "hardswish",
+                                .flags = kEpilogue,
+                                .vjp = unary_vjp<hardswish_grad>,
+                                .cost = flops<5>,
+                                .doc = "x * relu6(x + 3) / 6"}));
+  r.add(elementwise<Softplus, SoftplusParams>({.name = "softplus",
+                                               .flags = kEpilogue,
+                                               .vjp = unary_vjp<softplus_grad>,
+                                               .cost = flops<5>,
+                                               .doc = "log(1 + exp(beta * x)) / beta; x where beta * x > threshold"}));
 
   // Unary math.
-  add_op(elementwise_op<Exp>("exp", "Exp", elementwise_cost<1>, "e^x"), unary_vjp<exp_grad>);
-  add_op(elementwise_op<Log>("log", "Log", elementwise_cost<1>, "natural logarithm"), unary_vjp<log_grad>);
-  add_op(elementwise_op<Sqrt>("sqrt", "Sqrt", elementwise_cost<1>, "square root"), unary_vjp<sqrt_grad>);
-  add_op(elementwise_op<Neg>("neg", "Neg", elementwise_cost<1>, "-x"), unary_vjp<neg_grad>);
-  add_op(elementwise_op<Abs>("abs", "Abs", elementwise_cost<1>, "|x|"), unary_vjp<abs_grad>);
-  {
-    OpDef d = elementwise_op<Pow, 1>("pow", "Pow", elementwise_cost<1>, "x ^ exponent (a scalar)");
-    d.attrs = {{"exponent", AttrKind::Float, true}};
-    d.elementwise.params = exponent_param;
-    add_op(std::move(d), unary_vjp<pow_grad>);
-  }
-  add_op(elementwise_op<Sign>("sign", "Sign", elementwise_cost<1>, "-1, 0 or 1; no gradient"), nullptr);
+  r.add(elementwise<Exp>({.name = "exp", .vjp = unary_vjp<exp_grad>, .cost = flops<1>, .doc = "e^x"}));
+  r.add(elementwise<Log>({.name = "log", .vjp = unary_vjp<log_grad>, .cost = flops<1>, .doc = "natural logarithm"}));
+  r.add(elementwise<Sqrt>({.name = "sqrt", .vjp = unary_vjp<sqrt_grad>, .cost = flops<1>, .doc = "square root"}));
+  r.add(elementwise<Neg>({.name = "neg", .vjp = unary_vjp<neg_grad>, .cost = flops<1>, .doc = "-x"}));
+  r.add(elementwise<Abs>({.name = "abs", .vjp = unary_vjp<abs_grad>, .cost = flops<1>, .doc = "|x|"}));
+  r.add(elementwise<Pow, ExponentParams>(
+      {.name = "pow", .vjp = unary_vjp<pow_grad>, .cost = flops<1>, .doc = "x ^ exponent (a scalar)"}));
+  r.add(elementwise<Sign>({.name = "sign", .cost = flops<1>, .doc = "-1, 0 or 1; no gradient"}));
 
   // Binary, NumPy broadcasting.
-  add_op(elementwise_op<Add>("add", "Add", elementwise_cost<1>, "a + b (broadcasting)"), binary_vjp<add_grad>, true);
-  add_op(elementwise_op<Sub>("sub", "Sub", elementwise_cost<1>, "a - b (broadcasting)"), binary_vjp<sub_grad>);
-  add_op(elementwise_op<Mul>("mul", "Mul", elementwise_cost<1>, "a * b (broadcasting)"), binary_vjp<mul_grad>);
-  add_op(elementwise_op<Div>("div", "Div", elementwise_cost<1>, "a / b (broadcasting)"), binary_vjp<div_grad>);
-  add_op(elementwise_op<Maximum>("maximum", "Maximum", elementwise_cost<1>, "max(a, b) (broadcasting)"),
-         binary_vjp<maximum_grad>);
-  add_op(elementwise_op<GreaterEqual>("greater_equal", "GreaterEqual", elementwise_cost<1>,
-                                      "1 where a >= b else 0, in the inputs' dtype; no gradient"),
-         nullptr);
+  r.add(elementwise<Add>({.name = "add",
+                          .flags = kEpilogue,
+                          .vjp = binary_vjp<add_grad>,
+                          .cost = flops<1>,
+                          .doc = "a + b (broadcasting)"}));
+  r.add(elementwise<Sub>({.name = "sub", .vjp = binary_vjp<sub_grad>, .cost = flops<1>, .doc = "a - b (broadcasting)"}));
+  r.add(elementwise<Mul>({.name = "mul", .vjp = binary_vjp<mul_grad>, .cost = flops<1>, .doc = "a * b (broadcasting)"}));
+  r.add(elementwise<Div>({.name = "div", .vjp = binary_vjp<div_grad>, .cost = flops<1>, .doc = "a / b (broadcasting)"}));
+  r.add(elementwise<Maximum>(
+      {.name = "maximum", .vjp = binary_vjp<maximum_grad>, .cost = flops<1>, .doc = "max(a, b) (broadcasting)"}));
+  r.add(elementwise<GreaterEqual>(
+      {.name = "greater_equal", .cost = flops<1>, .doc = "1 where a >= b else 0, in the inputs' dtype; no gradient"}));
 
   // Gradient helpers of the activations: (grad, x) -> grad * f'(x).
-  {
-    OpDef d = elementwise_op<ReluBackward>("relu_backward", "ReluBackward", elementwise_cost<1>,
-                                           "grad * (x > 0): the gradient of relu");
-    d.nondiff_inputs = {1};
-    add_op(std::move(d), relu_backward_vjp);
-  }
-  {
-    OpDef d = elementwise_op<LeakyReluBackward, 1>("leaky_relu_backward", "LeakyReluBackward", elementwise_cost<2>,
-                                                   "grad where x > 0, else negative_slope * grad");
-    d.attrs = {{"negative_slope", AttrKind::Float}};
-    d.elementwise.params = slope_param;
-    d.nondiff_inputs = {1};
-    add_op(std::move(d), leaky_relu_backward_vjp);
-  }
-  add_op(elementwise_op<GeluBackward>("gelu_backward", "GeluBackward", elementwise_cost<9>,
-                                      "grad * gelu'(x): the gradient of gelu"),
-         gelu_backward_vjp);
+  r.add(elementwise<ReluBackward>({.name = "relu_backward",
+                                   .vjp = relu_backward_vjp,
+                                   .cost = flops<1>,
+                                   .nondiff_inputs = {1},
+                                   .doc = "grad * (x > 0): the gradient of relu"}));
+  r.add(elementwise<LeakyReluBackward, SlopeParams>({.name = "leaky_relu_backward",
+                                                     .vjp = leaky_relu_backward_vjp,
+                                                     .cost = flops<2>,
+                                                     .nondiff_inputs = {1},
+                                                     .doc = "grad where x > 0, else negative_slope * grad"}));
+  r.add(elementwise<GeluBackward>({.name = "gelu_backward",
+                                   .vjp = gelu_backward_vjp,
+                                   .cost = flops<9>,
+                                   .doc = "grad * gelu'(x): the gradient of gelu"}));
 }
 
 // ---- builders ----
 
 Value relu(Value x, const std::source_location& loc) { return apply("relu", {x}, {}, loc); }
 Value leaky_relu(Value x, double negative_slope, const std::source_location& loc) {
-  return apply("leaky_relu", {x}, {{"negative_slope", negative_slope}}, loc);
+  return apply("leaky_relu", {x}, encode_params(SlopeParams{negative_slope}), loc);
 }
 Value sigmoid(Value x, const std::source_location& loc) { return apply("sigmoid", {x}, {}, loc); }
 Value tanh(Value x, const std::source_location& loc) { return apply("tanh", {x}, {}, loc); }
 Value gelu(Value x, const std::source_location& loc) { return apply("gelu", {x}, {}, loc); }
+Value silu(Value x, const std::source_location& loc) { return apply("silu", {x}, {}, loc); }
+Value hardswish(Value x, const std::source_location& loc) { return apply("hardswish", {x}, {}, loc); }
+Value softplus(Value x, double beta, double threshold, const std::source_location& loc) {
+  return apply("softplus", {x}, encode_params(SoftplusParams{beta, threshold}), loc);
+}
 Value exp(Value x, const std::source_location& loc) { return apply("exp", {x}, {}, loc); }
 Value log(Value x, const std::source_location& loc) { return apply("log", {x}, {}, loc); }
 Value sqrt(Value x, const std::source_location& loc) { return apply("sqrt", {x}, {}, loc); }
 Value neg(Value x, const std::source_location& loc) { return apply("neg", {x}, {}, loc); }
 Value abs(Value x, const std::source_location& loc) { return apply("abs", {x}, {}, loc); }
 Value pow(Value x, double exponent, const std::source_location& loc) {
-  return apply("pow", {x}, {{"exponent", exponent}}, loc);
+  return apply("pow", {x}, encode_params(ExponentParams{exponent}), loc);
 }
 Value sign(Value x, const std::source_location& loc) { return apply("sign", {x}, {}, loc); }
 
@@ -266,20 +297,13 @@ Value relu_backward(Value grad, Value x, const std::source_location& loc) {
   return apply("relu_backward", {grad, x}, {}, loc);
 }
 Value leaky_relu_backward(Value grad, Value x, double negative_slope, const std::source_location& loc) {
-  return apply("leaky_relu_backward", {grad, x}, {{"negative_slope", negative_slope}}, loc);
+  return apply("leaky_relu_backward", {grad, x}, encode_params(SlopeParams{negative_slope}), loc);
 }
 Value gelu_backward(Value grad, Value x, const std::source_location& loc) {
   return apply("gelu_backward", {grad, x}, {}, loc);
 }
 
 // ---- operators; a double becomes a scalar [] constant of the other side's dtype ----
-
-namespace {
-Value scalar_like(const Value& v, double value) {
-  if (!v.valid()) throw GraphError("arithmetic on an invalid (empty) Value");
-  return full(*v.graph, Shape{}, value, v.dtype());
-}
-}  // namespace
 
 Value operator+(Value a, Value b) { return add(a, b); }
 Value operator-(Value a, Value b) { return sub(a, b); }

@@ -12,9 +12,4 @@ void register_linalg_ops(OpRegistry& r);       // matmul
 void register_conv_ops(OpRegistry& r);         // conv2d and its backward ops, pooling
 void register_nn_ops(OpRegistry& r);           // losses, dropout, batch_norm, accuracy
 void register_optim_ops(OpRegistry& r);        // optimizer update nodes
-void register_comm_ops(OpRegistry& r);         // allreduce_mean (data-parallel gradients)
-
-// Fills OpDef::kernels[cuda] for the ops the CUDA backend implements (a no-op in a
-// CPU-only build).
-void attach_cuda_kernels(OpRegistry& r);
 }  // namespace dagrad

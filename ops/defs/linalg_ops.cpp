@@ -1,10 +1,15 @@
 // Linear algebra: matmul (batched, with transposes read in place) and the linear builder.
-#include "ops/cpu/matmul.h"
+#include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
+#include "ops/params/linalg.h"
 #include "ops/registry.h"
 
 namespace dagrad {
+
+namespace op {  // the handles of ops/builtin_ops.h
+const OpDef *matmul;
+}  // namespace op
 
 namespace {
 
@@ -36,7 +41,7 @@ std::vector<TensorType> infer_matmul(const InferContext& c) {
   if (a.rank() < 2 || b.rank() < 2)
     c.fail(str_cat("needs matrices of at least 2 dimensions: a is ", a.to_string(), ", b is ", b.to_string(),
                    "; reshape a vector to [1,K] or [K,1]"));
-  bool ta = c.attrs.get_bool_or("trans_a", false), tb = c.attrs.get_bool_or("trans_b", false);
+  const bool ta = c.params<MatmulParams>().trans_a, tb = c.params<MatmulParams>().trans_b;
   int64_t m = ta ? a.dim(-1) : a.dim(-2), ka = ta ? a.dim(-2) : a.dim(-1);
   int64_t kb = tb ? b.dim(-1) : b.dim(-2), n = tb ? b.dim(-2) : b.dim(-1);
   if (ka != kb) c.fail(str_cat("inner dimensions differ: ", operand("a", a, ta, ka), ", ", operand("b", b, tb, kb)));
@@ -50,7 +55,7 @@ std::vector<TensorType> infer_matmul(const InferContext& c) {
 }
 
 Cost matmul_cost(const Node& n) {
-  MatmulDims d = matmul_dims(n.outputs[0].shape, n.inputs[0].shape(), n.attrs.get_bool_or("trans_a", false));
+  MatmulDims d = matmul_dims(n.outputs[0].shape, n.inputs[0].shape(), n.params<MatmulParams>().trans_a);
   double es = static_cast<double>(dtype_size(n.outputs[0].dtype));
   return Cost{2.0 * d.batch * d.m * d.n * d.k,
               es * static_cast<double>(n.inputs[0].shape().numel() + n.inputs[1].shape().numel()),
@@ -61,7 +66,7 @@ Cost matmul_cost(const Node& n) {
 // operand was read transposed gives the four cases below, all without explicit copies.
 std::vector<Value> matmul_vjp(const VjpContext& c) {
   Value a = c.inputs[0], b = c.inputs[1], g = c.grad_outputs[0];
-  bool ta = c.node.attrs.get_bool_or("trans_a", false), tb = c.node.attrs.get_bool_or("trans_b", false);
+  const bool ta = c.node.params<MatmulParams>().trans_a, tb = c.node.params<MatmulParams>().trans_b;
   bool shared_b = b.shape().rank() == 2 && a.shape().rank() > 2;
   Value da, db;
   if (c.needs_grad[0]) {
@@ -94,24 +99,19 @@ std::vector<Value> matmul_vjp(const VjpContext& c) {
 }  // namespace
 
 void register_linalg_ops(OpRegistry& r) {
-  OpDef d;
-  d.name = "matmul";
-  d.attrs = {{"trans_a", AttrKind::Bool}, {"trans_b", AttrKind::Bool}};
-  d.infer = infer_matmul;
-  d.kernels[0] = matmul_cpu;
-  d.vjp = matmul_vjp;
-  d.cost = matmul_cost;
-  d.doc =
-      "[..., M, K] x [..., K, N] -> [..., M, N] (b may be 2-D, shared by the batch); trans_a/trans_b transpose the "
-      "last two dims";
-  r.add(std::move(d));
+  op::matmul = &r.add({.name = "matmul",
+                       .kind = OpKind::gemm,
+                       .flags = {.accepts_epilogue = true},
+                       .params = params_codec<MatmulParams>(),
+                       .infer = infer_matmul,
+                       .vjp = matmul_vjp,
+                       .cost = matmul_cost,
+                       .doc = "[..., M, K] x [..., K, N] -> [..., M, N] (b may be 2-D, shared by the batch); "
+                              "trans_a/trans_b transpose the last two dims"});
 }
 
 Value matmul(Value a, Value b, bool trans_a, bool trans_b, const std::source_location& loc) {
-  Attrs attrs;
-  if (trans_a) attrs.set("trans_a", true);
-  if (trans_b) attrs.set("trans_b", true);
-  return apply("matmul", {a, b}, std::move(attrs), loc);
+  return apply("matmul", {a, b}, encode_params(MatmulParams{trans_a, trans_b}), loc);
 }
 
 Value linear(Value x, Value weight, Value bias, const std::source_location& loc) {

@@ -1,11 +1,17 @@
 // The nn family: classification losses (nll_loss, softmax_cross_entropy and their
 // backward ops), dropout, batch_norm (+ backward) and accuracy. Kernels: ops/cpu/nn_*.cpp.
-#include "ops/cpu/nn_kernels.h"
+#include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
+#include "ops/params/nn.h"
 #include "ops/registry.h"
 
 namespace dagrad {
+
+namespace op {  // the handles of ops/builtin_ops.h
+const OpDef *nll_loss, *nll_loss_backward, *softmax_cross_entropy, *softmax_cross_entropy_backward, *accuracy, *dropout,
+    *batch_norm, *batch_norm_backward;
+}  // namespace op
 
 namespace {
 
@@ -62,10 +68,9 @@ std::vector<TensorType> infer_accuracy(const InferContext& c) {
 std::vector<TensorType> infer_dropout(const InferContext& c) {
   c.expect_inputs(1);
   c.expect_floating(0);
-  double p = c.attrs.get_float("p");
-  if (!(p >= 0.0 && p < 1.0)) throw ValueError(str_cat("[dropout] p must be in [0, 1), got ", p));
-  if (int64_t offset = c.attrs.get_int_or("offset", 0); offset < 0)
-    throw ValueError(str_cat("[dropout] offset must be >= 0, got ", offset));
+  const DropoutParams& p = c.params<DropoutParams>();
+  if (!(p.p >= 0.0 && p.p < 1.0)) throw ValueError(str_cat("[dropout] p must be in [0, 1), got ", p.p));
+  if (p.offset < 0) throw ValueError(str_cat("[dropout] offset must be >= 0, got ", p.offset));
   return {c.inputs[0]};
 }
 
@@ -96,12 +101,13 @@ std::vector<TensorType> infer_batch_norm(const InferContext& c) {
   c.expect_inputs(5);
   check_channel_inputs(c, 0, {1, 2, 3, 4}, {"gamma", "beta", "running_mean", "running_var"});
   const Shape& x = c.inputs[0].shape;
-  const double momentum = c.attrs.get_float_or("momentum", 0.1), eps = c.attrs.get_float_or("eps", 1e-5);
+  const BatchNormParams& p = c.params<BatchNormParams>();
+  const double momentum = p.momentum, eps = p.eps;
   if (!(momentum >= 0.0 && momentum <= 1.0))
     throw ValueError(str_cat("[batch_norm] momentum must be in [0, 1], got ", momentum));
   if (!(eps >= 0.0)) throw ValueError(str_cat("[batch_norm] eps must be >= 0, got ", eps));
   // The unbiased running variance divides by (values per channel - 1).
-  if (c.attrs.get_bool("training") && x.numel() / x[1] < 2)
+  if (p.training && x.numel() / x[1] < 2)
     throw ValueError(
         str_cat("[batch_norm] training needs more than one value per channel, got x shape ", x.to_string()));
   const TensorType per_channel{Shape{x[1]}, c.inputs[0].dtype};
@@ -200,7 +206,7 @@ std::vector<Value> batch_norm_vjp(const VjpContext& c) {
   const Value &dy = c.grad_outputs[0], &g_mean = c.grad_outputs[1], &g_invstd = c.grad_outputs[2];
   const Value x = c.inputs[0], gamma = c.inputs[1], mean = c.outputs[1], invstd = c.outputs[2];
   const ChannelView cv(x);
-  if (c.node.attrs.get_bool("training")) {
+  if (c.node.params<BatchNormParams>().training) {
     if (dy.valid()) {
       std::vector<Value> d = batch_norm_backward(dy, x, gamma, mean, invstd);
       for (int i = 0; i < 3; ++i)
@@ -287,7 +293,8 @@ Cost accuracy_cost(const Node& n) {
 }
 
 Cost dropout_cost(const Node& n) {
-  const bool active = n.attrs.get_bool_or("training", true) && n.attrs.get_float("p") > 0;
+  const DropoutParams& p = n.params<DropoutParams>();
+  const bool active = p.training && p.p > 0;
   return Cost{active ? static_cast<double>(n.outputs[0].shape.numel()) : 0, bytes_of(n.inputs[0]),
               bytes_of(n.outputs[0])};
 }
@@ -295,7 +302,7 @@ Cost dropout_cost(const Node& n) {
 // Training: sum, squared deviations, normalise+affine (~7 flops/element), reading x three
 // times and writing the two running stats; eval: one multiply-add pass.
 Cost batch_norm_cost(const Node& n) {
-  const bool training = n.attrs.get_bool("training");
+  const bool training = n.params<BatchNormParams>().training;
   const Value& x = n.inputs[0];
   const double per_channel = bytes_of(n.inputs[1]);
   return Cost{(training ? 7 : 3) * static_cast<double>(x.shape().numel()),
@@ -310,52 +317,70 @@ Cost batch_norm_backward_cost(const Node& n) {
   return Cost{9 * elems, read, bytes_of(n.outputs[0]) + bytes_of(n.outputs[1]) + bytes_of(n.outputs[2])};
 }
 
-OpDef make_op(const char* name, InferFn infer, Kernel cpu, VjpFn vjp, CostFn cost, std::vector<int> nondiff,
-              const char* doc) {
-  OpDef d;
-  d.name = name;
-  d.infer = infer;
-  d.kernels[static_cast<int>(DeviceType::cpu)] = cpu;
-  d.vjp = vjp;
-  d.cost = cost;
-  d.nondiff_inputs = std::move(nondiff);
-  d.doc = doc;
-  return d;
-}
-
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
-  r.add(make_op("nll_loss", infer_loss, nll_loss_cpu, nll_loss_vjp, nll_loss_cost, {1},
-                "mean negative log-likelihood of int64 targets under log_probs [N,C]"));
-  r.add(make_op("nll_loss_backward", infer_loss_backward, nll_loss_backward_cpu, nll_loss_backward_vjp,
-                nll_loss_backward_cost, {1, 2}, "gradient of nll_loss: -grad/N at each row's target, 0 elsewhere"));
-  r.add(make_op("softmax_cross_entropy", infer_loss, softmax_cross_entropy_cpu, softmax_cross_entropy_vjp,
-                softmax_cross_entropy_cost, {1},
-                "mean cross-entropy of int64 targets under softmax(logits [N,C]), fused and stable"));
-  r.add(make_op("softmax_cross_entropy_backward", infer_loss_backward, softmax_cross_entropy_backward_cpu,
-                softmax_cross_entropy_backward_vjp, softmax_cross_entropy_backward_cost, {2},
-                "gradient of softmax_cross_entropy: grad/N * (softmax(logits) - onehot(target))"));
-  r.add(make_op("accuracy", infer_accuracy, accuracy_cpu, nullptr, accuracy_cost, {0, 1},
-                "fraction of rows of logits [N,C] whose argmax equals target (float32 scalar)"));
-
-  OpDef dropout = make_op("dropout", infer_dropout, dropout_cpu, dropout_vjp, dropout_cost, {},
-                          "inverted dropout with a Philox mask from (seed, run step, index); identity in eval");
-  dropout.attrs = {{"p", AttrKind::Float, true}, {"seed", AttrKind::Int}, {"training", AttrKind::Bool},
-                   {"offset", AttrKind::Int}};
-  dropout.flags.inplace_ok = true;
-  r.add(std::move(dropout));
-
-  OpDef bn =
-      make_op("batch_norm", infer_batch_norm, batch_norm_cpu, batch_norm_vjp, batch_norm_cost, {3, 4},
-              "per-channel batch norm of x [N,C,...] -> y, save_mean, save_invstd; training updates running stats");
-  bn.attrs = {{"training", AttrKind::Bool, true}, {"momentum", AttrKind::Float}, {"eps", AttrKind::Float}};
-  bn.writes_inputs = {3, 4};
-  r.add(std::move(bn));
-  r.add(
-      make_op("batch_norm_backward", infer_batch_norm_backward, batch_norm_backward_cpu, batch_norm_backward_vjp,
-              batch_norm_backward_cost, {},
-              "gradients of training-mode batch_norm (grad_y, x, gamma, save_mean, save_invstd) -> dx, dgamma, dbeta"));
+  op::nll_loss = &r.add({.name = "nll_loss",
+                         .kind = OpKind::loss,
+                         .infer = infer_loss,
+                         .vjp = nll_loss_vjp,
+                         .cost = nll_loss_cost,
+                         .nondiff_inputs = {1},
+                         .doc = "mean negative log-likelihood of int64 targets under log_probs [N,C]"});
+  op::nll_loss_backward = &r.add({.name = "nll_loss_backward",
+                                  .kind = OpKind::loss,
+                                  .infer = infer_loss_backward,
+                                  .vjp = nll_loss_backward_vjp,
+                                  .cost = nll_loss_backward_cost,
+                                  .nondiff_inputs = {1, 2},
+                                  .doc = "gradient of nll_loss: -grad/N at each row's target, 0 elsewhere"});
+  op::softmax_cross_entropy =
+      &r.add({.name = "softmax_cross_entropy",
+              .kind = OpKind::loss,
+              .infer = infer_loss,
+              .vjp = softmax_cross_entropy_vjp,
+              .cost = softmax_cross_entropy_cost,
+              .nondiff_inputs = {1},
+              .doc = "mean cross-entropy of int64 targets under softmax(logits [N,C]), fused and stable"});
+  op::softmax_cross_entropy_backward =
+      &r.add({.name = "softmax_cross_entropy_backward",
+              .kind = OpKind::loss,
+              .infer = infer_loss_backward,
+              .vjp = softmax_cross_entropy_backward_vjp,
+              .cost = softmax_cross_entropy_backward_cost,
+              .nondiff_inputs = {2},
+              .doc = "gradient of softmax_cross_entropy: grad/N * (softmax(logits) - onehot(target))"});
+  op::accuracy = &r.add({.name = "accuracy",
+                         .kind = OpKind::loss,
+                         .infer = infer_accuracy,
+                         .cost = accuracy_cost,
+                         .nondiff_inputs = {0, 1},
+                         .doc = "fraction of rows of logits [N,C] whose argmax equals target (float32 scalar)"});
+  op::dropout = &r.add({.name = "dropout",
+                        .kind = OpKind::elementwise,
+                        .flags = {.inplace_ok = true, .random = true},
+                        .params = params_codec<DropoutParams>(),
+                        .infer = infer_dropout,
+                        .vjp = dropout_vjp,
+                        .cost = dropout_cost,
+                        .doc = "inverted dropout with a Philox mask from (seed, run step, index); identity in eval"});
+  op::batch_norm = &r.add(
+      {.name = "batch_norm",
+       .kind = OpKind::normalization,
+       .params = params_codec<BatchNormParams>(),
+       .infer = infer_batch_norm,
+       .vjp = batch_norm_vjp,
+       .cost = batch_norm_cost,
+       .writes_inputs = {3, 4},
+       .nondiff_inputs = {3, 4},
+       .doc = "per-channel batch norm of x [N,C,...] -> y, save_mean, save_invstd; training updates running stats"});
+  op::batch_norm_backward = &r.add(
+      {.name = "batch_norm_backward",
+       .kind = OpKind::normalization,
+       .infer = infer_batch_norm_backward,
+       .vjp = batch_norm_backward_vjp,
+       .cost = batch_norm_backward_cost,
+       .doc = "gradients of training-mode batch_norm (grad_y, x, gamma, save_mean, save_invstd) -> dx, dgamma, dbeta"});
 }
 
 // ---- builders ----
@@ -373,7 +398,7 @@ Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, con
 }
 
 Value dropout(Value x, double p, uint64_t seed, bool training, const std::source_location& loc) {
-  return apply("dropout", {x}, Attrs{{"p", p}, {"seed", static_cast<int64_t>(seed)}, {"training", training}}, loc);
+  return apply("dropout", {x}, encode_params(DropoutParams{p, static_cast<int64_t>(seed), training, 0}), loc);
 }
 
 Value accuracy(Value logits, Value target, const std::source_location& loc) {
@@ -383,7 +408,7 @@ Value accuracy(Value logits, Value target, const std::source_location& loc) {
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
                  double momentum, double eps, const std::source_location& loc) {
   return apply("batch_norm", {x, gamma, beta, running_mean, running_var},
-               Attrs{{"training", training}, {"momentum", momentum}, {"eps", eps}}, loc);
+               encode_params(BatchNormParams{training, momentum, eps}), loc);
 }
 
 }  // namespace dagrad

@@ -1,16 +1,19 @@
 // Reductions (sum, mean, max, argmax), the broadcasting pair sum_to / broadcast_to, and
 // softmax / log_softmax along one axis.
-#include "ops/cpu/reduce.h"
-#include "ops/cpu/shape_util.h"
+#include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
+#include "ops/params/reduce.h"
 #include "ops/registry.h"
+#include "ops/shape_util.h"
 
 namespace dagrad {
 
-namespace {
+namespace op {  // the handles of ops/builtin_ops.h
+const OpDef *sum, *mean, *max, *sum_to, *broadcast_to, *softmax, *log_softmax, *argmax;
+}  // namespace op
 
-std::vector<int64_t> node_axes(const Attrs& a) { return a.has("axes") ? a.get_ints("axes") : std::vector<int64_t>{}; }
+namespace {
 
 // The reduced shape with the reduced dims kept as 1 (keepdims) or removed.
 Shape reduced_shape(const Shape& x, const std::vector<bool>& mask, bool keepdims) {
@@ -25,19 +28,20 @@ Shape reduced_shape(const Shape& x, const std::vector<bool>& mask, bool keepdims
 
 Shape keepdims_shape(const Node& n) {
   const Shape& x = n.inputs[0].shape();
-  return reduced_shape(x, reduce_mask(x, node_axes(n.attrs), n.op_name()), true);
+  return reduced_shape(x, reduce_mask(x, n.params<AxesParams>().axes, n.op_name()), true);
 }
 
 std::vector<TensorType> infer_reduce(const InferContext& c) {
   c.expect_inputs(1);
   c.expect_floating(0);
   const Shape& x = c.inputs[0].shape;
-  std::vector<bool> mask = reduce_mask(x, node_axes(c.attrs), c.op.name);
+  const AxesParams& p = c.params<AxesParams>();
+  std::vector<bool> mask = reduce_mask(x, p.axes, c.op.name);
   if (c.op.name == "max")
     for (size_t d = 0; d < x.rank(); ++d)
       if (mask[d] && x[d] == 0)
         c.fail(str_cat("cannot take the max over axis ", d, " of size 0 (shape ", x.to_string(), ")"));
-  return {TensorType{reduced_shape(x, mask, c.attrs.get_bool_or("keepdims", false)), c.inputs[0].dtype}};
+  return {TensorType{reduced_shape(x, mask, p.keepdims), c.inputs[0].dtype}};
 }
 
 // Cost of a reduction-like op: one flop per input element.
@@ -80,7 +84,7 @@ std::string broadcast_problem(const Shape& small, const Shape& big) {
 }
 
 Shape target_shape(const InferContext& c) {
-  const std::vector<int64_t>& dims = c.attrs.get_ints("shape");
+  const std::vector<int64_t>& dims = c.params<ShapeParams>().shape;
   for (int64_t d : dims)
     if (d < 0) c.fail(str_cat("target shape ", attr_to_string(dims), " has a negative dimension"));
   return Shape(dims);
@@ -117,7 +121,7 @@ std::vector<TensorType> infer_along_axis(const InferContext& c) {
   c.expect_inputs(1);
   c.expect_floating(0);
   const Shape& x = c.inputs[0].shape;
-  const int axis = normalize_axis(x, c.attrs.get_int_or("axis", -1), c.op.name);
+  const int axis = normalize_axis(x, c.params<AxisParams>().axis, c.op.name);
   if (c.op.name != "argmax") return {c.inputs[0]};
   if (x[axis] == 0)
     c.fail(str_cat("cannot take the argmax over axis ", axis, " of size 0 (shape ", x.to_string(), ")"));
@@ -136,7 +140,7 @@ Cost softmax_cost(const Node& n) {
 // softmax: dx = y ⊙ (dy − Σ_axis dy ⊙ y)
 std::vector<Value> softmax_vjp(const VjpContext& c) {
   if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
-  const int64_t axis = c.node.attrs.get_int_or("axis", -1);
+  const int64_t axis = c.node.params<AxisParams>().axis;
   Value y = c.outputs[0], g = c.grad_outputs[0];
   return {y * (g - sum(g * y, {axis}, true))};
 }
@@ -144,71 +148,62 @@ std::vector<Value> softmax_vjp(const VjpContext& c) {
 // log_softmax: dx = dy − exp(y) ⊙ Σ_axis dy
 std::vector<Value> log_softmax_vjp(const VjpContext& c) {
   if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
-  const int64_t axis = c.node.attrs.get_int_or("axis", -1);
+  const int64_t axis = c.node.params<AxisParams>().axis;
   Value y = c.outputs[0], g = c.grad_outputs[0];
   return {g - exp(y) * sum(g, {axis}, true)};
 }
 
-OpDef reduce_def(const std::string& name, Kernel k, VjpFn vjp, const std::string& doc) {
-  OpDef d;
-  d.name = name;
-  d.attrs = {{"axes", AttrKind::Ints}, {"keepdims", AttrKind::Bool}};
+OpDef reduction(OpDef d) {
+  d.kind = OpKind::reduction;
+  d.params = params_codec<AxesParams>();
   d.infer = infer_reduce;
-  d.kernels[0] = k;
-  d.vjp = vjp;
   d.cost = reduce_cost;
-  d.doc = doc;
   return d;
 }
 
-OpDef axis_def(const std::string& name, Kernel k, VjpFn vjp, CostFn cost, const std::string& doc) {
-  OpDef d;
-  d.name = name;
-  d.attrs = {{"axis", AttrKind::Int}};
+OpDef along_axis(OpDef d) {
+  d.kind = OpKind::reduction;
+  d.params = params_codec<AxisParams>();
   d.infer = infer_along_axis;
-  d.kernels[0] = k;
-  d.vjp = vjp;
-  d.cost = cost;
-  d.doc = doc;
   return d;
 }
 
-Attrs reduce_attrs(std::vector<int64_t> axes, bool keepdims) {
-  return Attrs{{"axes", std::move(axes)}, {"keepdims", keepdims}};
-}
+Attrs reduce_attrs(std::vector<int64_t> axes, bool keepdims) { return encode_params(AxesParams{std::move(axes), keepdims}); }
 
 }  // namespace
 
 void register_reduce_ops(OpRegistry& r) {
-  r.add(reduce_def("sum", sum_cpu, sum_vjp, "sum over axes (all when empty), optionally keeping them as 1"));
-  r.add(reduce_def("mean", mean_cpu, sum_vjp, "mean over axes (all when empty), optionally keeping them as 1"));
-  r.add(reduce_def("max", max_cpu, max_vjp, "maximum over axes (all when empty), optionally keeping them as 1"));
-
-  OpDef sum_to_def;
-  sum_to_def.name = "sum_to";
-  sum_to_def.attrs = {{"shape", AttrKind::Ints, true}};
-  sum_to_def.infer = infer_sum_to;
-  sum_to_def.kernels[0] = sum_to_cpu;
-  sum_to_def.vjp = sum_to_vjp;
-  sum_to_def.cost = reduce_cost;
-  sum_to_def.doc = "sums the dims that broadcasting expanded, giving `shape` (the vjp of broadcasting)";
-  r.add(std::move(sum_to_def));
-
-  OpDef bcast;
-  bcast.name = "broadcast_to";
-  bcast.attrs = {{"shape", AttrKind::Ints, true}};
-  bcast.infer = infer_broadcast_to;
-  bcast.kernels[0] = broadcast_to_cpu;
-  bcast.vjp = broadcast_to_vjp;
-  bcast.doc = "repeats size-1 and missing leading dims to give `shape` (NumPy broadcasting)";
-  r.add(std::move(bcast));
-
-  r.add(axis_def("softmax", softmax_cpu, softmax_vjp, softmax_cost, "exp(x - max) normalised to sum to 1 along axis"));
-  r.add(axis_def("log_softmax", log_softmax_cpu, log_softmax_vjp, softmax_cost,
-                 "x - max - log(sum(exp(x - max))) along axis"));
-  OpDef am = axis_def("argmax", argmax_cpu, nullptr, reduce_cost, "int64 index of the first maximum along axis");
-  am.nondiff_inputs = {0};
-  r.add(std::move(am));
+  op::sum = &r.add(reduction(
+      {.name = "sum", .vjp = sum_vjp, .doc = "sum over axes (all when empty), optionally keeping them as 1"}));
+  op::mean = &r.add(reduction(
+      {.name = "mean", .vjp = sum_vjp, .doc = "mean over axes (all when empty), optionally keeping them as 1"}));
+  op::max = &r.add(reduction(
+      {.name = "max", .vjp = max_vjp, .doc = "maximum over axes (all when empty), optionally keeping them as 1"}));
+  op::sum_to = &r.add({.name = "sum_to",
+                       .kind = OpKind::reduction,
+                       .params = params_codec<ShapeParams>(),
+                       .infer = infer_sum_to,
+                       .vjp = sum_to_vjp,
+                       .cost = reduce_cost,
+                       .doc = "sums the dims that broadcasting expanded, giving `shape` (the vjp of broadcasting)"});
+  op::broadcast_to = &r.add({.name = "broadcast_to",
+                             .kind = OpKind::shape,
+                             .params = params_codec<ShapeParams>(),
+                             .infer = infer_broadcast_to,
+                             .vjp = broadcast_to_vjp,
+                             .doc = "repeats size-1 and missing leading dims to give `shape` (NumPy broadcasting)"});
+  op::softmax = &r.add(along_axis({.name = "softmax",
+                                   .vjp = softmax_vjp,
+                                   .cost = softmax_cost,
+                                   .doc = "exp(x - max) normalised to sum to 1 along axis"}));
+  op::log_softmax = &r.add(along_axis({.name = "log_softmax",
+                                       .vjp = log_softmax_vjp,
+                                       .cost = softmax_cost,
+                                       .doc = "x - max - log(sum(exp(x - max))) along axis"}));
+  op::argmax = &r.add(along_axis({.name = "argmax",
+                                  .cost = reduce_cost,
+                                  .nondiff_inputs = {0},
+                                  .doc = "int64 index of the first maximum along axis"}));
 }
 
 Value sum(Value x, std::vector<int64_t> axes, bool keepdims, const std::source_location& loc) {
@@ -225,24 +220,24 @@ Value max(Value x, std::vector<int64_t> axes, bool keepdims, const std::source_l
 
 Value sum_to(Value x, const Shape& shape, const std::source_location& loc) {
   if (x.valid() && x.shape() == shape) return x;
-  return apply("sum_to", {x}, Attrs{{"shape", dims_of(shape)}}, loc);
+  return apply("sum_to", {x}, encode_params(ShapeParams{dims_of(shape)}), loc);
 }
 
 Value broadcast_to(Value x, const Shape& shape, const std::source_location& loc) {
   if (x.valid() && x.shape() == shape) return x;
-  return apply("broadcast_to", {x}, Attrs{{"shape", dims_of(shape)}}, loc);
+  return apply("broadcast_to", {x}, encode_params(ShapeParams{dims_of(shape)}), loc);
 }
 
 Value softmax(Value x, int64_t axis, const std::source_location& loc) {
-  return apply("softmax", {x}, Attrs{{"axis", axis}}, loc);
+  return apply("softmax", {x}, encode_params(AxisParams{axis}), loc);
 }
 
 Value log_softmax(Value x, int64_t axis, const std::source_location& loc) {
-  return apply("log_softmax", {x}, Attrs{{"axis", axis}}, loc);
+  return apply("log_softmax", {x}, encode_params(AxisParams{axis}), loc);
 }
 
 Value argmax(Value x, int64_t axis, const std::source_location& loc) {
-  return apply("argmax", {x}, Attrs{{"axis", axis}}, loc);
+  return apply("argmax", {x}, encode_params(AxisParams{axis}), loc);
 }
 
 }  // namespace dagrad

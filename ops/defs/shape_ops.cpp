@@ -2,13 +2,18 @@
 #include <algorithm>
 #include <numeric>
 
-#include "ops/cpu/shape.h"
-#include "ops/cpu/shape_util.h"
+#include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
+#include "ops/params/shape.h"
 #include "ops/registry.h"
+#include "ops/shape_util.h"
 
 namespace dagrad {
+
+namespace op {  // the handles of ops/builtin_ops.h
+const OpDef *reshape, *transpose, *permute, *concat, *slice;
+}  // namespace op
 
 namespace {
 
@@ -22,7 +27,7 @@ Cost copy_cost(const Node& n) {
 // ---- reshape ----
 
 Shape resolve_reshape(const InferContext& c, const Shape& x) {
-  std::vector<int64_t> dims = c.attrs.get_ints("shape");
+  std::vector<int64_t> dims = c.params<ShapeParams>().shape;
   const std::string target = attr_to_string(dims);
   int infer_at = -1;
   int64_t known = 1;
@@ -63,8 +68,9 @@ std::vector<Value> reshape_vjp(const VjpContext& c) {
 std::vector<TensorType> infer_transpose(const InferContext& c) {
   c.expect_inputs(1);
   const Shape& x = c.inputs[0].shape;
-  const int d0 = normalize_axis(x, c.attrs.get_int("dim0"), c.op.name);
-  const int d1 = normalize_axis(x, c.attrs.get_int("dim1"), c.op.name);
+  const TransposeParams& p = c.params<TransposeParams>();
+  const int d0 = normalize_axis(x, p.dim0, c.op.name);
+  const int d1 = normalize_axis(x, p.dim1, c.op.name);
   std::vector<int64_t> dims = dims_of(x);
   std::swap(dims[d0], dims[d1]);
   return {TensorType{Shape(std::move(dims)), c.inputs[0].dtype}};
@@ -73,11 +79,12 @@ std::vector<TensorType> infer_transpose(const InferContext& c) {
 // Swapping the same two dims again undoes a transpose.
 std::vector<Value> transpose_vjp(const VjpContext& c) {
   if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
-  return {transpose(c.grad_outputs[0], c.node.attrs.get_int("dim0"), c.node.attrs.get_int("dim1"))};
+  const TransposeParams& p = c.node.params<TransposeParams>();
+  return {transpose(c.grad_outputs[0], p.dim0, p.dim1)};
 }
 
 std::vector<int64_t> checked_perm(const InferContext& c, const Shape& x) {
-  const std::vector<int64_t>& perm = c.attrs.get_ints("perm");
+  const std::vector<int64_t>& perm = c.params<PermuteParams>().perm;
   if (perm.size() != x.rank())
     c.fail(str_cat("perm ", attr_to_string(perm), " has ", perm.size(), " entries but the input ", x.to_string(),
                    " has rank ", x.rank()));
@@ -104,7 +111,7 @@ std::vector<TensorType> infer_permute(const InferContext& c) {
 std::vector<Value> permute_vjp(const VjpContext& c) {
   if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
   const Shape& x = c.inputs[0].shape();
-  const std::vector<int64_t>& perm = c.node.attrs.get_ints("perm");
+  const std::vector<int64_t>& perm = c.node.params<PermuteParams>().perm;
   std::vector<int64_t> inv(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) inv[normalize_axis(x, perm[i], "permute")] = static_cast<int64_t>(i);
   return {permute(c.grad_outputs[0], inv)};
@@ -116,7 +123,7 @@ std::vector<TensorType> infer_concat(const InferContext& c) {
   if (c.inputs.empty()) c.fail("needs at least one input");
   c.expect_same_dtype();
   const Shape& first = c.inputs[0].shape;
-  const int axis = normalize_axis(first, c.attrs.get_int_or("axis", 0), c.op.name);
+  const int axis = normalize_axis(first, c.params<ConcatParams>().axis, c.op.name);
   std::vector<int64_t> dims = dims_of(first);
   for (size_t i = 1; i < c.inputs.size(); ++i) {
     const Shape& s = c.inputs[i].shape;
@@ -137,7 +144,7 @@ std::vector<Value> concat_vjp(const VjpContext& c) {
   const Value g = c.grad_outputs[0];
   std::vector<Value> grads(c.inputs.size());
   if (!g.valid()) return grads;
-  const int axis = normalize_axis(g.shape(), c.node.attrs.get_int_or("axis", 0), "concat");
+  const int axis = normalize_axis(g.shape(), c.node.params<ConcatParams>().axis, "concat");
   int64_t offset = 0;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const int64_t len = c.inputs[i].shape()[axis];
@@ -154,8 +161,8 @@ struct SliceRange {
   int64_t start, end;
 };
 
-SliceRange slice_range(const Shape& x, const Attrs& a, const std::string& who) {
-  SliceRange r{normalize_axis(x, a.get_int("axis"), who), a.get_int("start"), a.get_int("end")};
+SliceRange slice_range(const Shape& x, const SliceParams& p, const std::string& who) {
+  SliceRange r{normalize_axis(x, p.axis, who), p.start, p.end};
   const int64_t n = x[r.axis];
   if (r.start < 0) r.start += n;
   if (r.end < 0) r.end += n;
@@ -165,10 +172,11 @@ SliceRange slice_range(const Shape& x, const Attrs& a, const std::string& who) {
 std::vector<TensorType> infer_slice(const InferContext& c) {
   c.expect_inputs(1);
   const Shape& x = c.inputs[0].shape;
-  const SliceRange r = slice_range(x, c.attrs, c.op.name);
+  const SliceParams& p = c.params<SliceParams>();
+  const SliceRange r = slice_range(x, p, c.op.name);
   const int64_t n = x[r.axis];
   if (r.start < 0 || r.start > r.end || r.end > n)
-    c.fail(str_cat("range [", c.attrs.get_int("start"), ",", c.attrs.get_int("end"), ") is out of bounds for axis ",
+    c.fail(str_cat("range [", p.start, ",", p.end, ") is out of bounds for axis ",
                    r.axis, " of size ", n, " (shape ", x.to_string(), "); need 0 <= start <= end <= ", n,
                    " (negative values count from the end)"));
   std::vector<int64_t> dims = dims_of(x);
@@ -181,7 +189,7 @@ std::vector<Value> slice_vjp(const VjpContext& c) {
   if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
   const Value g = c.grad_outputs[0];
   const Shape x = c.inputs[0].shape();
-  const SliceRange r = slice_range(x, c.node.attrs, "slice");
+  const SliceRange r = slice_range(x, c.node.params<SliceParams>(), "slice");
   auto zeros = [&](int64_t len) {
     std::vector<int64_t> dims = dims_of(x);
     dims[r.axis] = len;
@@ -194,40 +202,48 @@ std::vector<Value> slice_vjp(const VjpContext& c) {
   return {parts.size() == 1 ? g : concat(parts, r.axis)};
 }
 
-OpDef copy_def(const std::string& name, std::vector<AttrSpec> attrs, InferFn infer, Kernel k, VjpFn vjp,
-               const std::string& doc) {
-  OpDef d;
-  d.name = name;
-  d.attrs = std::move(attrs);
-  d.infer = infer;
-  d.kernels[0] = k;
-  d.vjp = vjp;
+OpDef shape_op(OpDef d) {
+  d.kind = OpKind::shape;
   d.cost = copy_cost;
-  d.doc = doc;
   return d;
 }
 
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  OpDef rs = copy_def("reshape", {{"shape", AttrKind::Ints, true}}, infer_reshape, reshape_cpu, reshape_vjp,
-                      "same elements in a new shape (one dim may be -1); a view, no copy");
-  rs.flags.view = true;
-  rs.cost = [](const Node&) { return Cost{}; };
-  r.add(std::move(rs));
-  r.add(copy_def("transpose", {{"dim0", AttrKind::Int, true}, {"dim1", AttrKind::Int, true}}, infer_transpose,
-                 transpose_cpu, transpose_vjp, "swaps two dims (a copy)"));
-  r.add(copy_def("permute", {{"perm", AttrKind::Ints, true}}, infer_permute, permute_cpu, permute_vjp,
-                 "reorders dims: output dim i is input dim perm[i] (a copy)"));
-  r.add(copy_def("concat", {{"axis", AttrKind::Int}}, infer_concat, concat_cpu, concat_vjp,
-                 "joins its inputs along axis; the other dims must match"));
-  r.add(copy_def("slice", {{"axis", AttrKind::Int, true}, {"start", AttrKind::Int, true}, {"end", AttrKind::Int, true}},
-                 infer_slice, slice_cpu, slice_vjp, "elements [start, end) along axis (negative counts from the end)"));
+  op::reshape = &r.add({.name = "reshape",
+                        .kind = OpKind::shape,
+                        .flags = {.view = true},
+                        .params = params_codec<ShapeParams>(),
+                        .infer = infer_reshape,
+                        .vjp = reshape_vjp,
+                        .cost = [](const Node&) { return Cost{}; },
+                        .doc = "same elements in a new shape (one dim may be -1); a view, no copy"});
+  op::transpose = &r.add(shape_op({.name = "transpose",
+                                   .params = params_codec<TransposeParams>(),
+                                   .infer = infer_transpose,
+                                   .vjp = transpose_vjp,
+                                   .doc = "swaps two dims (a copy)"}));
+  op::permute = &r.add(shape_op({.name = "permute",
+                                 .params = params_codec<PermuteParams>(),
+                                 .infer = infer_permute,
+                                 .vjp = permute_vjp,
+                                 .doc = "reorders dims: output dim i is input dim perm[i] (a copy)"}));
+  op::concat = &r.add(shape_op({.name = "concat",
+                                .params = params_codec<ConcatParams>(),
+                                .infer = infer_concat,
+                                .vjp = concat_vjp,
+                                .doc = "joins its inputs along axis; the other dims must match"}));
+  op::slice = &r.add(shape_op({.name = "slice",
+                               .params = params_codec<SliceParams>(),
+                               .infer = infer_slice,
+                               .vjp = slice_vjp,
+                               .doc = "elements [start, end) along axis (negative counts from the end)"}));
 }
 
 Value reshape(Value x, std::vector<int64_t> shape, const std::source_location& loc) {
   if (x.valid() && dims_of(x.shape()) == shape) return x;
-  return apply("reshape", {x}, Attrs{{"shape", std::move(shape)}}, loc);
+  return apply("reshape", {x}, encode_params(ShapeParams{std::move(shape)}), loc);
 }
 
 // Keeps dims [0, start_dim) and merges the rest into one.
@@ -249,19 +265,19 @@ Value flatten(Value x, int64_t start_dim, const std::source_location& loc) {
 }
 
 Value transpose(Value x, int64_t dim0, int64_t dim1, const std::source_location& loc) {
-  return apply("transpose", {x}, Attrs{{"dim0", dim0}, {"dim1", dim1}}, loc);
+  return apply("transpose", {x}, encode_params(TransposeParams{dim0, dim1}), loc);
 }
 
 Value permute(Value x, std::vector<int64_t> perm, const std::source_location& loc) {
-  return apply("permute", {x}, Attrs{{"perm", std::move(perm)}}, loc);
+  return apply("permute", {x}, encode_params(PermuteParams{std::move(perm)}), loc);
 }
 
 Value concat(std::vector<Value> xs, int64_t axis, const std::source_location& loc) {
-  return apply("concat", std::move(xs), Attrs{{"axis", axis}}, loc);
+  return apply("concat", std::move(xs), encode_params(ConcatParams{axis}), loc);
 }
 
 Value slice(Value x, int64_t axis, int64_t start, int64_t end, const std::source_location& loc) {
-  return apply("slice", {x}, Attrs{{"axis", axis}, {"start", start}, {"end", end}}, loc);
+  return apply("slice", {x}, encode_params(SliceParams{axis, start, end}), loc);
 }
 
 }  // namespace dagrad

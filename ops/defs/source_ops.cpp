@@ -1,58 +1,55 @@
 // Sources: graph inputs and parameters (bound by name at run time) and constant fills.
+#include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
+#include "ops/params/source.h"
 #include "ops/registry.h"
 
 namespace dagrad {
 
+namespace op {  // the handles of ops/builtin_ops.h
+const OpDef *input, *parameter, *full;
+}  // namespace op
+
 namespace {
 
+template <class P>
 std::vector<TensorType> infer_declared(const InferContext& c) {
   c.expect_inputs(0);
-  return {TensorType{Shape(c.attrs.get_ints("shape")), parse_dtype(c.attrs.get_string("dtype"))}};
+  const P& p = c.params<P>();
+  for (int64_t d : p.shape)
+    if (d < 0) c.fail(str_cat("shape ", attr_to_string(p.shape), " has a negative dimension"));
+  return {TensorType{Shape(p.shape), p.dtype}};
 }
 
-// input/parameter tensors are bound by the executor, which never calls a kernel for them.
-void bound_elsewhere(const KernelContext& ctx) {
-  throw InternalError(str_cat("node '", ctx.node.name, "' (", ctx.node.op_name(), ") is bound, not computed"));
-}
-
-void full_cpu(const KernelContext& ctx) { ctx.outputs[0].fill(ctx.node.attrs.get_float("value")); }
+Cost no_cost(const Node&) { return Cost{}; }
 
 }  // namespace
 
 void register_source_ops(OpRegistry& r) {
-  OpFlags src;
-  src.source = true;
-  for (const char* name : {"input", "parameter"}) {
-    OpDef d;
-    d.name = name;
-    d.attrs = {{"shape", AttrKind::Ints, true}, {"dtype", AttrKind::String, true}};
-    if (d.name == "parameter") d.attrs.push_back({"trainable", AttrKind::Bool});
-    d.infer = infer_declared;
-    d.kernels[0] = bound_elsewhere;
-    d.flags = src;
-    d.cost = [](const Node&) { return Cost{}; };
-    d.doc = d.name == "input" ? "a tensor bound per run (images, labels)"
-                              : "persistent state bound by name (weights, optimizer state)";
-    r.add(std::move(d));
-  }
-  OpDef full;
-  full.name = "full";
-  full.attrs = {{"shape", AttrKind::Ints, true}, {"dtype", AttrKind::String, true}, {"value", AttrKind::Float, true}};
-  full.infer = infer_declared;
-  full.kernels[0] = full_cpu;
-  full.flags = src;
-  full.doc = "a constant tensor filled with one value";
-  r.add(std::move(full));
+  op::input = &r.add({.name = "input",
+                      .kind = OpKind::source,
+                      .flags = {.bound_input = true},
+                      .params = params_codec<DeclParams>(),
+                      .infer = infer_declared<DeclParams>,
+                      .cost = no_cost,
+                      .doc = "a tensor bound per run (images, labels)"});
+  op::parameter = &r.add({.name = "parameter",
+                          .kind = OpKind::source,
+                          .flags = {.bound_parameter = true},
+                          .params = params_codec<ParameterParams>(),
+                          .infer = infer_declared<ParameterParams>,
+                          .cost = no_cost,
+                          .doc = "persistent state bound by name (weights, optimizer state)"});
+  op::full = &r.add({.name = "full",
+                     .kind = OpKind::source,
+                     .params = params_codec<FillParams>(),
+                     .infer = infer_declared<FillParams>,
+                     .doc = "a constant tensor filled with one value"});
 }
 
 Value full(Graph& g, const Shape& shape, double value, DType dtype, const std::source_location& loc) {
-  int id = g.add_node(op_def("full"), {},
-                      Attrs{{"shape", std::vector<int64_t>(shape.begin(), shape.end())},
-                            {"dtype", std::string(dtype_name(dtype))},
-                            {"value", value}},
-                      {}, loc);
+  int id = g.add_node(op_def("full"), {}, encode_params(FillParams{shape.dims(), dtype, value}), {}, loc);
   return Value{&g, id, 0};
 }
 

@@ -59,7 +59,7 @@ TEST(GradBuckets, FillInProductionOrderUpToTheCap) {
 TEST(GradBuckets, AllReduceNodesReplaceTheGradients) {
   Graph g;
   std::vector<Value> grads = made_in_order(g, {100, 50, 300});
-  std::vector<Value> reduced = allreduce_gradients(g, grads, 600);
+  std::vector<Value> reduced = allreduce_gradients(grads, 600, comm::world());
   ASSERT_EQ(reduced.size(), 3u);
   const Node& first = reduced[0].producer();
   EXPECT_EQ(first.op_name(), "allreduce_mean");
@@ -200,7 +200,7 @@ TEST(DataParallelDropout, EachRankDrawsItsSliceOfTheGlobalMask) {
       Graph g;
       Value v = g.input("x", in.shape());
       Value y = dropout(v, 0.5, 17);
-      if (rank >= 0) offset_dropout_for_rank(g, rank);
+      if (rank >= 0) offset_random_ops_for_rank(g, rank);
       Value dx = apply("dropout", {y}, g.node(y.node).attrs);  // what the vjp builds
       std::vector<Value> outs{y, dx};
       return interpret(g, outs, {{"x", in}}, /*step=*/3);

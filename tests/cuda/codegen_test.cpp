@@ -1,19 +1,21 @@
-// The fused-kernel generator and NVRTC, without a GPU: every fused group that the
-// training plans produce (the MNIST CNN's first) becomes CUDA C that NVRTC compiles to
-// PTX for compute_80 and compute_90. A generator bug fails here, not on a user's GPU.
+// The elementwise-kernel generator and NVRTC, without a GPU: every elementwise op alone
+// and every fused group that the training plans produce becomes CUDA C that NVRTC
+// compiles to PTX for compute_80 and compute_90. A generator bug fails here, not on a
+// user's GPU.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "ops/cuda/elementwise_codegen.h"
 #include "ops/cuda/elementwise_source.h"
 #include "ops/registry.h"
+#include "op_cases.h"
 #include "random_graph.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/error.h"
 #include "scheduler/compile.h"
-#include "scheduler/cuda_fused.h"
 #include "scheduler/session.h"
 
 using namespace dagrad;
@@ -24,26 +26,27 @@ const char* const kArchs[] = {"compute_80", "compute_90"};
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// Generates `p`'s kernel and compiles it for every architecture.
+void compile_program(const ElementwiseProgram& p, const std::string& what) {
+  const std::string src = cuda::elementwise_source(p);
+  for (const char* arch : kArchs) {
+    SCOPED_TRACE(str_cat(what, " for ", arch));
+    try {
+      cuda::NvrtcResult r = cuda::nvrtc_compile(src, arch, what + ".cu");
+      EXPECT_FALSE(r.cubin);
+      EXPECT_TRUE(contains(r.image, str_cat(".entry ", cuda::kElementwiseKernelName))) << r.image.substr(0, 400);
+      EXPECT_TRUE(contains(r.image, str_cat(".target sm_", std::string(arch).substr(8))));
+    } catch (const DeviceError& e) {
+      ADD_FAILURE() << e.what() << "\n---- source ----\n" << src;
+    }
+  }
+}
+
 // Generates and compiles every fused group of `plan`; returns how many there were.
 int compile_groups(const scheduler::ExecutionPlan& plan) {
-  int n = 0;
-  for (const scheduler::FusedGroup& grp : plan.groups) {
-    const scheduler::FusedProgram p = scheduler::FusedProgram::from_group(*plan.graph, grp);
-    const std::string src = scheduler::cuda_fused_source(p);
-    for (const char* arch : kArchs) {
-      SCOPED_TRACE(str_cat("group ", grp.id, " (", grp.nodes.size(), " members) for ", arch));
-      try {
-        cuda::NvrtcResult r = cuda::nvrtc_compile(src, arch, str_cat("group", grp.id, ".cu"));
-        EXPECT_FALSE(r.cubin);
-        EXPECT_TRUE(contains(r.image, str_cat(".entry ", scheduler::kCudaFusedKernelName))) << r.image.substr(0, 400);
-        EXPECT_TRUE(contains(r.image, str_cat(".target sm_", std::string(arch).substr(8))));
-      } catch (const DeviceError& e) {
-        ADD_FAILURE() << e.what() << "\n---- source ----\n" << src;
-      }
-    }
-    ++n;
-  }
-  return n;
+  for (const scheduler::FusedGroup& grp : plan.groups)
+    compile_program(grp.program(*plan.graph), str_cat("group", grp.id));
+  return static_cast<int>(plan.groups.size());
 }
 
 scheduler::ExecutionPlan training_plan(const std::string& model, const scheduler::CompileOptions& opt,
@@ -76,18 +79,41 @@ TEST(CudaCodegen, EveryElementwiseFunctorCompilesWithNvrtc) {
   os << cuda::elementwise_math_source() << "\n";
   int k = 0;
   for (const OpDef* d : OpRegistry::instance().all()) {
-    if (!d->flags.elementwise) continue;
-    const ElementwiseDef& ew = d->elementwise;
-    const size_t nparams = ew.params ? ew.params(Attrs{{"negative_slope", 0.1}, {"exponent", 2.0}}).size() : 0;
+    if (!d->elementwise) continue;
+    const ElementwiseDef& ew = *d->elementwise;
+    const int nparams = ew.num_params;
     for (const char* t : {"float", "double"}) {
       os << "extern \"C\" __global__ void k" << k++ << "(const " << t << "* a, const " << t << "* b, " << t
          << "* o) { o[threadIdx.x] = dagrad::" << ew.functor << "<" << t << ">{";
-      for (size_t i = 0; i < nparams; ++i) os << (i ? ", " : "") << "static_cast<" << t << ">(0.5)";
+      for (int i = 0; i < nparams; ++i) os << (i ? ", " : "") << "static_cast<" << t << ">(0.5)";
       os << "}(a[threadIdx.x]" << (ew.arity == 2 ? ", b[threadIdx.x]" : "") << "); }\n";
     }
   }
   ASSERT_GT(k, 30);
   for (const char* arch : kArchs) EXPECT_NO_THROW(cuda::nvrtc_compile(os.str(), arch, "functors.cu")) << arch;
+}
+
+// Every elementwise op alone, as the CUDA backend runs it when it is not fused: the
+// program of one node for each reference case's inputs (shapes, broadcasts, dtypes).
+TEST(CudaCodegen, EveryElementwiseOpCompilesAlone) {
+  int programs = 0;
+  for (const OpDef* d : OpRegistry::instance().all()) {
+    if (!d->elementwise) continue;
+    auto gens = dagrad::testing::op_case_table().find(d->name);
+    ASSERT_NE(gens, dagrad::testing::op_case_table().end()) << d->name;
+    std::vector<dagrad::testing::OpCase> cases = gens->second.front()();
+    for (size_t k = 0; k < cases.size() && k < 3; ++k) {
+      const dagrad::testing::OpCase& c = cases[k];
+      Graph g;
+      std::vector<Value> ins;
+      for (size_t i = 0; i < c.inputs.size(); ++i)
+        ins.push_back(g.input(str_cat("in", i), c.inputs[i].shape(), c.inputs[i].dtype()));
+      const Node& n = g.node(g.add_node(*d, ins, c.attrs, "op", std::source_location::current()));
+      compile_program(ElementwiseProgram::from_node(n), str_cat(d->name, "_", k));
+      ++programs;
+    }
+  }
+  EXPECT_GE(programs, 24);
 }
 
 TEST(CudaCodegen, MnistCnnTrainingGroupsCompile) {
@@ -127,8 +153,7 @@ TEST(CudaCodegen, SourceBakesShapesAndParameters) {
   Value y = leaky_relu(x + b, 0.25) * 2.0;
   const scheduler::ExecutionPlan plan = scheduler::compile(g, {y});
   ASSERT_EQ(plan.groups.size(), 1u);
-  const std::string src =
-      scheduler::cuda_fused_source(scheduler::FusedProgram::from_group(*plan.graph, plan.groups[0]));
+  const std::string src = cuda::elementwise_source(plan.groups[0].program(*plan.graph));
   EXPECT_TRUE(contains(src, "const idx_t n = 12;")) << src;
   EXPECT_TRUE(contains(src, "dagrad::LeakyRelu<T>{static_cast<T>(0x1p-2)}")) << src;
   EXPECT_TRUE(contains(src, "dagrad::Add<T>{}")) << src;

@@ -1,6 +1,7 @@
 // Reference cases of the elementwise ops: plain double-precision loops over random
 // inputs in float32 and float64, with odd sizes, size-1 dims, scalars, broadcasting
 // and one case per op large enough to run on several threads.
+#include <algorithm>
 #include <cmath>
 
 #include "op_cases.h"
@@ -155,6 +156,34 @@ DAGRAD_OP_CASES("tanh") {
 
 DAGRAD_OP_CASES("gelu") {
   return unary_cases([](double x, const Attrs&) { return gelu_ref(x); }, {}, {-4.0, 4.0});
+}
+
+DAGRAD_OP_CASES("silu") {
+  return unary_cases([](double x, const Attrs&) { return x * sigmoid_ref(x); }, {}, {-5.0, 5.0});
+}
+
+DAGRAD_OP_CASES("hardswish") {
+  // Both kinks (-3 and 3) and the flat and linear parts are inside the range.
+  return unary_cases([](double x, const Attrs&) { return x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0; }, {}, {-5.0, 5.0});
+}
+
+DAGRAD_OP_CASES("softplus") {
+  auto f = [](double x, const Attrs& a) {
+    const double beta = a.get_float_or("beta", 1.0), threshold = a.get_float_or("threshold", 20.0);
+    return beta * x > threshold ? x : std::log1p(std::exp(beta * x)) / beta;
+  };
+  auto cases = unary_cases(f, {}, {-6.0, 6.0});
+  // beta 2 with threshold 5: x above 2.5 takes the linear branch.
+  auto more = unary_cases(f, Attrs{{"beta", 2.0}, {"threshold", 5.0}}, {-4.0, 4.0}, 50);
+  for (OpCase& c : more) c.label += " beta 2 threshold 5";
+  cases.insert(cases.end(), more.begin(), more.end());
+  // Large negative and positive inputs: no overflow in either tail.
+  for (DType t : kDtypes) {
+    OpCase c = unary_case("tails", t, values({-200.0, -40.0, 15.0, 40.0, 200.0}, t), f, {});
+    c.skip_grad = true;
+    cases.push_back(std::move(c));
+  }
+  return cases;
 }
 
 DAGRAD_OP_CASES("exp") {

@@ -8,6 +8,7 @@
 #include "op_cases.h"
 #include "ops/elementwise_math.h"
 #include "ops/interpreter.h"
+#include "ops/kernel_table.h"
 #include "ops/registry.h"
 
 using namespace dagrad;
@@ -98,12 +99,13 @@ Tensor expand_to(const Tensor& t, const Shape& out) {
 }
 
 template <class T>
-void check_tile(const OpDef& def, const OpCase& c, const Tensor& got) {
+void check_tile(const Node& node, const OpCase& c, const Tensor& got) {
+  const OpDef& def = *node.op;
   auto tile = [&] {
     if constexpr (std::is_same_v<T, float>)
-      return def.elementwise.tile_f32;
+      return def.elementwise->tile_f32;
     else
-      return def.elementwise.tile_f64;
+      return def.elementwise->tile_f64;
   }();
   const Shape& out_shape = got.shape();
   std::vector<Tensor> expanded;
@@ -112,7 +114,8 @@ void check_tile(const OpDef& def, const OpCase& c, const Tensor& got) {
     expanded.push_back(expand_to(in, out_shape));
     ptrs.push_back(expanded.back().data<T>());
   }
-  const std::vector<double> params = def.elementwise.params ? def.elementwise.params(c.attrs) : std::vector<double>{};
+  std::vector<double> params(def.elementwise->num_params);
+  if (def.elementwise->params) def.elementwise->params(node, params.data());
   std::vector<T> out(static_cast<size_t>(got.numel()));
   tile(ptrs.data(), out.data(), got.numel(), params.data());
   // Same functor, same inputs; only the compiler's vectorisation of two loops may differ.
@@ -129,27 +132,29 @@ void check_tile(const OpDef& def, const OpCase& c, const Tensor& got) {
 TEST(ElementwiseMath, EveryElementwiseOpHasFunctorAndTiles) {
   int count = 0;
   for (const OpDef* d : OpRegistry::instance().all()) {
-    if (!d->flags.elementwise) continue;
+    if (!d->elementwise) continue;
     ++count;
-    EXPECT_FALSE(d->elementwise.functor.empty()) << d->name << " has no functor name";
-    EXPECT_NE(d->elementwise.tile_f32, nullptr) << d->name << " has no tile_f32";
-    EXPECT_NE(d->elementwise.tile_f64, nullptr) << d->name << " has no tile_f64";
-    EXPECT_TRUE(d->elementwise.arity == 1 || d->elementwise.arity == 2) << d->name;
-    EXPECT_NE(d->kernel(DeviceType::cpu), nullptr) << d->name;
+    EXPECT_EQ(d->kind, OpKind::elementwise) << d->name;
+    EXPECT_NE(d->elementwise->functor, nullptr) << d->name << " has no functor name";
+    EXPECT_NE(d->elementwise->tile_f32, nullptr) << d->name << " has no tile_f32";
+    EXPECT_NE(d->elementwise->tile_f64, nullptr) << d->name << " has no tile_f64";
+    EXPECT_TRUE(d->elementwise->arity == 1 || d->elementwise->arity == 2) << d->name;
+    EXPECT_TRUE(kernel_table(DeviceType::cpu).supports(*d)) << d->name;
   }
-  EXPECT_GE(count, 21);  // this family alone registers 21
+  EXPECT_GE(count, 24);  // this family alone registers 24
 }
 
-// tile_f32 / tile_f64 of every elementwise op against the op's kernel, on the inputs of
-// its reference cases.
+// tile_f32 / tile_f64 of every elementwise op on inputs expanded to the output's shape,
+// against the op run through the graph (broadcasting done by the CPU's program
+// launcher), on the inputs of its reference cases.
 TEST(ElementwiseMath, TilesMatchKernels) {
   for (const OpDef* d : OpRegistry::instance().all()) {
-    if (!d->flags.elementwise || !d->elementwise.tile_f32 || !d->elementwise.tile_f64) continue;
+    if (!d->elementwise) continue;
     auto gens = op_case_table().find(d->name);
     ASSERT_NE(gens, op_case_table().end()) << d->name << " has no reference cases";
     for (CaseGenerator gen : gens->second)
       for (const OpCase& c : gen()) {
-        ASSERT_EQ(static_cast<int>(c.inputs.size()), d->elementwise.arity) << d->name << " [" << c.label << "]";
+        ASSERT_EQ(static_cast<int>(c.inputs.size()), d->elementwise->arity) << d->name << " [" << c.label << "]";
         Graph g;
         std::vector<Value> ins;
         TensorMap bind;
@@ -158,9 +163,10 @@ TEST(ElementwiseMath, TilesMatchKernels) {
           ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
           bind[name] = c.inputs[i].clone();
         }
-        std::vector<Value> out{Value{&g, g.add_node(*d, ins, c.attrs, "op", std::source_location::current()), 0}};
+        const Node& node = g.node(g.add_node(*d, ins, c.attrs, "op", std::source_location::current()));
+        std::vector<Value> out{node.output()};
         Tensor got = interpret(g, out, bind)[0];
-        dispatch_floating(got.dtype(), d->name, [&]<class T>() { check_tile<T>(*d, c, got); });
+        dispatch_floating(got.dtype(), d->name, [&]<class T>() { check_tile<T>(node, c, got); });
       }
   }
 }

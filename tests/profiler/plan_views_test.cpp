@@ -69,7 +69,7 @@ TEST(ProfilerViews, StepLabelsNameOpsAndFusedMembers) {
       const std::string& first_op = plan.graph->node(s.nodes[0]).op_name();
       if (s.kind == StepKind::fused) {
         EXPECT_TRUE(si.label.starts_with("fused[" + first_op)) << si.label;
-        EXPECT_EQ(si.kind, OpKind::fused);
+        EXPECT_EQ(si.kind, StepClass::fused);
         ++fused_labels;
       } else if (s.nodes.size() > 1) {
         EXPECT_TRUE(si.label.starts_with(first_op + "+fused[")) << si.label;

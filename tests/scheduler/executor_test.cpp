@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ops/ops.h"
+#include "ops/kernel_table.h"
 #include "ops/registry.h"
 #include "runtime/allocator.h"
 #include "sched_test_util.h"
@@ -161,14 +162,14 @@ TEST(Executor, BindingErrorsAreClear) {
 // A test-only op whose kernel fails, to see errors cross the stream boundary.
 const OpDef& failing_op() {
   static const OpDef& def = []() -> const OpDef& {
-    OpDef d;
-    d.name = "scheduler_test_fail";
-    d.infer = [](const InferContext& c) { return std::vector<TensorType>{c.inputs[0]}; };
-    d.kernels[0] = [](const KernelContext& ctx) {
+    const OpDef& d = OpRegistry::instance().add(
+        {.name = "scheduler_test_fail",
+         .infer = [](const InferContext& c) { return std::vector<TensorType>{c.inputs[0]}; },
+         .doc = "fails on purpose (scheduler tests)"});
+    mutable_kernel_table(DeviceType::cpu).set(d, [](const KernelContext& ctx) {
       throw ValueError(str_cat("[scheduler_test_fail] refused ", ctx.node.name));
-    };
-    d.doc = "fails on purpose (scheduler tests)";
-    return OpRegistry::instance().add(std::move(d));
+    });
+    return d;
   }();
   return def;
 }

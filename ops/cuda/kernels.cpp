@@ -1,8 +1,8 @@
-// The CUDA build's attach_cuda_kernels (the CPU-only build links ops/no_cuda's no-op):
-// every family's glue sets OpDef::kernels[cuda] for its ops.
+// The CUDA backend's kernel table (the CPU-only build links ops/no_cuda's empty one):
+// every family's glue adds its kernels; elementwise ops and fused groups run as
+// generated NVRTC kernels (ops/cuda/elementwise_codegen.h).
+#include "ops/cuda/elementwise_codegen.h"
 #include "ops/cuda/glue.h"
-#include "ops/defs/families.h"
-#include "ops/registry.h"
 #include "runtime/error.h"
 
 namespace dagrad {
@@ -28,17 +28,13 @@ StridedView make_view(const std::vector<int64_t>& size, const std::vector<int64_
   return v;
 }
 
-void set_cuda_kernel(OpRegistry& r, const char* name, Kernel k) {
-  r.get_mutable(name).kernels[static_cast<int>(DeviceType::cuda)] = k;
-}
-
 }  // namespace cuda
 
-void attach_cuda_kernels(OpRegistry& r) {
-  cuda::attach_elementwise(r);
-  cuda::attach_reduce_shape(r);
-  cuda::attach_linalg_conv(r);
-  cuda::attach_nn_optim(r);
+void fill_cuda_kernels(KernelTable& t) {
+  t.elementwise = cuda::run_program_cuda;
+  cuda::fill_reduce_shape(t);
+  cuda::fill_linalg_conv(t);
+  cuda::fill_nn_optim(t);
 }
 
 }  // namespace dagrad

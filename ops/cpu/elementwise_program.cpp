@@ -1,5 +1,5 @@
-// The CPU evaluation of a fused group: the output range is cut into tiles of
-// kFusedTile elements; per tile, broadcast inputs are gathered into small buffers,
+// The CPU launcher of elementwise programs (one op, or a fused group): the output range
+// is cut into tiles of kTile elements; per tile, broadcast inputs are gathered into small buffers,
 // full-shape inputs are read in place, and every member's tile function runs on
 // cache-resident tiles. Only materialised outputs touch memory. Tiles are independent
 // and every element is computed by the same functions in the same order, so the result
@@ -9,16 +9,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/cpu/elementwise_program.h"
 #include "runtime/error.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
-#include "scheduler/fused_program.h"
 
-namespace dagrad::scheduler {
+namespace dagrad {
 
 namespace {
 
-using Input = FusedProgram::Input;
+using Input = ElementwiseProgram::Input;
+
+// Elements per tile: every register of a tile stays in L1.
+constexpr int64_t kTile = 512;
 
 template <class T>
 void gather(const Input& in, const T* src, int64_t base, int64_t len, T* dst) {
@@ -60,7 +63,7 @@ bool overlaps(const Tensor& a, const Tensor& b) {
 }
 
 template <class T>
-void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs) {
+void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   const int64_t n = p.shape.numel();
   const int ni = static_cast<int>(p.inputs.size()), nr = static_cast<int>(p.instrs.size());
   const int no = static_cast<int>(outputs.size());
@@ -85,20 +88,20 @@ void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<
   for (int i = 0; i < ni; ++i)
     if (p.inputs[i].mode == Input::Mode::scalar) scalar[i] = static_cast<double>(in_ptr[i][0]);
 
-  const int64_t tiles = (n + kFusedTile - 1) / kFusedTile;
+  const int64_t tiles = (n + kTile - 1) / kTile;
   parallel_for(0, tiles, 8, [&](int64_t t0, int64_t t1) {
     // Registers and gather buffers for this piece; scalars are filled once.
-    T* scratch = thread_buffer<T, 1>(static_cast<size_t>(nr + ni) * kFusedTile);
-    auto reg = [&](int r) { return scratch + static_cast<size_t>(r) * kFusedTile; };
-    auto gbuf = [&](int i) { return scratch + static_cast<size_t>(nr + i) * kFusedTile; };
+    T* scratch = thread_buffer<T, 1>(static_cast<size_t>(nr + ni) * kTile);
+    auto reg = [&](int r) { return scratch + static_cast<size_t>(r) * kTile; };
+    auto gbuf = [&](int i) { return scratch + static_cast<size_t>(nr + i) * kTile; };
     for (int i = 0; i < ni; ++i)
-      if (p.inputs[i].mode == Input::Mode::scalar) std::fill(gbuf(i), gbuf(i) + kFusedTile, static_cast<T>(scalar[i]));
+      if (p.inputs[i].mode == Input::Mode::scalar) std::fill(gbuf(i), gbuf(i) + kTile, static_cast<T>(scalar[i]));
     const T** operand = thread_buffer<const T*, 1>(ni + nr);
     size_t max_args = 0;
-    for (const FusedProgram::Instr& ins : p.instrs) max_args = std::max(max_args, ins.args.size());
+    for (const ElementwiseProgram::Instr& ins : p.instrs) max_args = std::max(max_args, ins.args.size());
     const T** args = thread_buffer<const T*, 2>(max_args);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t base = t * kFusedTile, len = std::min(kFusedTile, n - base);
+      const int64_t base = t * kTile, len = std::min(kTile, n - base);
       for (int i = 0; i < ni; ++i) {
         switch (p.inputs[i].mode) {
           case Input::Mode::full:
@@ -114,7 +117,7 @@ void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<
         }
       }
       for (int r = 0; r < nr; ++r) {
-        const FusedProgram::Instr& ins = p.instrs[r];
+        const ElementwiseProgram::Instr& ins = p.instrs[r];
         int j = out_of[r];
         T* dst = j >= 0 && direct[j] ? out_ptr[j] + base : reg(r);
         for (size_t a = 0; a < ins.args.size(); ++a) args[a] = operand[ins.args[a]];
@@ -135,9 +138,9 @@ void run_typed(const FusedProgram& p, std::span<const Tensor> inputs, std::span<
 
 }  // namespace
 
-void run_fused_cpu(const FusedProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, Stream*) {
+void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, Stream*) {
   DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
-  dispatch_floating(p.dtype, "fused", [&]<class T>() { run_typed<T>(p, inputs, outputs); });
+  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs); });
 }
 
-}  // namespace dagrad::scheduler
+}  // namespace dagrad

@@ -1,16 +1,13 @@
-// Collective ops: allreduce_mean averages its inputs over the ranks of the process's
-// communicator (comm::world()). The trainer puts one node per gradient bucket between
-// backward and the optimizer updates; the scheduler runs these nodes on a stream of
-// their own (CompileOptions::comm_ops), in program order on every rank.
+#include "comm/collective_ops.h"
+
 #include <cstring>
 #include <vector>
 
-#include "comm/communicator.h"
-#include "ops/defs/families.h"
+#include "ops/kernel_table.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
 
-namespace dagrad {
+namespace dagrad::comm {
 
 namespace {
 
@@ -18,13 +15,14 @@ std::vector<TensorType> infer_allreduce(const InferContext& c) {
   if (c.inputs.empty()) c.fail("expects at least one tensor");
   for (size_t i = 0; i < c.inputs.size(); ++i) c.expect_floating(i);
   c.expect_same_dtype();
+  if (!c.params<AllreduceParams>().comm) c.fail("has no communicator");
   return {c.inputs.begin(), c.inputs.end()};
 }
 
 // out_i = (sum over ranks of in_i) / world. The inputs are packed into one buffer so
 // that a bucket costs one collective, whatever its number of tensors.
 void allreduce_mean_cpu(const KernelContext& ctx) {
-  comm::Communicator& world = comm::world();
+  Communicator& world = *ctx.params<AllreduceParams>().comm;
   const size_t n = ctx.inputs.size();
   if (world.world_size() == 1) {
     for (size_t i = 0; i < n; ++i)
@@ -59,7 +57,7 @@ std::vector<Value> vjp_allreduce(const VjpContext& c) {
   std::vector<Value> gs;
   for (size_t i = 0; i < c.outputs.size(); ++i)
     gs.push_back(c.grad_outputs[i].valid() ? c.grad_outputs[i] : zeros_like(c.outputs[i]));
-  return apply_multi("allreduce_mean", gs);
+  return allreduce_mean(gs, *c.node.params<AllreduceParams>().comm);
 }
 
 Cost allreduce_cost(const Node& n) {
@@ -70,15 +68,33 @@ Cost allreduce_cost(const Node& n) {
 
 }  // namespace
 
-void register_comm_ops(OpRegistry& r) {
-  OpDef d;
-  d.name = "allreduce_mean";
-  d.infer = infer_allreduce;
-  d.kernels[0] = allreduce_mean_cpu;
-  d.vjp = vjp_allreduce;
-  d.cost = allreduce_cost;
-  d.doc = "mean of each input over the ranks of the data-parallel job (identity in one process)";
-  r.add(std::move(d));
+const OpDef& allreduce_mean_op() {
+  static const OpDef& op = [] () -> const OpDef& {
+    const OpDef& d = OpRegistry::instance().add(
+        {.name = "allreduce_mean",
+         .kind = OpKind::collective,
+         .flags = {.comm_stream = true},
+         .params = supplied_params<AllreduceParams>(),
+         .infer = infer_allreduce,
+         .vjp = vjp_allreduce,
+         .cost = allreduce_cost,
+         .doc = "mean of each input over the ranks of the node's communicator (identity in one process)"});
+    mutable_kernel_table(DeviceType::cpu).set(d, allreduce_mean_cpu);
+    fill_cuda_collectives(mutable_kernel_table(DeviceType::cuda), d);
+    return d;
+  }();
+  return op;
 }
 
-}  // namespace dagrad
+std::vector<Value> allreduce_mean(std::vector<Value> xs, Communicator& c, std::string name,
+                                  const std::source_location& loc) {
+  if (xs.empty() || !xs[0].valid()) throw GraphError("[allreduce_mean] needs at least one valid input");
+  Graph& g = *xs[0].graph;
+  auto params = std::make_shared<const AllreduceParams>(AllreduceParams{&c});
+  int id = g.add_node(allreduce_mean_op(), std::move(xs), {}, std::move(params), std::move(name), loc);
+  std::vector<Value> outs;
+  for (size_t i = 0; i < g.node(id).outputs.size(); ++i) outs.push_back(g.node(id).output(static_cast<int>(i)));
+  return outs;
+}
+
+}  // namespace dagrad::comm

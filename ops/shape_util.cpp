@@ -1,4 +1,4 @@
-#include "ops/cpu/shape_util.h"
+#include "ops/shape_util.h"
 
 #include "ops/attrs.h"
 #include "runtime/error.h"
@@ -10,6 +10,13 @@ int normalize_axis(const Shape& s, int64_t axis, const std::string& who) {
   if (axis < -r || axis >= r)
     throw ShapeError(str_cat("[", who, "] axis ", axis, " is out of range for shape ", s.to_string()));
   return static_cast<int>(axis < 0 ? axis + r : axis);
+}
+
+AxisView view_along(const Shape& s, int64_t axis, const std::string& who) {
+  const int a = normalize_axis(s, axis, who);
+  AxisView v;
+  for (int d = 0; d < static_cast<int>(s.rank()); ++d) (d < a ? v.outer : d == a ? v.n : v.inner) *= s[d];
+  return v;
 }
 
 std::vector<bool> reduce_mask(const Shape& s, const std::vector<int64_t>& axes, const std::string& who) {

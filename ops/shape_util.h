@@ -1,5 +1,6 @@
-// Small shape helpers shared by the reduce and shape families: axis normalisation and an
-// odometer that walks the source offsets of consecutive flat indices.
+// Small shape helpers shared by the op definitions and every backend's kernels: axis
+// normalisation, the reduction mask, the view along one axis, and an odometer that
+// walks the source offsets of consecutive flat indices.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include "ops/params/reduce.h"
 #include "runtime/shape.h"
 
 namespace dagrad {
@@ -20,6 +22,9 @@ int normalize_axis(const Shape& s, int64_t axis, const std::string& who);
 std::vector<bool> reduce_mask(const Shape& s, const std::vector<int64_t>& axes, const std::string& who);
 
 inline std::vector<int64_t> dims_of(const Shape& s) { return {s.begin(), s.end()}; }
+
+// `s` along `axis` (possibly negative) as [outer, n, inner]; throws like normalize_axis.
+AxisView view_along(const Shape& s, int64_t axis, const std::string& who);
 
 // Source offsets of consecutive flat indices over a row-major index space `sizes`, where
 // index dimension d advances the source by strides[d] elements.

@@ -1,8 +1,9 @@
-// A fused elementwise group as a little program: every member applies its op's
-// per-element function (ElementwiseDef) to external inputs (broadcast to the group's
-// shape) and to earlier members' results. Backends evaluate it without full-size
-// temporaries: the CPU tile by tile through ElementwiseDef::tile_f32/tile_f64; CUDA by
-// generating one kernel from the members' functors (scheduler/cuda_fused.h).
+// An elementwise program: elementwise ops applied in order to external inputs (broadcast
+// to the program's shape) and to earlier instructions' results, through each op's
+// per-element form (OpDef::elementwise). A fused group of the scheduler is one program;
+// so is one elementwise op alone. Backends evaluate programs without full-size
+// temporaries: the CPU tile by tile (ops/cpu/elementwise_program.cpp), CUDA as one
+// generated kernel (ops/cuda/elementwise_codegen.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,18 +12,12 @@
 
 #include "ops/graph.h"
 #include "ops/op_def.h"
-#include "runtime/device.h"
 #include "runtime/tensor.h"
-#include "scheduler/plan.h"
 
 namespace dagrad {
-class Stream;
-}
 
-namespace dagrad::scheduler {
-
-struct FusedProgram {
-  // How an external input covers the group's shape.
+struct ElementwiseProgram {
+  // How an external input covers the program's shape.
   struct Input {
     enum class Mode : uint8_t { full, scalar, broadcast } mode = Mode::full;
     Shape shape;
@@ -48,20 +43,17 @@ struct FusedProgram {
   // (CUDA: the compiled kernel); null until its first launch.
   mutable std::shared_ptr<void> launcher_state;
 
-  static FusedProgram from_group(const Graph& g, const FusedGroup& group);
+  // `nodes` (elementwise, of one output type, in a valid order) reading `inputs` (values
+  // from outside) and materialising the outputs of the nodes `outputs`.
+  static ElementwiseProgram from_nodes(const Graph& g, std::span<const int> nodes, std::span<const Value> inputs,
+                                       std::span<const int> outputs);
+  // One elementwise node: its inputs in order (repeats included), its output materialised.
+  static ElementwiseProgram from_node(const Node& n);
 };
 
 // Evaluates `p`: inputs[i] has p.inputs[i].shape, outputs[j] has p.shape; an output may
 // share bytes with a full-shape input (in place). `stream` is where it runs (null: now).
-using FusedLauncher = void (*)(const FusedProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
-                               Stream* stream);
-// The launcher for a device type (null where none is registered: the CPU always has one).
-FusedLauncher fused_launcher(DeviceType d);
-void set_fused_launcher(DeviceType d, FusedLauncher launcher);
+using ProgramLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
+                                 std::span<Tensor> outputs, Stream* stream);
 
-// The CPU launcher: tiles of kFusedTile elements, in parallel over tiles.
-constexpr int64_t kFusedTile = 512;
-void run_fused_cpu(const FusedProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
-                   Stream* stream = nullptr);
-
-}  // namespace dagrad::scheduler
+}  // namespace dagrad

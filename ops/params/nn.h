@@ -1,0 +1,60 @@
+// Typed parameters of the nn family (dropout, batch norm) and the per-channel view of
+// batch norm's input, shared by the shape rules, vjps and every backend's kernels. The
+// POD part compiles in device code; the Shape helper is host-only.
+#pragma once
+#include <cstdint>
+
+#include "runtime/hostdev.h"
+
+#ifndef __CUDACC__
+#include "runtime/shape.h"
+#endif
+
+namespace dagrad {
+
+// Inverted dropout: zero with probability p, scale the rest by 1/(1-p). The mask is a
+// function of (seed, run step, offset + element index); a data-parallel rank's offset
+// continues the global batch's indices.
+struct DropoutParams {
+  double p = 0.5;
+  int64_t seed = 0;
+  bool training = true;
+  int64_t offset = 0;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("p", &DropoutParams::p);
+    v.field("seed", &DropoutParams::seed);
+    v.field("training", &DropoutParams::training);
+    v.field("offset", &DropoutParams::offset);
+  }
+};
+
+struct BatchNormParams {
+  bool training = true;
+  double momentum = 0.1;
+  double eps = 1e-5;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("training", &BatchNormParams::training);
+    v.field("momentum", &BatchNormParams::momentum);
+    v.field("eps", &BatchNormParams::eps);
+  }
+};
+
+// x [N,C,...] viewed as [N, C, S] (S = H·W, or 1 for [N,C]).
+struct ChannelGeom {
+  int64_t n = 0, c = 0, s = 1;
+  DAGRAD_HD int64_t count() const { return n * s; }  // values per channel
+};
+
+#ifndef __CUDACC__
+inline ChannelGeom channel_geom(const Shape& x) {
+  ChannelGeom g{x[0], x[1], 1};
+  for (size_t i = 2; i < x.rank(); ++i) g.s *= x[i];
+  return g;
+}
+#endif
+
+}  // namespace dagrad

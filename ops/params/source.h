@@ -1,0 +1,45 @@
+// Typed parameters of the sources: declared inputs and parameters, constant fills.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/dtype.h"
+
+namespace dagrad {
+
+// input: a tensor bound per run; parameter: persistent state bound by name.
+struct DeclParams {
+  std::vector<int64_t> shape;
+  DType dtype = DType::f32;
+  bool trainable = true;  // parameters only
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("shape", &DeclParams::shape);
+    v.required("dtype", &DeclParams::dtype);
+  }
+};
+
+struct ParameterParams : DeclParams {
+  template <class V>
+  static void fields(V& v) {
+    DeclParams::fields(v);
+    v.field("trainable", &ParameterParams::trainable);
+  }
+};
+
+// full: a constant tensor.
+struct FillParams {
+  std::vector<int64_t> shape;
+  DType dtype = DType::f32;
+  double value = 0;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("shape", &FillParams::shape);
+    v.required("dtype", &FillParams::dtype);
+    v.required("value", &FillParams::value);
+  }
+};
+
+}  // namespace dagrad
