@@ -212,3 +212,17 @@ TEST(Trainer, CheckpointNamesItsModel) {
             std::string::npos);
   std::filesystem::remove(ckpt);
 }
+
+TEST(Trainer, ResumeRefusesMetadataThatIsNotACount) {
+  std::ostringstream log;
+  std::filesystem::path ckpt = temp_path("bad-epoch.safetensors");
+  Trainer(models::mlp(), small_config("mlp", 1), log).save(ckpt);
+  Checkpoint ck = load_safetensors(ckpt);
+  ck.metadata["epoch"] = "1e3";
+  save_safetensors(ckpt, ck.tensors, ck.metadata);
+  Trainer trainer(models::mlp(), small_config("mlp", 2), log);
+  EXPECT_NE(dagrad::testing::error_of<ValueError>([&] { trainer.resume(ckpt); })
+                .find("checkpoint metadata 'epoch' is '1e3', not a count"),
+            std::string::npos);
+  std::filesystem::remove(ckpt);
+}
