@@ -14,7 +14,7 @@ namespace dagrad::cli {
 
 Command add_predict_command(CLI::App& app) {
   struct Args {
-    std::string model = "mnist-cnn";
+    std::string model;  // empty: the checkpoint's
     DataOptions data;
     std::string load, image;
     int64_t index = -1;
@@ -22,9 +22,8 @@ Command add_predict_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("predict", "classify one image (a 28x28 PNG/PGM, or a test-set index)");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
-      ->capture_default_str();
+  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
+      ->check(CLI::IsMember(models::model_names()));
   a->data.add_to(*cmd);
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
   cmd->add_option("image", a->image, "a 28x28 greyscale PNG or PGM, white digit on black (see --invert)")
@@ -33,6 +32,7 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_flag("--invert", a->invert, "the image is a dark digit on a light background");
   return {cmd, [a] {
     if (a->image.empty() == (a->index < 0)) throw ValueError("predict needs exactly one of IMAGE or --index N");
+    const std::string model = model_for_checkpoint(a->model, a->load);
     Tensor pixels;  // uint8 [28,28]
     int64_t truth = -1;
     Normalization norm = a->data.normalization();
@@ -55,8 +55,8 @@ Command add_predict_command(CLI::App& app) {
       x.data<float>()[i] = static_cast<float>((v - norm.mean) / norm.std);
     }
     TrainConfig cfg;
-    cfg.model_name = a->model;
-    Trainer trainer(models::make_model(a->model), cfg, std::cout);
+    cfg.model_name = model;
+    Trainer trainer(models::make_model(model), cfg, std::cout);
     trainer.load_parameters(a->load);
     Tensor log_probs = trainer.predict(x);
     const float* lp = log_probs.data<float>();

@@ -39,6 +39,7 @@ TensorMap random_batch(int64_t batch, uint64_t seed) {
 }
 
 void run_profile(const ProfileArgs& a) {
+  if (comm::world().rank() == 0) prepare_output_directory(a.out, "--out");  // fail before profiling, not after
   TrainConfig cfg;
   cfg.model_name = a.model;
   cfg.batch_size = a.batch;

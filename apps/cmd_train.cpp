@@ -57,20 +57,8 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
-void run_train(const TrainArgs& a) {
-  const Device device = check_device(a.device);
-  // Ctrl-C finishes the current step and stops cleanly; a second one kills at once.
-  std::signal(SIGINT, on_sigint);
-  MnistDataset train = a.data.load("train");
-  MnistDataset test = a.data.load("test");
-  std::cout << "data: " << a.data.directory().string() << " (" << train.size() << " train, " << test.size()
-            << " test images)\n";
+TrainConfig make_train_config(const TrainArgs& a, Device device, int64_t train_size) {
   const comm::Communicator& world = comm::world();
-  if (world.world_size() > 1)
-    std::cout << "data parallel: " << world.world_size() << " ranks (" << world.name() << "), batch " << a.batch
-              << " per rank = " << a.batch * world.world_size() << " global, gradient buckets of " << a.sched.bucket_mb
-              << " MiB\n";
-
   TrainConfig cfg;
   cfg.model_name = a.model;
   cfg.epochs = a.epochs;
@@ -85,7 +73,7 @@ void run_train(const TrainArgs& a) {
   cfg.schedule.gamma = a.gamma;
   cfg.schedule.warmup_steps = a.warmup;
   const int64_t global_batch = a.batch * world.world_size();
-  int64_t steps_per_epoch = (train.size() + global_batch - 1) / global_batch;
+  int64_t steps_per_epoch = (train_size + global_batch - 1) / global_batch;
   if (a.max_steps >= 0) steps_per_epoch = std::min(steps_per_epoch, a.max_steps);
   cfg.schedule.total_steps = steps_per_epoch * a.epochs;
   if (a.schedule == "step" && a.step_size == 1) cfg.schedule.step_size = steps_per_epoch;  // per epoch, as StepLR
@@ -98,23 +86,60 @@ void run_train(const TrainArgs& a) {
   cfg.device = device;
   cfg.bucket_mb = a.sched.bucket_mb;
   cfg.allreduce_in_one_process = a.sched.allreduce;
+  return cfg;
+}
 
-  auto model = models::make_model(a.model);
-  Trainer trainer(model, cfg, std::cout);
-  std::cout << "model: " << a.model << " (" << nn::count_parameters(*model) << " parameters), optimizer " << a.optimizer
+void print_model_line(const TrainArgs& a, const nn::Module& model) {
+  std::cout << "model: " << a.model << " (" << nn::count_parameters(model) << " parameters), optimizer " << a.optimizer
             << " lr " << a.lr << ", batch " << a.batch << ", " << num_threads() << " threads, " << a.sched.streams
             << " stream(s)\n";
+}
+
+// --epochs 0 without --resume: the initialised parameters (and zero optimizer state) as
+// an epoch-0 checkpoint, to compare initialisations or to start several runs from it.
+// Needs no data.
+void save_initial_checkpoint(const TrainArgs& a, Device device, const std::filesystem::path& ckpt) {
+  auto model = models::make_model(a.model);
+  Trainer trainer(model, make_train_config(a, device, 0), std::cout);
+  print_model_line(a, *model);
+  if (comm::world().rank() != 0) return;
+  trainer.save(ckpt);
+  std::cout << "no epochs to train: wrote the initialised parameters (seed " << a.seed << ")\ncheckpoint: "
+            << ckpt.string() << "\n";
+}
+
+void run_train(const TrainArgs& a) {
+  const Device device = check_device(a.device);
+  const std::filesystem::path out(a.out);
+  const std::filesystem::path ckpt = a.save.empty() ? out / (a.model + ".safetensors") : std::filesystem::path(a.save);
+  const bool initial_only = a.epochs == 0 && a.resume.empty();
+  if (!initial_only || a.save.empty()) prepare_output_directory(out, "--out");
+  if (!a.save.empty()) prepare_output_file(ckpt, "--save");
+  if (initial_only) return save_initial_checkpoint(a, device, ckpt);
+
+  // Ctrl-C finishes the current step and stops cleanly; a second one kills at once.
+  std::signal(SIGINT, on_sigint);
+  MnistDataset train = a.data.load("train");
+  MnistDataset test = a.data.load("test");
+  std::cout << "data: " << a.data.directory().string() << " (" << train.size() << " train, " << test.size()
+            << " test images)\n";
+  const comm::Communicator& world = comm::world();
+  if (world.world_size() > 1)
+    std::cout << "data parallel: " << world.world_size() << " ranks (" << world.name() << "), batch " << a.batch
+              << " per rank = " << a.batch * world.world_size() << " global, gradient buckets of " << a.sched.bucket_mb
+              << " MiB\n";
+
+  auto model = models::make_model(a.model);
+  Trainer trainer(model, make_train_config(a, device, train.size()), std::cout);
+  print_model_line(a, *model);
   if (!a.resume.empty()) {
     trainer.resume(a.resume);
     std::cout << "resumed from " << a.resume << " after epoch " << trainer.epochs_done() << " (step "
               << trainer.global_step() << ")\n";
   }
 
-  std::filesystem::create_directories(a.out);
-  std::filesystem::path ckpt = a.save.empty() ? std::filesystem::path(a.out) / (a.model + ".safetensors")
-                                              : std::filesystem::path(a.save);
-  std::filesystem::path csv = std::filesystem::path(a.out) / "metrics.csv";
-  std::filesystem::path svg = std::filesystem::path(a.out) / "curves.svg";
+  const std::filesystem::path csv = out / "metrics.csv";
+  const std::filesystem::path svg = out / "curves.svg";
   std::vector<EpochMetrics> history;
   trainer.fit(train, test, [&](const EpochMetrics& m) {
     history.push_back(m);
@@ -141,7 +166,8 @@ Command add_train_command(CLI::App& app) {
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   a->data.add_to(*cmd);
-  cmd->add_option("--epochs", a->epochs, "epochs to train (in total, counting resumed ones)")
+  cmd->add_option("--epochs", a->epochs, "epochs to train (in total, counting resumed ones); 0 writes the initialised parameters "
+                                        "as an epoch-0 checkpoint")
       ->check(non_negative_number)
       ->capture_default_str();
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
@@ -178,7 +204,7 @@ Command add_train_command(CLI::App& app) {
 
 Command add_eval_command(CLI::App& app) {
   struct EvalArgs {
-    std::string model = "mnist-cnn";
+    std::string model;  // empty: the checkpoint's
     DataOptions data;
     std::string load;
     int64_t batch = 1000;
@@ -186,19 +212,19 @@ Command add_eval_command(CLI::App& app) {
   };
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint: loss, accuracy and confusion matrix");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
-      ->capture_default_str();
+  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
+      ->check(CLI::IsMember(models::model_names()));
   a->data.add_to(*cmd);
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--split", a->split, "train or test")->check(CLI::IsMember({"train", "test"}))->capture_default_str();
   return {cmd, [a] {
+    const std::string model = model_for_checkpoint(a->model, a->load);
     MnistDataset data = a->data.load(a->split);
     TrainConfig cfg;
-    cfg.model_name = a->model;
+    cfg.model_name = model;
     cfg.eval_batch_size = a->batch;
-    Trainer trainer(models::make_model(a->model), cfg, std::cout);
+    Trainer trainer(models::make_model(model), cfg, std::cout);
     trainer.load_parameters(a->load);
     EvalResult r = trainer.evaluate(data);
     std::cout << std::fixed << std::setprecision(4) << a->split << " loss " << r.loss << ", accuracy "

@@ -1,6 +1,11 @@
 #include "apps/common.h"
 
+#include <algorithm>
+#include <system_error>
+
 #include "comm/communicator.h"
+#include "frontend/trainer.h"
+#include "models/models.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
@@ -77,6 +82,40 @@ CLI::Validator number_check(bool zero_allowed) {
 
 const CLI::Validator positive_number = number_check(false);
 const CLI::Validator non_negative_number = number_check(true);
+
+namespace {
+// `what` names the directory in an error: "--out 'runs/a'" or "--save 'm.st': its directory 'x'".
+void make_directory(const std::filesystem::path& dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw IoError(str_cat(what, " is a file, not a directory"));
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(str_cat(what, ": cannot create the directory: ", ec.message()));
+}
+}  // namespace
+
+void prepare_output_directory(const std::filesystem::path& dir, std::string_view flag) {
+  make_directory(dir, str_cat(flag, " '", dir.string(), "'"));
+}
+
+void prepare_output_file(const std::filesystem::path& file, std::string_view flag) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw IoError(str_cat(flag, " '", file.string(), "' is a directory; name a file"));
+  if (file.has_parent_path())
+    make_directory(file.parent_path(), str_cat(flag, " '", file.string(), "': its directory '",
+                                               file.parent_path().string(), "'"));
+}
+
+std::string model_for_checkpoint(const std::string& model_flag, const std::filesystem::path& checkpoint) {
+  if (!model_flag.empty()) return model_flag;
+  std::string model = checkpoint_model_name(checkpoint);
+  std::vector<std::string> known = models::model_names();
+  if (std::find(known.begin(), known.end(), model) == known.end())
+    throw ValueError(str_cat(checkpoint.string(), ": the checkpoint is of model '", model,
+                             "', which this dagrad does not have; pass --model"));
+  return model;
+}
 
 Device check_device(const std::string& device) {
   Device d = Device::parse(device);

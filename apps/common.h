@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "frontend/data/mnist.h"
 #include "runtime/device.h"
@@ -42,6 +43,18 @@ extern const CLI::Validator non_negative_number;
 // The device named by --device ("cpu", "cuda", "cuda:1"); a GPU that cannot be used is
 // a one-line DeviceError here, before any data is read or model built.
 Device check_device(const std::string& device);
+
+// Output paths are checked before any work is done, so that a bad --out fails at once
+// instead of after an hour of training. Makes `dir` and its parents; an IoError names
+// the flag, the path and the reason when that is impossible (a file is in the way, ...).
+void prepare_output_directory(const std::filesystem::path& dir, std::string_view flag);
+// The same for a file written later (--save): its directory is made, and the path must
+// not name a directory.
+void prepare_output_file(const std::filesystem::path& file, std::string_view flag);
+
+// The model to build for a checkpoint: --model when given (the checkpoint must then be
+// of it, which loading checks), otherwise the model the checkpoint names.
+std::string model_for_checkpoint(const std::string& model_flag, const std::filesystem::path& checkpoint);
 
 // A subcommand and what it runs once the whole command line parsed.
 struct Command {

@@ -1,6 +1,8 @@
 // The `dagrad` command: one subcommand per job. Every flag is documented in --help.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <thread>
 
 #include "apps/app.h"
@@ -40,9 +42,11 @@ int main(int argc, char** argv) {
   } catch (const InterruptedError& e) {
     std::cerr << "dagrad: " << e.what() << "\n";
     code = 130;  // the shell's code for SIGINT
-  } catch (const dagrad::Error& e) {
+  } catch (const std::exception& e) {
+    // dagrad::Error and anything else (std::filesystem::filesystem_error names its paths,
+    // std::bad_alloc) ends as one line and status 1, never as std::terminate's abort.
     std::cerr << "dagrad: error" << (comm::world().world_size() > 1 ? str_cat(" (rank ", comm::world().rank(), ")") : "")
-              << ": " << e.what() << "\n";
+              << ": " << (dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what()) << "\n";
     code = 1;
   }
   // After a failure on one rank the whole job is aborted, so that mpirun ends.

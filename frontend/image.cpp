@@ -1,11 +1,13 @@
 #include "frontend/image.h"
 
-#include <zlib.h>
+#include <png.h>
 
-#include <cstdlib>
+#include <cctype>
+#include <charconv>
+#include <cstring>
 #include <fstream>
 #include <iterator>
-#include <sstream>
+#include <memory>
 #include <vector>
 
 #include "runtime/error.h"
@@ -14,88 +16,77 @@ namespace dagrad {
 
 namespace {
 
-uint32_t be32(const unsigned char* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+// `predict` needs 28x28; the bound keeps a corrupt header from asking for gigabytes
+// (an RGBA buffer of 8192x8192 is 256 MiB).
+constexpr int64_t kMaxSide = 8192;
 
-int paeth(int a, int b, int c) {
-  int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-  return pa <= pb && pa <= pc ? a : (pb <= pc ? b : c);
+void check_size(int64_t width, int64_t height, const std::string& name, const char* format) {
+  if (width <= 0 || height <= 0 || width > kMaxSide || height > kMaxSide)
+    throw IoError(str_cat(name, ": ", format, " size ", width, "x", height, " is out of range (at most ", kMaxSide,
+                          " pixels a side)"));
 }
 
+// Releases libpng's reader on every path out, error or not.
+struct PngImage {
+  png_image image{};
+  PngImage() { image.version = PNG_IMAGE_VERSION; }
+  ~PngImage() { png_image_free(&image); }
+  PngImage(const PngImage&) = delete;
+  PngImage& operator=(const PngImage&) = delete;
+};
+
+// libpng does the decoding (every bit depth, palettes, interlacing, CRCs); the simplified
+// API reports failures in image.message instead of longjmp-ing through C++ frames.
 Tensor decode_png(const std::vector<unsigned char>& f, const std::string& name) {
-  auto fail = [&](const std::string& why) -> Tensor { throw IoError(name + ": " + why); };
-  size_t pos = 8;
-  uint32_t width = 0, height = 0;
-  int color = -1, channels = 0;
-  std::vector<unsigned char> idat;
-  bool ended = false;
-  while (pos + 12 <= f.size()) {
-    uint32_t len = be32(&f[pos]);
-    std::string type(reinterpret_cast<const char*>(&f[pos + 4]), 4);
-    if (pos + 12 + uint64_t(len) > f.size()) return fail("truncated PNG chunk '" + type + "'");
-    const unsigned char* d = &f[pos + 8];
-    if (type == "IHDR") {
-      if (len < 13) return fail("bad IHDR chunk");
-      width = be32(d);
-      height = be32(d + 4);
-      int depth = d[8];
-      color = d[9];
-      if (depth != 8) return fail(str_cat("PNG bit depth ", depth, " is not supported (only 8)"));
-      if (d[12] != 0) return fail("interlaced PNGs are not supported");
-      channels = color == 0 ? 1 : color == 4 ? 2 : color == 2 ? 3 : color == 6 ? 4 : 0;
-      if (!channels) return fail(str_cat("PNG colour type ", color, " is not supported (grey, RGB, with or without alpha)"));
-      if (width == 0 || height == 0 || width > 16384 || height > 16384)
-        return fail(str_cat("PNG size ", width, "x", height, " is out of range"));
-    } else if (type == "IDAT") {
-      idat.insert(idat.end(), d, d + len);
-    } else if (type == "IEND") {
-      ended = true;
-      break;
-    }
-    pos += 12 + len;
-  }
-  if (!ended) return fail("truncated PNG: the file ends before its IEND chunk");
-  if (!channels || idat.empty()) return fail("PNG has no image data");
-  size_t stride = size_t(width) * channels;
-  std::vector<unsigned char> raw((stride + 1) * height);
-  uLongf raw_len = raw.size();
-  if (uncompress(raw.data(), &raw_len, idat.data(), idat.size()) != Z_OK || raw_len != raw.size())
-    return fail("corrupt or truncated PNG image data");
-  std::vector<unsigned char> img(stride * height);
-  for (uint32_t y = 0; y < height; ++y) {
-    int filter = raw[y * (stride + 1)];
-    const unsigned char* src = &raw[y * (stride + 1) + 1];
-    unsigned char* out = &img[y * stride];
-    const unsigned char* up = y ? &img[(y - 1) * stride] : nullptr;
-    for (size_t x = 0; x < stride; ++x) {
-      int a = x >= size_t(channels) ? out[x - channels] : 0, b = up ? up[x] : 0;
-      int c = (up && x >= size_t(channels)) ? up[x - channels] : 0;
-      int pred = filter == 0 ? 0 : filter == 1 ? a : filter == 2 ? b : filter == 3 ? (a + b) / 2 : filter == 4 ? paeth(a, b, c) : -1;
-      if (pred < 0) return fail(str_cat("bad PNG filter type ", filter, " in row ", y));
-      out[x] = static_cast<unsigned char>(src[x] + pred);
-    }
-  }
-  Tensor t = Tensor::empty(Shape{int64_t(height), int64_t(width)}, DType::u8);
+  PngImage png;
+  png_image& im = png.image;
+  if (!png_image_begin_read_from_memory(&im, f.data(), f.size()))
+    throw IoError(str_cat(name, ": corrupt or truncated PNG (libpng: ", im.message, ")"));
+  check_size(im.width, im.height, name, "PNG");
+  // 16-bit samples without gamma information are taken as sRGB, as image viewers show
+  // them, rather than libpng's default of linear light.
+  im.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+  // 8-bit RGBA keeps the colour of every pixel as stored (no compositing); alpha is then
+  // ignored, as the grey conversion of common image libraries does.
+  im.format = PNG_FORMAT_RGBA;
+  // Not zeroed: libpng writes every byte or fails.
+  auto rgba = std::make_unique_for_overwrite<unsigned char[]>(PNG_IMAGE_SIZE(im));
+  if (!png_image_finish_read(&im, nullptr, rgba.get(), 0, nullptr))
+    throw IoError(str_cat(name, ": corrupt or truncated PNG (libpng: ", im.message, ")"));
+  Tensor t = Tensor::empty(Shape{int64_t(im.height), int64_t(im.width)}, DType::u8);
   uint8_t* p = t.data<uint8_t>();
-  int colour_channels = channels >= 3 ? 3 : 1;
-  for (size_t i = 0; i < size_t(width) * height; ++i) {
-    int sum = 0;
-    for (int ch = 0; ch < colour_channels; ++ch) sum += img[i * channels + ch];
-    p[i] = static_cast<uint8_t>(sum / colour_channels);
-  }
+  for (size_t i = 0; i < size_t(im.width) * im.height; ++i)
+    p[i] = static_cast<uint8_t>((rgba[4 * i] + rgba[4 * i + 1] + rgba[4 * i + 2]) / 3);
   return t;
 }
 
+// Binary PGM ("P5"), maxval 255: the header is four whitespace-separated fields (with
+// optional '#' comments), then exactly one whitespace byte, then the pixels.
 Tensor decode_pgm(const std::vector<unsigned char>& f, const std::string& name) {
-  std::string text(f.begin(), f.begin() + std::min<size_t>(f.size(), 64));
-  std::istringstream in(text);
-  std::string magic;
-  int64_t w = 0, h = 0, maxval = 0;
-  in >> magic >> w >> h >> maxval;
-  if (!in || w <= 0 || h <= 0 || maxval != 255) throw IoError(name + ": unsupported PGM header (need P5 with maxval 255)");
-  size_t start = static_cast<size_t>(in.tellg()) + 1;
-  if (start + size_t(w * h) > f.size()) throw IoError(name + ": truncated PGM data");
+  auto bad_header = [&]() -> IoError { return IoError(name + ": unsupported PGM header (need P5 with maxval 255)"); };
+  size_t pos = 2;
+  auto next_field = [&]() -> int64_t {
+    while (pos < f.size() && (std::isspace(f[pos]) || f[pos] == '#')) {
+      if (f[pos] == '#')
+        while (pos < f.size() && f[pos] != '\n') ++pos;
+      else
+        ++pos;
+    }
+    const char* begin = reinterpret_cast<const char*>(f.data()) + pos;
+    const char* end = reinterpret_cast<const char*>(f.data()) + f.size();
+    int64_t v = 0;
+    auto [stop, err] = std::from_chars(begin, end, v);
+    if (err != std::errc() || stop == begin) throw bad_header();
+    pos += static_cast<size_t>(stop - begin);
+    return v;
+  };
+  int64_t w = next_field(), h = next_field(), maxval = next_field();
+  if (maxval != 255 || pos >= f.size() || !std::isspace(f[pos])) throw bad_header();
+  check_size(w, h, name, "PGM");
+  size_t start = pos + 1, n = static_cast<size_t>(w * h);
+  if (f.size() - start < n) throw IoError(name + ": truncated PGM data");
   Tensor t = Tensor::empty(Shape{h, w}, DType::u8);
-  std::copy(f.begin() + start, f.begin() + start + w * h, t.data<uint8_t>());
+  std::memcpy(t.data<uint8_t>(), f.data() + start, n);
   return t;
 }
 
@@ -105,8 +96,8 @@ Tensor read_grey_image(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(str_cat(path.string(), ": cannot open"));
   std::vector<unsigned char> f((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-  if (f.size() >= 8 && std::equal(kPng, kPng + 8, f.begin())) return decode_png(f, path.string());
+  if (in.bad()) throw IoError(str_cat(path.string(), ": cannot read"));
+  if (f.size() >= 8 && png_sig_cmp(f.data(), 0, 8) == 0) return decode_png(f, path.string());
   if (f.size() >= 2 && f[0] == 'P' && f[1] == '5') return decode_pgm(f, path.string());
   throw IoError(str_cat(path.string(), ": not a PNG or binary PGM image"));
 }

@@ -1,5 +1,6 @@
-// Reading single images for `dagrad predict`: 8-bit PNG (grey, grey+alpha, RGB, RGBA;
-// non-interlaced) and binary PGM. Decoded to grey uint8 [H, W] (colour averaged).
+// Reading single images for `dagrad predict`: PNG through libpng (any bit depth, grey,
+// RGB or palette, with or without alpha, interlaced or not) and binary PGM (P5, maxval
+// 255). Decoded to grey uint8 [H, W]: colour channels averaged, alpha ignored.
 #pragma once
 #include <filesystem>
 
@@ -7,8 +8,8 @@
 
 namespace dagrad {
 
-// Throws IoError naming the file and the problem (not a PNG, unsupported bit depth,
-// interlacing, truncated or corrupt data).
+// Throws IoError naming the file and the problem (not a PNG or PGM, a size beyond 8192
+// pixels a side, truncated or corrupt data: libpng's own message is quoted).
 Tensor read_grey_image(const std::filesystem::path& path);
 
 }  // namespace dagrad

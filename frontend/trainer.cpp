@@ -1,6 +1,7 @@
 #include "frontend/trainer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "ops/ops.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
+#include "scheduler/numerics.h"
 #include "scheduler/session.h"
 
 namespace dagrad {
@@ -26,6 +28,17 @@ Tensor scalar_f32(double v) { return Tensor::full(Shape{}, v, DType::f32); }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The first tensor of `state` holding NaN or Inf, or null. Names are visited in order so
+// that the one reported does not depend on the hash map's layout.
+const std::string* first_non_finite_tensor(const TensorMap& state) {
+  std::vector<const std::string*> names;
+  for (const auto& [name, t] : state) names.push_back(&name);
+  std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* name : names)
+    if (scheduler::first_non_finite(state.at(*name)) >= 0) return name;
+  return nullptr;
 }
 
 // Inputs are bound by these node names in every graph the trainer builds.
@@ -213,6 +226,15 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
     int64_t images = std::min<int64_t>(steps * cfg_.batch_size * comm::world().world_size(), train.size());
     m.images_per_second = m.seconds > 0 ? static_cast<double>(images) / m.seconds : 0;
     EvalResult ev = evaluate(test);
+    // A step's own loss is measured before its update, so the last update of an epoch
+    // can leave the parameters non-finite unseen; the test loss and one scan of the state
+    // per epoch (not per step: the step stays as fast) catch it before anything is saved.
+    if (!std::isfinite(ev.loss))
+      throw DivergedError(str_cat("training diverged: the test loss is ", ev.loss, " after epoch ", e + 1, " (step ",
+                                  global_step_, "); try a lower --lr. Checkpoints already on disk were not touched."));
+    if (const std::string* bad = first_non_finite_tensor(state_))
+      throw DivergedError(str_cat("training diverged: '", *bad, "' holds NaN or Inf after epoch ", e + 1, " (step ",
+                                  global_step_, "); try a lower --lr. Checkpoints already on disk were not touched."));
     m.test_loss = ev.loss;
     m.test_accuracy = ev.accuracy;
     char line[200];
@@ -229,6 +251,10 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
 }
 
 void Trainer::save(const std::filesystem::path& path) const {
+  // The last line of defence: whatever the caller does, no checkpoint of NaNs replaces a good one.
+  if (const std::string* bad = first_non_finite_tensor(state_))
+    throw DivergedError(str_cat(path.string(), ": not saved: '", *bad, "' holds NaN or Inf (training diverged); the "
+                                "file on disk, if any, was not touched"));
   CheckpointMetadata meta{{"format", "dagrad"},
                           {"model", cfg_.model_name},
                           {"epoch", std::to_string(epochs_done_)},
@@ -270,12 +296,26 @@ void Trainer::resume(const std::filesystem::path& path) {
   auto get = [&](const char* key) -> int64_t {
     auto it = meta.find(key);
     if (it == meta.end()) throw ValueError(str_cat(path.string(), ": checkpoint metadata lacks '", key, "'"));
-    return std::stoll(it->second);
+    int64_t v = 0;
+    auto [end, err] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (err != std::errc() || end != it->second.data() + it->second.size() || v < 0)
+      throw ValueError(str_cat(path.string(), ": checkpoint metadata '", key, "' is '", it->second,
+                               "', not a count"));
+    return v;
   };
   epochs_done_ = static_cast<int>(get("epoch"));
   global_step_ = static_cast<uint64_t>(get("step"));
 }
 
 void Trainer::load_parameters(const std::filesystem::path& path) { load_checkpoint(path, false); }
+
+std::string checkpoint_model_name(const std::filesystem::path& path) {
+  CheckpointMetadata meta = load_safetensors(path).metadata;
+  auto model = meta.find("model");
+  if (model == meta.end() || model->second.empty())
+    throw ValueError(str_cat(path.string(), ": the checkpoint does not name its model (no 'model' in its metadata); "
+                             "pass --model"));
+  return model->second;
+}
 
 }  // namespace dagrad

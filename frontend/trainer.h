@@ -66,7 +66,8 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
 };
 
-// Thrown when the loss stops being finite; the last checkpoint on disk is untouched.
+// Thrown when the loss, the test loss or the parameters stop being finite; the last
+// checkpoint on disk is untouched.
 class DivergedError : public Error {
   using Error::Error;
 };
@@ -74,6 +75,10 @@ class DivergedError : public Error {
 class InterruptedError : public Error {
   using Error::Error;
 };
+
+// The model name a checkpoint written by Trainer::save records ("mnist-cnn", ...);
+// ValueError naming the file when it records none (e.g. a checkpoint from elsewhere).
+std::string checkpoint_model_name(const std::filesystem::path& path);
 
 class Trainer {
  public:
@@ -85,11 +90,14 @@ class Trainer {
   double train_epoch(const Dataset& train, int epoch);
   EvalResult evaluate(const Dataset& data);
   // Runs epochs from the next one (after resume()) to cfg.epochs, evaluating on `test`
-  // after each, calling `after_epoch` (e.g. to save a checkpoint and plot).
+  // after each, calling `after_epoch` (e.g. to save a checkpoint and plot). Throws
+  // DivergedError, before `after_epoch`, when a step's loss, the test loss or the
+  // parameters and optimizer state after an epoch are not finite.
   std::vector<EpochMetrics> fit(const Dataset& train, const Dataset& test,
                                 const std::function<void(const EpochMetrics&)>& after_epoch = {});
 
   // Parameters + optimizer state + metadata (model, epoch, step, seed, optimizer).
+  // Throws DivergedError, writing nothing, when any of them holds NaN or Inf.
   void save(const std::filesystem::path& path) const;
   // Loads a checkpoint written by save(): checks the model name and every tensor's
   // shape, and continues from its epoch and step, so the same seed and thread count

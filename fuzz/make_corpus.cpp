@@ -1,7 +1,9 @@
 // Writes the seed corpus of the fuzz targets: valid inputs that reach deep into each
 // parser, from which libFuzzer mutates, and dictionaries of their keywords. Usage:
-// fuzz_make_corpus DIR (makes DIR/idx, DIR/safetensors, DIR/cli and DIR/*.dict).
+// fuzz_make_corpus DIR (makes DIR/idx, DIR/safetensors, DIR/image, DIR/cli and DIR/*.dict).
 #include <CLI/CLI.hpp>
+#include <png.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +56,40 @@ void write_safetensors_seeds(const fs::path& dir) {
   save_safetensors(dir / "metadata-only.safetensors", {}, {{"format", "pt"}});
 }
 
+// PNGs of every kind libpng's simplified writer makes (grey, grey+alpha, RGB, RGBA,
+// palette, 16-bit) and binary PGMs, small enough for -max_len.
+void write_image_seeds(const fs::path& dir) {
+  struct Kind {
+    const char* name;
+    png_uint_32 format;
+    int width, height;
+  };
+  for (const Kind& k : {Kind{"grey-28x28.png", PNG_FORMAT_GRAY, 28, 28}, Kind{"grey-alpha-3x3.png", PNG_FORMAT_GA, 3, 3},
+                        Kind{"rgb-5x3.png", PNG_FORMAT_RGB, 5, 3}, Kind{"rgba-4x4.png", PNG_FORMAT_RGBA, 4, 4},
+                        Kind{"palette-6x2.png", PNG_FORMAT_RGB_COLORMAP, 6, 2},
+                        Kind{"grey16-4x3.png", PNG_FORMAT_LINEAR_Y, 4, 3}}) {
+    png_image im{};
+    im.version = PNG_IMAGE_VERSION;
+    im.format = k.format;
+    im.width = static_cast<png_uint_32>(k.width);
+    im.height = static_cast<png_uint_32>(k.height);
+    std::vector<unsigned char> colormap;
+    if (k.format & PNG_FORMAT_FLAG_COLORMAP) {
+      im.colormap_entries = 4;
+      colormap = {0, 0, 0, 90, 60, 30, 200, 100, 0, 255, 255, 255};
+    }
+    std::vector<unsigned char> pixels(PNG_IMAGE_SIZE(im));
+    for (size_t i = 0; i < pixels.size(); ++i)
+      pixels[i] = static_cast<unsigned char>(k.format & PNG_FORMAT_FLAG_COLORMAP ? i % 4 : (i * 37 + 11) % 251);
+    if (!png_image_write_to_file(&im, (dir / k.name).c_str(), 0, pixels.data(), 0,
+                                 colormap.empty() ? nullptr : colormap.data()))
+      throw IoError(str_cat(k.name, ": ", im.message));
+  }
+  std::string pgm = "P5\n# a comment\n4 3\n255\n";
+  for (int i = 0; i < 12; ++i) pgm += static_cast<char>(i * 20);
+  std::ofstream(dir / "grey-4x3.pgm", std::ios::binary) << pgm;
+}
+
 void write_cli_seeds(const fs::path& dir) {
   const std::vector<std::vector<std::string>> lines = {
       {"info"},
@@ -88,6 +124,15 @@ void write_safetensors_dict(const fs::path& file) {
     out << '"' << w << "\"\n";  // (no entry holds a quote; a backslash is doubled above)
 }
 
+// PNG's signature and chunk names, and PGM's header words.
+void write_image_dict(const fs::path& file) {
+  std::ofstream out(file);
+  out << "\"\\x89PNG\\x0D\\x0A\\x1A\\x0A\"\n";
+  for (const char* w : {"IHDR", "PLTE", "IDAT", "IEND", "tRNS", "gAMA", "sRGB", "iCCP", "cHRM", "bKGD", "sBIT", "P5",
+                        "255", "65535", "#"})
+    out << '"' << w << "\"\n";
+}
+
 // Every subcommand and option name of the real command line, read from its CLI11 apps.
 void write_cli_dict(const fs::path& file) {
   cli::DagradApp cmd;
@@ -113,11 +158,13 @@ int main(int argc, char** argv) {
   }
   try {
     fs::path root = argv[1];
-    for (const char* sub : {"idx", "safetensors", "cli"}) fs::create_directories(root / sub);
+    for (const char* sub : {"idx", "safetensors", "image", "cli"}) fs::create_directories(root / sub);
     write_idx_seeds(root / "idx");
     write_safetensors_seeds(root / "safetensors");
+    write_image_seeds(root / "image");
     write_cli_seeds(root / "cli");
     write_safetensors_dict(root / "safetensors.dict");
+    write_image_dict(root / "image.dict");
     write_cli_dict(root / "cli.dict");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_make_corpus: %s\n", e.what());

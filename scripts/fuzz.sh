@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of untrusted input with libFuzzer (clang 16, ASan + UBSan): the IDX
-# reader, the safetensors reader and the `dagrad` command line (parsed only).
+# reader, the safetensors reader, the image reader of `dagrad predict` (PNG via libpng,
+# PGM) and the `dagrad` command line (parsed only).
 # Usage: scripts/fuzz.sh [seconds-per-target] (default 60)   Build dir: $DAGRAD_FUZZ_BUILD_DIR
 # (default build-fuzz). Needs the packages of scripts/setup.sh; installs clang here, so the
 # normal build never needs it. The corpus grows in BUILD/fuzz-corpus/TARGET between runs;
@@ -27,14 +28,14 @@ fi
 
 CC=clang-16 CXX=clang++-16 cmake -S . -B "$build_dir" -DDAGRAD_FUZZ=ON -DDAGRAD_CUDA=OFF \
   -DDAGRAD_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target fuzz_idx fuzz_safetensors fuzz_cli fuzz_make_corpus
+cmake --build "$build_dir" -j "$(nproc)" --target fuzz_idx fuzz_safetensors fuzz_image fuzz_cli fuzz_make_corpus
 
 seeds="$build_dir/fuzz-seeds"
 rm -rf "$seeds"
 "$build_dir/fuzz/fuzz_make_corpus" "$seeds"
 
 status=0
-for target in idx safetensors cli; do
+for target in idx safetensors image cli; do
   corpus="$build_dir/fuzz-corpus/$target" findings="$build_dir/fuzz-findings/$target"
   mkdir -p "$corpus" "$findings"
   dict=()

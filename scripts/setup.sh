@@ -11,6 +11,7 @@ packages=(
   libcli11-dev            # the dagrad command line
   libopenblas-dev         # GEMM on the CPU
   zlib1g-dev              # .gz IDX files
+  libpng-dev              # PNG images for dagrad predict
   libgtest-dev libgmock-dev
   libopenmpi-dev openmpi-bin  # data-parallel training across processes (mpirun)
 )

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, fetch the default data, and train the
-# MNIST CNN (PyTorch's examples/mnist recipe: SGD lr 0.01, momentum 0.9, batch 64) for 5
-# epochs on the real-digit split. Prints test accuracy after every epoch and writes the
+# MNIST CNN of PyTorch's examples/mnist on the real-digit split for 10 epochs: SGD lr 0.03,
+# momentum 0.9, batch 64, the learning rate times 0.7 after every epoch (the example's
+# StepLR). Ends at 97.7-97.9% test accuracy for seeds 1 to 5 (README.md), in about a
+# minute of training on two cores. Prints test accuracy after every epoch and writes the
 # checkpoint, metrics.csv and curves.svg into out/. Extra arguments go to `dagrad train`
-# (e.g. --dataset fashion, --epochs 1, --threads 2).
+# and replace the defaults below (e.g. --dataset fashion, --epochs 1, --seed 2, --threads 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,6 +17,21 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 bash scripts/fetch_data.sh data
+
+# `dagrad train` refuses a flag given twice, so a default goes in only when the extra
+# arguments do not set that flag themselves ("--flag value" or "--flag=value").
+defaults=(--model mnist-cnn --dataset mnist --epochs 10 --batch 64 --lr 0.03 --momentum 0.9
+          --schedule step --gamma 0.7 --out out)
+given() {
+  local arg
+  for arg in "${@:2}"; do
+    [ "$arg" = "$1" ] || [ "${arg%%=*}" = "$1" ] && return 0
+  done
+  return 1
+}
+args=()
+for ((i = 0; i < ${#defaults[@]}; i += 2)); do
+  given "${defaults[i]}" "$@" || args+=("${defaults[i]}" "${defaults[i + 1]}")
+done
 build_dir="${DAGRAD_BUILD_DIR:-build}"
-exec "$build_dir/apps/dagrad" train --model mnist-cnn --dataset mnist --epochs 5 --batch 64 --lr 0.01 \
-  --momentum 0.9 --out out "$@"
+exec "$build_dir/apps/dagrad" train "${args[@]}" "$@"

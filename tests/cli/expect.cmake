@@ -1,6 +1,9 @@
 # Runs one dagrad command line and checks how it ended (cmake -P; see CMakeLists.txt):
 #   -DCMD=<;-list>  -DEXPECT_RC=0|nonzero  -DEXPECT_OUTPUT=<regex on stdout+stderr>
-#   [-DEXPECT_FILES=<;-list of paths that must exist afterwards>] [-DSKIP_IF_CUDA=ON]
+#   [-DEXPECT_FILES=<;-list of paths that must exist afterwards>]
+#   [-DEXPECT_ABSENT=<;-list of paths that must not exist afterwards>]
+#   [-DREMOVE=<;-list of paths removed first, so that an earlier run's files prove nothing>]
+#   [-DSKIP_IF_CUDA=ON]
 # A skipped check exits with 77 (SKIP_RETURN_CODE).
 if(SKIP_IF_CUDA)
   list(GET CMD 0 dagrad)
@@ -10,12 +13,17 @@ if(SKIP_IF_CUDA)
     cmake_language(EXIT 77)
   endif()
 endif()
+if(REMOVE)
+  file(REMOVE_RECURSE ${REMOVE})
+endif()
 execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out TIMEOUT 300)
 message("${out}")
 if(EXPECT_RC STREQUAL "0" AND NOT rc EQUAL 0)
   message(FATAL_ERROR "expected success, got exit status '${rc}'")
 elseif(EXPECT_RC STREQUAL "nonzero" AND (rc EQUAL 0 OR NOT rc MATCHES "^[0-9]+$"))
   message(FATAL_ERROR "expected a clean failure (non-zero exit status, no crash), got '${rc}'")
+elseif(EXPECT_RC MATCHES "^[1-9][0-9]*$" AND NOT rc STREQUAL EXPECT_RC)
+  message(FATAL_ERROR "expected exit status ${EXPECT_RC}, got '${rc}'")
 endif()
 if(NOT out MATCHES "${EXPECT_OUTPUT}")
   message(FATAL_ERROR "output does not match '${EXPECT_OUTPUT}'")
@@ -23,5 +31,10 @@ endif()
 foreach(f IN LISTS EXPECT_FILES)
   if(NOT EXISTS "${f}")
     message(FATAL_ERROR "expected file '${f}' was not written")
+  endif()
+endforeach()
+foreach(f IN LISTS EXPECT_ABSENT)
+  if(EXISTS "${f}")
+    message(FATAL_ERROR "'${f}' was written, but must not have been")
   endif()
 endforeach()

@@ -4,11 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 
+#include "frontend/checkpoint/safetensors.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "synthetic_data.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 
@@ -138,4 +141,88 @@ TEST(Trainer, DivergenceStopsWithAClearMessage) {
   } catch (const DivergedError& e) {
     EXPECT_NE(std::string(e.what()).find("training diverged: the loss is"), std::string::npos) << e.what();
   }
+}
+
+// One step per epoch: the step's loss is measured before its update, so only the test
+// loss and the parameter scan after the epoch can see that the update blew up. Nothing
+// may be handed to after_epoch (which saves) once that happened.
+TEST(Trainer, DivergedEpochIsNeverHandedOnToBeSaved) {
+  MnistDataset train = dagrad::testing::synthetic_digits(32, 7), test = dagrad::testing::synthetic_digits(20, 8);
+  TrainConfig cfg = small_config("mlp", 3);
+  cfg.schedule.base_lr = 1e30;
+  std::ostringstream log;
+  Trainer trainer(models::mlp(), cfg, log);
+  int saved = 0;
+  std::string message = dagrad::testing::error_of<DivergedError>([&] {
+    trainer.fit(train, test, [&](const EpochMetrics&) { ++saved; });
+  });
+  EXPECT_EQ(saved, 0);
+  EXPECT_EQ(trainer.global_step(), 1u) << "caught after the first step's update, not at the next step";
+  EXPECT_NE(message.find("training diverged"), std::string::npos) << message;
+  EXPECT_NE(message.find("after epoch 1 (step 1)"), std::string::npos) << message;
+}
+
+TEST(Trainer, SaveRefusesParametersThatAreNotFinite) {
+  std::ostringstream log;
+  std::filesystem::path ckpt = temp_path("nan.safetensors");
+  Trainer trainer(models::mlp(), small_config("mlp", 1), log);
+  trainer.save(ckpt);  // a good checkpoint first
+  const auto good_size = std::filesystem::file_size(ckpt);
+  float before = trainer.state().at("fc2.bias").to_vector<float>()[3];
+  trainer.state().at("fc2.bias").data<float>()[3] = std::numeric_limits<float>::quiet_NaN();
+  std::string message = dagrad::testing::error_of<DivergedError>([&] { trainer.save(ckpt); });
+  EXPECT_NE(message.find("'fc2.bias' holds NaN or Inf"), std::string::npos) << message;
+  // The good checkpoint is still there, unchanged, with no temp file beside it.
+  Trainer reloaded(models::mlp(), small_config("mlp", 1), log);
+  reloaded.load_parameters(ckpt);
+  EXPECT_EQ(reloaded.state().at("fc2.bias").to_vector<float>()[3], before);
+  EXPECT_EQ(std::filesystem::file_size(ckpt), good_size);
+  EXPECT_FALSE(std::filesystem::exists(ckpt.string() + ".tmp"));
+  std::filesystem::remove(ckpt);
+}
+
+// `dagrad train --epochs 0` saves the initialised state; resuming from it is the same run.
+TEST(Trainer, EpochZeroCheckpointStartsTheSameRun) {
+  MnistDataset train = dagrad::testing::synthetic_digits(96, 9), test = dagrad::testing::synthetic_digits(20, 10);
+  TrainConfig cfg = small_config("lenet5", 1);
+  std::ostringstream log;
+  Trainer fresh(models::lenet5(), cfg, log);
+  fresh.fit(train, test);
+
+  std::filesystem::path ckpt = temp_path("initial.safetensors");
+  Trainer(models::lenet5(), cfg, log).save(ckpt);
+  Trainer resumed(models::lenet5(), cfg, log);
+  resumed.resume(ckpt);
+  EXPECT_EQ(resumed.epochs_done(), 0);
+  EXPECT_EQ(resumed.global_step(), 0u);
+  resumed.fit(train, test);
+  std::filesystem::remove(ckpt);
+  ASSERT_EQ(resumed.step_losses().size(), 3u);
+  EXPECT_EQ(resumed.step_losses(), fresh.step_losses());
+}
+
+TEST(Trainer, CheckpointNamesItsModel) {
+  std::ostringstream log;
+  std::filesystem::path ckpt = temp_path("named.safetensors");
+  Trainer(models::lenet5(), small_config("lenet5", 1), log).save(ckpt);
+  EXPECT_EQ(checkpoint_model_name(ckpt), "lenet5");
+  save_safetensors(ckpt, {{"w", Tensor::zeros(Shape{2})}}, {{"format", "pt"}});  // from elsewhere
+  EXPECT_NE(dagrad::testing::error_of<ValueError>([&] { checkpoint_model_name(ckpt); })
+                .find("the checkpoint does not name its model (no 'model' in its metadata); pass --model"),
+            std::string::npos);
+  std::filesystem::remove(ckpt);
+}
+
+TEST(Trainer, ResumeRefusesMetadataThatIsNotACount) {
+  std::ostringstream log;
+  std::filesystem::path ckpt = temp_path("bad-epoch.safetensors");
+  Trainer(models::mlp(), small_config("mlp", 1), log).save(ckpt);
+  Checkpoint ck = load_safetensors(ckpt);
+  ck.metadata["epoch"] = "1e3";
+  save_safetensors(ckpt, ck.tensors, ck.metadata);
+  Trainer trainer(models::mlp(), small_config("mlp", 2), log);
+  EXPECT_NE(dagrad::testing::error_of<ValueError>([&] { trainer.resume(ckpt); })
+                .find("checkpoint metadata 'epoch' is '1e3', not a count"),
+            std::string::npos);
+  std::filesystem::remove(ckpt);
 }
