@@ -56,6 +56,7 @@ DAGRAD_HD double pow(double x, double y) { return std::pow(x, y); }
 
 constexpr double kSqrtHalf = 0.70710678118654752440;    // 1/sqrt(2)
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2*pi)
+constexpr double kTwoOverSqrtPi = 1.12837916709551257390;  // 2/sqrt(pi), erf'(0)
 
 }  // namespace math
 
@@ -96,6 +97,13 @@ template <class T>
 struct Gelu {
   static constexpr const char* kName = "Gelu";
   DAGRAD_HD T operator()(T x) const { return T(0.5) * x * (T(1) + math::erf(x * T(math::kSqrtHalf))); }
+};
+
+// The Gauss error function (ONNX Erf; GELU's building block).
+template <class T>
+struct Erf {
+  static constexpr const char* kName = "Erf";
+  DAGRAD_HD T operator()(T x) const { return math::erf(x); }
 };
 
 template <class T>

@@ -24,7 +24,7 @@ class Stream;
 enum class OpKind : uint8_t {
   source,         // input, parameter, constant fill: no data inputs
   elementwise,    // out[i] depends on in[i] of its (broadcast) inputs
-  gemm,           // matrix products
+  gemm,           // matrix products (matmul, fused attention)
   convolution,    // convolutions and their gradients
   pooling,        // window reductions and their gradients
   reduction,      // sums, maxima, softmax along axes

@@ -17,6 +17,9 @@ OpRegistry& OpRegistry::instance() {
     register_linalg_ops(*r);
     register_conv_ops(*r);
     register_nn_ops(*r);
+    register_norm_ops(*r);
+    register_index_ops(*r);
+    register_attention_ops(*r);
     register_optim_ops(*r);
     return r;
   }();

@@ -22,5 +22,6 @@ StridedView make_view(const std::vector<int64_t>& size, const std::vector<int64_
 void fill_reduce_shape(KernelTable& t);
 void fill_linalg_conv(KernelTable& t);
 void fill_nn_optim(KernelTable& t);
+void fill_transformer(KernelTable& t);  // layer norm, gather, fused attention
 
 }  // namespace dagrad::cuda

@@ -35,6 +35,7 @@ void fill_cuda_kernels(KernelTable& t) {
   cuda::fill_reduce_shape(t);
   cuda::fill_linalg_conv(t);
   cuda::fill_nn_optim(t);
+  cuda::fill_transformer(t);
 }
 
 }  // namespace dagrad

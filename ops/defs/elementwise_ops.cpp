@@ -86,6 +86,11 @@ Value tanh_grad(const VjpContext& c, Value g) {
   return g * (1.0 - y * y);
 }
 Value exp_grad(const VjpContext& c, Value g) { return g * c.outputs[0]; }
+// erf'(x) = 2/sqrt(pi) · exp(-x²).
+Value erf_grad(const VjpContext& c, Value g) {
+  Value x = c.inputs[0];
+  return g * (exp(x * x * -1.0) * math::kTwoOverSqrtPi);
+}
 Value log_grad(const VjpContext& c, Value g) { return g / c.inputs[0]; }
 Value sqrt_grad(const VjpContext& c, Value g) { return (g * 0.5) / c.outputs[0]; }
 Value neg_grad(const VjpContext&, Value g) { return -g; }
@@ -221,6 +226,11 @@ void register_elementwise_ops(OpRegistry& r) {
                                                .doc = "log(1 + exp(beta * x)) / beta; x where beta * x > threshold"}));
 
   // Unary math.
+  r.add(elementwise<Erf>({.name = "erf",
+                          .flags = kEpilogue,
+                          .vjp = unary_vjp<erf_grad>,
+                          .cost = flops<1>,
+                          .doc = "the Gauss error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x"}));
   r.add(elementwise<Exp>({.name = "exp", .vjp = unary_vjp<exp_grad>, .cost = flops<1>, .doc = "e^x"}));
   r.add(elementwise<Log>({.name = "log", .vjp = unary_vjp<log_grad>, .cost = flops<1>, .doc = "natural logarithm"}));
   r.add(elementwise<Sqrt>({.name = "sqrt", .vjp = unary_vjp<sqrt_grad>, .cost = flops<1>, .doc = "square root"}));
@@ -275,6 +285,7 @@ Value hardswish(Value x, const std::source_location& loc) { return apply("hardsw
 Value softplus(Value x, double beta, double threshold, const std::source_location& loc) {
   return apply("softplus", {x}, encode_params(SoftplusParams{beta, threshold}), loc);
 }
+Value erf(Value x, const std::source_location& loc) { return apply("erf", {x}, {}, loc); }
 Value exp(Value x, const std::source_location& loc) { return apply("exp", {x}, {}, loc); }
 Value log(Value x, const std::source_location& loc) { return apply("log", {x}, {}, loc); }
 Value sqrt(Value x, const std::source_location& loc) { return apply("sqrt", {x}, {}, loc); }

@@ -154,6 +154,10 @@ DAGRAD_OP_CASES("tanh") {
   return unary_cases([](double x, const Attrs&) { return std::tanh(x); }, {}, {-3.0, 3.0});
 }
 
+DAGRAD_OP_CASES("erf") {
+  return unary_cases([](double x, const Attrs&) { return std::erf(x); }, {}, {-3.0, 3.0});
+}
+
 DAGRAD_OP_CASES("gelu") {
   return unary_cases([](double x, const Attrs&) { return gelu_ref(x); }, {}, {-4.0, 4.0});
 }

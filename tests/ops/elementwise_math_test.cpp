@@ -39,6 +39,7 @@ TYPED_TEST(FunctorTest, UnaryMatchesStdMath) {
     expect_close(Sigmoid<T>{}(x), 1 / (1 + std::exp(-xv)), "Sigmoid", xv);
     expect_close(Tanh<T>{}(x), std::tanh(xv), "Tanh", xv);
     expect_close(Gelu<T>{}(x), 0.5 * xv * (1 + std::erf(xv / std::sqrt(2.0))), "Gelu", xv);
+    expect_close(Erf<T>{}(x), std::erf(xv), "Erf", xv);
     expect_close(Exp<T>{}(x), std::exp(xv), "Exp", xv);
     expect_close(Neg<T>{}(x), -xv, "Neg", xv);
     expect_close(Abs<T>{}(x), std::abs(xv), "Abs", xv);
