@@ -28,7 +28,7 @@ Command add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "measure training and inference speed (images/s, ms per step, GFLOP/s) and peak memory on the CPU");
-  cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5 or mlp")
+  cmd->add_option("--model", a->opt.model, models::model_list())
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   cmd->add_option("--batch", a->opt.batch, "training batch size")->check(positive_number)->capture_default_str();

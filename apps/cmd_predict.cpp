@@ -22,7 +22,7 @@ Command add_predict_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("predict", "classify one image (a 28x28 PNG/PGM, or a test-set index)");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
+  cmd->add_option("--model", a->model, models::model_list() + " (default: the model the checkpoint names)")
       ->check(CLI::IsMember(models::model_names()));
   a->data.add_to(*cmd);
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
@@ -82,7 +82,7 @@ Command add_plan_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("plan", "print the compiled training-step plan without running it");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
+  cmd->add_option("--model", a->model, models::model_list())
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
@@ -97,6 +97,7 @@ Command add_plan_command(CLI::App& app) {
     cfg.compile = a->sched.compile_options();
     cfg.bucket_mb = a->sched.bucket_mb;
     cfg.allreduce_in_one_process = a->sched.allreduce;
+    use_recipe_optimizer(cfg, a->model);
     Trainer trainer(models::make_model(a->model), cfg, std::cerr);
     TensorMap in{{"images", Tensor::zeros(Shape{a->batch, 1, 28, 28})},
                  {"labels", Tensor::zeros(Shape{a->batch}, DType::i64)},

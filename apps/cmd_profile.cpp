@@ -49,6 +49,7 @@ void run_profile(const ProfileArgs& a) {
   cfg.device = check_device(a.device);
   cfg.bucket_mb = a.sched.bucket_mb;
   cfg.allreduce_in_one_process = a.sched.allreduce;
+  use_recipe_optimizer(cfg, a.model);
   Trainer trainer(models::make_model(a.model), cfg, std::cout);
   scheduler::Session& session = trainer.train_session();
   TensorMap batch = random_batch(a.batch, a.seed);
@@ -80,7 +81,7 @@ Command add_profile_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("profile",
                                      "profile training steps on random data: trace, per-op summary, "
                                      "plan views and an HTML report");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
+  cmd->add_option("--model", a->model, models::model_list())
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();

@@ -91,7 +91,8 @@ TrainConfig make_train_config(const TrainArgs& a, Device device, int64_t train_s
 
 void print_model_line(const TrainArgs& a, const nn::Module& model) {
   std::cout << "model: " << a.model << " (" << nn::count_parameters(model) << " parameters), optimizer " << a.optimizer
-            << " lr " << a.lr << ", batch " << a.batch << ", " << num_threads() << " threads, " << a.sched.streams
+            << " lr " << a.lr << (a.weight_decay > 0 ? str_cat(" weight decay ", a.weight_decay) : "") << ", schedule "
+            << a.schedule << ", batch " << a.batch << ", " << num_threads() << " threads, " << a.sched.streams
             << " stream(s)\n";
 }
 
@@ -106,6 +107,20 @@ void save_initial_checkpoint(const TrainArgs& a, Device device, const std::files
   trainer.save(ckpt);
   std::cout << "no epochs to train: wrote the initialised parameters (seed " << a.seed << ")\ncheckpoint: "
             << ckpt.string() << "\n";
+}
+
+// Flags the command line did not give take the model's recipe (models::default_recipe):
+// SGD for the CNNs, AdamW with a one-cycle schedule for the vision transformer.
+void apply_recipe(TrainArgs& a, const CLI::App& cmd) {
+  const models::Recipe r = models::default_recipe(a.model);
+  auto unset = [&](const char* flag) { return cmd.get_option(flag)->count() == 0; };
+  if (unset("--optimizer")) a.optimizer = r.optimizer;
+  if (unset("--lr")) a.lr = r.lr;
+  if (unset("--momentum")) a.momentum = r.momentum;
+  if (unset("--weight-decay")) a.weight_decay = r.weight_decay;
+  if (unset("--schedule")) a.schedule = r.schedule;
+  if (unset("--warmup")) a.warmup = r.warmup_steps;
+  if (unset("--epochs")) a.epochs = r.epochs;
 }
 
 void run_train(const TrainArgs& a) {
@@ -162,27 +177,29 @@ void run_train(const TrainArgs& a) {
 Command add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "train a model, evaluating after every epoch");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
+  cmd->add_option("--model", a->model, models::model_list())
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
   a->data.add_to(*cmd);
   cmd->add_option("--epochs", a->epochs, "epochs to train (in total, counting resumed ones); 0 writes the initialised parameters "
-                                        "as an epoch-0 checkpoint")
-      ->check(non_negative_number)
-      ->capture_default_str();
+                                        "as an epoch-0 checkpoint (default: the model's recipe, 5; 10 for mnist-vit)")
+      ->check(non_negative_number);
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
-  cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-      ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "learning rate")->check(positive_number)->capture_default_str();
+  cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw (default: the model's recipe, sgd; adamw for mnist-vit)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  cmd->add_option("--lr", a->lr, "learning rate, the peak of a onecycle schedule (default: the model's recipe, 0.01; "
+                                 "0.003 for mnist-vit)")
+      ->check(positive_number);
   cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("--nesterov", a->nesterov, "Nesterov momentum (SGD)");
-  cmd->add_option("--weight-decay", a->weight_decay, "L2 penalty (decoupled for adamw)")
-      ->check(non_negative_number)
-      ->capture_default_str();
-  cmd->add_option("--schedule", a->schedule, "learning-rate schedule: constant, step or cosine")
-      ->check(CLI::IsMember({"constant", "step", "cosine"}))
-      ->capture_default_str();
+  cmd->add_option("--weight-decay", a->weight_decay, "L2 penalty (decoupled for adamw) (default: the model's recipe, 0; "
+                                                     "0.01 for mnist-vit)")
+      ->check(non_negative_number);
+  cmd->add_option("--schedule", a->schedule,
+                  "learning-rate schedule: constant, step, cosine or onecycle (PyTorch's OneCycleLR: a cosine rise "
+                  "from lr/25 over the first 30% of the steps, then a cosine fall to lr/250000) (default: the model's "
+                  "recipe, constant; onecycle for mnist-vit)")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}));
   cmd->add_option("--step-size", a->step_size, "step schedule: steps between decays (default: one epoch)")
       ->check(positive_number);
   cmd->add_option("--gamma", a->gamma, "step schedule: decay factor")->check(positive_number)->capture_default_str();
@@ -199,7 +216,10 @@ Command add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", a->quiet, "no progress bar");
   cmd->add_flag("--check-numerics", a->check_numerics,
                 "stop at the first op that produces NaN or Inf, naming it and its source line (runs unfused)");
-  return {cmd, [a] { run_train(*a); }};
+  return {cmd, [a, cmd] {
+            apply_recipe(*a, *cmd);
+            run_train(*a);
+          }};
 }
 
 Command add_eval_command(CLI::App& app) {
@@ -212,7 +232,7 @@ Command add_eval_command(CLI::App& app) {
   };
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint: loss, accuracy and confusion matrix");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
+  cmd->add_option("--model", a->model, models::model_list() + " (default: the model the checkpoint names)")
       ->check(CLI::IsMember(models::model_names()));
   a->data.add_to(*cmd);
   cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);

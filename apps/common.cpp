@@ -25,6 +25,14 @@ void DataOptions::add_to(CLI::App& cmd) {
       ->capture_default_str();
 }
 
+void use_recipe_optimizer(TrainConfig& cfg, const std::string& model) {
+  const models::Recipe r = models::default_recipe(model);
+  cfg.optimizer = r.optimizer;
+  cfg.momentum = r.momentum;
+  cfg.weight_decay = r.weight_decay;
+  cfg.schedule.base_lr = r.lr;
+}
+
 std::filesystem::path DataOptions::directory() const {
   if (!data_dir.empty()) return data_dir;
   return std::filesystem::path(data_root) / dataset;

@@ -10,6 +10,10 @@
 #include "runtime/device.h"
 #include "scheduler/compile_options.h"
 
+namespace dagrad {
+struct TrainConfig;
+}
+
 namespace dagrad::cli {
 
 struct DataOptions {
@@ -51,6 +55,10 @@ void prepare_output_directory(const std::filesystem::path& dir, std::string_view
 // The same for a file written later (--save): its directory is made, and the path must
 // not name a directory.
 void prepare_output_file(const std::filesystem::path& file, std::string_view flag);
+
+// The optimizer of `model`'s training recipe (models::default_recipe) in `cfg`: plan,
+// profile and bench measure the step that `dagrad train` runs.
+void use_recipe_optimizer(TrainConfig& cfg, const std::string& model);
 
 // The model to build for a checkpoint: --model when given (the checkpoint must then be
 // of it, which loading checks), otherwise the model the checkpoint names.

@@ -52,6 +52,7 @@ struct OpTime {
 
 struct BenchReport {
   BenchOptions options;
+  std::string optimizer;  // the model recipe's, as `dagrad train` uses it: "SGD momentum 0.9", "AdamW"
   Throughput train;
   Throughput infer;
   std::vector<OpTime> ops;  // with options.op_profile, sorted by time

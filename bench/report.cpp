@@ -51,8 +51,8 @@ std::string format_report(const BenchReport& r) {
   const BenchOptions& o = r.options;
   std::string out;
   char line[400];
-  std::snprintf(line, sizeof line, "dagrad bench: %s, %d threads, %d stream(s), float32, SGD momentum 0.9\n",
-                o.model.c_str(), o.threads, o.streams);
+  std::snprintf(line, sizeof line, "dagrad bench: %s, %d threads, %d stream(s), float32, %s\n", o.model.c_str(),
+                o.threads, o.streams, r.optimizer.c_str());
   out += line;
   out += phase_line("training", r.train, o.threads);
   if (r.infer.steps > 0) out += phase_line("inference", r.infer, o.threads);

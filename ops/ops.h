@@ -163,6 +163,14 @@ Value gather_backward(Value grad, Value indices, std::vector<int64_t> data_shape
 // softmax does. The mask gets no gradient.
 Value scaled_dot_product_attention(Value q, Value k, Value v, Value mask = {}, double scale = 0, bool causal = false,
                                    DAGRAD_LOC);
+// The same over sequence-major q [N,L,H,d], k [N,S,H,d], v [N,S,H,dv] -> [N,L,H,dv]: a
+// [N,L,H·d] projection reshaped, without a permute (FlashAttention's layout).
+Value scaled_dot_product_attention_nlhd(Value q, Value k, Value v, Value mask = {}, double scale = 0,
+                                        bool causal = false, DAGRAD_LOC);
+// Self-attention over one packed qkv [N,L,3,H,d] (a [N,L,3E] projection reshaped) ->
+// [N,L,H,d]; its gradient is one packed tensor too, so nothing is sliced or concatenated.
+Value scaled_dot_product_attention_packed(Value qkv, Value mask = {}, double scale = 0, bool causal = false,
+                                          DAGRAD_LOC);
 // Also the row log-sum-exp of the scores [N,H,L] (what the backward op recomputes from).
 std::vector<Value> scaled_dot_product_attention_with_lse(Value q, Value k, Value v, Value mask = {}, double scale = 0,
                                                          bool causal = false, DAGRAD_LOC);

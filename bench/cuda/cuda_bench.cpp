@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   std::string model = "mnist-cnn";
   int64_t batch = 64;
   int steps = 200, warmup = 10, streams = 1;
-  app.add_option("--model", model, "mnist-cnn, lenet5 or mlp")->check(CLI::IsMember(models::model_names()));
+  app.add_option("--model", model, models::model_list())->check(CLI::IsMember(models::model_names()));
   app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed steps per mode")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);

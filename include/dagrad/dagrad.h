@@ -68,6 +68,8 @@
 #include "frontend/image.h"
 #include "frontend/metrics.h"
 #include "frontend/nn.h"
+#include "frontend/nn_norm.h"
+#include "frontend/nn_transformer.h"
 #include "frontend/optim.h"
 #include "frontend/trainer.h"
 #include "models/models.h"

@@ -1,4 +1,5 @@
-// Fused scaled-dot-product attention on CUDA. One thread per query row runs the online
+// Fused scaled-dot-product attention on CUDA, over any of the op's layouts (rows found
+// through AttentionGeom). One thread per query row runs the online
 // softmax over its visible keys (reading k and v through the cache) with its output row
 // in registers; the backward pass has one thread per key row for dk and dv and one per
 // query row for dq, each recomputing the probabilities from the saved log-sum-exp. No
@@ -41,15 +42,13 @@ template <class T>
 __global__ void attention_kernel(AttentionGeom g, const T* q, const T* k, const T* v, const T* mask, T* out, T* lse) {
   DAGRAD_GRID_STRIDE(t, g.batch * g.l) {
     const int64_t b = t / g.l, i = t % g.l;
-    const T* qi = q + t * g.d;
-    const T* kb = k + b * g.s * g.d;
-    const T* vb = v + b * g.s * g.dv;
+    const T* qi = q + g.q_at(b, i);
     T acc[kMaxDim];
     for (int64_t c = 0; c < g.dv; ++c) acc[c] = 0;
     T m = neg_inf<T>(), sum = 0;
     const int64_t keys = g.key_end(i);
     for (int64_t j = 0; j < keys; ++j) {
-      const T s = score(g, qi, kb + j * g.d, mask, b, i, j);
+      const T s = score(g, qi, k + g.k_at(b, j), mask, b, i, j);
       if (s == neg_inf<T>()) continue;  // a masked key adds nothing
       if (s > m) {
         const T correction = math::exp(m - s);
@@ -59,10 +58,10 @@ __global__ void attention_kernel(AttentionGeom g, const T* q, const T* k, const 
       }
       const T p = math::exp(s - m);
       sum += p;
-      const T* vj = vb + j * g.dv;
+      const T* vj = v + g.v_at(b, j);
       for (int64_t c = 0; c < g.dv; ++c) acc[c] += p * vj[c];
     }
-    T* o = out + t * g.dv;
+    T* o = out + g.o_at(b, i);
     for (int64_t c = 0; c < g.dv; ++c) o[c] = sum == T(0) ? quiet_nan<T>() : acc[c] / sum;
     lse[t] = m + math::log(sum);
   }
@@ -74,23 +73,23 @@ __global__ void attention_dkdv_kernel(AttentionGeom g, const T* q, const T* k, c
                                       const T* delta, const T* dout, T* dk, T* dv) {
   DAGRAD_GRID_STRIDE(t, g.batch * g.s) {
     const int64_t b = t / g.s, j = t % g.s;
-    const T* kj = k + t * g.d;
-    const T* vj = v + t * g.dv;
+    const T* kj = k + g.k_at(b, j);
+    const T* vj = v + g.v_at(b, j);
     T dk_acc[kMaxDim], dv_acc[kMaxDim];
     for (int64_t c = 0; c < g.d; ++c) dk_acc[c] = 0;
     for (int64_t c = 0; c < g.dv; ++c) dv_acc[c] = 0;
     for (int64_t i = g.causal ? j : 0; i < g.l; ++i) {
       if (j >= g.key_end(i)) continue;
       const int64_t row = b * g.l + i;
-      const T* qi = q + row * g.d;
-      const T* doi = dout + row * g.dv;
+      const T* qi = q + g.q_at(b, i);
+      const T* doi = dout + g.o_at(b, i);
       const T p = math::exp(score(g, qi, kj, mask, b, i, j) - lse[row]);
       const T ds = static_cast<T>(g.scale) * p * (dot(doi, vj, g.dv) - delta[row]);
       for (int64_t c = 0; c < g.dv; ++c) dv_acc[c] += p * doi[c];
       for (int64_t c = 0; c < g.d; ++c) dk_acc[c] += ds * qi[c];
     }
-    for (int64_t c = 0; c < g.d; ++c) dk[t * g.d + c] = dk_acc[c];
-    for (int64_t c = 0; c < g.dv; ++c) dv[t * g.dv + c] = dv_acc[c];
+    for (int64_t c = 0; c < g.d; ++c) dk[g.k_at(b, j) + c] = dk_acc[c];
+    for (int64_t c = 0; c < g.dv; ++c) dv[g.v_at(b, j) + c] = dv_acc[c];
   }
 }
 
@@ -100,20 +99,18 @@ __global__ void attention_dq_kernel(AttentionGeom g, const T* q, const T* k, con
                                     const T* delta, const T* dout, T* dq) {
   DAGRAD_GRID_STRIDE(t, g.batch * g.l) {
     const int64_t b = t / g.l, i = t % g.l;
-    const T* qi = q + t * g.d;
-    const T* doi = dout + t * g.dv;
-    const T* kb = k + b * g.s * g.d;
-    const T* vb = v + b * g.s * g.dv;
+    const T* qi = q + g.q_at(b, i);
+    const T* doi = dout + g.o_at(b, i);
     T acc[kMaxDim];
     for (int64_t c = 0; c < g.d; ++c) acc[c] = 0;
     const int64_t keys = g.key_end(i);
     for (int64_t j = 0; j < keys; ++j) {
-      const T* kj = kb + j * g.d;
+      const T* kj = k + g.k_at(b, j);
       const T p = math::exp(score(g, qi, kj, mask, b, i, j) - lse[t]);
-      const T ds = static_cast<T>(g.scale) * p * (dot(doi, vb + j * g.dv, g.dv) - delta[t]);
+      const T ds = static_cast<T>(g.scale) * p * (dot(doi, v + g.v_at(b, j), g.dv) - delta[t]);
       for (int64_t c = 0; c < g.d; ++c) acc[c] += ds * kj[c];
     }
-    for (int64_t c = 0; c < g.d; ++c) dq[t * g.d + c] = acc[c];
+    for (int64_t c = 0; c < g.d; ++c) dq[g.q_at(b, i) + c] = acc[c];
   }
 }
 

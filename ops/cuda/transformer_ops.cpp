@@ -71,10 +71,22 @@ void gather_backward_cuda(const KernelContext& ctx) {
   });
 }
 
-AttentionGeom attention_geom_of(const KernelContext& ctx, size_t mask_slot, const char* who) {
+// The slots of q, k, v (one packed qkv for NL3HD) and of the first input after them.
+struct Slots {
+  size_t q, k, v, next;
+  explicit Slots(const KernelContext& ctx) {
+    const bool packed = ctx.params<AttentionParams>().layout == "NL3HD";
+    q = 0;
+    k = packed ? 0 : 1;
+    v = packed ? 0 : 2;
+    next = packed ? 1 : 3;
+  }
+};
+
+AttentionGeom attention_geom_of(const KernelContext& ctx, const Slots& in, size_t mask_slot, const char* who) {
   const Shape* mask = ctx.inputs.size() > mask_slot ? &ctx.inputs[mask_slot].shape() : nullptr;
-  const AttentionGeom g = attention_geom(ctx.inputs[0].shape(), ctx.inputs[1].shape(), ctx.inputs[2].shape(), mask,
-                                         ctx.params<AttentionParams>());
+  const AttentionGeom g = attention_geom(ctx.inputs[in.q].shape(), ctx.inputs[in.k].shape(), ctx.inputs[in.v].shape(),
+                                         mask, ctx.params<AttentionParams>());
   if (g.d > kMaxAttentionHeadDim || g.dv > kMaxAttentionHeadDim)
     throw ValueError(str_cat("[", who, "] the CUDA kernel takes head dims up to ", kMaxAttentionHeadDim, ", got q/k ",
                              g.d, " and v ", g.dv, "; split the heads further"));
@@ -82,21 +94,25 @@ AttentionGeom attention_geom_of(const KernelContext& ctx, size_t mask_slot, cons
 }
 
 void attention_cuda(const KernelContext& ctx) {
-  const AttentionGeom g = attention_geom_of(ctx, 3, "scaled_dot_product_attention");
+  const Slots in(ctx);
+  const AttentionGeom g = attention_geom_of(ctx, in, in.next, "scaled_dot_product_attention");
   dispatch_floating(ctx.inputs[0].dtype(), "scaled_dot_product_attention", [&]<class T>() {
-    launch_attention<T>(g, ctx.inputs[0].data<T>(), ctx.inputs[1].data<T>(), ctx.inputs[2].data<T>(),
-                        g.has_mask ? ctx.inputs[3].data<T>() : nullptr, ctx.outputs[0].data<T>(),
+    launch_attention<T>(g, ctx.inputs[in.q].data<T>(), ctx.inputs[in.k].data<T>(), ctx.inputs[in.v].data<T>(),
+                        g.has_mask ? ctx.inputs[in.next].data<T>() : nullptr, ctx.outputs[0].data<T>(),
                         ctx.outputs[1].data<T>(), handle_of(ctx));
   });
 }
 
+// The packed layout's single dqkv is written by all three gradients (at their offsets).
 void attention_backward_cuda(const KernelContext& ctx) {
-  const AttentionGeom g = attention_geom_of(ctx, 6, "scaled_dot_product_attention_backward");
+  const Slots in(ctx);
+  const AttentionGeom g = attention_geom_of(ctx, in, in.next + 3, "scaled_dot_product_attention_backward");
   dispatch_floating(ctx.inputs[0].dtype(), "scaled_dot_product_attention_backward", [&]<class T>() {
-    launch_attention_backward<T>(g, ctx.inputs[0].data<T>(), ctx.inputs[1].data<T>(), ctx.inputs[2].data<T>(),
-                                 g.has_mask ? ctx.inputs[6].data<T>() : nullptr, ctx.inputs[3].data<T>(),
-                                 ctx.inputs[4].data<T>(), ctx.inputs[5].data<T>(), ctx.outputs[0].data<T>(),
-                                 ctx.outputs[1].data<T>(), ctx.outputs[2].data<T>(), handle_of(ctx));
+    launch_attention_backward<T>(g, ctx.inputs[in.q].data<T>(), ctx.inputs[in.k].data<T>(), ctx.inputs[in.v].data<T>(),
+                                 g.has_mask ? ctx.inputs[in.next + 3].data<T>() : nullptr, ctx.inputs[in.next].data<T>(),
+                                 ctx.inputs[in.next + 1].data<T>(), ctx.inputs[in.next + 2].data<T>(),
+                                 ctx.outputs[in.q].data<T>(), ctx.outputs[in.k].data<T>(), ctx.outputs[in.v].data<T>(),
+                                 handle_of(ctx));
   });
 }
 

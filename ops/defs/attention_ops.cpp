@@ -22,33 +22,59 @@ namespace {
 
 double bytes_of(const TensorType& t) { return static_cast<double>(t.shape.numel() * dtype_size(t.dtype)); }
 
-// q [N,H,L,d], k [N,H,S,d], v [N,H,S,dv] in slots 0-2 and, in slot `mask_slot` when
+// The layout of the node's parameters, or a ValueError naming the choices.
+AttentionLayout layout_of(const InferContext& c) {
+  const std::string& s = c.params<AttentionParams>().layout;
+  const int layout = attention_layout_of(s);
+  if (layout < 0)
+    throw ValueError(str_cat("[", c.op.name, "] layout must be NHLD, NLHD or NL3HD, got '", s, "'"));
+  return static_cast<AttentionLayout>(layout);
+}
+
+// How many input slots hold q, k and v: 3, or 1 for the packed qkv.
+size_t qkv_slots(AttentionLayout layout) { return layout == AttentionLayout::packed ? 1 : 3; }
+
+// q, k, v of the layout (or the packed qkv) from slot 0 and, in slot `mask_slot` when
 // present, an additive mask broadcastable to [N,H,L,S]; all of one floating dtype.
-void check_qkv(const InferContext& c, size_t mask_slot) {
-  const TensorType &q = c.inputs[0], &k = c.inputs[1], &v = c.inputs[2];
+// Returns the sizes.
+AttentionSizes check_qkv(const InferContext& c, AttentionLayout layout, size_t mask_slot) {
+  const TensorType& q = c.inputs[0];
   if (!is_floating(q.dtype))
     throw TypeError(str_cat("[", c.op.name, "] q must be float32 or float64, got ", dtype_name(q.dtype)));
   for (size_t i = 1; i < c.inputs.size(); ++i)
     if (c.inputs[i].dtype != q.dtype)
       throw TypeError(str_cat("[", c.op.name, "] input ", i, " is ", dtype_name(c.inputs[i].dtype), " but q is ",
                               dtype_name(q.dtype)));
-  const char* names[] = {"q", "k", "v"};
-  for (int i = 0; i < 3; ++i)
-    if (c.inputs[i].shape.rank() != 4)
-      c.fail(str_cat(names[i], " must be 4-D [N, heads, length, dim], got shape ", c.inputs[i].shape.to_string()));
-  const std::string shapes = str_cat(" (q ", q.shape.to_string(), ", k ", k.shape.to_string(), ", v ",
-                                     v.shape.to_string(), ")");
-  if (k.shape[0] != q.shape[0] || v.shape[0] != q.shape[0] || k.shape[1] != q.shape[1] || v.shape[1] != q.shape[1])
-    c.fail("q, k and v must have the same batch and head dims" + shapes);
-  if (k.shape[3] != q.shape[3]) c.fail("q and k must have the same last dim" + shapes);
-  if (v.shape[2] != k.shape[2]) c.fail("k and v must have the same number of keys (dim 2)" + shapes);
-  if (k.shape[2] == 0 && q.shape[2] > 0) c.fail("there are no keys to attend to" + shapes);
   const double scale = c.params<AttentionParams>().scale;
   if (!std::isfinite(scale) || scale < 0)
     throw ValueError(str_cat("[", c.op.name, "] scale must be finite and >= 0 (0: 1/sqrt(dim)), got ", scale));
-  if (mask_slot >= c.inputs.size()) return;
+  AttentionSizes z;
+  if (layout == AttentionLayout::packed) {
+    if (q.shape.rank() != 5 || q.shape[2] != 3)
+      c.fail(str_cat("qkv must be 5-D [N, length, 3, heads, dim] (layout NL3HD), got shape ", q.shape.to_string()));
+    z = attention_sizes(layout, q.shape, q.shape, q.shape);
+  } else {
+    const TensorType &k = c.inputs[1], &v = c.inputs[2];
+    const bool heads_first = layout == AttentionLayout::nhld;
+    const char* names[] = {"q", "k", "v"};
+    for (int i = 0; i < 3; ++i)
+      if (c.inputs[i].shape.rank() != 4)
+        c.fail(str_cat(names[i], " must be 4-D ", heads_first ? "[N, heads, length, dim]" : "[N, length, heads, dim]",
+                       " (layout ", c.params<AttentionParams>().layout, "), got shape ", c.inputs[i].shape.to_string()));
+    const std::string shapes = str_cat(" (q ", q.shape.to_string(), ", k ", k.shape.to_string(), ", v ",
+                                       v.shape.to_string(), ", layout ", c.params<AttentionParams>().layout, ")");
+    const size_t head_dim = heads_first ? 1 : 2, len_dim = heads_first ? 2 : 1;
+    if (k.shape[0] != q.shape[0] || v.shape[0] != q.shape[0] || k.shape[head_dim] != q.shape[head_dim] ||
+        v.shape[head_dim] != q.shape[head_dim])
+      c.fail("q, k and v must have the same batch and head dims" + shapes);
+    if (k.shape[3] != q.shape[3]) c.fail("q and k must have the same last dim" + shapes);
+    if (v.shape[len_dim] != k.shape[len_dim]) c.fail("k and v must have the same number of keys" + shapes);
+    z = attention_sizes(layout, q.shape, k.shape, v.shape);
+    if (z.s == 0 && z.l > 0) c.fail("there are no keys to attend to" + shapes);
+  }
+  if (mask_slot >= c.inputs.size()) return z;
   const Shape& m = c.inputs[mask_slot].shape;
-  const int64_t full[4] = {q.shape[0], q.shape[1], q.shape[2], k.shape[2]};
+  const int64_t full[4] = {z.n, z.h, z.l, z.s};
   bool ok = m.rank() <= 4;
   for (size_t i = 0; ok && i < m.rank(); ++i) {
     const int64_t want = full[4 - m.rank() + i];
@@ -57,31 +83,42 @@ void check_qkv(const InferContext& c, size_t mask_slot) {
   if (!ok)
     c.fail(str_cat("mask of shape ", m.to_string(), " does not broadcast to the scores [N,H,L,S] = [", full[0], ",",
                    full[1], ",", full[2], ",", full[3], "]"));
+  return z;
 }
 
+// out: [N,H,L,dv] for NHLD, [N,L,H,dv] otherwise; lse: [N,H,L].
+std::vector<TensorType> attention_outputs(AttentionLayout layout, const AttentionSizes& z, DType dt) {
+  const Shape out = layout == AttentionLayout::nhld ? Shape{z.n, z.h, z.l, z.dv} : Shape{z.n, z.l, z.h, z.dv};
+  return {TensorType{out, dt}, TensorType{Shape{z.n, z.h, z.l}, dt}};
+}
+
+// Inputs q, k, v (or qkv) and optionally the mask; outputs out, lse.
 std::vector<TensorType> infer_attention(const InferContext& c) {
-  if (c.inputs.size() != 3 && c.inputs.size() != 4)
-    c.fail(str_cat("expects q, k, v and optionally an additive mask (3 or 4 inputs), got ", c.inputs.size()));
-  check_qkv(c, 3);
-  const Shape &q = c.inputs[0].shape, &v = c.inputs[2].shape;
-  const DType dt = c.inputs[0].dtype;
-  return {TensorType{Shape{q[0], q[1], q[2], v[3]}, dt}, TensorType{Shape{q[0], q[1], q[2]}, dt}};
+  const AttentionLayout layout = layout_of(c);
+  const size_t n = qkv_slots(layout);
+  if (c.inputs.size() != n && c.inputs.size() != n + 1)
+    c.fail(n == 3 ? str_cat("expects q, k, v and optionally an additive mask (3 or 4 inputs), got ", c.inputs.size())
+                  : str_cat("expects qkv and optionally an additive mask (1 or 2 inputs, layout NL3HD), got ",
+                            c.inputs.size()));
+  return attention_outputs(layout, check_qkv(c, layout, n), c.inputs[0].dtype);
 }
 
-// Inputs q, k, v, lse, delta, dout [, mask]; outputs dq, dk, dv.
+// Inputs q, k, v (or qkv), lse, delta, dout and optionally the mask; outputs the
+// gradients of q, k and v (or qkv).
 std::vector<TensorType> infer_attention_backward(const InferContext& c) {
-  if (c.inputs.size() != 6 && c.inputs.size() != 7)
-    c.fail(str_cat("expects q, k, v, lse, delta, dout and optionally the mask (6 or 7 inputs), got ",
-                   c.inputs.size()));
-  check_qkv(c, 6);
-  const Shape &q = c.inputs[0].shape, &v = c.inputs[2].shape;
-  const Shape rows{q[0], q[1], q[2]}, out{q[0], q[1], q[2], v[3]};
-  if (c.inputs[3].shape != rows) c.fail(str_cat("lse has shape ", c.inputs[3].shape.to_string(), "; expected ", rows.to_string()));
-  if (c.inputs[4].shape != rows)
-    c.fail(str_cat("delta has shape ", c.inputs[4].shape.to_string(), "; expected ", rows.to_string()));
-  if (c.inputs[5].shape != out)
-    c.fail(str_cat("dout has shape ", c.inputs[5].shape.to_string(), "; expected ", out.to_string()));
-  return {c.inputs[0], c.inputs[1], c.inputs[2]};
+  const AttentionLayout layout = layout_of(c);
+  const size_t n = qkv_slots(layout);
+  if (c.inputs.size() != n + 3 && c.inputs.size() != n + 4)
+    c.fail(str_cat("expects ", n == 3 ? "q, k, v" : "qkv", ", lse, delta, dout and optionally the mask (", n + 3,
+                   " or ", n + 4, " inputs), got ", c.inputs.size()));
+  const AttentionSizes z = check_qkv(c, layout, n + 3);
+  const std::vector<TensorType> fwd = attention_outputs(layout, z, c.inputs[0].dtype);
+  const char* names[] = {"lse", "delta", "dout"};
+  const Shape want[] = {fwd[1].shape, fwd[1].shape, fwd[0].shape};
+  for (size_t i = 0; i < 3; ++i)
+    if (c.inputs[n + i].shape != want[i])
+      c.fail(str_cat(names[i], " has shape ", c.inputs[n + i].shape.to_string(), "; expected ", want[i].to_string()));
+  return std::vector<TensorType>(c.inputs.begin(), c.inputs.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 // With P = softmax(S) and cotangents dO (of out) and Glse (of lse), dS = P ⊙ (dO·vᵀ - Δ)
@@ -89,52 +126,65 @@ std::vector<TensorType> infer_attention_backward(const InferContext& c) {
 // and takes Δ ready-made (a fused multiply and a row sum).
 std::vector<Value> attention_vjp(const VjpContext& c) {
   std::vector<Value> g(c.inputs.size());
+  const AttentionParams& p = c.node.params<AttentionParams>();
+  const size_t n = p.layout == "NL3HD" ? 1 : 3;
   Value dout = c.grad_outputs[0], glse = c.grad_outputs[1];
-  if (!(dout.valid() || glse.valid()) || !(c.needs_grad[0] || c.needs_grad[1] || c.needs_grad[2])) return g;
+  bool wanted = false;
+  for (size_t i = 0; i < n; ++i) wanted |= c.needs_grad[i];
+  if (!(dout.valid() || glse.valid()) || !wanted) return g;
   const Value out = c.outputs[0], lse = c.outputs[1];
   Value delta;
-  if (dout.valid()) delta = sum(dout * out, {-1});
+  if (dout.valid()) {
+    delta = sum(dout * out, {-1});  // [N,H,L], or [N,L,H] for the sequence-major layouts
+    if (p.layout != "NHLD") delta = transpose(delta, 1, 2);
+  }
   if (glse.valid()) delta = delta.valid() ? delta - glse : -glse;
   if (!dout.valid()) dout = zeros_like(out);
-  const AttentionParams& p = c.node.params<AttentionParams>();
-  const Value mask = c.inputs.size() > 3 ? c.inputs[3] : Value{};
-  std::vector<Value> d =
-      scaled_dot_product_attention_backward(c.inputs[0], c.inputs[1], c.inputs[2], lse, delta, dout, mask, p.scale,
-                                            p.causal);
-  for (int i = 0; i < 3; ++i)
+  std::vector<Value> in(c.inputs.begin(), c.inputs.begin() + static_cast<std::ptrdiff_t>(n));
+  in.insert(in.end(), {lse, delta, dout});
+  if (c.inputs.size() > n) in.push_back(c.inputs[n]);
+  std::vector<Value> d = apply_multi("scaled_dot_product_attention_backward", std::move(in), c.node.attrs);
+  for (size_t i = 0; i < n; ++i)
     if (c.needs_grad[i]) g[i] = d[i];
   return g;
 }
 
 // Score pairs actually computed: causal skips those above the diagonal.
-double score_pairs(const Shape& q, const Shape& k, bool causal) {
-  const double l = static_cast<double>(q[2]), s = static_cast<double>(k[2]), batch = static_cast<double>(q[0] * q[1]);
-  if (!causal) return batch * l * s;
-  double pairs = 0;  // Σ_i min(i + 1, S)
-  const double full_rows = std::max(0.0, l - s);
-  const double tri = std::min(l, s);
-  pairs = tri * (tri + 1) / 2 + full_rows * s;
-  return batch * pairs;
+double score_pairs(const AttentionGeom& g) {
+  const double l = static_cast<double>(g.l), s = static_cast<double>(g.s), batch = static_cast<double>(g.batch);
+  if (!g.causal) return batch * l * s;
+  const double tri = std::min(l, s);  // Σ_i min(i + 1, S)
+  return batch * (tri * (tri + 1) / 2 + std::max(0.0, l - s) * s);
+}
+
+AttentionGeom geom_of(const Node& n) {
+  const AttentionParams& p = n.params<AttentionParams>();
+  const bool packed = p.layout == "NL3HD";
+  const Shape& q = n.inputs[0].shape();
+  return attention_geom(q, packed ? q : n.inputs[1].shape(), packed ? q : n.inputs[2].shape(), nullptr, p);
+}
+
+Cost io_bytes(const Node& n) {
+  Cost c;
+  for (const Value& in : n.inputs) c.bytes_read += bytes_of(in.type());
+  for (const TensorType& t : n.outputs) c.bytes_written += bytes_of(t);
+  return c;
 }
 
 // Per score: q·k (2d), exp and the online rescale (~5), p·v (2dv).
 Cost attention_cost(const Node& n) {
-  const Shape &q = n.inputs[0].shape(), &k = n.inputs[1].shape(), &v = n.inputs[2].shape();
-  const double pairs = score_pairs(q, k, n.params<AttentionParams>().causal);
-  double read = 0, written = 0;
-  for (const Value& in : n.inputs) read += bytes_of(in.type());
-  for (const TensorType& t : n.outputs) written += bytes_of(t);
-  return Cost{pairs * (2.0 * static_cast<double>(q[3]) + 2.0 * static_cast<double>(v[3]) + 5), read, written};
+  const AttentionGeom g = geom_of(n);
+  Cost c = io_bytes(n);
+  c.flops = score_pairs(g) * (2.0 * static_cast<double>(g.d) + 2.0 * static_cast<double>(g.dv) + 5);
+  return c;
 }
 
 // Per score: q·k again (2d), dV (2dv), dP (2dv), dQ and dK (4d), exp and dS (~4).
 Cost attention_backward_cost(const Node& n) {
-  const Shape &q = n.inputs[0].shape(), &k = n.inputs[1].shape(), &v = n.inputs[2].shape();
-  const double pairs = score_pairs(q, k, n.params<AttentionParams>().causal);
-  double read = 0, written = 0;
-  for (const Value& in : n.inputs) read += bytes_of(in.type());
-  for (const TensorType& t : n.outputs) written += bytes_of(t);
-  return Cost{pairs * (6.0 * static_cast<double>(q[3]) + 4.0 * static_cast<double>(v[3]) + 4), read, written};
+  const AttentionGeom g = geom_of(n);
+  Cost c = io_bytes(n);
+  c.flops = score_pairs(g) * (6.0 * static_cast<double>(g.d) + 4.0 * static_cast<double>(g.dv) + 4);
+  return c;
 }
 
 }  // namespace
@@ -147,9 +197,12 @@ void register_attention_ops(OpRegistry& r) {
               .infer = infer_attention,
               .vjp = attention_vjp,
               .cost = attention_cost,
+              // The mask gets no gradient: slot 3 beside q, k, v; with the packed qkv it is
+              // slot 1, whose gradient the vjp leaves empty (zero).
               .nondiff_inputs = {3},
-              .doc = "softmax(q k^T scale + mask) v over [N,H,L,d] -> out, row log-sum-exp; fused, no [L,S] "
-                     "scores in memory; optional additive mask and causal"});
+              .doc = "softmax(q k^T scale + mask) v over [N,H,L,d] (or the NLHD / packed NL3HD layouts) -> out, "
+                     "row log-sum-exp; fused, no [L,S] scores in memory; optional additive mask (no gradient) and "
+                     "causal"});
   // Not differentiable again: its inputs' second derivatives would need the [L,S]
   // probabilities it exists to avoid (as PyTorch's fused attention kernels).
   op::scaled_dot_product_attention_backward =
@@ -159,15 +212,31 @@ void register_attention_ops(OpRegistry& r) {
               .infer = infer_attention_backward,
               .cost = attention_backward_cost,
               .doc = "gradients of scaled_dot_product_attention (q, k, v, lse, delta, dout [, mask]) -> dq, dk, "
-                     "dv, recomputing the probabilities tile by tile"});
+                     "dv (or qkv -> dqkv), recomputing the probabilities tile by tile"});
 }
 
 std::vector<Value> scaled_dot_product_attention_with_lse(Value q, Value k, Value v, Value mask, double scale,
                                                          bool causal, const std::source_location& loc) {
   std::vector<Value> in{q, k, v};
   if (mask.valid()) in.push_back(mask);
-  return apply_multi("scaled_dot_product_attention", std::move(in), encode_params(AttentionParams{scale, causal}),
-                     loc);
+  return apply_multi("scaled_dot_product_attention", std::move(in),
+                     encode_params(AttentionParams{scale, causal, "NHLD"}), loc);
+}
+
+Value scaled_dot_product_attention_nlhd(Value q, Value k, Value v, Value mask, double scale, bool causal,
+                                        const std::source_location& loc) {
+  std::vector<Value> in{q, k, v};
+  if (mask.valid()) in.push_back(mask);
+  return apply("scaled_dot_product_attention", std::move(in), encode_params(AttentionParams{scale, causal, "NLHD"}),
+               loc);
+}
+
+Value scaled_dot_product_attention_packed(Value qkv, Value mask, double scale, bool causal,
+                                          const std::source_location& loc) {
+  std::vector<Value> in{qkv};
+  if (mask.valid()) in.push_back(mask);
+  return apply("scaled_dot_product_attention", std::move(in), encode_params(AttentionParams{scale, causal, "NL3HD"}),
+               loc);
 }
 
 Value scaled_dot_product_attention(Value q, Value k, Value v, Value mask, double scale, bool causal,
@@ -181,7 +250,7 @@ std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value
   std::vector<Value> in{q, k, v, lse, delta, dout};
   if (mask.valid()) in.push_back(mask);
   return apply_multi("scaled_dot_product_attention_backward", std::move(in),
-                     encode_params(AttentionParams{scale, causal}), loc);
+                     encode_params(AttentionParams{scale, causal, "NHLD"}), loc);
 }
 
 Value scaled_dot_product_attention_composed(Value q, Value k, Value v, Value mask, double scale,

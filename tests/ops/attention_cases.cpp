@@ -27,8 +27,11 @@ const Setup kSetups[] = {
     {1, 2, 5, 8, 4, 4, 0, true, {}, 0},         {1, 2, 8, 5, 4, 3, 0.5, true, {}, 0},
     {2, 2, 5, 7, 4, 4, 0, false, {5, 7}, 1},    {2, 2, 4, 6, 4, 4, 0, false, {2, 1, 1, 6}, 2},
     {1, 1, 3, 4, 2, 2, 0.3, true, {1, 1, 3, 4}, 1}, {1, 2, 70, 130, 8, 8, 0, false, {}, 0},
-    {1, 1, 70, 70, 4, 4, 0, true, {}, 0},
+    {1, 1, 70, 70, 4, 4, 0, true, {}, 0},       {2, 2, 6, 6, 4, 4, 0, false, {2, 1, 1, 6}, 2},
 };
+// Setups with S = L and dv = d, which the packed layout can hold: causal, two key blocks,
+// key padding.
+const Setup kLayoutSetups[] = {kSetups[1], kSetups[8], kSetups[9]};
 
 // The mask of the given kind; key padding hides the last (b + 1) keys of batch row b.
 Tensor make_mask(const Setup& s, DType dt, uint64_t seed) {
@@ -119,6 +122,53 @@ std::vector<Tensor> attention_backward_reference(const std::vector<Tensor>& in, 
           make_f64(in[2].shape(), [&](int64_t f) { return dv[f]; })};
 }
 
+// ---- the sequence-major layouts: NLHD tensors are [N,T,H,D], NL3HD's qkv [N,T,3,H,D] ----
+
+// x [N,H,T,D] -> [N,T,H,D] and back (the same permutation of dims 1 and 2).
+Tensor swap_heads(const Tensor& x) {
+  const Shape& s = x.shape();
+  return make_f64(Shape{s[0], s[2], s[1], s[3]}, [&](int64_t f) {
+    const int64_t d = f % s[3], h = f / s[3] % s[1], t = f / (s[3] * s[1]) % s[2], n = f / (s[3] * s[1] * s[2]);
+    return at(x, ((n * s[1] + h) * s[2] + t) * s[3] + d);
+  });
+}
+
+// qkv [N,T,3,H,D] from q, k, v [N,H,T,D], or part `p` of it back as [N,H,T,D].
+Tensor pack_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const Shape& s = q.shape();
+  const Tensor* parts[] = {&q, &k, &v};
+  return make_f64(Shape{s[0], s[2], 3, s[1], s[3]}, [&](int64_t f) {
+    const int64_t d = f % s[3], h = f / s[3] % s[1], p = f / (s[3] * s[1]) % 3, t = f / (s[3] * s[1] * 3) % s[2],
+                  n = f / (s[3] * s[1] * 3 * s[2]);
+    return at(*parts[p], ((n * s[1] + h) * s[2] + t) * s[3] + d);
+  });
+}
+Tensor unpack_qkv(const Tensor& qkv, int p) {
+  const Shape& s = qkv.shape();  // [N,T,3,H,D]
+  return make_f64(Shape{s[0], s[3], s[1], s[4]}, [&](int64_t f) {
+    const int64_t d = f % s[4], t = f / s[4] % s[1], h = f / (s[4] * s[1]) % s[3], n = f / (s[4] * s[1] * s[3]);
+    return at(qkv, (((n * s[1] + t) * 3 + p) * s[3] + h) * s[4] + d);
+  });
+}
+
+// The reference of a layout: inputs converted to NHLD, outputs (and gradients) back.
+std::vector<Tensor> in_layout(const std::string& layout, const std::vector<Tensor>& in, const Attrs& a,
+                              std::vector<Tensor> (*nhld)(const std::vector<Tensor>&, const Attrs&), bool backward) {
+  std::vector<Tensor> x;
+  size_t rest = 3;
+  if (layout == "NL3HD") {
+    x = {unpack_qkv(in[0], 0), unpack_qkv(in[0], 1), unpack_qkv(in[0], 2)};
+    rest = 1;
+  } else {
+    x = {swap_heads(in[0]), swap_heads(in[1]), swap_heads(in[2])};
+  }
+  for (size_t i = rest; i < in.size(); ++i) x.push_back(backward && i == rest + 2 ? swap_heads(in[i]) : in[i]);
+  std::vector<Tensor> y = nhld(x, a);
+  if (!backward) return {swap_heads(y[0]), y[1]};
+  if (layout == "NL3HD") return {pack_qkv(y[0], y[1], y[2])};
+  return {swap_heads(y[0]), swap_heads(y[1]), swap_heads(y[2])};
+}
+
 std::string label(const char* what, const Setup& s, DType dt) {
   return str_cat(what, " N", s.n, " H", s.h, " L", s.l, " S", s.s, " d", s.d, " dv", s.dv, s.causal ? " causal" : "",
                  s.mask_kind == 1 ? " additive mask " : s.mask_kind == 2 ? " padding mask " : "",
@@ -141,6 +191,67 @@ DAGRAD_OP_CASES("scaled_dot_product_attention") {
       k.reference = attention_reference;
       cases.push_back(k);
     }
+  return cases;
+}
+
+// NLHD and the packed NL3HD on a few setups: the same math, other memory walks.
+DAGRAD_OP_CASES("scaled_dot_product_attention") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 1100;
+  for (DType dt : kDtypes)
+    for (const char* layout : {"NLHD", "NL3HD"})
+      for (const Setup& s : kLayoutSetups) {
+        OpCase k;
+        k.label = str_cat(label("attention", s, dt), " ", layout);
+        const Tensor q = random_tensor(Shape{s.n, s.h, s.l, s.d}, dt, seed++),
+                     key = random_tensor(Shape{s.n, s.h, s.s, s.d}, dt, seed++),
+                     v = random_tensor(Shape{s.n, s.h, s.s, s.dv}, dt, seed++);
+        if (std::string(layout) == "NL3HD")
+          k.inputs = {pack_qkv(q, key, v).to_dtype(dt)};
+        else
+          k.inputs = {swap_heads(q).to_dtype(dt), swap_heads(key).to_dtype(dt), swap_heads(v).to_dtype(dt)};
+        if (s.mask_kind) k.inputs.push_back(make_mask(s, dt, seed++));
+        k.attrs = Attrs{{"scale", s.scale}, {"causal", s.causal}, {"layout", std::string(layout)}};
+        k.reference = [l = std::string(layout)](const std::vector<Tensor>& in, const Attrs& a) {
+          return in_layout(l, in, a, attention_reference, false);
+        };
+        if (std::string(layout) == "NL3HD") k.grad_inputs = {0};  // the mask (slot 1) gets no gradient
+        cases.push_back(k);
+      }
+  return cases;
+}
+
+DAGRAD_OP_CASES("scaled_dot_product_attention_backward") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 1200;
+  for (DType dt : kDtypes)
+    for (const char* layout : {"NLHD", "NL3HD"})
+      for (const Setup& s : kLayoutSetups) {
+        const Tensor q = random_tensor(Shape{s.n, s.h, s.l, s.d}, dt, seed++),
+                     key = random_tensor(Shape{s.n, s.h, s.s, s.d}, dt, seed++),
+                     v = random_tensor(Shape{s.n, s.h, s.s, s.dv}, dt, seed++);
+        std::vector<Tensor> fwd_in{q, key, v};
+        Tensor mask;
+        if (s.mask_kind) fwd_in.push_back(mask = make_mask(s, dt, seed++));
+        Tensor lse = attention_reference(fwd_in, Attrs{{"scale", s.scale}, {"causal", s.causal}})[1].to_dtype(dt);
+        OpCase k;
+        k.label = str_cat(label("attention backward", s, dt), " ", layout);
+        if (std::string(layout) == "NL3HD")
+          k.inputs = {pack_qkv(q, key, v).to_dtype(dt)};
+        else
+          k.inputs = {swap_heads(q).to_dtype(dt), swap_heads(key).to_dtype(dt), swap_heads(v).to_dtype(dt)};
+        k.inputs.push_back(lse);
+        k.inputs.push_back(random_tensor(lse.shape(), dt, seed++));
+        k.inputs.push_back(random_tensor(Shape{s.n, s.l, s.h, s.dv}, dt, seed++));  // dout, sequence-major
+        if (s.mask_kind) k.inputs.push_back(mask);
+        k.attrs = Attrs{{"scale", s.scale}, {"causal", s.causal}, {"layout", std::string(layout)}};
+        k.reference = [l = std::string(layout)](const std::vector<Tensor>& in, const Attrs& a) {
+          return in_layout(l, in, a, attention_backward_reference, true);
+        };
+        k.tol = 1e-4;
+        k.skip_grad = true;
+        cases.push_back(k);
+      }
   return cases;
 }
 

@@ -73,7 +73,7 @@ TEST(TransformerErrors, AttentionNeedsFourDimensionalInputs) {
   Value q = g.input("q", Shape{2, 5, 8});
   Value k = g.input("k", Shape{2, 1, 5, 8});
   const std::string e = error_of<ShapeError>([&] { scaled_dot_product_attention(q, k, k); });
-  EXPECT_TRUE(contains(e, "[scaled_dot_product_attention] q must be 4-D [N, heads, length, dim], got shape [2,5,8]"))
+  EXPECT_TRUE(contains(e, "[scaled_dot_product_attention] q must be 4-D [N, heads, length, dim] (layout NHLD), got shape [2,5,8]"))
       << e;
 }
 
@@ -83,7 +83,7 @@ TEST(TransformerErrors, AttentionHeadDimsMustAgree) {
   Value k = g.input("k", Shape{2, 4, 6, 16});
   Value v = g.input("v", Shape{2, 4, 6, 16});
   const std::string e = error_of<ShapeError>([&] { scaled_dot_product_attention(q, k, v); });
-  EXPECT_TRUE(contains(e, "q and k must have the same last dim (q [2,4,5,8], k [2,4,6,16], v [2,4,6,16])")) << e;
+  EXPECT_TRUE(contains(e, "q and k must have the same last dim (q [2,4,5,8], k [2,4,6,16], v [2,4,6,16], layout NHLD)")) << e;
 }
 
 TEST(TransformerErrors, AttentionMaskMustBroadcastToTheScores) {
@@ -93,6 +93,22 @@ TEST(TransformerErrors, AttentionMaskMustBroadcastToTheScores) {
   Value mask = g.input("mask", Shape{5, 5});
   const std::string e = error_of<ShapeError>([&] { scaled_dot_product_attention(q, k, k, mask); });
   EXPECT_TRUE(contains(e, "mask of shape [5,5] does not broadcast to the scores [N,H,L,S] = [2,4,5,6]")) << e;
+}
+
+TEST(TransformerErrors, AttentionLayoutMustBeKnown) {
+  Graph g;
+  Value q = g.input("q", Shape{2, 4, 5, 8});
+  const std::string e = error_of<ValueError>([&] {
+    apply("scaled_dot_product_attention", {q, q, q}, Attrs{{"layout", std::string("BHSD")}});
+  });
+  EXPECT_TRUE(contains(e, "[scaled_dot_product_attention] layout must be NHLD, NLHD or NL3HD, got 'BHSD'")) << e;
+}
+
+TEST(TransformerErrors, PackedAttentionNeedsThreeParts) {
+  Graph g;
+  Value qkv = g.input("qkv", Shape{2, 5, 2, 4, 8});
+  const std::string e = error_of<ShapeError>([&] { scaled_dot_product_attention_packed(qkv); });
+  EXPECT_TRUE(contains(e, "qkv must be 5-D [N, length, 3, heads, dim] (layout NL3HD), got shape [2,5,2,4,8]")) << e;
 }
 
 }  // namespace
