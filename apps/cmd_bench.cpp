@@ -17,7 +17,7 @@ struct BenchArgs {
 };
 
 void run_bench_command(const BenchArgs& a) {
-  if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates()) << "\n" << std::flush;
+  if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
 }

@@ -188,12 +188,12 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw (default: the model's recipe, sgd; adamw for mnist-vit)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   cmd->add_option("--lr", a->lr, "learning rate, the peak of a onecycle schedule (default: the model's recipe, 0.01; "
-                                 "0.003 for mnist-vit)")
+                                 "0.005 for mnist-vit)")
       ->check(positive_number);
   cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("--nesterov", a->nesterov, "Nesterov momentum (SGD)");
   cmd->add_option("--weight-decay", a->weight_decay, "L2 penalty (decoupled for adamw) (default: the model's recipe, 0; "
-                                                     "0.01 for mnist-vit)")
+                                                     "0.1 for mnist-vit)")
       ->check(non_negative_number);
   cmd->add_option("--schedule", a->schedule,
                   "learning-rate schedule: constant, step, cosine or onecycle (PyTorch's OneCycleLR: a cosine rise "

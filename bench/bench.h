@@ -66,7 +66,8 @@ BenchReport run_bench(const BenchOptions& options);
 std::string format_report(const BenchReport& r);
 std::string format_json(const BenchReport& r);  // one line, for scripts (bench/pytorch_compare.py)
 
-// Single-thread GEMM throughput on the shapes of a model's layers: dagrad's engine (the
+// Single-thread GEMM throughput on the shapes of a model's layers (mnist-cnn's, or
+// mnist-vit's; the other models use mnist-cnn's): dagrad's engine (the
 // GEMM in use for float32), OpenBLAS as configured and, when the build found it,
 // oneDNN's dnnl_sgemm, the practical peak of the machine.
 struct GemmRate {
@@ -75,7 +76,7 @@ struct GemmRate {
   int64_t m = 0, n = 0, k = 0;
   double engine_gflops = 0, openblas_gflops = 0, onednn_gflops = 0;  // 0: not measured
 };
-std::vector<GemmRate> gemm_rates(double seconds_per_shape = 0.2);
+std::vector<GemmRate> gemm_rates(const std::string& model = "mnist-cnn", double seconds_per_shape = 0.2);
 std::string format_gemm_rates(const std::vector<GemmRate>& rates);
 bool have_onednn();
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """dagrad against PyTorch on the CPU, side by side in one run.
 
-Runs `dagrad bench` and the same training step in PyTorch (examples/mnist's CNN, SGD
-with momentum 0.9, float32, a fixed random batch, the same thread count), in
-alternation for --rounds rounds, and prints the median of each with the ratios:
+Runs `dagrad bench` and the same training step in PyTorch (--model mnist-cnn: examples/
+mnist's CNN with SGD momentum 0.9; --model mnist-vit: the vision transformer with AdamW,
+both built from torch.nn in bench/torch_models.py; float32, a fixed random batch, the
+same thread count), in alternation for --rounds rounds, and prints the median of each
+with the ratios:
 
-  dagrad                 dagrad bench --model mnist-cnn --infer --json
+  dagrad                 dagrad bench --model M --infer --json
   PyTorch as installed   Debian's python3-torch, environment untouched
   PyTorch best           LD_PRELOAD=libtcmalloc_minimal (when present),
                          OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1
@@ -18,7 +20,7 @@ and CPU seconds per step are printed next to the wall-clock rates.
 PyTorch is needed only for this script (apt-get install python3-torch); the project's
 build and tests never use it. Usage:
 
-  bench/pytorch_compare.py [--dagrad build/apps/dagrad] [--seconds 20] [--rounds 3]
+  bench/pytorch_compare.py [--model mnist-cnn|mnist-vit] [--dagrad build/apps/dagrad] [--seconds 20] [--rounds 3]
 """
 import argparse
 import json
@@ -37,34 +39,17 @@ DEBIAN_PYTHON = "/usr/bin/python3"  # python3-torch installs for Debian's interp
 def torch_worker(args):
     """Runs in a child process: times PyTorch and prints one line of JSON."""
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 
-    class Net(nn.Module):  # pytorch/examples mnist/main.py
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, 1)
-            self.conv2 = nn.Conv2d(32, 64, 3, 1)
-            self.dropout1 = nn.Dropout(0.25)
-            self.dropout2 = nn.Dropout(0.5)
-            self.fc1 = nn.Linear(9216, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.relu(self.conv1(x))
-            x = F.relu(self.conv2(x))
-            x = F.max_pool2d(x, 2)
-            x = self.dropout1(x)
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = self.dropout2(x)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_models import MODELS, recipe
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    model = Net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model = MODELS[args.model]()
+    # The recipe's optimizer; the schedule is left out (a fixed learning rate, as dagrad
+    # bench runs its steps).
+    opt, _ = recipe(args.model, model, 1, 1)
     x = torch.randn(args.batch, 1, 28, 28)
     y = torch.randint(0, 10, (args.batch,))
 
@@ -111,6 +96,7 @@ def run_json(cmd, env):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="mnist-cnn", choices=["mnist-cnn", "mnist-vit"])
     p.add_argument("--dagrad", default=os.path.join(os.path.dirname(__file__), "..", "build", "apps", "dagrad"))
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rounds", type=int, default=3)
@@ -130,9 +116,8 @@ def main():
         sys.exit("pytorch_compare: PyTorch is not installed (apt-get install python3-torch)")
 
     common = ["--seconds", str(args.seconds), "--threads", str(args.threads), "--batch", str(args.batch),
-              "--seed", str(args.seed)]
-    dagrad_cmd = [args.dagrad, "bench", "--model", "mnist-cnn", "--infer", "--infer-batch", str(args.infer_batch),
-                  "--json"] + common
+              "--seed", str(args.seed), "--model", args.model]
+    dagrad_cmd = [args.dagrad, "bench", "--infer", "--infer-batch", str(args.infer_batch), "--json"] + common
     worker = [python, os.path.abspath(__file__), "--worker", "--infer-batch", str(args.infer_batch)] + common
     best_env = dict(os.environ, OMP_WAIT_POLICY="passive", OPENBLAS_NUM_THREADS="1")
     if os.path.exists(TCMALLOC):
@@ -164,7 +149,7 @@ def main():
         rows.append((name, med(name, "train", "images_per_s"), med(name, "train", "ms_per_step"),
                      med(name, "train", "cpu_ms_per_step"), med(name, "infer", "images_per_s"),
                      med(name, "infer", "cpu_ms_per_step"), med(name, "train_peak_rss_mib")))
-    print(f"\nmnist-cnn, {args.threads} threads, training batch {args.batch}, inference batch {args.infer_batch}, "
+    print(f"\n{args.model}, {args.threads} threads, training batch {args.batch}, inference batch {args.infer_batch}, "
           f"median of {args.rounds} alternating rounds (torch {results['PyTorch best'][0].get('torch', '?')})")
     print(f"{'':22s} {'train img/s':>12s} {'ms/step':>9s} {'CPU ms/step':>12s} {'infer img/s':>12s} "
           f"{'CPU ms/batch':>13s} {'peak RSS MiB':>13s}")

@@ -36,7 +36,7 @@ std::shared_ptr<Sequential> mnist_vit(const VitConfig& c) {
   if (c.patch <= 0 || 28 % c.patch)
     throw ValueError(str_cat("[mnist-vit] the patch size must divide 28, got ", c.patch));
   TransformerEncoderOptions layer{.dim_feedforward = c.mlp, .dropout = c.dropout, .attention_dropout = 0,
-                                  .gelu = true, .norm_first = true};
+                                  .gelu = c.gelu, .norm_first = c.norm_first};
   std::vector<ModulePtr> m{
       conv2d("patch_embed", 1, c.width, c.patch, {.stride = c.patch}),  // [N, width, grid, grid]
       std::make_shared<Lambda>("tokens", [](Value x) {                   // [N, tokens, width]
@@ -71,7 +71,7 @@ std::shared_ptr<Sequential> make_model(const std::string& name) {
 
 Recipe default_recipe(const std::string& model) {
   if (model == "mnist-vit")
-    return Recipe{.optimizer = "adamw", .lr = 3e-3, .weight_decay = 0.01, .schedule = "onecycle", .epochs = 10};
+    return Recipe{.optimizer = "adamw", .lr = 5e-3, .weight_decay = 0.1, .schedule = "onecycle", .epochs = 10};
   return Recipe{};
 }
 

@@ -277,7 +277,9 @@ TEST(TransformerModules, CausalAttentionIgnoresLaterPositions) {
   nn::MultiheadAttention attn("attn", 8, 2);
   Graph g;
   Value x = g.input("x", Shape{1, 6, 8});
-  Value y = attn.attend(x, x, x, nn::AttentionMasks{.causal = true});
+  nn::AttentionMasks causal;
+  causal.causal = true;
+  Value y = attn.attend(x, x, x, causal);
   TensorMap bind = nn::init_parameters(attn, 9);
   Tensor a = random(Shape{1, 6, 8}, 18), b = a.clone();
   for (int64_t i = 4 * 8; i < 6 * 8; ++i) b.data<float>()[i] += 1.0f;  // change positions 4 and 5
