@@ -265,7 +265,9 @@ void register_elementwise_ops(OpRegistry& r) {
                                                      .cost = flops<2>,
                                                      .nondiff_inputs = {1},
                                                      .doc = "grad where x > 0, else negative_slope * grad"}));
+  // Fusible into the GEMM producing its gradient input (linear2's dX in a transformer).
   r.add(elementwise<GeluBackward>({.name = "gelu_backward",
+                                   .flags = kEpilogue,
                                    .vjp = gelu_backward_vjp,
                                    .cost = flops<9>,
                                    .doc = "grad * gelu'(x): the gradient of gelu"}));
