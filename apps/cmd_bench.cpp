@@ -14,9 +14,19 @@ struct BenchArgs {
   bench::BenchOptions opt;
   bool gemm = false;
   bool json = false;
+  bool attention = false;
+  std::vector<int64_t> lengths = {64, 256, 1024};
 };
 
 void run_bench_command(const BenchArgs& a) {
+  if (a.attention) {
+    bench::AttentionBenchOptions o;
+    o.lengths = a.lengths;
+    o.threads = a.opt.threads;
+    o.seed = a.opt.seed;
+    std::cout << bench::format_attention_rates(o, bench::attention_rates(o)) << std::flush;
+    return;
+  }
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
@@ -53,6 +63,13 @@ Command add_bench_command(CLI::App& app) {
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "
                 "with it (the practical peak)");
   cmd->add_flag("--json", a->json, "print the result as one line of JSON");
+  cmd->add_flag("--attention", a->attention,
+                "instead of a model: attention's planned memory and time per training step (q, k, v [1,4,L,64]) "
+                "for the fused op and its composed reference, at each of --lengths");
+  cmd->add_option("--lengths", a->lengths, "sequence lengths of --attention")
+      ->check(positive_number)
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "seed for initialisation, the random batch and dropout")
       ->capture_default_str();
   return {cmd, [a] { run_bench_command(*a); }};

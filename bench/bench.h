@@ -80,6 +80,26 @@ std::vector<GemmRate> gemm_rates(const std::string& model = "mnist-cnn", double 
 std::string format_gemm_rates(const std::vector<GemmRate>& rates);
 bool have_onednn();
 
+// Attention's memory and time against the sequence length (bench/attention_bench.cpp):
+// a compiled training step of the fused op and of its composed reference per length.
+struct AttentionBenchOptions {
+  std::vector<int64_t> lengths = {64, 256, 1024};
+  int64_t batch = 1, heads = 4, dim = 64;
+  int threads = 2;
+  double seconds = 2;  // timed runs per (length, form)
+  uint64_t seed = 1;
+};
+struct AttentionRate {
+  int64_t length = 0;
+  bool fused = true;
+  double arena_mib = 0;   // the plan's peak memory (activations, gradients, temporaries)
+  double scores_mib = 0;  // one [N,H,L,L] float32 tensor, for scale
+  int64_t runs = 0;
+  double ms_per_run = 0, cpu_ms_per_run = 0;
+};
+std::vector<AttentionRate> attention_rates(const AttentionBenchOptions& options);
+std::string format_attention_rates(const AttentionBenchOptions& options, const std::vector<AttentionRate>& rates);
+
 // Process statistics.
 double process_cpu_seconds();
 double peak_rss_mib();
