@@ -174,9 +174,11 @@ Value scaled_dot_product_attention_packed(Value qkv, Value mask = {}, double sca
 // Also the row log-sum-exp of the scores [N,H,L] (what the backward op recomputes from).
 std::vector<Value> scaled_dot_product_attention_with_lse(Value q, Value k, Value v, Value mask = {}, double scale = 0,
                                                          bool causal = false, DAGRAD_LOC);
-// dq, dk, dv from the saved lse and delta = rowsum(dout ⊙ out) - (cotangent of lse).
-std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value v, Value lse, Value delta, Value dout,
-                                                         Value mask, double scale, bool causal, DAGRAD_LOC);
+// dq, dk, dv of scaled_dot_product_attention from its out and saved lse, the cotangent
+// dout and, when valid, the cotangent of lse (the probabilities are recomputed).
+std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value v, Value out, Value lse, Value dout,
+                                                         Value mask, double scale, bool causal, Value lse_grad = {},
+                                                         DAGRAD_LOC);
 // The same attention composed of matmul, softmax and matmul (the [N,H,L,S] scores are
 // materialised): the fused op's reference. A causal mask is passed as `mask`.
 Value scaled_dot_product_attention_composed(Value q, Value k, Value v, Value mask = {}, double scale = 0, DAGRAD_LOC);

@@ -225,18 +225,22 @@ void attention_forward(const KernelContext& ctx) {
 // With P = exp(S - lse) recomputed per tile and Δ = rowsum(dO⊙O) - (cotangent of lse):
 //   dV_j += Σ_i P_ij·dO_i,  dP_ij = dO_i·V_j,  dS = P⊙(dP - Δ_i),
 //   dQ_i += scale·Σ_j dS_ij·K_j,  dK_j += scale·Σ_i dS_ij·Q_i.
-// The gradients have their inputs' layouts (packed: one dqkv); dout has out's.
+// The gradients have their inputs' layouts (packed: one dqkv); out and dout have out's.
+// Inputs after q, k, v: out, lse, dout, then the mask and the cotangent of lse if given.
 template <class T>
 void attention_backward(const KernelContext& ctx) {
   const Slots in(ctx);
-  const AttentionGeom g = geom_of(ctx, in, in.next + 3);
+  const bool lse_grad = ctx.params<AttentionParams>().lse_grad;
+  const bool has_mask = ctx.inputs.size() == in.next + 4 + (lse_grad ? 1 : 0);
+  const AttentionGeom g = geom_of(ctx, in, has_mask ? in.next + 3 : ctx.inputs.size());
   const T* q = ctx.inputs[in.q].data<T>();
   const T* k = ctx.inputs[in.k].data<T>();
   const T* v = ctx.inputs[in.v].data<T>();
-  const T* lse = ctx.inputs[in.next].data<T>();
-  const T* delta = ctx.inputs[in.next + 1].data<T>();
+  const T* out = ctx.inputs[in.next].data<T>();
+  const T* lse = ctx.inputs[in.next + 1].data<T>();
   const T* dout = ctx.inputs[in.next + 2].data<T>();
-  const T* mask = g.has_mask ? ctx.inputs[in.next + 3].data<T>() : nullptr;
+  const T* mask = has_mask ? ctx.inputs[in.next + 3].data<T>() : nullptr;
+  const T* glse = lse_grad ? ctx.inputs.back().data<T>() : nullptr;
   T* dq = ctx.outputs[in.q].data<T>();
   T* dk = ctx.outputs[in.k].data<T>();
   T* dv = ctx.outputs[in.v].data<T>();
@@ -255,6 +259,14 @@ void attention_backward(const KernelContext& ctx) {
       for (int64_t i0 = 0; i0 < g.l; i0 += kQueryBlock) {
         const int64_t nq = std::min(kQueryBlock, g.l - i0);
         const int64_t keys = g.key_end(i0 + nq - 1);
+        T delta[kQueryBlock];  // Δ of the block's rows
+        for (int64_t r = 0; r < nq; ++r) {
+          const T* o = out + g.o_at(b, i0 + r);
+          const T* d = dout + g.o_at(b, i0 + r);
+          T acc = 0;
+          for (int64_t c = 0; c < g.dv; ++c) acc += d[c] * o[c];
+          delta[r] = glse ? acc - glse[b * g.l + i0 + r] : acc;
+        }
         for (int64_t j0 = 0; j0 < keys; j0 += kKeyBlock) {
           const int64_t nk = std::min(kKeyBlock, keys - j0);
           transpose_block(k + g.k_at(b, j0), g.k.sl, nk, g.d, kt);
@@ -264,7 +276,7 @@ void attention_backward(const KernelContext& ctx) {
             const int64_t i = i0 + r;
             T* pr = p + r * kKeyBlock;
             T* dsr = ds + r * kKeyBlock;
-            const T row_lse = lse[b * g.l + i], row_delta = delta[b * g.l + i];
+            const T row_lse = lse[b * g.l + i], row_delta = delta[r];
             for (int64_t j = 0; j < nk; ++j) pr[j] = math::vexp(pr[j] - row_lse);
             weighted_rows(dout + g.o_at(b, i), 1, vt, kKeyBlock, g.dv, dsr, nk, false);  // dP = dO·vᵀ
             for (int64_t j = 0; j < nk; ++j) dsr[j] = scale * pr[j] * (dsr[j] - row_delta);  // scale·dS

@@ -67,6 +67,16 @@ __global__ void attention_kernel(AttentionGeom g, const T* q, const T* k, const 
   }
 }
 
+// Δ_i = rowsum(dO_i ⊙ O_i) - (cotangent of lse)_i, one row per thread.
+template <class T>
+__global__ void attention_delta_kernel(AttentionGeom g, const T* out, const T* dout, const T* lse_grad, T* delta) {
+  DAGRAD_GRID_STRIDE(t, g.batch * g.l) {
+    const int64_t b = t / g.l, i = t % g.l;
+    const T d = dot(dout + g.o_at(b, i), out + g.o_at(b, i), g.dv);
+    delta[t] = lse_grad ? d - lse_grad[t] : d;
+  }
+}
+
 // dk_j = scale·Σ_i dS_ij·q_i, dv_j = Σ_i P_ij·dO_i over the queries that see key j.
 template <class T>
 __global__ void attention_dkdv_kernel(AttentionGeom g, const T* q, const T* k, const T* v, const T* mask, const T* lse,
@@ -129,8 +139,13 @@ void launch_attention(const AttentionGeom& g, const T* q, const T* k, const T* v
 }
 
 template <class T>
-void launch_attention_backward(const AttentionGeom& g, const T* q, const T* k, const T* v, const T* mask, const T* lse,
-                               const T* delta, const T* dout, T* dq, T* dk, T* dv, cudaStream_t stream) {
+void launch_attention_backward(const AttentionGeom& g, const T* q, const T* k, const T* v, const T* mask, const T* out,
+                               const T* lse, const T* lse_grad, const T* dout, T* dq, T* dk, T* dv, T* delta,
+                               cudaStream_t stream) {
+  if (g.batch * g.l > 0) {
+    attention_delta_kernel<<<blocks_for(g.batch * g.l), kAttentionBlock, 0, stream>>>(g, out, dout, lse_grad, delta);
+    DAGRAD_CUDA_LAUNCH_CHECK();
+  }
   if (g.batch * g.s > 0) {
     attention_dkdv_kernel<<<blocks_for(g.batch * g.s), kAttentionBlock, 0, stream>>>(g, q, k, v, mask, lse, delta,
                                                                                       dout, dk, dv);
@@ -147,7 +162,7 @@ void launch_attention_backward(const AttentionGeom& g, const T* q, const T* k, c
   template void launch_attention<T>(const AttentionGeom&, const T*, const T*, const T*, const T*, T*, T*,       \
                                     cudaStream_t);                                                              \
   template void launch_attention_backward<T>(const AttentionGeom&, const T*, const T*, const T*, const T*,      \
-                                             const T*, const T*, const T*, T*, T*, T*, cudaStream_t);
+                                             const T*, const T*, const T*, const T*, T*, T*, T*, T*, cudaStream_t);
 DAGRAD_INSTANTIATE(float)
 DAGRAD_INSTANTIATE(double)
 #undef DAGRAD_INSTANTIATE

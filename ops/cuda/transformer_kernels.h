@@ -40,8 +40,11 @@ constexpr int64_t kMaxAttentionHeadDim = 256;
 template <class T>
 void launch_attention(const AttentionGeom& g, const T* q, const T* k, const T* v, const T* mask, T* out, T* lse,
                       cudaStream_t stream);
+// out and dout as out's layout; lse_grad (the cotangent of lse) may be null; delta is
+// scratch of batch·l values.
 template <class T>
-void launch_attention_backward(const AttentionGeom& g, const T* q, const T* k, const T* v, const T* mask, const T* lse,
-                               const T* delta, const T* dout, T* dq, T* dk, T* dv, cudaStream_t stream);
+void launch_attention_backward(const AttentionGeom& g, const T* q, const T* k, const T* v, const T* mask, const T* out,
+                               const T* lse, const T* lse_grad, const T* dout, T* dq, T* dk, T* dv, T* delta,
+                               cudaStream_t stream);
 
 }  // namespace dagrad::cuda

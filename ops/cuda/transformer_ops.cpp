@@ -104,15 +104,21 @@ void attention_cuda(const KernelContext& ctx) {
 }
 
 // The packed layout's single dqkv is written by all three gradients (at their offsets).
+// Inputs after q, k, v: out, lse, dout, then the mask and the cotangent of lse if given.
 void attention_backward_cuda(const KernelContext& ctx) {
   const Slots in(ctx);
-  const AttentionGeom g = attention_geom_of(ctx, in, in.next + 3, "scaled_dot_product_attention_backward");
+  const bool lse_grad = ctx.params<AttentionParams>().lse_grad;
+  const bool has_mask = ctx.inputs.size() == in.next + 4 + (lse_grad ? 1 : 0);
+  const AttentionGeom g =
+      attention_geom_of(ctx, in, has_mask ? in.next + 3 : ctx.inputs.size(), "scaled_dot_product_attention_backward");
   dispatch_floating(ctx.inputs[0].dtype(), "scaled_dot_product_attention_backward", [&]<class T>() {
+    T* delta = static_cast<T*>(stream_of(ctx).workspace(static_cast<size_t>(g.batch * g.l) * sizeof(T)));
     launch_attention_backward<T>(g, ctx.inputs[in.q].data<T>(), ctx.inputs[in.k].data<T>(), ctx.inputs[in.v].data<T>(),
-                                 g.has_mask ? ctx.inputs[in.next + 3].data<T>() : nullptr, ctx.inputs[in.next].data<T>(),
-                                 ctx.inputs[in.next + 1].data<T>(), ctx.inputs[in.next + 2].data<T>(),
+                                 has_mask ? ctx.inputs[in.next + 3].data<T>() : nullptr,
+                                 ctx.inputs[in.next].data<T>(), ctx.inputs[in.next + 1].data<T>(),
+                                 lse_grad ? ctx.inputs.back().data<T>() : nullptr, ctx.inputs[in.next + 2].data<T>(),
                                  ctx.outputs[in.q].data<T>(), ctx.outputs[in.k].data<T>(), ctx.outputs[in.v].data<T>(),
-                                 handle_of(ctx));
+                                 delta, handle_of(ctx));
   });
 }
 

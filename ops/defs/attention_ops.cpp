@@ -103,47 +103,49 @@ std::vector<TensorType> infer_attention(const InferContext& c) {
   return attention_outputs(layout, check_qkv(c, layout, n), c.inputs[0].dtype);
 }
 
-// Inputs q, k, v (or qkv), lse, delta, dout and optionally the mask; outputs the
-// gradients of q, k and v (or qkv).
+// Inputs q, k, v (or qkv), out, lse, dout, then optionally the mask and, with lse_grad,
+// the cotangent of lse; outputs the gradients of q, k and v (or qkv).
 std::vector<TensorType> infer_attention_backward(const InferContext& c) {
   const AttentionLayout layout = layout_of(c);
-  const size_t n = qkv_slots(layout);
-  if (c.inputs.size() != n + 3 && c.inputs.size() != n + 4)
-    c.fail(str_cat("expects ", n == 3 ? "q, k, v" : "qkv", ", lse, delta, dout and optionally the mask (", n + 3,
-                   " or ", n + 4, " inputs), got ", c.inputs.size()));
-  const AttentionSizes z = check_qkv(c, layout, n + 3);
+  const size_t n = qkv_slots(layout), extra = c.params<AttentionParams>().lse_grad ? 1 : 0;
+  if (c.inputs.size() != n + 3 + extra && c.inputs.size() != n + 4 + extra)
+    c.fail(str_cat("expects ", n == 3 ? "q, k, v" : "qkv", ", out, lse, dout, optionally the mask",
+                   extra ? " and the cotangent of lse" : "", " (", n + 3 + extra, " or ", n + 4 + extra,
+                   " inputs), got ", c.inputs.size()));
+  const bool has_mask = c.inputs.size() == n + 4 + extra;
+  const AttentionSizes z = check_qkv(c, layout, has_mask ? n + 3 : c.inputs.size());
   const std::vector<TensorType> fwd = attention_outputs(layout, z, c.inputs[0].dtype);
-  const char* names[] = {"lse", "delta", "dout"};
-  const Shape want[] = {fwd[1].shape, fwd[1].shape, fwd[0].shape};
-  for (size_t i = 0; i < 3; ++i)
-    if (c.inputs[n + i].shape != want[i])
-      c.fail(str_cat(names[i], " has shape ", c.inputs[n + i].shape.to_string(), "; expected ", want[i].to_string()));
+  const char* names[] = {"out", "lse", "dout", "the cotangent of lse"};
+  std::vector<std::pair<size_t, Shape>> want = {{n, fwd[0].shape}, {n + 1, fwd[1].shape}, {n + 2, fwd[0].shape}};
+  if (extra) want.push_back({c.inputs.size() - 1, fwd[1].shape});
+  for (size_t i = 0; i < want.size(); ++i)
+    if (c.inputs[want[i].first].shape != want[i].second)
+      c.fail(str_cat(names[i], " has shape ", c.inputs[want[i].first].shape.to_string(), "; expected ",
+                     want[i].second.to_string()));
   return std::vector<TensorType>(c.inputs.begin(), c.inputs.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 // With P = softmax(S) and cotangents dO (of out) and Glse (of lse), dS = P ⊙ (dO·vᵀ - Δ)
 // where Δ = rowsum(dO ⊙ out) - Glse (∂lse/∂S = P): the backward op recomputes P from lse
-// and takes Δ ready-made (a fused multiply and a row sum).
+// and Δ from out and dO.
 std::vector<Value> attention_vjp(const VjpContext& c) {
   std::vector<Value> g(c.inputs.size());
   const AttentionParams& p = c.node.params<AttentionParams>();
   const size_t n = p.layout == "NL3HD" ? 1 : 3;
-  Value dout = c.grad_outputs[0], glse = c.grad_outputs[1];
+  const Value dout = c.grad_outputs[0], glse = c.grad_outputs[1];
   bool wanted = false;
   for (size_t i = 0; i < n; ++i) wanted |= c.needs_grad[i];
   if (!(dout.valid() || glse.valid()) || !wanted) return g;
   const Value out = c.outputs[0], lse = c.outputs[1];
-  Value delta;
-  if (dout.valid()) {
-    delta = sum(dout * out, {-1});  // [N,H,L], or [N,L,H] for the sequence-major layouts
-    if (p.layout != "NHLD") delta = transpose(delta, 1, 2);
-  }
-  if (glse.valid()) delta = delta.valid() ? delta - glse : -glse;
-  if (!dout.valid()) dout = zeros_like(out);
   std::vector<Value> in(c.inputs.begin(), c.inputs.begin() + static_cast<std::ptrdiff_t>(n));
-  in.insert(in.end(), {lse, delta, dout});
+  in.insert(in.end(), {out, lse, dout.valid() ? dout : zeros_like(out)});
   if (c.inputs.size() > n) in.push_back(c.inputs[n]);
-  std::vector<Value> d = apply_multi("scaled_dot_product_attention_backward", std::move(in), c.node.attrs);
+  Attrs attrs = c.node.attrs;
+  if (glse.valid()) {
+    in.push_back(glse);
+    attrs.set("lse_grad", true);
+  }
+  std::vector<Value> d = apply_multi("scaled_dot_product_attention_backward", std::move(in), std::move(attrs));
   for (size_t i = 0; i < n; ++i)
     if (c.needs_grad[i]) g[i] = d[i];
   return g;
@@ -211,8 +213,8 @@ void register_attention_ops(OpRegistry& r) {
               .params = params_codec<AttentionParams>(),
               .infer = infer_attention_backward,
               .cost = attention_backward_cost,
-              .doc = "gradients of scaled_dot_product_attention (q, k, v, lse, delta, dout [, mask]) -> dq, dk, "
-                     "dv (or qkv -> dqkv), recomputing the probabilities tile by tile"});
+              .doc = "gradients of scaled_dot_product_attention (q, k, v, out, lse, dout [, mask] [, lse "
+                     "cotangent]) -> dq, dk, dv (or qkv -> dqkv), recomputing the probabilities tile by tile"});
 }
 
 std::vector<Value> scaled_dot_product_attention_with_lse(Value q, Value k, Value v, Value mask, double scale,
@@ -244,13 +246,14 @@ Value scaled_dot_product_attention(Value q, Value k, Value v, Value mask, double
   return scaled_dot_product_attention_with_lse(q, k, v, mask, scale, causal, loc)[0];
 }
 
-std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value v, Value lse, Value delta, Value dout,
-                                                         Value mask, double scale, bool causal,
+std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value v, Value out, Value lse, Value dout,
+                                                         Value mask, double scale, bool causal, Value lse_grad,
                                                          const std::source_location& loc) {
-  std::vector<Value> in{q, k, v, lse, delta, dout};
+  std::vector<Value> in{q, k, v, out, lse, dout};
   if (mask.valid()) in.push_back(mask);
+  if (lse_grad.valid()) in.push_back(lse_grad);
   return apply_multi("scaled_dot_product_attention_backward", std::move(in),
-                     encode_params(AttentionParams{scale, causal, "NHLD"}), loc);
+                     encode_params(AttentionParams{scale, causal, "NHLD", lse_grad.valid()}), loc);
 }
 
 Value scaled_dot_product_attention_composed(Value q, Value k, Value v, Value mask, double scale,

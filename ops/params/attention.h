@@ -25,17 +25,20 @@ namespace dagrad {
 //            a [N,L,H·d] projection reshaped, so multi-head attention needs no permute)
 //   "NL3HD"  one input qkv [N,L,3,H,d] holding q, k and v (self-attention, S = L, the
 //            output of one [E, 3E] projection reshaped) -> out [N,L,H,d]
-// The row log-sum-exp output is [N,H,L] in every layout.
+// The row log-sum-exp output is [N,H,L] in every layout. lse_grad is the backward op's
+// alone: its last input is then the cotangent of lse.
 struct AttentionParams {
   double scale = 0;
   bool causal = false;
   std::string layout = "NHLD";
+  bool lse_grad = false;
 
   template <class V>
   static void fields(V& v) {
     v.field("scale", &AttentionParams::scale);
     v.field("causal", &AttentionParams::causal);
     v.field("layout", &AttentionParams::layout);
+    v.field("lse_grad", &AttentionParams::lse_grad);
   }
 };
 
@@ -52,7 +55,7 @@ struct AttentionRows {
 
 // The loops of every attention kernel: batch = N·H independent (query, key) problems.
 // q, k, v (and their gradients) and out (and dout) are read through their row layouts;
-// lse and delta are [batch, l]. The mask, when present, is read at n·mask_sn + h·mask_sh
+// lse (and its cotangent) are [batch, l]. The mask, when present, is read at n·mask_sn + h·mask_sh
 // + i·mask_sl + j·mask_ss (stride 0 along broadcast dims).
 struct AttentionGeom {
   int64_t batch = 0, heads = 1, l = 0, s = 0, d = 0, dv = 0;

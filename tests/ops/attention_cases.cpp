@@ -94,11 +94,19 @@ std::vector<Tensor> attention_reference(const std::vector<Tensor>& in, const Att
           make_f64(Shape{q[0], q[1], q[2]}, [&](int64_t f) { return lse[f]; })};
 }
 
-// dq, dk, dv of the backward op: P = exp(S - lse) from the given lse, dS = P⊙(dO·vᵀ - Δ).
+// dq, dk, dv of the backward op on q, k, v, out, lse, dout [, mask] [, cotangent of lse]:
+// P = exp(S - lse) from the given lse, Δ = rowsum(dO⊙out) - (cotangent of lse),
+// dS = P⊙(dO·vᵀ - Δ).
 std::vector<Tensor> attention_backward_reference(const std::vector<Tensor>& in, const Attrs& a) {
   const Geom g(in, a);
-  const Tensor *lse = &in[3], *delta = &in[4], *dout = &in[5];
-  const Tensor* mask = in.size() > 6 ? &in[6] : nullptr;
+  const bool lse_grad = a.has("lse_grad") && a.get_bool("lse_grad");
+  const Tensor *out = &in[3], *lse = &in[4], *dout = &in[5];
+  const Tensor* mask = in.size() == 7 + (lse_grad ? 1 : 0) ? &in[6] : nullptr;
+  std::vector<double> delta(static_cast<size_t>(g.batch * g.l), 0.0);
+  for (int64_t row = 0; row < g.batch * g.l; ++row) {
+    for (int64_t c = 0; c < g.dv; ++c) delta[row] += at(*dout, row * g.dv + c) * at(*out, row * g.dv + c);
+    if (lse_grad) delta[row] -= at(in.back(), row);
+  }
   std::vector<double> dq(static_cast<size_t>(g.batch * g.l * g.d), 0.0), dk(static_cast<size_t>(g.batch * g.s * g.d), 0.0),
       dv(static_cast<size_t>(g.batch * g.s * g.dv), 0.0);
   for (int64_t b = 0; b < g.batch; ++b)
@@ -111,7 +119,7 @@ std::vector<Tensor> attention_backward_reference(const std::vector<Tensor>& in, 
           dp += at(*dout, row * g.dv + c) * at(in[2], key * g.dv + c);
           dv[key * g.dv + c] += p * at(*dout, row * g.dv + c);
         }
-        const double ds = g.scale * p * (dp - at(*delta, row));
+        const double ds = g.scale * p * (dp - delta[row]);
         for (int64_t c = 0; c < g.d; ++c) {
           dq[row * g.d + c] += ds * at(in[1], key * g.d + c);
           dk[key * g.d + c] += ds * at(in[0], row * g.d + c);
@@ -162,7 +170,9 @@ std::vector<Tensor> in_layout(const std::string& layout, const std::vector<Tenso
   } else {
     x = {swap_heads(in[0]), swap_heads(in[1]), swap_heads(in[2])};
   }
-  for (size_t i = rest; i < in.size(); ++i) x.push_back(backward && i == rest + 2 ? swap_heads(in[i]) : in[i]);
+  // Backward: out and dout (after q, k, v) are sequence-major too.
+  for (size_t i = rest; i < in.size(); ++i)
+    x.push_back(backward && (i == rest || i == rest + 2) ? swap_heads(in[i]) : in[i]);
   std::vector<Tensor> y = nhld(x, a);
   if (!backward) return {swap_heads(y[0]), y[1]};
   if (layout == "NL3HD") return {pack_qkv(y[0], y[1], y[2])};
@@ -233,18 +243,21 @@ DAGRAD_OP_CASES("scaled_dot_product_attention_backward") {
         std::vector<Tensor> fwd_in{q, key, v};
         Tensor mask;
         if (s.mask_kind) fwd_in.push_back(mask = make_mask(s, dt, seed++));
-        Tensor lse = attention_reference(fwd_in, Attrs{{"scale", s.scale}, {"causal", s.causal}})[1].to_dtype(dt);
+        const std::vector<Tensor> fwd = attention_reference(fwd_in, Attrs{{"scale", s.scale}, {"causal", s.causal}});
+        const Tensor lse = fwd[1].to_dtype(dt);
+        const bool lse_grad = std::string(layout) == "NL3HD";
         OpCase k;
-        k.label = str_cat(label("attention backward", s, dt), " ", layout);
+        k.label = str_cat(label("attention backward", s, dt), " ", layout, lse_grad ? " with an lse cotangent" : "");
         if (std::string(layout) == "NL3HD")
           k.inputs = {pack_qkv(q, key, v).to_dtype(dt)};
         else
           k.inputs = {swap_heads(q).to_dtype(dt), swap_heads(key).to_dtype(dt), swap_heads(v).to_dtype(dt)};
+        k.inputs.push_back(swap_heads(fwd[0]).to_dtype(dt));                         // out, sequence-major
         k.inputs.push_back(lse);
-        k.inputs.push_back(random_tensor(lse.shape(), dt, seed++));
         k.inputs.push_back(random_tensor(Shape{s.n, s.l, s.h, s.dv}, dt, seed++));  // dout, sequence-major
         if (s.mask_kind) k.inputs.push_back(mask);
-        k.attrs = Attrs{{"scale", s.scale}, {"causal", s.causal}, {"layout", std::string(layout)}};
+        if (lse_grad) k.inputs.push_back(random_tensor(lse.shape(), dt, seed++));
+        k.attrs = Attrs{{"scale", s.scale}, {"causal", s.causal}, {"layout", std::string(layout)}, {"lse_grad", lse_grad}};
         k.reference = [l = std::string(layout)](const std::vector<Tensor>& in, const Attrs& a) {
           return in_layout(l, in, a, attention_backward_reference, true);
         };
@@ -267,13 +280,14 @@ DAGRAD_OP_CASES("scaled_dot_product_attention_backward") {
       Tensor v = random_tensor(Shape{s.n, s.h, s.s, s.dv}, dt, seed++);
       std::vector<Tensor> fwd_in{q, key, v};
       if (s.mask_kind) fwd_in.push_back(make_mask(s, dt, seed++));
-      const Attrs attrs{{"scale", s.scale}, {"causal", s.causal}};
-      // lse as the forward op computes it; delta is any row vector.
-      Tensor lse = attention_reference(fwd_in, attrs)[1].to_dtype(dt);
-      k.inputs = {q, key, v, lse, random_tensor(lse.shape(), dt, seed++),
-                  random_tensor(Shape{s.n, s.h, s.l, s.dv}, dt, seed++)};
+      // out and lse as the forward op computes them; every other case adds a cotangent of lse.
+      const bool lse_grad = seed % 2 == 0;
+      const std::vector<Tensor> fwd = attention_reference(fwd_in, Attrs{{"scale", s.scale}, {"causal", s.causal}});
+      k.label += lse_grad ? " with an lse cotangent" : "";
+      k.inputs = {q, key, v, fwd[0].to_dtype(dt), fwd[1].to_dtype(dt), random_tensor(Shape{s.n, s.h, s.l, s.dv}, dt, seed++)};
       if (s.mask_kind) k.inputs.push_back(fwd_in[3]);
-      k.attrs = attrs;
+      if (lse_grad) k.inputs.push_back(random_tensor(fwd[1].shape(), dt, seed++));
+      k.attrs = Attrs{{"scale", s.scale}, {"causal", s.causal}, {"lse_grad", lse_grad}};
       k.reference = attention_backward_reference;
       k.tol = 1e-4;  // float32 sums over up to 130 keys
       k.skip_grad = true;  // not differentiable again (see attention_ops.cpp)
