@@ -15,6 +15,38 @@ std::string line_of(const std::source_location& loc) { return SourceLoc::from(lo
 
 }  // namespace
 
+// ---- PatchEmbedding ----
+
+PatchEmbedding::PatchEmbedding(std::string name, int64_t in_channels, int64_t dim, int64_t patch,
+                               std::source_location loc)
+    : Module(std::move(name), loc), in_(in_channels), dim_(dim), patch_(patch) {
+  if (in_ <= 0 || dim_ <= 0 || patch_ <= 0)
+    throw ValueError(str_cat("[PatchEmbedding ", name_, "] channels, dim and patch size must be positive"));
+}
+
+void PatchEmbedding::collect(std::vector<ParamSpec>& out) const {
+  const int64_t fan_in = in_ * patch_ * patch_;
+  out.push_back({join(name_, "weight"), Shape{dim_, in_, patch_, patch_}, true, uniform_fan_in(fan_in)});
+  out.push_back({join(name_, "bias"), Shape{dim_}, true, uniform_fan_in(fan_in)});
+}
+
+Value PatchEmbedding::forward(Value x) {
+  const Shape& s = x.shape();
+  if (s.rank() != 4 || s[1] != in_ || s[2] % patch_ || s[3] % patch_)
+    throw ShapeError(str_cat("[PatchEmbedding ", name_, "] images must be [N, ", in_, ", H, W] with H and W multiples of ",
+                             patch_, ", got shape ", s.to_string(), " (", line_of(where_), ")"));
+  std::vector<ParamSpec> specs;
+  collect(specs);
+  Graph& g = *x.graph;
+  const int64_t n = s[0], gh = s[2] / patch_, gw = s[3] / patch_, p = patch_;
+  // [N,C,gh,p,gw,p] -> [N,gh,gw,C,p,p]: each token's patch contiguous, in the weight's (c, i, j) order.
+  Value patches = permute(reshape(x, {n, in_, gh, p, gw, p}, where_), {0, 2, 4, 1, 3, 5}, where_);
+  Value w = reshape(param(g, specs[0]), {dim_, in_ * p * p}, where_);
+  // [N, T, C·p·p] · wᵀ: the tokens come out as [N, T, dim], so what follows (a position
+  // embedding) can join the bias in the GEMM's epilogue.
+  return linear(reshape(patches, {n, gh * gw, in_ * p * p}, where_), w, param(g, specs[1]), where_);
+}
+
 // ---- MultiheadAttention ----
 
 MultiheadAttention::MultiheadAttention(std::string name, int64_t embed_dim, int64_t num_heads, double dropout, bool bias,

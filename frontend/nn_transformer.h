@@ -9,6 +9,23 @@
 
 namespace dagrad::nn {
 
+// Images [N, C, H, W] cut into non-overlapping p×p patches, each embedded linearly: the
+// tokens [N, (H/p)·(W/p), dim] that Conv2d(C, dim, p, stride=p) followed by
+// flatten(2).transpose(1, 2) gives, with that convolution's parameters (weight
+// [dim, C, p, p], bias [dim], PyTorch's initialisation), in row-major patch order.
+// Computed as one GEMM over the patches (a permute of the image, then [N·T, C·p·p] ·
+// weightᵀ with the bias in its epilogue), which needs no transpose of the tokens.
+class PatchEmbedding final : public Module {
+ public:
+  PatchEmbedding(std::string name, int64_t in_channels, int64_t dim, int64_t patch,
+                 std::source_location loc = std::source_location::current());
+  Value forward(Value images) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t in_, dim_, patch_;
+};
+
 // Masks of one attention call; each may be empty. Additive float masks: 0 attends, -inf
 // (or a large negative number) ignores.
 struct AttentionMasks {

@@ -38,10 +38,7 @@ std::shared_ptr<Sequential> mnist_vit(const VitConfig& c) {
   TransformerEncoderOptions layer{.dim_feedforward = c.mlp, .dropout = c.dropout, .attention_dropout = 0,
                                   .gelu = c.gelu, .norm_first = c.norm_first};
   std::vector<ModulePtr> m{
-      conv2d("patch_embed", 1, c.width, c.patch, {.stride = c.patch}),  // [N, width, grid, grid]
-      std::make_shared<Lambda>("tokens", [](Value x) {                   // [N, tokens, width]
-        return transpose(flatten(x, 2), 1, 2);
-      }),
+      std::make_shared<PatchEmbedding>("patch_embed", 1, c.width, c.patch),  // [N, tokens, width]
       position_embedding("pos_embedding", tokens, c.width)};
   for (int64_t i = 0; i < c.layers; ++i)
     m.push_back(std::make_shared<TransformerEncoderLayer>(str_cat("encoder.layers.", i), c.width, c.heads, layer));

@@ -17,7 +17,8 @@ std::shared_ptr<nn::Sequential> lenet5();
 std::shared_ptr<nn::Sequential> mlp();
 
 // A vision transformer for 28×28 digits. 7×7 patches (16 tokens) embedded by a strided
-// convolution (1→64, kernel 7, stride 7), a learned position embedding [1,16,64], two
+// convolution (1→64, kernel 7, stride 7, run as one GEMM over the patches:
+// nn::PatchEmbedding), a learned position embedding [1,16,64], two
 // post-norm transformer encoder layers (PyTorch's default placement; width 64, 4 heads
 // of 16, GELU feed-forward of 128, no dropout), a final layer norm, the mean over the
 // tokens, linear 64→10, log_softmax. Parameter names follow PyTorch (patch_embed,

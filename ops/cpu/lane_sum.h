@@ -17,7 +17,11 @@ double lane_sum(int64_t len, Term term) {
     const int64_t end = std::min(len, start + kChunk);
     T acc[kLanes] = {};
     int64_t i = start;
+    // The lane loop stays a loop (not unrolled) so that the loop vectoriser takes it: the
+    // build disables SLP vectorisation (a GCC 12 miscompile), which would leave an
+    // unrolled one scalar.
     for (; i + kLanes <= end; i += kLanes)
+#pragma GCC unroll 1
       for (int k = 0; k < kLanes; ++k) acc[k] += term(i + k);
     double chunk = 0;
     for (; i < end; ++i) chunk += term(i);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/grad.h"
 #include "frontend/nn_norm.h"
 #include "frontend/nn_transformer.h"
 #include "frontend/trainer.h"
@@ -162,6 +163,34 @@ TEST(TransformerModules, Conv1dMatchesPlainLoops) {
           }
         EXPECT_NEAR(ys[(n * 2 + o) * 5 + t], acc, 1e-5);
       }
+}
+
+// The GEMM form equals the strided convolution it stands for, forward and in the
+// gradients of its parameters.
+TEST(TransformerModules, PatchEmbeddingEqualsAStridedConvolution) {
+  nn::PatchEmbedding patches("patch_embed", 2, 8, 3);
+  nn::Conv2d conv("patch_embed", 2, 8, 3, {.stride = 3});
+  Graph g;
+  Value x = g.input("x", Shape{3, 2, 6, 9});
+  Value a = patches(x);
+  Value b = transpose(flatten(conv(x), 2), 1, 2);
+  ASSERT_EQ(a.shape(), (Shape{3, 6, 8}));
+  ASSERT_EQ(b.shape(), a.shape());
+  Value w = g.input("w", a.shape());
+  Value loss_a = sum(a * w), loss_b = sum(b * w);
+  std::vector<Value> params = g.parameters();
+  std::vector<Value> ga = autograd::grad(g, loss_a, params), gb = autograd::grad(g, loss_b, params);
+  TensorMap bind = nn::init_parameters(patches, 11);
+  bind["x"] = random(Shape{3, 2, 6, 9}, 20);
+  bind["w"] = random(a.shape(), 21);
+  std::vector<Value> outs{a, b};
+  outs.insert(outs.end(), ga.begin(), ga.end());
+  outs.insert(outs.end(), gb.begin(), gb.end());
+  std::vector<Tensor> got = interpret(g, outs, bind);
+  EXPECT_LT(max_abs_diff(got[0], got[1]), 1e-5);
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_LT(max_abs_diff(got[2 + i], got[2 + params.size() + i]), 1e-4);
+  Graph bad;
+  EXPECT_THROW(patches(bad.input("x", Shape{1, 2, 7, 9})), ShapeError);
 }
 
 TEST(TransformerModules, EmbeddingAndPositionEmbedding) {
