@@ -92,6 +92,42 @@ void weighted_rows(const T* w, int64_t w_stride, const T* rows, int64_t row_stri
   }
 }
 
+// The max and the sum of a vector's lanes by halving (log2 steps of shuffles, not one
+// scalar step per lane).
+template <class T>
+T lanes_max(Vec<T> v) {
+  if constexpr (kLanes<T> == 16) {
+    Vec<T> h = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v = v < h ? h : v;
+    h = __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    v = v < h ? h : v;
+    h = __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v = v < h ? h : v;
+    h = __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    v = v < h ? h : v;
+    return v[0];
+  } else {
+    T m = v[0];
+    for (int k = 1; k < kLanes<T>; ++k) m = m < v[k] ? v[k] : m;
+    return m;
+  }
+}
+
+template <class T>
+T lanes_sum(Vec<T> v) {
+  if constexpr (kLanes<T> == 16) {
+    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    return v[0];
+  } else {
+    T s = 0;
+    for (int k = 0; k < kLanes<T>; ++k) s += v[k];
+    return s;
+  }
+}
+
 // max and Σ of x[0, n), a vector of lanes at a time (the order depends on n alone).
 template <class T>
 T row_max(const T* x, int64_t n) {
@@ -104,7 +140,7 @@ T row_max(const T* x, int64_t n) {
       const Vec<T> y = load(x + j);
       v = v < y ? y : v;
     }
-    for (int k = 0; k < lanes; ++k) m = m < v[k] ? v[k] : m;
+    m = lanes_max<T>(v);
   }
   for (; j < n; ++j) m = m < x[j] ? x[j] : m;
   return m;
@@ -116,9 +152,8 @@ T row_sum(const T* x, int64_t n) {
   Vec<T> v{};
   int64_t j = 0;
   for (; j + lanes <= n; j += lanes) v += load(x + j);
-  T s = 0;
+  T s = lanes_sum<T>(v);
   for (; j < n; ++j) s += x[j];
-  for (int k = 0; k < lanes; ++k) s += v[k];
   return s;
 }
 
@@ -188,10 +223,26 @@ void attention_forward(const KernelContext& ctx) {
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t b = task / qblocks, i0 = (task % qblocks) * kQueryBlock;
       const int64_t nq = std::min(kQueryBlock, g.l - i0);
+      const int64_t keys = g.key_end(i0 + nq - 1);
+      if (keys <= kKeyBlock) {  // one key block (short sequences): a plain softmax, no rescaling
+        transpose_block(k + g.k_at(b, 0), g.k.sl, keys, g.d, kt);
+        scores(g, q, mask, b, kt, i0, nq, 0, keys, s);
+        for (int64_t r = 0; r < nq; ++r) {
+          T* sr = s + r * kKeyBlock;
+          T* o = out + g.o_at(b, i0 + r);
+          const T m = row_max(sr, keys);
+          for (int64_t j = 0; j < keys; ++j) sr[j] = math::vexp(sr[j] - m);  // NaN when every key is masked
+          const T sum = m == kNegInf<T> ? T(0) : row_sum(sr, keys);
+          weighted_rows(sr, 1, v + g.v_at(b, 0), g.v.sl, keys, o, g.dv, false);  // o = p·v
+          const T inv = T(1) / sum;
+          for (int64_t c = 0; c < g.dv; ++c) o[c] = sum == T(0) ? std::numeric_limits<T>::quiet_NaN() : o[c] * inv;
+          lse[b * g.l + i0 + r] = m + std::log(sum);
+        }
+        continue;
+      }
       for (int64_t r = 0; r < nq; ++r) std::fill(out + g.o_at(b, i0 + r), out + g.o_at(b, i0 + r) + g.dv, T(0));
       std::fill(run_max, run_max + nq, kNegInf<T>);
       std::fill(run_sum, run_sum + nq, T(0));
-      const int64_t keys = g.key_end(i0 + nq - 1);
       for (int64_t j0 = 0; j0 < keys; j0 += kKeyBlock) {
         const int64_t nk = std::min(kKeyBlock, keys - j0);
         transpose_block(k + g.k_at(b, j0), g.k.sl, nk, g.d, kt);
