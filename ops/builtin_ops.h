@@ -14,6 +14,7 @@ namespace dagrad::op {
 extern const OpDef* input;
 extern const OpDef* parameter;
 extern const OpDef* full;
+extern const OpDef* constant;
 // reductions and softmax (reduce_ops.cpp)
 extern const OpDef* sum;
 extern const OpDef* mean;

@@ -9,6 +9,7 @@
 #include "ops/graph.h"
 #include "ops/params/conv.h"
 #include "ops/params/optim.h"
+#include "runtime/tensor.h"
 
 namespace dagrad {
 
@@ -23,6 +24,8 @@ std::vector<Value> apply_multi(const std::string& op, std::vector<Value> inputs,
 // A tensor of `shape` filled with `value` (a scalar when shape is []).
 Value full(Graph& g, const Shape& shape, double value, DType dtype = DType::f32, DAGRAD_LOC);
 Value full_like(Value x, double value, DAGRAD_LOC);
+// `value` (copied to the host) as a constant of the graph.
+Value constant(Graph& g, const Tensor& value, DAGRAD_LOC);
 Value zeros_like(Value x, DAGRAD_LOC);
 Value ones_like(Value x, DAGRAD_LOC);
 

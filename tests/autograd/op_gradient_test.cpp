@@ -20,7 +20,7 @@ namespace {
 // fails EveryDifferentiableOpHasAGradientCheck, so a forgotten rule cannot go unnoticed.
 const std::set<std::string>& non_differentiable_ops() {
   static const std::set<std::string> ops = {
-      "input", "parameter", "full",  // sources: gradients end there
+      "input", "parameter", "full", "constant",  // sources: gradients end there
       "argmax",                      // integer output
       "accuracy",                    // a metric: piecewise constant
       "greater_equal", "sign",       // piecewise constant: derivative 0 almost everywhere
@@ -55,7 +55,7 @@ void check_case(const OpDef& def, const OpCase& c) {
     ins.push_back(g.input(name, t.shape(), t.dtype()));
     bind[name] = t;
   }
-  int id = g.add_node(def, ins, c.attrs, "op", std::source_location::current());
+  int id = g.add_node(def, ins, c.attrs, c.params, "op", std::source_location::current());
   Value loss;
   for (size_t o = 0; o < g.node(id).outputs.size(); ++o) {
     Value out = g.node(id).output(static_cast<int>(o));

@@ -33,7 +33,7 @@ OpGraph build(const OpDef& def, const OpCase& c) {
     og.inputs.push_back(og.graph->input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
     og.bindings[name] = c.inputs[i];
   }
-  og.node = og.graph->add_node(def, og.inputs, c.attrs, "op", std::source_location::current());
+  og.node = og.graph->add_node(def, og.inputs, c.attrs, c.params, "op", std::source_location::current());
   return og;
 }
 

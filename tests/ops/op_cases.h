@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct OpCase {
   std::string label;           // "broadcast [2,3]+[3]"
   std::vector<Tensor> inputs;  // random, non-zero; float inputs in f32 or f64
   Attrs attrs;
+  // For ops whose parameters their builder supplies (ParamCodec without decode): the
+  // node's parameter struct.
+  std::shared_ptr<const void> params;
   // Expected outputs computed with plain loops in double (returned as f64 tensors, or
   // integer tensors for integer outputs). Ops that write inputs in place may append the
   // expected new values of those inputs (OpDef::writes_inputs order) after the outputs.

@@ -23,7 +23,7 @@ void run_case(const OpDef& def, const OpCase& c) {
     ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
     bind[name] = c.inputs[i];
   }
-  int id = g.add_node(def, ins, c.attrs, "op", std::source_location::current());
+  int id = g.add_node(def, ins, c.attrs, c.params, "op", std::source_location::current());
   std::vector<Value> outs;
   for (size_t i = 0; i < g.node(id).outputs.size(); ++i) outs.push_back(Value{&g, id, static_cast<int>(i)});
   // Inputs are cloned so in-place ops do not disturb the reference's view of them.
