@@ -6,22 +6,13 @@
 
 #include "ops/interpreter.h"
 #include "ops/ops.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, const std::string& substring) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one containing: " << substring;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
+using dagrad::testing::expect_error;
 
 // Runs `loss_fn(scores, target)` with target values `labels` on [N,C] scores.
 template <class Fn>

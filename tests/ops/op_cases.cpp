@@ -1,5 +1,7 @@
 #include "op_cases.h"
 
+#include "ops/op_def.h"
+
 namespace dagrad::testing {
 
 std::map<std::string, std::vector<CaseGenerator>>& op_case_table() {
@@ -33,6 +35,32 @@ Tensor make_f64(const Shape& shape, const std::function<double(int64_t)>& f) {
   Tensor t = Tensor::empty(shape, DType::f64);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = f(i);
   return t;
+}
+
+Tensor to_f64(const Tensor& t) { return is_floating(t.dtype()) ? t.to_dtype(DType::f64) : t; }
+
+std::vector<Value> OpGraph::outputs() const {
+  std::vector<Value> outs;
+  for (size_t o = 0; o < op_node().outputs.size(); ++o) outs.push_back(op_node().output(static_cast<int>(o)));
+  return outs;
+}
+
+OpGraph op_graph(const OpDef& def, const OpCase& c, bool in_f64) {
+  OpGraph og;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const std::string name = str_cat("in", i);
+    const Tensor t = in_f64 ? to_f64(c.inputs[i]) : c.inputs[i];
+    og.inputs.push_back(og.graph->input(name, t.shape(), t.dtype()));
+    og.bindings[name] = t;
+  }
+  og.node = og.graph->add_node(def, og.inputs, c.attrs, "op", std::source_location::current());
+  return og;
+}
+
+TensorMap deep_copy(const TensorMap& bindings) {
+  TensorMap copy;
+  for (const auto& [name, t] : bindings) copy[name] = t.clone();
+  return copy;
 }
 
 int64_t broadcast_index(const Shape& out, const Shape& in, int64_t flat_out) {
