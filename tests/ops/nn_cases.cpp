@@ -1,5 +1,6 @@
-// Reference cases of the nn family: losses and their backward ops, accuracy, dropout,
-// batch_norm and its backward op. References are plain loops in double.
+// Reference cases of the nn family: losses and their backward ops, accuracy, the
+// confusion matrix, dropout, batch_norm and its backward op. References are plain loops
+// in double.
 #include <cmath>
 
 #include "op_cases.h"
@@ -188,6 +189,33 @@ DAGRAD_OP_CASES("accuracy") {
       k.skip_grad = true;  // piecewise constant
       cases.push_back(k);
     }
+  return cases;
+}
+
+// ---- confusion_matrix ----
+
+DAGRAD_OP_CASES("confusion_matrix") {
+  std::vector<OpCase> cases;
+  // (samples N, classes C): one sample, one class, more classes than samples, many samples.
+  for (auto [n, c] : {std::pair<int64_t, int64_t>{1, 3}, {4, 1}, {3, 10}, {200, 10}}) {
+    OpCase k;
+    k.label = str_cat("confusion_matrix N=", n, " C=", c);
+    Tensor predicted = random_labels(n, c, 90 * n + c);
+    const Tensor target = random_labels(n, c, 95 * n + c);
+    // Half the predictions right, so the diagonal and the rest both count.
+    for (int64_t i = 0; i < n; i += 2) predicted.data<int64_t>()[i] = target.data<int64_t>()[i];
+    k.inputs = {predicted, target};
+    k.attrs = Attrs{{"num_classes", c}};
+    k.reference = [c](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor counts = Tensor::zeros(Shape{c, c}, DType::i64);
+      for (int64_t i = 0; i < in[0].numel(); ++i)
+        ++counts.data<int64_t>()[target_of(in[1], i) * c + target_of(in[0], i)];
+      return std::vector<Tensor>{counts};
+    };
+    k.tol = 0;
+    k.skip_grad = true;
+    cases.push_back(k);
+  }
   return cases;
 }
 
