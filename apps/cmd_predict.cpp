@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "apps/train_args.h"
 #include "frontend/image.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
@@ -75,31 +76,24 @@ Command add_predict_command(CLI::App& app) {
 
 Command add_plan_command(CLI::App& app) {
   struct Args {
-    std::string model = "mnist-cnn";
-    int64_t batch = 64;
-    ScheduleOptions sched;
+    TrainArgs train;  // --model, --batch and the schedule options
     std::string format = "table";
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("plan", "print the compiled training-step plan without running it");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
+  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
-  a->sched.add_to(*cmd);
+  cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();
+  a->train.sched.add_to(*cmd);
   cmd->add_option("--format", a->format, "table, dot or json")
       ->check(CLI::IsMember({"table", "dot", "json"}))
       ->capture_default_str();
   return {cmd, [a] {
-    TrainConfig cfg;
-    cfg.model_name = a->model;
-    cfg.batch_size = a->batch;
-    cfg.compile = a->sched.compile_options();
-    cfg.bucket_mb = a->sched.bucket_mb;
-    cfg.allreduce_in_one_process = a->sched.allreduce;
-    Trainer trainer(models::make_model(a->model), cfg, std::cerr);
-    TensorMap in{{"images", Tensor::zeros(Shape{a->batch, 1, 28, 28})},
-                 {"labels", Tensor::zeros(Shape{a->batch}, DType::i64)},
+    Trainer trainer(models::make_model(a->train.model), train_config(a->train), std::cerr);
+    const int64_t batch = a->train.batch;
+    TensorMap in{{trainer.names().input, Tensor::zeros(Shape{batch, 1, 28, 28})},
+                 {trainer.names().target, Tensor::zeros(Shape{batch}, DType::i64)},
                  {"lr", Tensor::full(Shape{}, 0.01)}};
     const scheduler::ExecutionPlan& plan = trainer.train_session().executor_for(in).plan();
     if (a->format == "dot") std::cout << plan.to_dot();

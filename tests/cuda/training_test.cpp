@@ -68,7 +68,7 @@ TEST(CudaTraining, EvaluateAndCheckpointFromTheDevice) {
   std::filesystem::remove(path);
   const EvalResult on_cpu = cpu.evaluate(test);
   EXPECT_NEAR(on_gpu.loss, on_cpu.loss, 1e-3 * (1 + on_cpu.loss));
-  EXPECT_NEAR(on_gpu.accuracy, on_cpu.accuracy, 0.011);  // at most one image of 100 may flip
-  const Tensor images = test.gather(std::vector<int64_t>{0, 1, 2}).images;
+  EXPECT_NEAR(on_gpu.score("accuracy"), on_cpu.score("accuracy"), 0.011);  // at most one image of 100 may flip
+  const Tensor images = test.gather(std::vector<int64_t>{0, 1, 2}).input;
   EXPECT_TRUE(cuda_testing::all_close(gpu.predict(images), cpu.predict(images), 1e-3));
 }

@@ -38,19 +38,24 @@ TEST(Trainer, LossGoesDownAndAccuracyUp) {
   MnistDataset train = dagrad::testing::synthetic_digits(480, 1), test = dagrad::testing::synthetic_digits(200, 2);
   std::ostringstream log;
   Trainer trainer(models::lenet5(), small_config("lenet5", 4), log);
-  double acc_before = trainer.evaluate(test).accuracy;
+  double acc_before = trainer.evaluate(test).score("accuracy");
   std::vector<EpochMetrics> rows = trainer.fit(train, test);
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_LT(rows.back().train_loss, 0.5 * rows.front().train_loss) << log.str();
   EXPECT_LT(rows.back().test_loss, rows.front().test_loss);
-  EXPECT_GT(rows.back().test_accuracy, 0.9) << log.str();
-  EXPECT_GT(rows.back().test_accuracy, acc_before + 0.5);
+  EXPECT_GT(rows.back().test_score("accuracy"), 0.9) << log.str();
+  EXPECT_GT(rows.back().test_score("accuracy"), acc_before + 0.5);
   EvalResult r = trainer.evaluate(test);
+  const Tensor& confusion = r.totals.at("confusion");
+  ASSERT_EQ(confusion.shape(), (Shape{10, 10}));
   int64_t total = 0, diagonal = 0;
-  for (size_t t = 0; t < 10; ++t)
-    for (size_t p = 0; p < 10; ++p) total += r.confusion[t][p], diagonal += t == p ? r.confusion[t][p] : 0;
+  for (int64_t t = 0; t < 10; ++t)
+    for (int64_t p = 0; p < 10; ++p) {
+      const int64_t count = confusion.data<int64_t>()[t * 10 + p];
+      total += count, diagonal += t == p ? count : 0;
+    }
   EXPECT_EQ(total, 200);
-  EXPECT_EQ(diagonal, std::llround(r.accuracy * 200));
+  EXPECT_EQ(diagonal, std::llround(r.score("accuracy") * 200));
 }
 
 // A CUDA build trains on the CPU without loading cuBLAS: it is opened only when a GPU
@@ -76,7 +81,7 @@ TEST(Trainer, AdamTrainsToo) {
   Trainer trainer(models::mlp(), cfg, log);
   auto rows = trainer.fit(train, test);
   EXPECT_LT(rows.back().train_loss, rows.front().train_loss);
-  EXPECT_GT(rows.back().test_accuracy, 0.8) << log.str();
+  EXPECT_GT(rows.back().test_score("accuracy"), 0.8) << log.str();
 }
 
 // Resuming from a checkpoint written after epoch 1 reproduces the uninterrupted run's

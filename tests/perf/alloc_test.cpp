@@ -69,7 +69,7 @@ TEST(SteadyState, TrainingStepAllocatesNothing) {
     std::vector<int64_t> idx(cfg.batch_size);
     std::iota(idx.begin(), idx.end(), b * cfg.batch_size);
     Batch batch = data.gather(idx);
-    batches.push_back({{"images", batch.images}, {"labels", batch.labels}, {"lr", Tensor::full(Shape{}, 0.01)}});
+    batches.push_back({{"images", batch.input}, {"labels", batch.target}, {"lr", Tensor::full(Shape{}, 0.01)}});
   }
   ASSERT_EQ(session.executor_for(batches[0]).num_streams(), 2);
 
