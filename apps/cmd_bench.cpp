@@ -28,22 +28,20 @@ Command add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "measure training and inference speed (images/s, ms per step, GFLOP/s) and peak memory on the CPU");
+  // A number option that must be positive, its default shown.
+  auto positive = [cmd](const char* flag, auto& value, const char* help) {
+    cmd->add_option(flag, value, help)->check(positive_number)->capture_default_str();
+  };
   cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5 or mlp")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
-  cmd->add_option("--batch", a->opt.batch, "training batch size")->check(positive_number)->capture_default_str();
-  cmd->add_option("--threads", a->opt.threads, "threads of dagrad's pool")
-      ->check(positive_number)
-      ->capture_default_str();
-  cmd->add_option("--seconds", a->opt.seconds, "timed training seconds (inference runs half as long)")
-      ->check(positive_number)
-      ->capture_default_str();
+  positive("--batch", a->opt.batch, "training batch size");
+  positive("--threads", a->opt.threads, "threads of dagrad's pool");
+  positive("--seconds", a->opt.seconds, "timed training seconds (inference runs half as long)");
   cmd->add_option("--warmup", a->opt.warmup_steps, "untimed training steps first")
       ->check(non_negative_number)
       ->capture_default_str();
-  cmd->add_option("--infer-batch", a->opt.infer_batch, "inference batch size")
-      ->check(positive_number)
-      ->capture_default_str();
+  positive("--infer-batch", a->opt.infer_batch, "inference batch size");
   cmd->add_flag("--infer", a->opt.infer, "also measure inference (forward only, evaluation mode)");
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))

@@ -15,30 +15,26 @@ namespace dagrad::cli {
 
 Command add_predict_command(CLI::App& app) {
   struct Args {
-    std::string model;  // empty: the checkpoint's
-    DataOptions data;
-    std::string load, image;
+    CheckpointArgs checkpoint;
+    std::string image;
     int64_t index = -1;
     bool invert = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("predict", "classify one image (a 28x28 PNG/PGM, or a test-set index)");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
-      ->check(CLI::IsMember(models::model_names()));
-  a->data.add_to(*cmd);
-  cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
+  a->checkpoint.add_to(*cmd);
   cmd->add_option("image", a->image, "a 28x28 greyscale PNG or PGM, white digit on black (see --invert)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--index", a->index, "use image N of the test split instead of a file")->check(non_negative_number);
   cmd->add_flag("--invert", a->invert, "the image is a dark digit on a light background");
   return {cmd, [a] {
     if (a->image.empty() == (a->index < 0)) throw ValueError("predict needs exactly one of IMAGE or --index N");
-    const std::string model = model_for_checkpoint(a->model, a->load);
     Tensor pixels;  // uint8 [28,28]
     int64_t truth = -1;
-    Normalization norm = a->data.normalization();
+    const DataOptions& data = a->checkpoint.data;
+    Normalization norm = data.normalization();
     if (a->index >= 0) {
-      MnistDataset test = a->data.load("test");
+      MnistDataset test = data.load("test");
       if (a->index >= test.size())
         throw ValueError(str_cat("--index ", a->index, " is out of range: the test split has ", test.size(), " images"));
       pixels = Tensor::empty(Shape{test.rows(), test.cols()}, DType::u8);
@@ -55,11 +51,7 @@ Command add_predict_command(CLI::App& app) {
       if (a->invert) v = 1 - v;
       x.data<float>()[i] = static_cast<float>((v - norm.mean) / norm.std);
     }
-    TrainConfig cfg;
-    cfg.model_name = model;
-    Trainer trainer(models::make_model(model), cfg, std::cout);
-    trainer.load_parameters(a->load);
-    Tensor log_probs = trainer.predict(x);
+    Tensor log_probs = a->checkpoint.load_trainer()->predict(x);
     const float* lp = log_probs.data<float>();
     int best = 0;
     for (int c = 1; c < 10; ++c)

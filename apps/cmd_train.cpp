@@ -116,29 +116,18 @@ Command add_train_command(CLI::App& app) {
 
 Command add_eval_command(CLI::App& app) {
   struct EvalArgs {
-    std::string model;  // empty: the checkpoint's
-    DataOptions data;
-    std::string load;
+    CheckpointArgs checkpoint;
     int64_t batch = 1000;
     std::string split = "test";
   };
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint: loss, accuracy and confusion matrix");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
-      ->check(CLI::IsMember(models::model_names()));
-  a->data.add_to(*cmd);
-  cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
+  a->checkpoint.add_to(*cmd);
   cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--split", a->split, "train or test")->check(CLI::IsMember({"train", "test"}))->capture_default_str();
   return {cmd, [a] {
-    const std::string model = model_for_checkpoint(a->model, a->load);
-    MnistDataset data = a->data.load(a->split);
-    TrainConfig cfg;
-    cfg.model_name = model;
-    cfg.eval_batch_size = a->batch;
-    Trainer trainer(models::make_model(model), cfg, std::cout);
-    trainer.load_parameters(a->load);
-    EvalResult r = trainer.evaluate(data);
+    std::unique_ptr<Trainer> trainer = a->checkpoint.load_trainer(a->batch);
+    EvalResult r = trainer->evaluate(a->checkpoint.data.load(a->split));
     std::cout << std::fixed << std::setprecision(4) << a->split << " loss " << r.loss << ", accuracy "
               << std::setprecision(2) << 100 * r.score("accuracy") << "% on " << r.samples << " images\n";
     print_confusion(r.totals.at("confusion"));

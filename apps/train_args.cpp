@@ -1,5 +1,7 @@
 #include "apps/train_args.h"
 
+#include <iostream>
+
 #include "models/models.h"
 
 namespace dagrad::cli {
@@ -69,6 +71,23 @@ TrainConfig train_config(const TrainArgs& a, const std::atomic<bool>* stop_reque
   cfg.bucket_mb = a.sched.bucket_mb;
   cfg.allreduce_in_one_process = a.sched.allreduce;
   return cfg;
+}
+
+void CheckpointArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("--model", model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
+      ->check(CLI::IsMember(models::model_names()));
+  data.add_to(cmd);
+  cmd.add_option("--load", load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
+}
+
+std::unique_ptr<Trainer> CheckpointArgs::load_trainer(int64_t eval_batch) const {
+  TrainArgs args;
+  args.model = model_for_checkpoint(model, load);
+  TrainConfig cfg = train_config(args);
+  cfg.eval_batch_size = eval_batch;
+  auto trainer = std::make_unique<Trainer>(models::make_model(args.model), cfg, std::cout);
+  trainer->load_parameters(load);
+  return trainer;
 }
 
 }  // namespace dagrad::cli

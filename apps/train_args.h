@@ -1,9 +1,11 @@
-// The options of the commands that build a training step (train, profile, plan) and the
-// one function that turns them into a TrainConfig (tests/cli/train_config_test.cpp).
+// The options of the commands that build a model (train, profile, plan; eval and predict
+// from a checkpoint) and the one function that turns them into a TrainConfig
+// (tests/cli/train_config_test.cpp).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "apps/common.h"
@@ -42,5 +44,18 @@ struct TrainArgs {
 // epoch and per run (LrSchedule::kEpoch, kRun) for the Trainer, which knows how many
 // steps an epoch has. `stop_requested` is polled between steps (Ctrl-C).
 TrainConfig train_config(const TrainArgs& a, const std::atomic<bool>* stop_requested = nullptr);
+
+// --model (default: the model the checkpoint names), the data options and --load: what
+// eval and predict rebuild a trained model from.
+struct CheckpointArgs {
+  std::string model;  // empty: the checkpoint's
+  DataOptions data;
+  std::string load;
+
+  void add_to(CLI::App& cmd);
+  // A trainer of the checkpoint's model (train_config() of it) holding its parameters,
+  // evaluating in batches of `eval_batch`.
+  std::unique_ptr<Trainer> load_trainer(int64_t eval_batch = 1000) const;
+};
 
 }  // namespace dagrad::cli

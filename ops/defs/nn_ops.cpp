@@ -380,14 +380,14 @@ void register_nn_ops(OpRegistry& r) {
                          .cost = accuracy_cost,
                          .nondiff_inputs = {0, 1},
                          .doc = "fraction of rows of logits [N,C] whose argmax equals target (float32 scalar)"});
-  op::confusion_matrix =
-      &r.add({.name = "confusion_matrix",
-              .kind = OpKind::loss,
-              .params = params_codec<ConfusionParams>(),
-              .infer = infer_confusion_matrix,
-              .cost = confusion_matrix_cost,
-              .nondiff_inputs = {0, 1},
-              .doc = "(predicted, target) int64 class ids [N] -> int64 counts [C,C] of each (target, predicted) pair"});
+  op::confusion_matrix = &r.add({.name = "confusion_matrix",
+                                 .kind = OpKind::loss,
+                                 .params = params_codec<ConfusionParams>(),
+                                 .infer = infer_confusion_matrix,
+                                 .cost = confusion_matrix_cost,
+                                 .nondiff_inputs = {0, 1},
+                                 .doc = "(predicted, target) int64 class ids [N] -> int64 counts [C,C] of each "
+                                        "(target, predicted) pair"});
   op::dropout = &r.add({.name = "dropout",
                         .kind = OpKind::elementwise,
                         .flags = {.inplace_ok = true, .random = true},

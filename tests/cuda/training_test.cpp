@@ -12,19 +12,15 @@
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 
 using namespace dagrad;
 
 namespace {
 
 TrainConfig config(Device device, int streams) {
-  TrainConfig cfg;
-  cfg.model_name = "mnist-cnn";
-  cfg.batch_size = 32;
-  cfg.eval_batch_size = 100;
-  cfg.schedule.base_lr = 0.02;
+  TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.max_steps_per_epoch = 15;
-  cfg.progress = false;
   cfg.compile.num_streams = streams;
   cfg.device = device;
   return cfg;

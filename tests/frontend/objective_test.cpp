@@ -9,6 +9,7 @@
 #include "frontend/trainer.h"
 #include "runtime/rng.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 #include "tests/error_of.h"
 
 using namespace dagrad;
@@ -48,13 +49,10 @@ class LinearData final : public Dataset {
 };
 
 TrainConfig regression_config(int epochs) {
-  TrainConfig cfg;
-  cfg.model_name = "linear";
-  cfg.epochs = epochs;
+  TrainConfig cfg = dagrad::testing::test_train_config("linear", epochs);
   cfg.batch_size = 16;
   cfg.eval_batch_size = 64;
   cfg.schedule.base_lr = 0.1;
-  cfg.progress = false;
   cfg.objective = regression();
   return cfg;
 }
@@ -103,13 +101,9 @@ TEST(Objective, RegressionRefusesTargetsOfAnotherShape) {
 // matrix, computed by graph ops, counts what the row maxima of its output say.
 TEST(Objective, ClassificationOnLogits) {
   MnistDataset train = dagrad::testing::synthetic_digits(320, 3), test = dagrad::testing::synthetic_digits(100, 4);
-  TrainConfig cfg;
-  cfg.model_name = "mlp-logits";
-  cfg.epochs = 5;
-  cfg.batch_size = 32;
+  TrainConfig cfg = dagrad::testing::test_train_config("mlp-logits", 5);
   cfg.optimizer = "adam";
   cfg.schedule.base_lr = 3e-3;
-  cfg.progress = false;
   cfg.objective = classification(ClassScores::logits);
   auto model = std::make_shared<nn::Sequential>("", std::vector<nn::ModulePtr>{
       nn::flatten(), nn::linear("fc1", 784, 64), nn::relu(), nn::linear("fc2", 64, 10)});

@@ -77,8 +77,26 @@ struct OpGraph {
   std::vector<Value> outputs() const;  // the op's outputs, in order
 };
 OpGraph op_graph(const OpDef& def, const OpCase& c, bool in_f64 = false);
+// Every op with a per-element form and the cases of its first case generator (a test
+// failure for such an op without cases): what the fusion and code-generation tests run.
+std::vector<std::pair<const OpDef*, std::vector<OpCase>>> elementwise_op_cases();
 // Deep copies of `bindings`, for a run that must not change them (ops that write inputs).
 TensorMap deep_copy(const TensorMap& bindings);
+
+// Runs the graph's outputs with 1, 2, 3 and 5 threads: every run must match the first
+// bit for bit (kernels split their work by shape alone).
+void expect_same_for_thread_counts(const Graph& g, const std::vector<Value>& outs, const TensorMap& bind);
+
+// Convolution and pooling geometry: the output size along one dimension, and attributes
+// of (height, width) pairs: hw_attrs({{"stride", 2, 1}, {"padding", 0, 1}}).
+inline int64_t window_output(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation = 1) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+struct HwAttr {
+  const char* name;
+  int64_t h, w;
+};
+Attrs hw_attrs(std::initializer_list<HwAttr> attrs);
 
 // Maps an output coordinate to the flat index of a broadcast input of shape `in`.
 int64_t broadcast_index(const Shape& out, const Shape& in, int64_t flat_out);

@@ -17,6 +17,7 @@
 #include "runtime/thread_pool.h"
 #include "scheduler/session.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 
 using namespace dagrad;
 namespace counter = dagrad::testing::alloc_counter;
@@ -51,13 +52,11 @@ TEST(AllocCounter, CountsEveryThread) {
 
 TEST(SteadyState, TrainingStepAllocatesNothing) {
   set_num_threads(2);
-  TrainConfig cfg;
-  cfg.model_name = "mnist-cnn";
+  TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.batch_size = 16;
   cfg.seed = 5;
   cfg.schedule.base_lr = 0.01;
   cfg.compile.num_streams = 2;  // the optimised configuration: fusion, memory plan, 2 streams
-  cfg.progress = false;
   std::ostringstream log;
   Trainer trainer(models::mnist_cnn(), cfg, log);
   scheduler::Session& session = trainer.train_session();
