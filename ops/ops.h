@@ -130,6 +130,10 @@ Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, DAG
 Value dropout(Value x, double p, uint64_t seed, bool training = true, DAGRAD_LOC);
 // Fraction of rows whose argmax equals target (float32 scalar); no gradient.
 Value accuracy(Value logits, Value target, DAGRAD_LOC);
+// int64 [C,C] counts of the samples of each true class (row, `target`) that were
+// predicted as each class (column, `predicted`); both int64 class ids [N] in [0, C).
+// No gradient.
+Value confusion_matrix(Value predicted, Value target, int64_t num_classes, DAGRAD_LOC);
 // Batch norm over N,H,W per channel (x [N,C,H,W] or [N,C]). In training mode it uses the
 // batch statistics and updates running_mean/var in place with `momentum`.
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,

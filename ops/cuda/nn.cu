@@ -1,4 +1,4 @@
-// The nn family on CUDA: classification losses and accuracy (scores [N,C], int64
+// The nn family on CUDA: classification losses and metrics (scores [N,C], int64
 // targets), dropout with the CPU's counter-based mask, batch norm. Batch-wide sums run
 // in one block (or one block per channel) through fixed trees: deterministic. A target
 // outside [0, C) cannot throw from a kernel: it makes the result NaN, which the trainer
@@ -128,6 +128,18 @@ __global__ void accuracy_kernel(const T* x, const int64_t* target, float* out, i
     out[0] = bad ? quiet_nan<float>() : static_cast<float>(static_cast<double>(hits) / static_cast<double>(n));
 }
 
+// counts[t][p] += 1 per sample (counts zeroed before); a pair outside [0, C) is not
+// counted. Integer atomics: the counts do not depend on the order.
+__global__ void confusion_matrix_kernel(const int64_t* predicted, const int64_t* target, int64_t* counts, int64_t n,
+                                        int64_t c) {
+  static_assert(sizeof(unsigned long long) == sizeof(int64_t));
+  DAGRAD_GRID_STRIDE(i, n) {
+    const int64_t t = target[i], p = predicted[i];
+    if (!bad_target(t, c) && !bad_target(p, c))
+      atomicAdd(reinterpret_cast<unsigned long long*>(counts + t * c + p), 1ull);
+  }
+}
+
 // One Philox call per group of 4 elements, as random_bits (and the CPU kernel) draw them;
 // element i has index offset + i, so an unaligned offset straddles groups.
 template <class T>
@@ -255,6 +267,14 @@ void launch_softmax_xent_backward(const T* grad, const T* logits, const int64_t*
 template <class T>
 void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t n, int64_t c, cudaStream_t stream) {
   accuracy_kernel<<<1, kBlock, 0, stream>>>(logits, target, out, n, c);
+  DAGRAD_CUDA_LAUNCH_CHECK();
+}
+
+void launch_confusion_matrix(const int64_t* predicted, const int64_t* target, int64_t* counts, int64_t n, int64_t c,
+                             cudaStream_t stream) {
+  DAGRAD_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<size_t>(c * c) * sizeof(int64_t), stream));
+  if (n == 0) return;
+  confusion_matrix_kernel<<<grid_for(n), kBlock, 0, stream>>>(predicted, target, counts, n, c);
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 

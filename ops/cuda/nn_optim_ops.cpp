@@ -1,4 +1,4 @@
-// CUDA kernels of the nn family (losses, accuracy, dropout, batch norm) and of the
+// CUDA kernels of the nn family (losses, metrics, dropout, batch norm) and of the
 // optimizer updates. Scalars that live in graph values (a loss gradient, the learning
 // rate, Adam's step count) stay on the device: kernels read them there, so no step
 // waits for the GPU.
@@ -61,6 +61,14 @@ void accuracy_cuda(const KernelContext& ctx) {
     launch_accuracy<T>(logits.data<T>(), target.data<int64_t>(), ctx.outputs[0].data<float>(), r.n, r.c,
                        handle_of(ctx));
   });
+}
+
+// The CPU kernel refuses class ids outside [0, C); a kernel cannot throw, so here they
+// are left out of the counts (the loss of such a batch is NaN, which the trainer reports).
+void confusion_matrix_cuda(const KernelContext& ctx) {
+  launch_confusion_matrix(ctx.inputs[0].data<int64_t>(), ctx.inputs[1].data<int64_t>(),
+                          ctx.outputs[0].data<int64_t>(), ctx.inputs[0].numel(),
+                          ctx.params<ConfusionParams>().num_classes, handle_of(ctx));
 }
 
 // The mask of (seed, run step, element) is the CPU's (ops/nn_math.h). Captured into a
@@ -135,6 +143,7 @@ void fill_nn_optim(KernelTable& t) {
   t.set(*op::softmax_cross_entropy, softmax_cross_entropy_cuda);
   t.set(*op::softmax_cross_entropy_backward, softmax_cross_entropy_backward_cuda);
   t.set(*op::accuracy, accuracy_cuda);
+  t.set(*op::confusion_matrix, confusion_matrix_cuda);
   t.set(*op::dropout, dropout_cuda);
   t.set(*op::batch_norm, batch_norm_cuda);
   t.set(*op::batch_norm_backward, batch_norm_backward_cuda);

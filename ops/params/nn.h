@@ -1,6 +1,6 @@
-// Typed parameters of the nn family (dropout, batch norm) and the per-channel view of
-// batch norm's input, shared by the shape rules, vjps and every backend's kernels. The
-// POD part compiles in device code; the Shape helper is host-only.
+// Typed parameters of the nn family (dropout, batch norm, confusion matrix) and the
+// per-channel view of batch norm's input, shared by the shape rules, vjps and every
+// backend's kernels. The POD part compiles in device code; the Shape helper is host-only.
 #pragma once
 #include <cstdint>
 
@@ -40,6 +40,16 @@ struct BatchNormParams {
     v.required("training", &BatchNormParams::training);
     v.field("momentum", &BatchNormParams::momentum);
     v.field("eps", &BatchNormParams::eps);
+  }
+};
+
+// confusion_matrix: counts of (target, predicted) class pairs among num_classes classes.
+struct ConfusionParams {
+  int64_t num_classes = 0;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("num_classes", &ConfusionParams::num_classes);
   }
 };
 

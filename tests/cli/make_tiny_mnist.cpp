@@ -9,7 +9,7 @@
 
 #include "frontend/data/idx.h"
 #include "runtime/error.h"
-#include "tests/train/synthetic_data.h"
+#include "tests/frontend/synthetic_data.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
