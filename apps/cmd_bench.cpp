@@ -94,7 +94,9 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--warmup", a->opt.warmup_steps, "untimed training steps first")
       ->check(non_negative_number)
       ->capture_default_str();
-  positive("--infer-batch", a->opt.infer_batch, "inference batch size");
+  cmd->add_option("--infer-batch", a->opt.infer_batch, "inference batch size")
+      ->check(positive_number)
+      ->capture_default_str();
   cmd->add_flag("--infer", a->opt.infer, "also measure inference (forward only, evaluation mode)");
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))

@@ -68,7 +68,7 @@ std::pair<double, double> plan_cost(const scheduler::ExecutionPlan& plan) {
   double flops = 0, bytes = 0;
   for (int id : plan.nodes) {
     const Node& n = plan.graph->node(id);
-    if (n.op->flags.source) continue;
+    if (n.op->kind == OpKind::source) continue;
     const Cost c = n.op->cost_of(n);
     flops += c.flops;
     bytes += c.bytes_read + c.bytes_written;
