@@ -67,5 +67,6 @@ Command add_predict_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_profile_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_onnx_command(CLI::App& app);
 
 }  // namespace dagrad::cli

@@ -205,6 +205,13 @@ struct Maximum {
   DAGRAD_HD T operator()(T a, T b) const { return a >= b ? a : b; }
 };
 
+// Ties pick a, matching the vjp, which routes the gradient by a <= b.
+template <class T>
+struct Minimum {
+  static constexpr const char* kName = "Minimum";
+  DAGRAD_HD T operator()(T a, T b) const { return a <= b ? a : b; }
+};
+
 template <class T>
 struct GreaterEqual {
   static constexpr const char* kName = "GreaterEqual";

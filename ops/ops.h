@@ -53,6 +53,7 @@ Value sub(Value a, Value b, DAGRAD_LOC);
 Value mul(Value a, Value b, DAGRAD_LOC);
 Value div(Value a, Value b, DAGRAD_LOC);
 Value maximum(Value a, Value b, DAGRAD_LOC);
+Value minimum(Value a, Value b, DAGRAD_LOC);
 Value greater_equal(Value a, Value b, DAGRAD_LOC);  // 1 where a >= b else 0; no gradient
 // Gradient helpers registered as elementwise ops of their own (fusible):
 Value relu_backward(Value grad, Value x, DAGRAD_LOC);        // grad * (x > 0)

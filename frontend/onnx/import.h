@@ -49,9 +49,10 @@ class Model {
   std::string description() const;  // "ONNX model 'torch-jit-export' (opset 13, 12 nodes)"
 
   // Adds the model's nodes to `g`, reading `inputs` (one per inputs(), in order, of the
-  // declared dtypes and of shapes the model accepts). Initializers become parameter
-  // nodes named as in the file (`trainable`: floating ones only) or constants; the
-  // parameters' initial values are added to `parameters`. Returns one Value per output.
+  // declared dtypes and of shapes the model accepts). With `parameters` given, floating
+  // initializers become trainable parameter nodes named as in the file, their initial
+  // values added to *parameters; other initializers (and all of them without
+  // `parameters`) are constants. Returns one Value per output.
   std::vector<Value> build(Graph& g, std::span<const Value> inputs, TensorMap* parameters = nullptr) const;
 
  private:
@@ -66,11 +67,18 @@ struct Imported {
   TensorMap parameters;  // initial values of the parameter nodes
 };
 
+// How initializers enter the graph: trainable parameters (floating ones; for training)
+// or constants (for inference: shape computations on them fold at import time).
+enum class Initializers { parameters, constants };
+
 // The graph of `model` with input nodes named as the model's inputs; symbolic
 // dimensions come from `shapes` (an input missing there with a symbolic dimension is a
 // ValueError naming it).
-Imported import_model(const Model& model, const InputShapes& shapes = {});
-Imported import(const std::filesystem::path& path, const InputShapes& shapes = {});
-Imported import_from_memory(std::string_view bytes, const InputShapes& shapes = {});
+Imported import_model(const Model& model, const InputShapes& shapes = {},
+                      Initializers init = Initializers::parameters);
+Imported import(const std::filesystem::path& path, const InputShapes& shapes = {},
+                Initializers init = Initializers::parameters);
+Imported import_from_memory(std::string_view bytes, const InputShapes& shapes = {},
+                            Initializers init = Initializers::parameters);
 
 }  // namespace dagrad::onnx

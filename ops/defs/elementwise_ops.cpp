@@ -173,6 +173,12 @@ std::pair<Value, Value> div_grad(const VjpContext& c, Value g) {
   Value g_over_b = g / c.inputs[1];
   return {g_over_b, c.needs_grad[1] ? -(g_over_b * c.outputs[0]) : Value{}};
 }
+// The gradient goes to a where b >= a (as Minimum picks a on ties), else to b.
+std::pair<Value, Value> minimum_grad(const VjpContext& c, Value g) {
+  Value ga = g * greater_equal(c.inputs[1], c.inputs[0]);
+  return {ga, c.needs_grad[1] ? g - ga : Value{}};
+}
+
 // The gradient goes to a where a >= b (as Maximum picks a on ties), else to b.
 std::pair<Value, Value> maximum_grad(const VjpContext& c, Value g) {
   Value ga = g * greater_equal(c.inputs[0], c.inputs[1]);
@@ -241,6 +247,8 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(elementwise<Div>({.name = "div", .vjp = binary_vjp<div_grad>, .cost = flops<1>, .doc = "a / b (broadcasting)"}));
   r.add(elementwise<Maximum>(
       {.name = "maximum", .vjp = binary_vjp<maximum_grad>, .cost = flops<1>, .doc = "max(a, b) (broadcasting)"}));
+  r.add(elementwise<Minimum>(
+      {.name = "minimum", .vjp = binary_vjp<minimum_grad>, .cost = flops<1>, .doc = "min(a, b) (broadcasting)"}));
   r.add(elementwise<GreaterEqual>(
       {.name = "greater_equal", .cost = flops<1>, .doc = "1 where a >= b else 0, in the inputs' dtype; no gradient"}));
 
@@ -290,6 +298,7 @@ Value sub(Value a, Value b, const std::source_location& loc) { return apply("sub
 Value mul(Value a, Value b, const std::source_location& loc) { return apply("mul", {a, b}, {}, loc); }
 Value div(Value a, Value b, const std::source_location& loc) { return apply("div", {a, b}, {}, loc); }
 Value maximum(Value a, Value b, const std::source_location& loc) { return apply("maximum", {a, b}, {}, loc); }
+Value minimum(Value a, Value b, const std::source_location& loc) { return apply("minimum", {a, b}, {}, loc); }
 Value greater_equal(Value a, Value b, const std::source_location& loc) {
   return apply("greater_equal", {a, b}, {}, loc);
 }

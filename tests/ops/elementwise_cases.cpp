@@ -260,6 +260,10 @@ DAGRAD_OP_CASES("maximum") {
   return binary_cases([](double a, double b, const Attrs&) { return a >= b ? a : b; });
 }
 
+DAGRAD_OP_CASES("minimum") {
+  return binary_cases([](double a, double b, const Attrs&) { return a <= b ? a : b; }, {}, {}, {}, 401);
+}
+
 DAGRAD_OP_CASES("greater_equal") {
   auto f = [](double a, double b, const Attrs&) { return a >= b ? 1.0 : 0.0; };
   auto cases = binary_cases(f);

@@ -1,0 +1,243 @@
+// ONNX shape ops: what dagrad's static shapes make known at import time (Shape, Size,
+// ConstantOfShape, Constant) and the copies (Reshape, Transpose, Concat, Slice, ...).
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "frontend/onnx/translate.h"
+#include "ops/ops.h"
+#include "ops/shape_util.h"
+
+namespace dagrad::onnx {
+
+namespace {
+
+Tensor int64_tensor(const std::vector<int64_t>& v) {
+  return Tensor::from_vector<int64_t>(Shape{static_cast<int64_t>(v.size())}, v);
+}
+
+// A possibly negative axis of a rank-`rank` tensor.
+int64_t axis_of(NodeContext& c, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " is out of range for rank ", rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+Outputs reshape_(NodeContext& c) {
+  std::vector<int64_t> dims = c.opset() < 5 ? c.attr_ints("shape") : c.known_ints(1, "target shape");
+  const Shape in = c.shape(0);
+  const bool allowzero = c.attr_int("allowzero", 0) != 0;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] == 0 && !allowzero) {
+      if (i >= in.rank()) c.invalid(str_cat("shape entry ", i, " is 0 (copy) but the input has rank ", in.rank()));
+      dims[i] = in[i];
+    }
+  return one(reshape(c.input(0), dims));
+}
+
+Outputs flatten_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  int64_t axis = c.attr_int("axis", 1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis > rank) c.invalid(str_cat("axis ", c.attr_int("axis", 1), " is out of range for rank ", rank));
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= in[d];
+  return one(reshape(c.input(0), {outer, in.numel() / std::max<int64_t>(outer, 1)}));
+}
+
+Outputs transpose_(NodeContext& c) {
+  const int64_t rank = static_cast<int64_t>(c.shape(0).rank());
+  std::vector<int64_t> perm(rank);
+  std::iota(perm.rbegin(), perm.rend(), 0);  // default: reverse the dims
+  perm = c.attr_ints("perm", perm);
+  return one(permute(c.input(0), perm));
+}
+
+Outputs concat_(NodeContext& c) {
+  std::vector<Value> xs;
+  for (size_t i = 0; i < c.num_inputs(); ++i) xs.push_back(c.input(i));
+  return one(concat(xs, c.attr_int("axis", 0)));
+}
+
+// Squeeze / Unsqueeze: axes as an attribute (before opset 13) or a known input.
+std::vector<int64_t> axes_of(NodeContext& c, int input_since) {
+  if (c.opset() < input_since) return c.attr_ints("axes");
+  return c.has_input(1) ? c.known_ints(1, "axes") : std::vector<int64_t>{};
+}
+
+Outputs squeeze_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  std::vector<int64_t> axes = axes_of(c, 13);
+  std::vector<bool> drop(rank, false);
+  if (axes.empty())
+    for (int64_t d = 0; d < rank; ++d) drop[d] = in[d] == 1;
+  for (int64_t a : axes) {
+    const int64_t d = axis_of(c, a, rank);
+    if (in[d] != 1) c.invalid(str_cat("cannot squeeze axis ", a, " of size ", in[d]));
+    drop[d] = true;
+  }
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!drop[d]) dims.push_back(in[d]);
+  return one(reshape(c.input(0), dims));
+}
+
+Outputs unsqueeze_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  std::vector<int64_t> axes = axes_of(c, 13);
+  const int64_t rank = static_cast<int64_t>(in.rank() + axes.size());
+  std::vector<bool> added(rank, false);
+  for (int64_t a : axes) {
+    const int64_t d = axis_of(c, a, rank);
+    if (added[d]) c.invalid(str_cat("axis ", a, " is listed twice"));
+    added[d] = true;
+  }
+  std::vector<int64_t> dims;
+  for (int64_t d = 0, k = 0; d < rank; ++d) dims.push_back(added[d] ? 1 : in[k++]);
+  return one(reshape(c.input(0), dims));
+}
+
+Outputs shape_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  auto clamp = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
+  const int64_t start = clamp(c.attr_int("start", 0)), end = clamp(c.attr_int("end", rank));
+  std::vector<int64_t> dims;
+  for (int64_t d = start; d < end; ++d) dims.push_back(in[d]);
+  return known(int64_tensor(dims));
+}
+
+Outputs size_(NodeContext& c) { return known(Tensor::full(Shape{}, static_cast<double>(c.shape(0).numel()), DType::i64)); }
+
+Outputs constant_(NodeContext& c) {
+  const auto& node = c.node();
+  if (node.attribute_size() != 1) c.invalid("needs exactly one value attribute");
+  const auto& a = node.attribute(0);
+  const std::string& n = a.name();
+  if (n == "value") return known(c.attr_tensor("value"));
+  if (n == "value_float") return known(Tensor::full(Shape{}, a.f(), DType::f32));
+  if (n == "value_int") return known(Tensor::full(Shape{}, static_cast<double>(a.i()), DType::i64));
+  if (n == "value_floats") {
+    std::vector<float> v(a.floats().begin(), a.floats().end());
+    return known(Tensor::from_vector<float>(Shape{static_cast<int64_t>(v.size())}, v));
+  }
+  if (n == "value_ints") return known(int64_tensor({a.ints().begin(), a.ints().end()}));
+  c.unsupported(str_cat("attribute '", n, "' (sparse tensors and strings are not supported)"));
+}
+
+Outputs constant_of_shape(NodeContext& c) {
+  const std::vector<int64_t> dims = c.known_ints(0, "shape");
+  Tensor value = c.has_attr("value") ? c.attr_tensor("value") : Tensor::zeros(Shape{1}, DType::f32);
+  if (value.numel() != 1) c.invalid("value must hold one element");
+  Tensor out = Tensor::empty(Shape(dims), value.dtype());
+  dispatch_all(value.dtype(), [&]<class T>() { std::fill(out.data<T>(), out.data<T>() + out.numel(), value.data<T>()[0]); });
+  return known(out);
+}
+
+// Slice with step 1 along each listed axis (attributes before opset 10, inputs after).
+Outputs slice_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (c.opset() < 10) {
+    starts = c.attr_ints("starts"), ends = c.attr_ints("ends"), axes = c.attr_ints("axes");
+  } else {
+    starts = c.known_ints(1, "starts"), ends = c.known_ints(2, "ends");
+    if (c.has_input(3)) axes = c.known_ints(3, "axes");
+    if (c.has_input(4)) steps = c.known_ints(4, "steps");
+  }
+  if (axes.empty()) {
+    axes.resize(starts.size());
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  if (starts.size() != ends.size() || axes.size() != starts.size())
+    c.invalid("starts, ends and axes must have the same length");
+  Value x = c.input(0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    if (!steps.empty() && steps[k] != 1) c.unsupported(str_cat("step ", steps[k], " (dagrad slices with step 1)"));
+    const int64_t d = axis_of(c, axes[k], rank), n = in[d];
+    auto clamp = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
+    const int64_t lo = clamp(starts[k]), hi = std::max(lo, clamp(ends[k]));
+    if (lo != 0 || hi != n) x = slice(x, d, lo, hi);
+  }
+  return one(x);
+}
+
+Outputs split_(NodeContext& c) {
+  const Shape in = c.shape(0);
+  const int64_t axis = axis_of(c, c.attr_int("axis", 0), static_cast<int64_t>(in.rank()));
+  std::vector<int64_t> parts;
+  if (c.opset() < 13)
+    parts = c.attr_ints("split");
+  else if (c.has_input(1))
+    parts = c.known_ints(1, "split");
+  const int64_t outputs = c.node().output_size();
+  if (parts.empty()) {
+    if (in[axis] % outputs != 0) c.invalid(str_cat("axis of size ", in[axis], " does not split into ", outputs));
+    parts.assign(outputs, in[axis] / outputs);
+  }
+  Outputs outs;
+  int64_t at = 0;
+  Value x = c.input(0);
+  for (int64_t len : parts) {
+    outs.push_back(Slot{slice(x, axis, at, at + len), {}});
+    at += len;
+  }
+  return outs;
+}
+
+// NumPy broadcasting of the input and the target shape, in both directions.
+Outputs expand_(NodeContext& c) {
+  const std::vector<int64_t> target = c.known_ints(1, "shape");
+  const Shape in = c.shape(0);
+  return one(broadcast_to(c.input(0), broadcast_shapes(in, Shape(target), "Expand")));
+}
+
+// Cast: a no-op to the same type; values known at import time are converted then.
+Outputs cast_(NodeContext& c) {
+  const int to = static_cast<int>(c.attr_int("to", 0));
+  DType want;
+  try {
+    want = [&] {
+      switch (to) {
+        case ::onnx::TensorProto::FLOAT: return DType::f32;
+        case ::onnx::TensorProto::DOUBLE: return DType::f64;
+        case ::onnx::TensorProto::INT32: return DType::i32;
+        case ::onnx::TensorProto::INT64: return DType::i64;
+        case ::onnx::TensorProto::UINT8: return DType::u8;
+        default: throw UnsupportedError("");
+      }
+    }();
+  } catch (const UnsupportedError&) {
+    c.unsupported(str_cat("casting to ONNX type ", to));
+  }
+  if (c.dtype(0) == want) return one(c.input(0));
+  if (c.is_known(0)) return known(c.known(0, "input").to_dtype(want));
+  c.unsupported(str_cat("casting ", dtype_name(c.dtype(0)), " to ", dtype_name(want), " in the graph"));
+}
+
+Outputs tile_(NodeContext& c) {
+  const std::vector<int64_t> repeats = c.known_ints(1, "repeats");
+  Value x = c.input(0);
+  if (repeats.size() != x.shape().rank()) c.invalid("repeats must have one entry per dimension");
+  for (size_t d = 0; d < repeats.size(); ++d)
+    if (repeats[d] != 1) x = concat(std::vector<Value>(static_cast<size_t>(repeats[d]), x), static_cast<int64_t>(d));
+  return one(x);
+}
+
+const Translator kTranslators[] = {
+    {"Reshape", 1, reshape_},       {"Flatten", 1, flatten_},   {"Transpose", 1, transpose_},
+    {"Concat", 1, concat_},         {"Squeeze", 1, squeeze_},   {"Unsqueeze", 1, unsqueeze_},
+    {"Shape", 1, shape_},           {"Size", 1, size_},         {"Constant", 1, constant_},
+    {"ConstantOfShape", 9, constant_of_shape},                  {"Slice", 1, slice_},
+    {"Split", 2, split_},           {"Expand", 8, expand_},     {"Cast", 6, cast_},
+    {"Tile", 6, tile_},
+};
+
+}  // namespace
+
+std::span<const Translator> shape_translators() { return kTranslators; }
+
+}  // namespace dagrad::onnx
