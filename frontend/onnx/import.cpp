@@ -20,6 +20,8 @@ namespace dagrad::onnx {
 namespace {
 
 constexpr int kMaxOpset = 17;  // ONNX 1.12
+// Values computed from constants alone are computed at import time, up to this size.
+constexpr int64_t kMaxFoldBytes = int64_t{256} << 20;
 
 // op type -> its translators, ordered by `since`.
 const std::map<std::string, std::vector<Translator>>& translators() {
@@ -182,8 +184,11 @@ std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorM
       outs = tr->fn(ctx);
       if (all_known && foldable(type)) {
         std::vector<Value> computed;
+        int64_t bytes = 0;
         for (const Slot& s : outs)
-          if (!s.known()) computed.push_back(s.value);
+          if (!s.known()) computed.push_back(s.value), bytes += s.value.shape().numel() * dtype_size(s.value.dtype());
+        if (bytes > kMaxFoldBytes)
+          ctx.unsupported(str_cat("it computes ", bytes, " bytes from constants; dagrad folds at most ", kMaxFoldBytes));
         std::vector<Tensor> values = interpret(g, computed, {});
         size_t k = 0;
         for (Slot& s : outs)

@@ -129,6 +129,12 @@ Outputs constant_(NodeContext& c) {
 
 Outputs constant_of_shape(NodeContext& c) {
   const std::vector<int64_t> dims = c.known_ints(0, "shape");
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) c.invalid(str_cat("shape ", attr_to_string(dims), " has a negative dimension"));
+    n = d == 0 ? 0 : (n > (int64_t{1} << 40) / d ? (int64_t{1} << 40) : n * d);
+  }
+  if (n > (int64_t{1} << 26)) c.unsupported(str_cat("a constant of shape ", attr_to_string(dims), " (too large)"));
   Tensor value = c.has_attr("value") ? c.attr_tensor("value") : Tensor::zeros(Shape{1}, DType::f32);
   if (value.numel() != 1) c.invalid("value must hold one element");
   Tensor out = Tensor::empty(Shape(dims), value.dtype());
