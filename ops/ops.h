@@ -46,6 +46,21 @@ Value neg(Value x, DAGRAD_LOC);
 Value abs(Value x, DAGRAD_LOC);
 Value pow(Value x, double exponent, DAGRAD_LOC);
 Value sign(Value x, DAGRAD_LOC);  // -1, 0, 1; no gradient
+// Trigonometric and hyperbolic functions; floor, ceil and round (halves to even) have no gradient.
+Value sin(Value x, DAGRAD_LOC);
+Value cos(Value x, DAGRAD_LOC);
+Value tan(Value x, DAGRAD_LOC);
+Value asin(Value x, DAGRAD_LOC);
+Value acos(Value x, DAGRAD_LOC);
+Value atan(Value x, DAGRAD_LOC);
+Value sinh(Value x, DAGRAD_LOC);
+Value cosh(Value x, DAGRAD_LOC);
+Value asinh(Value x, DAGRAD_LOC);
+Value acosh(Value x, DAGRAD_LOC);
+Value atanh(Value x, DAGRAD_LOC);
+Value floor(Value x, DAGRAD_LOC);
+Value ceil(Value x, DAGRAD_LOC);
+Value round(Value x, DAGRAD_LOC);
 
 // ---- elementwise, binary, NumPy broadcasting ----
 Value add(Value a, Value b, DAGRAD_LOC);

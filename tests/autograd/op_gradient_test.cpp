@@ -24,7 +24,7 @@ const std::set<std::string>& non_differentiable_ops() {
       "argmax",                      // integer output
       "accuracy",                    // a metric: piecewise constant
       "confusion_matrix",            // a metric: integer counts
-      "greater_equal", "sign",       // piecewise constant: derivative 0 almost everywhere
+      "greater_equal", "sign", "floor", "ceil", "round",       // piecewise constant: derivative 0 almost everywhere
       "sgd_update", "adam_update",   // optimizer updates: write state in place, no outputs
       "test_opaque",                 // registered by grad_errors_test.cpp to test the refusal
   };
