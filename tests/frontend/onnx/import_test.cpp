@@ -107,7 +107,7 @@ TEST(OnnxImport, UnsupportedOpsNameTheNodeTheOpAndTheOpset) {
   const std::string msg =
       error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::import_from_memory(m.bytes(), {}, dagrad::onnx::Initializers::constants); });
   EXPECT_NE(msg.find("node 'the_op' (Frobnicate, opset 11)"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("supports Abs, Add"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("it supports Abs, "), std::string::npos) << msg;
 
   ModelBuilder newer(18);
   newer.input("x", {2}).output("y");
