@@ -113,7 +113,7 @@ CaseResult run_conformance_case(const fs::path& dir, const std::string& suite, D
       }
       Imported im;
       try {
-        im = import_model(model, shapes, Initializers::constants);
+        im = import_model(model, shapes, Initializers::constants, &bind);
       } catch (const UnsupportedError&) {
         throw;
       } catch (const Error& e) {  // a translation dagrad cannot do for these types or shapes

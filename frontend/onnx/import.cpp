@@ -121,7 +121,8 @@ std::string Model::description() const {
   return str_cat(impl_->what, " (graph '", g.name(), "', opset ", impl_->opset, ", ", g.node_size(), " nodes)");
 }
 
-std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorMap* parameters) const {
+std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorMap* parameters,
+                                const TensorMap* input_values) const {
   const Impl& m = *impl_;
   if (inputs.size() != m.inputs.size())
     throw ValueError(str_cat(description(), " has ", m.inputs.size(), " inputs, got ", inputs.size()));
@@ -138,6 +139,8 @@ std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorM
       throw ShapeError(str_cat("ONNX input '", info.name, "' has shape ", attr_to_string(info.dims),
                                " (-1: any), got ", v.shape().to_string()));
     env[info.name].value = v;
+    if (input_values)
+      if (auto it = input_values->find(info.name); it != input_values->end()) env[info.name].offered = it->second;
   }
   for (const auto& [name, t] : m.initializers) {
     Slot& s = env[name];
@@ -221,7 +224,8 @@ std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorM
   return result;
 }
 
-Imported import_model(const Model& model, const InputShapes& shapes, Initializers init) {
+Imported import_model(const Model& model, const InputShapes& shapes, Initializers init,
+                      const TensorMap* input_values) {
   Imported im;
   im.graph = std::make_unique<Graph>();
   for (const ValueInfo& in : model.inputs()) {
@@ -233,7 +237,8 @@ Imported import_model(const Model& model, const InputShapes& shapes, Initializer
                                  "); give its shape"));
     im.inputs.push_back(im.graph->input(in.name, Shape(dims), in.dtype));
   }
-  im.outputs = model.build(*im.graph, im.inputs, init == Initializers::parameters ? &im.parameters : nullptr);
+  im.outputs =
+      model.build(*im.graph, im.inputs, init == Initializers::parameters ? &im.parameters : nullptr, input_values);
   return im;
 }
 
@@ -278,10 +283,11 @@ Shape NodeContext::shape(size_t i) {
 
 const Tensor& NodeContext::known(size_t i, const char* what) {
   if (!has_input(i)) unsupported(str_cat("its ", what, " (input ", i, ") is missing"));
-  if (!inputs_[i]->known())
-    unsupported(str_cat("its ", what, " (input ", i, ") is computed in the graph; dagrad needs it known when the "
-                        "model is imported (static shapes)"));
-  return inputs_[i]->constant;
+  const Slot& s = *inputs_[i];
+  if (s.known()) return s.constant;
+  if (s.offered.defined()) return s.offered;
+  unsupported(str_cat("its ", what, " (input ", i, ") is computed in the graph; dagrad needs it known when the "
+                      "model is imported (static shapes)"));
 }
 
 std::vector<int64_t> NodeContext::known_ints(size_t i, const char* what) {

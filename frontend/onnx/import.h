@@ -53,7 +53,11 @@ class Model {
   // initializers become trainable parameter nodes named as in the file, their initial
   // values added to *parameters; other initializers (and all of them without
   // `parameters`) are constants. Returns one Value per output.
-  std::vector<Value> build(Graph& g, std::span<const Value> inputs, TensorMap* parameters = nullptr) const;
+  // `input_values` may give the values of inputs that shape computations need at import
+  // time (a Reshape's target, a Pad's pads, when the model takes them as inputs); the
+  // graph still reads every input from its input node otherwise.
+  std::vector<Value> build(Graph& g, std::span<const Value> inputs, TensorMap* parameters = nullptr,
+                           const TensorMap* input_values = nullptr) const;
 
  private:
   struct Impl;
@@ -75,7 +79,7 @@ enum class Initializers { parameters, constants };
 // dimensions come from `shapes` (an input missing there with a symbolic dimension is a
 // ValueError naming it).
 Imported import_model(const Model& model, const InputShapes& shapes = {},
-                      Initializers init = Initializers::parameters);
+                      Initializers init = Initializers::parameters, const TensorMap* input_values = nullptr);
 Imported import(const std::filesystem::path& path, const InputShapes& shapes = {},
                 Initializers init = Initializers::parameters);
 Imported import_from_memory(std::string_view bytes, const InputShapes& shapes = {},

@@ -24,6 +24,7 @@ namespace dagrad::onnx {
 struct Slot {
   Value value;
   Tensor constant;
+  Tensor offered;  // a graph input's value given at import time (Model::build's input_values)
   bool known() const { return constant.defined(); }
 };
 
@@ -44,7 +45,9 @@ class NodeContext {
   Shape shape(size_t i);
   // Input i's value at import time; UnsupportedError (naming `what`) when it is computed.
   const Tensor& known(size_t i, const char* what);
-  bool is_known(size_t i) const { return has_input(i) && inputs_[i]->known(); }
+  bool is_known(size_t i) const { return has_input(i) && inputs_[i]->known(); }  // a constant
+  // Whether known() can give input i: a constant, or an input's value offered at import.
+  bool has_value(size_t i) const { return has_input(i) && (inputs_[i]->known() || inputs_[i]->offered.defined()); }
   std::vector<int64_t> known_ints(size_t i, const char* what);
   std::vector<double> known_doubles(size_t i, const char* what);
 

@@ -98,7 +98,7 @@ Outputs reciprocal(NodeContext& c) {
 // x^y: a scalar exponent known at import time is dagrad's pow; otherwise exp(y log x),
 // which holds for positive bases only.
 Outputs pow_(NodeContext& c) {
-  if (c.is_known(1) && c.known(1, "exponent").numel() == 1)
+  if (c.has_value(1) && c.known(1, "exponent").numel() == 1)
     return one(pow(c.input(0), c.known_doubles(1, "exponent")[0]));
   c.unsupported("an exponent computed in the graph or of several values (dagrad's pow takes one scalar)");
 }
@@ -129,6 +129,14 @@ Outputs thresholded_relu(NodeContext& c) {
   const double alpha = c.attr_float("alpha", 1.0);
   // x where x > alpha: 1 - [alpha >= x]
   return one(x * (1.0 - greater_equal(scalar(c, x, alpha), x)));
+}
+
+// x + bias below -lambd, x - bias above lambd, 0 between.
+Outputs shrink(NodeContext& c) {
+  Value x = c.input(0);
+  const double lambd = c.attr_float("lambd", 0.5), bias = c.attr_float("bias", 0.0);
+  Value below = greater_equal(scalar(c, x, -lambd), x), above = greater_equal(x, scalar(c, x, lambd));
+  return one(below * (x + bias) + above * (x - bias));
 }
 
 const Translator kTranslators[] = {
@@ -177,6 +185,7 @@ const Translator kTranslators[] = {
     {"Clip", 1, clip},
     {"PRelu", 1, prelu},
     {"ThresholdedRelu", 10, thresholded_relu},
+    {"Shrink", 9, shrink},
 };
 
 }  // namespace

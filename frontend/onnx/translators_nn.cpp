@@ -3,6 +3,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "frontend/onnx/translate.h"
 #include "ops/ops.h"
@@ -202,6 +204,130 @@ Outputs dropout_(NodeContext& c) {
   return one(dropout(c.input(0), ratio, static_cast<uint64_t>(c.attr_int("seed", 0))));
 }
 
+
+// ConvTranspose: the input gradient of a convolution (dagrad's conv2d_backward_input,
+// weight [C_in, C_out, KH, KW] as ONNX lays it out), computed unpadded at full size,
+// then cropped by the pads (so asymmetric pads and output_padding come for free).
+Outputs conv_transpose(NodeContext& c) {
+  const Shape x = c.shape(0), w = c.shape(1);
+  const Spatial sp = spatial_of(c, x);
+  if (c.attr_int("group", 1) != 1) c.unsupported("group != 1 (grouped convolutions)");
+  const size_t nd = x.rank() - 2;
+  const std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {w.begin() + 2, w.end()});
+  const std::vector<int64_t> strides = c.attr_ints("strides", std::vector<int64_t>(nd, 1));
+  const std::vector<int64_t> dil = c.attr_ints("dilations", std::vector<int64_t>(nd, 1));
+  const std::vector<int64_t> out_pad = c.attr_ints("output_padding", std::vector<int64_t>(nd, 0));
+  std::vector<int64_t> pads = c.attr_ints("pads", std::vector<int64_t>(2 * nd, 0));
+  if (kernel.size() != nd || strides.size() != nd || dil.size() != nd || out_pad.size() != nd || pads.size() != 2 * nd)
+    c.invalid("kernel_shape, strides, dilations, output_padding and pads must match the input's rank");
+  std::vector<int64_t> full(nd);
+  for (size_t d = 0; d < nd; ++d) {
+    if (out_pad[d] >= strides[d]) c.invalid("output_padding must be smaller than the stride");
+    full[d] = strides[d] * (x[2 + d] - 1) + dil[d] * (kernel[d] - 1) + 1 + out_pad[d];
+  }
+  const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
+  const std::vector<int64_t> out_shape = c.attr_ints("output_shape");
+  if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t d = 0; d < nd; ++d) {
+      const int64_t want = !out_shape.empty() ? out_shape[out_shape.size() - nd + d] : x[2 + d] * strides[d];
+      const int64_t total = full[d] - want;
+      if (total < 0) c.unsupported("an output_shape larger than the transposed convolution gives");
+      const bool lower = auto_pad == "SAME_LOWER";
+      pads[d] = lower ? total - total / 2 : total / 2;
+      pads[nd + d] = total - pads[d];
+    }
+  } else if (auto_pad == "VALID") {
+    std::fill(pads.begin(), pads.end(), 0);
+  }
+  ConvParams p;
+  p.stride = sp.hw(strides, 1);
+  p.dilation = sp.hw(dil, 1);
+  std::vector<int64_t> y_dims{x[0], w[1]};
+  if (sp.one_d) y_dims.push_back(1);
+  for (int64_t f : full) y_dims.push_back(f);
+  Value y = conv2d_backward_input(sp.to_2d(c.input(0)), sp.to_2d(c.input(1)), Shape(y_dims), p);
+  for (size_t d = 0; d < nd; ++d) {
+    const int64_t axis = static_cast<int64_t>(d + 2 + (sp.one_d ? 1 : 0));
+    if (pads[d] || pads[nd + d]) y = slice(y, axis, pads[d], full[d] - pads[nd + d]);
+  }
+  if (c.has_input(2)) y = y + per_channel(c.input(2), y.shape().rank());
+  return one(sp.from_2d(y));
+}
+
+// (x - mean) / (std + 1e-9) over `axes` (default N, H, W), as ONNX's function body.
+Outputs mean_variance_norm(NodeContext& c) {
+  Value x = c.input(0);
+  const std::vector<int64_t> axes = c.attr_ints("axes", {0, 2, 3});
+  Value centred = x - mean(x, axes, true);
+  return one(centred / (sqrt(mean(centred * centred, axes, true)) + 1e-9));
+}
+
+// Einsum without repeated indices in one operand (no diagonals) and without ellipses:
+// every operand is permuted and reshaped onto all the equation's letters, the operands
+// are multiplied (broadcasting), and the letters missing from the output are summed.
+Outputs einsum(NodeContext& c) {
+  std::string eq = c.attr_string("equation", "");
+  eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+  if (eq.find("...") != std::string::npos) c.unsupported("ellipses in the equation");
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t at = 0;;) {
+    const size_t comma = lhs.find(',', at);
+    terms.push_back(lhs.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  if (terms.size() != c.num_inputs()) c.invalid("the equation's operands do not match the inputs");
+  std::string letters;
+  std::map<char, int> count;
+  for (const std::string& t : terms) {
+    std::set<char> seen;
+    for (char ch : t) {
+      if (!seen.insert(ch).second) c.unsupported(str_cat("a repeated index in '", t, "' (a diagonal)"));
+      if (!count[ch]++) letters += ch;
+    }
+  }
+  std::string out;
+  if (arrow != std::string::npos) {
+    out = eq.substr(arrow + 2);
+  } else {
+    for (const auto& [ch, n] : count)
+      if (n == 1) out += ch;
+  }
+  std::map<char, int64_t> size;
+  Value prod;
+  for (size_t k = 0; k < terms.size(); ++k) {
+    Value v = c.input(k);
+    const std::string& t = terms[k];
+    if (t.size() != v.shape().rank()) c.invalid(str_cat("operand ", k, " has rank ", v.shape().rank(), ", not ", t.size()));
+    std::vector<int64_t> perm, dims;
+    for (char ch : letters) {
+      const size_t at = t.find(ch);
+      if (at == std::string::npos) continue;
+      perm.push_back(static_cast<int64_t>(at));
+      size[ch] = v.shape()[at];
+    }
+    v = permute(v, perm);
+    for (char ch : letters) dims.push_back(t.find(ch) == std::string::npos ? 1 : size[ch]);
+    v = reshape(v, dims);
+    prod = prod.valid() ? prod * v : v;
+  }
+  std::vector<int64_t> summed;
+  for (size_t i = 0; i < letters.size(); ++i)
+    if (out.find(letters[i]) == std::string::npos) summed.push_back(static_cast<int64_t>(i));
+  Value y = summed.empty() ? prod : sum(prod, summed, false);
+  std::string kept;
+  for (char ch : letters)
+    if (out.find(ch) != std::string::npos) kept += ch;
+  std::vector<int64_t> perm;
+  for (char ch : out) {
+    if (kept.find(ch) == std::string::npos) c.invalid(str_cat("output index '", ch, "' is in no operand"));
+    perm.push_back(static_cast<int64_t>(kept.find(ch)));
+  }
+  return one(perm.size() > 1 ? permute(y, perm) : y);
+}
+
 const Translator kTranslators[] = {
     {"Conv", 1, conv},
     {"MaxPool", 1, max_pool},
@@ -213,6 +339,9 @@ const Translator kTranslators[] = {
     {"BatchNormalization", 1, batch_norm_},
     {"InstanceNormalization", 1, instance_norm},
     {"Dropout", 1, dropout_},
+    {"ConvTranspose", 1, conv_transpose},
+    {"MeanVarianceNormalization", 9, mean_variance_norm},
+    {"Einsum", 12, einsum},
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "frontend/onnx/translate.h"
@@ -233,13 +234,110 @@ Outputs tile_(NodeContext& c) {
   return one(x);
 }
 
+
+// Pad: constant (a value), edge (the border repeated) or reflect (mirrored without the
+// border), one axis at a time; negative pads crop.
+Outputs pad_(NodeContext& c) {
+  Value x = c.input(0);
+  const int64_t rank = static_cast<int64_t>(x.shape().rank());
+  std::vector<int64_t> pads = c.opset() < 11 ? c.attr_ints(c.opset() < 2 ? "paddings" : "pads") : c.known_ints(1, "pads");
+  if (static_cast<int64_t>(pads.size()) != 2 * rank) c.invalid(str_cat("pads must have ", 2 * rank, " entries"));
+  const std::string mode = c.attr_string("mode", "constant");
+  double value = c.attr_float("value", 0.0);
+  if (c.opset() >= 11 && c.has_input(2)) value = c.known_doubles(2, "constant_value")[0];
+  if (mode != "constant" && mode != "edge" && mode != "reflect") c.invalid(str_cat("mode '", mode, "'"));
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t before = pads[d], after = pads[rank + d];
+    const int64_t n = x.shape()[d];
+    if (before < 0 || after < 0) {  // crop first
+      x = slice(x, d, std::max<int64_t>(0, -before), n - std::max<int64_t>(0, -after));
+      before = std::max<int64_t>(before, 0), after = std::max<int64_t>(after, 0);
+    }
+    if (before == 0 && after == 0) continue;
+    const int64_t len = x.shape()[d];
+    if (mode == "reflect" && (before >= len || after >= len))
+      c.invalid(str_cat("reflect padding ", std::max(before, after), " needs more than ", len, " elements"));
+    auto block = [&](int64_t count, bool at_end) -> std::vector<Value> {
+      std::vector<Value> parts;
+      if (count == 0) return parts;
+      std::vector<int64_t> dims(x.shape().begin(), x.shape().end());
+      dims[d] = count;
+      if (mode == "constant") return {full(c.graph(), Shape(dims), value, x.dtype())};
+      if (mode == "edge") return {broadcast_to(at_end ? slice(x, d, len - 1, len) : slice(x, d, 0, 1), Shape(dims))};
+      for (int64_t k = 0; k < count; ++k) {  // reflect: mirrored around the border element
+        const int64_t src = at_end ? len - 2 - k : count - k;
+        parts.push_back(slice(x, d, src, src + 1));
+      }
+      return parts;
+    };
+    std::vector<Value> parts = block(before, false);
+    parts.push_back(x);
+    for (Value v : block(after, true)) parts.push_back(v);
+    x = concat(parts, d);
+  }
+  return one(x);
+}
+
+// Range of known start, limit and delta: a constant.
+Outputs range_(NodeContext& c) {
+  const Tensor& start = c.known(0, "start");
+  const double s = c.known_doubles(0, "start")[0], limit = c.known_doubles(1, "limit")[0],
+               delta = c.known_doubles(2, "delta")[0];
+  if (delta == 0) c.invalid("delta is 0");
+  const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - s) / delta)));
+  if (n > (int64_t{1} << 26)) c.unsupported(str_cat("a range of ", n, " elements (too large)"));
+  Tensor out = Tensor::empty(Shape{n}, start.dtype());
+  dispatch_all(start.dtype(), [&]<class T>() {
+    const T s0 = start.data<T>()[0];
+    const T d0 = static_cast<T>(delta);
+    for (int64_t i = 0; i < n; ++i) out.data<T>()[i] = static_cast<T>(s0 + static_cast<T>(i) * d0);
+  });
+  return known(out);
+}
+
+// Trilu: x times a constant triangular mask of its last two dims.
+Outputs trilu_(NodeContext& c) {
+  Value x = c.input(0);
+  const int64_t k = c.has_input(1) ? c.known_ints(1, "k")[0] : 0;
+  const bool upper = c.attr_int("upper", 1) != 0;
+  const Shape s = x.shape();
+  if (s.rank() < 2) c.invalid("input must have rank 2 or more");
+  const int64_t rows = s.dim(-2), cols = s.dim(-1);
+  Tensor mask = Tensor::empty(Shape{rows, cols}, DType::f64);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) mask.data<double>()[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+  return one(x * constant(c.graph(), mask.to_dtype(x.dtype())));
+}
+
+// DepthToSpace / SpaceToDepth: a reshape, a permutation and a reshape.
+Outputs depth_to_space(NodeContext& c) {
+  Value x = c.input(0);
+  const Shape s = x.shape();
+  const int64_t b = c.attr_int("blocksize", 0), n = s[0], ch = s[1], h = s[2], w = s[3];
+  if (b <= 0 || ch % (b * b)) c.invalid(str_cat("blocksize ", b, " does not divide ", ch, " channels"));
+  const bool crd = c.attr_string("mode", "DCR") == "CRD";
+  Value t = crd ? permute(reshape(x, {n, ch / (b * b), b, b, h, w}), {0, 1, 4, 2, 5, 3})
+                : permute(reshape(x, {n, b, b, ch / (b * b), h, w}), {0, 3, 4, 1, 5, 2});
+  return one(reshape(t, {n, ch / (b * b), h * b, w * b}));
+}
+
+Outputs space_to_depth(NodeContext& c) {
+  Value x = c.input(0);
+  const Shape s = x.shape();
+  const int64_t b = c.attr_int("blocksize", 0), n = s[0], ch = s[1], h = s[2], w = s[3];
+  if (b <= 0 || h % b || w % b) c.invalid(str_cat("blocksize ", b, " does not divide ", h, "x", w));
+  Value t = permute(reshape(x, {n, ch, h / b, b, w / b, b}), {0, 3, 5, 1, 2, 4});
+  return one(reshape(t, {n, ch * b * b, h / b, w / b}));
+}
+
 const Translator kTranslators[] = {
     {"Reshape", 1, reshape_},       {"Flatten", 1, flatten_},   {"Transpose", 1, transpose_},
     {"Concat", 1, concat_},         {"Squeeze", 1, squeeze_},   {"Unsqueeze", 1, unsqueeze_},
     {"Shape", 1, shape_},           {"Size", 1, size_},         {"Constant", 1, constant_},
     {"ConstantOfShape", 9, constant_of_shape},                  {"Slice", 1, slice_},
     {"Split", 2, split_},           {"Expand", 8, expand_},     {"Cast", 6, cast_},
-    {"Tile", 6, tile_},
+    {"Tile", 6, tile_},             {"Pad", 1, pad_},           {"Range", 11, range_},
+    {"Trilu", 14, trilu_},          {"DepthToSpace", 1, depth_to_space},                    {"SpaceToDepth", 1, space_to_depth},
 };
 
 }  // namespace
