@@ -79,8 +79,8 @@ Command add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "measure training and inference speed (images/s, ms per step, GFLOP/s) and peak memory on the CPU; "
                "with --sweep, how an op's time grows with its size on the CPU and GPU");
-  cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->opt.batch, "training batch size")->check(positive_number)->capture_default_str();
   a->threads = cmd->add_option("--threads", a->opt.threads,

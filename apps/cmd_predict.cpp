@@ -73,8 +73,8 @@ Command add_plan_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("plan", "print the compiled training-step plan without running it");
-  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();
   a->train.sched.add_to(*cmd);
@@ -82,7 +82,7 @@ Command add_plan_command(CLI::App& app) {
       ->check(CLI::IsMember({"table", "dot", "json"}))
       ->capture_default_str();
   return {cmd, [a] {
-    Trainer trainer(models::make_model(a->train.model), train_config(a->train), std::cerr);
+    Trainer trainer(models::load_model(a->train.model), train_config(a->train), std::cerr);
     const int64_t batch = a->train.batch;
     TensorMap in{{trainer.names().input, Tensor::zeros(Shape{batch, 1, 28, 28})},
                  {trainer.names().target, Tensor::zeros(Shape{batch}, DType::i64)},

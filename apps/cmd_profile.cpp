@@ -40,7 +40,7 @@ void run_profile(const ProfileArgs& a) {
   if (comm::world().rank() == 0) prepare_output_directory(a.out, "--out");  // fail before profiling, not after
   TrainConfig cfg = train_config(a.train);
   cfg.progress = false;
-  Trainer trainer(models::make_model(a.train.model), cfg, std::cout);
+  Trainer trainer(models::load_model(a.train.model), cfg, std::cout);
   scheduler::Session& session = trainer.train_session();
   TensorMap batch = random_batch(a.train.batch, a.train.seed, trainer.names());
 
@@ -72,8 +72,8 @@ Command add_profile_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("profile",
                                      "profile training steps on random data: trace, per-op summary, "
                                      "plan views and an HTML report");
-  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--steps", a->steps, "training steps to profile (after the warm-up)")

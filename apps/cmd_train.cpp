@@ -47,7 +47,7 @@ void print_model_line(const TrainArgs& a, const nn::Module& model) {
 // an epoch-0 checkpoint, to compare initialisations or to start several runs from it.
 // Needs no data.
 void save_initial_checkpoint(const TrainArgs& a, const std::filesystem::path& ckpt) {
-  auto model = models::make_model(a.model);
+  auto model = models::load_model(a.model);
   Trainer trainer(model, train_config(a, &g_stop), std::cout);
   print_model_line(a, *model);
   if (comm::world().rank() != 0) return;
@@ -59,7 +59,8 @@ void save_initial_checkpoint(const TrainArgs& a, const std::filesystem::path& ck
 void run_train(const TrainArgs& a) {
   check_device(a.device);  // a GPU that cannot be used fails before anything is made
   const std::filesystem::path out(a.out);
-  const std::filesystem::path ckpt = a.save.empty() ? out / (a.model + ".safetensors") : std::filesystem::path(a.save);
+  const std::filesystem::path ckpt =
+      a.save.empty() ? out / (models::short_name(a.model) + ".safetensors") : std::filesystem::path(a.save);
   const bool initial_only = a.epochs == 0 && a.resume.empty();
   if (!initial_only || a.save.empty()) prepare_output_directory(out, "--out");
   if (!a.save.empty()) prepare_output_file(ckpt, "--save");
@@ -77,7 +78,7 @@ void run_train(const TrainArgs& a) {
               << " per rank = " << a.batch * world.world_size() << " global, gradient buckets of " << a.sched.bucket_mb
               << " MiB\n";
 
-  auto model = models::make_model(a.model);
+  auto model = models::load_model(a.model);
   Trainer trainer(model, train_config(a, &g_stop), std::cout);
   print_model_line(a, *model);
   if (!a.resume.empty()) {

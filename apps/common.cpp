@@ -81,6 +81,18 @@ CLI::Validator number_check(bool zero_allowed) {
 }  // namespace
 
 const CLI::Validator positive_number = number_check(false);
+
+const CLI::Validator model_name(
+    [](std::string& v) -> std::string {
+      const std::vector<std::string> known = models::model_names();
+      if (std::find(known.begin(), known.end(), v) != known.end()) return "";
+      if (models::is_onnx_path(v))
+        return std::filesystem::is_regular_file(v) ? "" : str_cat("ONNX model '", v, "' does not exist");
+      std::string list;
+      for (const std::string& k : known) list += k + ",";
+      return str_cat(v, " not in {", list.substr(0, list.size() - 1), "} and not a .onnx file");
+    },
+    "MODEL");
 const CLI::Validator non_negative_number = number_check(true);
 
 namespace {
@@ -111,7 +123,8 @@ std::string model_for_checkpoint(const std::string& model_flag, const std::files
   if (!model_flag.empty()) return model_flag;
   std::string model = checkpoint_model_name(checkpoint);
   std::vector<std::string> known = models::model_names();
-  if (std::find(known.begin(), known.end(), model) == known.end())
+  if (std::find(known.begin(), known.end(), model) == known.end() &&
+      !(models::is_onnx_path(model) && std::filesystem::is_regular_file(model)))
     throw ValueError(str_cat(checkpoint.string(), ": the checkpoint is of model '", model,
                              "', which this dagrad does not have; pass --model"));
   return model;

@@ -38,6 +38,8 @@ struct ScheduleOptions {
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).
 extern const CLI::Validator positive_number;
+// --model: a built-in model's name, or an ONNX file (ending in .onnx) that exists.
+extern const CLI::Validator model_name;
 extern const CLI::Validator non_negative_number;
 
 // The device named by --device ("cpu", "cuda", "cuda:1"); a GPU that cannot be used is
@@ -68,5 +70,6 @@ Command add_plan_command(CLI::App& app);
 Command add_profile_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_onnx_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace dagrad::cli

@@ -7,8 +7,8 @@
 namespace dagrad::cli {
 
 void TrainArgs::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd.add_option("--model", model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
   data.add_to(cmd);
   cmd.add_option("--epochs", epochs, "epochs to train (in total, counting resumed ones); 0 writes the initialised "
@@ -42,6 +42,12 @@ void TrainArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--max-steps", max_steps, "stop each epoch after this many steps (quick runs)")
       ->check(non_negative_number);
   cmd.add_flag("--quiet", quiet, "no progress bar");
+  cmd.add_option("--loss", loss,
+                 "classification loss: nll (on log-probabilities), cross-entropy (softmax cross-entropy on "
+                 "logits), or auto: nll for the built-in models and ONNX models ending in LogSoftmax, "
+                 "cross-entropy for other ONNX models")
+      ->check(CLI::IsMember({"auto", "nll", "cross-entropy"}))
+      ->capture_default_str();
   cmd.add_flag("--check-numerics", check_numerics,
                "stop at the first op that produces NaN or Inf, naming it and its source line (runs unfused)");
 }
@@ -70,12 +76,14 @@ TrainConfig train_config(const TrainArgs& a, const std::atomic<bool>* stop_reque
   cfg.stop_requested = stop_requested;
   cfg.bucket_mb = a.sched.bucket_mb;
   cfg.allreduce_in_one_process = a.sched.allreduce;
+  const bool log_probs = a.loss == "auto" ? models::outputs_log_probabilities(a.model) : a.loss == "nll";
+  cfg.objective = classification(log_probs ? ClassScores::log_probabilities : ClassScores::logits);
   return cfg;
 }
 
 void CheckpointArgs::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
-      ->check(CLI::IsMember(models::model_names()));
+  cmd.add_option("--model", model, "mnist-cnn, lenet5, mlp or FILE.onnx (default: the model the checkpoint names)")
+      ->check(model_name);
   data.add_to(cmd);
   cmd.add_option("--load", load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
 }
@@ -85,7 +93,7 @@ std::unique_ptr<Trainer> CheckpointArgs::load_trainer(int64_t eval_batch) const 
   args.model = model_for_checkpoint(model, load);
   TrainConfig cfg = train_config(args);
   cfg.eval_batch_size = eval_batch;
-  auto trainer = std::make_unique<Trainer>(models::make_model(args.model), cfg, std::cout);
+  auto trainer = std::make_unique<Trainer>(models::load_model(args.model), cfg, std::cout);
   trainer->load_parameters(load);
   return trainer;
 }

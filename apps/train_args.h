@@ -34,6 +34,7 @@ struct TrainArgs {
   int64_t max_steps = -1;
   bool quiet = false;
   bool check_numerics = false;
+  std::string loss = "auto";  // nll | cross-entropy | auto: as the model's output is
 
   // Every flag of `dagrad train`.
   void add_to(CLI::App& cmd);

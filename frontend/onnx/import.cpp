@@ -13,6 +13,7 @@
 
 #include "frontend/onnx/tensor_proto.h"
 #include "frontend/onnx/translate.h"
+#include "ops/op_def.h"
 #include "ops/ops.h"
 
 namespace dagrad::onnx {
@@ -116,6 +117,15 @@ const std::vector<ValueInfo>& Model::inputs() const { return impl_->inputs; }
 const std::vector<ValueInfo>& Model::outputs() const { return impl_->outputs; }
 const TensorMap& Model::initializers() const { return impl_->initializers; }
 
+std::string Model::output_op_type() const {
+  const auto& g = impl_->proto.graph();
+  if (g.output_size() == 0) return "";
+  for (const auto& n : g.node())
+    for (const auto& o : n.output())
+      if (o == g.output(0).name()) return n.op_type();
+  return "";
+}
+
 std::string Model::description() const {
   const auto& g = impl_->proto.graph();
   return str_cat(impl_->what, " (graph '", g.name(), "', opset ", impl_->opset, ", ", g.node_size(), " nodes)");
@@ -145,7 +155,9 @@ std::vector<Value> Model::build(Graph& g, std::span<const Value> inputs, TensorM
   for (const auto& [name, t] : m.initializers) {
     Slot& s = env[name];
     if (parameters && is_floating(t.dtype())) {
-      s.value = g.parameter(name, t.shape(), t.dtype(), /*trainable=*/true);
+      s.value = g.has_node(name) ? g.node(name).output() : g.parameter(name, t.shape(), t.dtype(), /*trainable=*/true);
+      if (s.value.type() != TensorType{t.shape(), t.dtype()} || !s.value.producer().op->flags.bound_parameter)
+        throw GraphError(str_cat("ONNX initializer '", name, "' clashes with a graph node of that name"));
       (*parameters)[name] = t.clone();
     } else {
       s.constant = t;

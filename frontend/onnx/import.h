@@ -47,12 +47,15 @@ class Model {
   // Initializers as host tensors, by name.
   const TensorMap& initializers() const;
   std::string description() const;  // "ONNX model 'torch-jit-export' (opset 13, 12 nodes)"
+  // The op type of the node that computes the first output ("" if an input or initializer).
+  std::string output_op_type() const;
 
   // Adds the model's nodes to `g`, reading `inputs` (one per inputs(), in order, of the
   // declared dtypes and of shapes the model accepts). With `parameters` given, floating
   // initializers become trainable parameter nodes named as in the file, their initial
-  // values added to *parameters; other initializers (and all of them without
-  // `parameters`) are constants. Returns one Value per output.
+  // values added to *parameters (a parameter node already in `g` under that name is
+  // reused); other initializers (and all of them without `parameters`) are constants.
+  // Returns one Value per output.
   // `input_values` may give the values of inputs that shape computations need at import
   // time (a Reshape's target, a Pad's pads, when the model takes them as inputs); the
   // graph still reads every input from its input node otherwise.
