@@ -46,6 +46,7 @@ extern const OpDef* nll_loss_backward;
 extern const OpDef* softmax_cross_entropy;
 extern const OpDef* softmax_cross_entropy_backward;
 extern const OpDef* accuracy;
+extern const OpDef* one_hot;
 extern const OpDef* confusion_matrix;
 extern const OpDef* dropout;
 extern const OpDef* batch_norm;

@@ -146,6 +146,11 @@ Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, DAG
 Value dropout(Value x, double p, uint64_t seed, bool training = true, DAGRAD_LOC);
 // Fraction of rows whose argmax equals target (float32 scalar); no gradient.
 Value accuracy(Value logits, Value target, DAGRAD_LOC);
+// 1 at each integer index along a new axis of `depth` (at `axis` of the output), 0
+// elsewhere and for indices outside [0, depth); negative_wraps adds depth to negative
+// indices first (ONNX's OneHot). No gradient.
+Value one_hot(Value indices, int64_t depth, int64_t axis = -1, DType dtype = DType::f32, bool negative_wraps = false,
+              DAGRAD_LOC);
 // int64 [C,C] counts of the samples of each true class (row, `target`) that were
 // predicted as each class (column, `predicted`); both int64 class ids [N] in [0, C).
 // No gradient.

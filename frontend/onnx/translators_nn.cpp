@@ -328,6 +328,61 @@ Outputs einsum(NodeContext& c) {
   return one(perm.size() > 1 ? permute(y, perm) : y);
 }
 
+
+// NegativeLogLikelihoodLoss over input [N,C,d...] and integer targets [N,d...]: the
+// target's one-hot mask (zeroed at ignore_index, weighted by `weight`) picks each
+// element's loss; "mean" divides by the picked weights' sum, as ONNX does.
+Value nll(NodeContext& c, Value input, Value target, Value weight) {
+  const Shape s = input.shape();
+  if (s.rank() < 2) c.invalid("input must be [N,C,...]");
+  const int64_t classes = s[1];
+  Value mask = one_hot(target, classes, 1, input.dtype());
+  std::vector<int64_t> per_class(s.rank(), 1);
+  per_class[1] = classes;
+  if (c.has_attr("ignore_index")) {
+    const int64_t ignore = c.attr_int("ignore_index", 0);
+    if (ignore >= 0 && ignore < classes) {
+      Tensor keep = Tensor::full(Shape{classes}, 1.0, input.dtype());
+      dispatch_all(keep.dtype(), [&]<class T>() { keep.data<T>()[ignore] = T(0); });
+      mask = mask * reshape(constant(c.graph(), keep), per_class);
+    }
+  }
+  if (weight.valid()) mask = mask * reshape(weight, per_class);
+  Value loss = -sum(input * mask, {1});
+  const std::string reduction = c.attr_string("reduction", "mean");
+  if (reduction == "none") return loss;
+  if (reduction == "sum") return sum(loss);
+  if (reduction != "mean") c.invalid(str_cat("reduction '", reduction, "'"));
+  return sum(loss) / sum(mask);
+}
+
+Outputs nll_loss_(NodeContext& c) {
+  return one(nll(c, c.input(0), c.input(1), c.has_input(2) ? c.input(2) : Value{}));
+}
+
+Outputs softmax_cross_entropy_loss(NodeContext& c) {
+  Value log_prob = log_softmax(c.input(0), 1);
+  Outputs outs = one(nll(c, log_prob, c.input(1), c.has_input(2) ? c.input(2) : Value{}));
+  outs.push_back(Slot{log_prob, {}});
+  return outs;
+}
+
+// 1 at each row's first maximum along `axis`.
+Outputs hardmax(NodeContext& c) {
+  Value x = c.input(0);
+  const int64_t rank = static_cast<int64_t>(x.shape().rank());
+  int64_t axis = c.attr_int("axis", c.opset() >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  if (c.opset() < 13) {  // coerced to 2-D at axis
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= x.shape()[d];
+    Value rows = reshape(x, {outer, x.shape().numel() / std::max<int64_t>(outer, 1)});
+    Value h = one_hot(argmax(rows, 1), rows.dim(1), 1, x.dtype());
+    return one(reshape(h, dims_of(x.shape())));
+  }
+  return one(one_hot(argmax(x, axis), x.shape()[axis], axis, x.dtype()));
+}
+
 const Translator kTranslators[] = {
     {"Conv", 1, conv},
     {"MaxPool", 1, max_pool},
@@ -342,6 +397,9 @@ const Translator kTranslators[] = {
     {"ConvTranspose", 1, conv_transpose},
     {"MeanVarianceNormalization", 9, mean_variance_norm},
     {"Einsum", 12, einsum},
+    {"NegativeLogLikelihoodLoss", 12, nll_loss_},
+    {"SoftmaxCrossEntropyLoss", 12, softmax_cross_entropy_loss},
+    {"Hardmax", 1, hardmax},
 };
 
 }  // namespace

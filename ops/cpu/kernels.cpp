@@ -62,6 +62,7 @@ void fill_cpu_kernels(KernelTable& t) {
   t.set(*op::softmax_cross_entropy_backward, softmax_cross_entropy_backward_cpu);
   t.set(*op::accuracy, accuracy_cpu);
   t.set(*op::confusion_matrix, confusion_matrix_cpu);
+  t.set(*op::one_hot, one_hot_cpu);
   t.set(*op::dropout, dropout_cpu);
   t.set(*op::batch_norm, batch_norm_cpu);
   t.set(*op::batch_norm_backward, batch_norm_backward_cpu);

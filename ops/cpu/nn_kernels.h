@@ -11,6 +11,7 @@ void softmax_cross_entropy_cpu(const KernelContext& ctx);
 void softmax_cross_entropy_backward_cpu(const KernelContext& ctx);
 void accuracy_cpu(const KernelContext& ctx);
 void confusion_matrix_cpu(const KernelContext& ctx);
+void one_hot_cpu(const KernelContext& ctx);
 void dropout_cpu(const KernelContext& ctx);
 void batch_norm_cpu(const KernelContext& ctx);
 void batch_norm_backward_cpu(const KernelContext& ctx);

@@ -160,4 +160,28 @@ void confusion_matrix_cpu(const KernelContext& ctx) {
   for (int64_t i = 0; i < target.numel(); ++i) ++counts[t[i] * classes + p[i]];
 }
 
+// out[o, k, i] = (index[o, i] == k), the new axis k between the index's outer and inner dims.
+void one_hot_cpu(const KernelContext& ctx) {
+  const OneHotParams& p = ctx.params<OneHotParams>();
+  const Tensor& idx = ctx.inputs[0];
+  Tensor& out = ctx.outputs[0];
+  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  out.fill(0.0);
+  dispatch_all(idx.dtype(), [&]<class I>() {
+    dispatch_all(out.dtype(), [&]<class T>() {
+      const I* in = idx.data<I>();
+      T* o = out.data<T>();
+      for (int64_t a = 0; a < outer; ++a)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t k = static_cast<int64_t>(in[a * inner + i]);
+          if (p.negative_wraps && k < 0) k += p.depth;
+          if (k >= 0 && k < p.depth) o[(a * p.depth + k) * inner + i] = T(1);
+        }
+    });
+  });
+}
+
 }  // namespace dagrad

@@ -264,6 +264,33 @@ void launch_softmax_xent_backward(const T* grad, const T* logits, const int64_t*
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
+template <class I, class T>
+__global__ void one_hot_kernel(const I* index, T* out, int64_t depth, int64_t inner, bool wraps, int64_t total) {
+  DAGRAD_GRID_STRIDE(t, total) {
+    const int64_t i = t % inner, k = t / inner % depth, o = t / (inner * depth);
+    int64_t v = static_cast<int64_t>(index[o * inner + i]);
+    if (wraps && v < 0) v += depth;
+    out[t] = v == k ? T(1) : T(0);
+  }
+}
+
+template <class I, class T>
+void launch_one_hot(const I* index, T* out, int64_t outer, int64_t depth, int64_t inner, bool negative_wraps,
+                    cudaStream_t stream) {
+  const int64_t total = outer * depth * inner;
+  if (total == 0) return;
+  one_hot_kernel<<<grid_for(total), kBlock, 0, stream>>>(index, out, depth, inner, negative_wraps, total);
+  DAGRAD_CUDA_LAUNCH_CHECK();
+}
+
+#define DAGRAD_ONE_HOT(I, T) \
+  template void launch_one_hot<I, T>(const I*, T*, int64_t, int64_t, int64_t, bool, cudaStream_t);
+#define DAGRAD_ONE_HOT_OUT(I) DAGRAD_ONE_HOT(I, float) DAGRAD_ONE_HOT(I, double) DAGRAD_ONE_HOT(I, int64_t)
+DAGRAD_ONE_HOT_OUT(int32_t)
+DAGRAD_ONE_HOT_OUT(int64_t)
+#undef DAGRAD_ONE_HOT_OUT
+#undef DAGRAD_ONE_HOT
+
 template <class T>
 void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t n, int64_t c, cudaStream_t stream) {
   accuracy_kernel<<<1, kBlock, 0, stream>>>(logits, target, out, n, c);

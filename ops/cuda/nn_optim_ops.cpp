@@ -63,6 +63,27 @@ void accuracy_cuda(const KernelContext& ctx) {
   });
 }
 
+void one_hot_cuda(const KernelContext& ctx) {
+  const OneHotParams& p = ctx.params<OneHotParams>();
+  const Tensor& idx = ctx.inputs[0];
+  Tensor& out = ctx.outputs[0];
+  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  auto launch = [&]<class I>() {
+    switch (out.dtype()) {
+      case DType::f32: return launch_one_hot<I, float>(idx.data<I>(), out.data<float>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      case DType::f64: return launch_one_hot<I, double>(idx.data<I>(), out.data<double>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      case DType::i64: return launch_one_hot<I, int64_t>(idx.data<I>(), out.data<int64_t>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      default: throw TypeError(str_cat("[one_hot] the CUDA kernel writes float32, float64 or int64, not ", dtype_name(out.dtype())));
+    }
+  };
+  if (idx.dtype() == DType::i64) launch.template operator()<int64_t>();
+  else if (idx.dtype() == DType::i32) launch.template operator()<int32_t>();
+  else throw TypeError(str_cat("[one_hot] the CUDA kernel reads int32 or int64 indices, not ", dtype_name(idx.dtype())));
+}
+
 // The CPU kernel refuses class ids outside [0, C); a kernel cannot throw, so here they
 // are left out of the counts (the loss of such a batch is NaN, which the trainer reports).
 void confusion_matrix_cuda(const KernelContext& ctx) {
@@ -144,6 +165,7 @@ void fill_nn_optim(KernelTable& t) {
   t.set(*op::softmax_cross_entropy_backward, softmax_cross_entropy_backward_cuda);
   t.set(*op::accuracy, accuracy_cuda);
   t.set(*op::confusion_matrix, confusion_matrix_cuda);
+  t.set(*op::one_hot, one_hot_cuda);
   t.set(*op::dropout, dropout_cuda);
   t.set(*op::batch_norm, batch_norm_cuda);
   t.set(*op::batch_norm_backward, batch_norm_backward_cuda);

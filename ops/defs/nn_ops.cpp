@@ -11,7 +11,7 @@ namespace dagrad {
 
 namespace op {  // the handles of ops/builtin_ops.h
 const OpDef *nll_loss, *nll_loss_backward, *softmax_cross_entropy, *softmax_cross_entropy_backward, *accuracy,
-    *confusion_matrix, *dropout, *batch_norm, *batch_norm_backward;
+    *confusion_matrix, *one_hot, *dropout, *batch_norm, *batch_norm_backward;
 }  // namespace op
 
 namespace {
@@ -67,6 +67,20 @@ std::vector<TensorType> infer_accuracy(const InferContext& c) {
 }
 
 // predicted and target: int64 class ids [N] -> int64 counts [C,C].
+std::vector<TensorType> infer_one_hot(const InferContext& c) {
+  c.expect_inputs(1);
+  const OneHotParams& p = c.params<OneHotParams>();
+  const TensorType& in = c.inputs[0];
+  if (is_floating(in.dtype))
+    throw TypeError(str_cat("[one_hot] indices must be integers, got ", dtype_name(in.dtype)));
+  if (p.depth < 1) c.fail(str_cat("depth must be >= 1, got ", p.depth));
+  const int64_t rank = static_cast<int64_t>(in.shape.rank()) + 1;
+  if (p.axis < -rank || p.axis >= rank) c.fail(str_cat("axis ", p.axis, " is out of range for an output of rank ", rank));
+  std::vector<int64_t> dims(in.shape.begin(), in.shape.end());
+  dims.insert(dims.begin() + (p.axis < 0 ? p.axis + rank : p.axis), p.depth);
+  return {TensorType{Shape(std::move(dims)), p.dtype}};
+}
+
 std::vector<TensorType> infer_confusion_matrix(const InferContext& c) {
   c.expect_inputs(2);
   const int64_t classes = c.params<ConfusionParams>().num_classes;
@@ -380,6 +394,12 @@ void register_nn_ops(OpRegistry& r) {
                          .cost = accuracy_cost,
                          .nondiff_inputs = {0, 1},
                          .doc = "fraction of rows of logits [N,C] whose argmax equals target (float32 scalar)"});
+  op::one_hot = &r.add({.name = "one_hot",
+                        .kind = OpKind::shape,
+                        .params = params_codec<OneHotParams>(),
+                        .infer = infer_one_hot,
+                        .nondiff_inputs = {0},
+                        .doc = "integer indices -> 1 at the index along a new axis of `depth`, 0 elsewhere"});
   op::confusion_matrix = &r.add({.name = "confusion_matrix",
                                  .kind = OpKind::loss,
                                  .params = params_codec<ConfusionParams>(),
@@ -431,6 +451,11 @@ Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, con
 
 Value dropout(Value x, double p, uint64_t seed, bool training, const std::source_location& loc) {
   return apply("dropout", {x}, encode_params(DropoutParams{p, static_cast<int64_t>(seed), training, 0}), loc);
+}
+
+Value one_hot(Value indices, int64_t depth, int64_t axis, DType dtype, bool negative_wraps,
+              const std::source_location& loc) {
+  return apply("one_hot", {indices}, encode_params(OneHotParams{depth, axis, negative_wraps, dtype}), loc);
 }
 
 Value accuracy(Value logits, Value target, const std::source_location& loc) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "runtime/dtype.h"
 #include "runtime/hostdev.h"
 
 #ifndef __CUDACC__
@@ -50,6 +51,24 @@ struct ConfusionParams {
   template <class V>
   static void fields(V& v) {
     v.required("num_classes", &ConfusionParams::num_classes);
+  }
+};
+
+// one_hot: integer indices -> a new axis of `depth` with 1 at the index, 0 elsewhere; an
+// index outside [0, depth) gives a row of zeros (after adding depth to a negative index
+// when negative_wraps, as ONNX's OneHot does).
+struct OneHotParams {
+  int64_t depth = 0;
+  int64_t axis = -1;  // where the new axis goes, in the output's rank
+  bool negative_wraps = false;
+  DType dtype = DType::f32;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("depth", &OneHotParams::depth);
+    v.field("axis", &OneHotParams::axis);
+    v.field("negative_wraps", &OneHotParams::negative_wraps);
+    v.field("dtype", &OneHotParams::dtype);
   }
 };
 

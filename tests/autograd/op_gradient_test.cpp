@@ -22,7 +22,7 @@ const std::set<std::string>& non_differentiable_ops() {
   static const std::set<std::string> ops = {
       "input", "parameter", "full", "constant",  // sources: gradients end there
       "argmax",                      // integer output
-      "accuracy",                    // a metric: piecewise constant
+      "accuracy", "one_hot",                    // a metric: piecewise constant
       "confusion_matrix",            // a metric: integer counts
       "greater_equal", "sign", "floor", "ceil", "round",       // piecewise constant: derivative 0 almost everywhere
       "sgd_update", "adam_update",   // optimizer updates: write state in place, no outputs

@@ -214,6 +214,54 @@ DAGRAD_OP_CASES("confusion_matrix") {
   return cases;
 }
 
+// ---- one_hot ----
+
+DAGRAD_OP_CASES("one_hot") {
+  std::vector<OpCase> cases;
+  struct Form {
+    Shape shape;
+    int64_t depth, axis;
+    bool wraps;
+    DType idx, out;
+  };
+  const Form forms[] = {{Shape{5}, 4, -1, false, DType::i64, DType::f32},   {Shape{2, 3}, 6, 1, true, DType::i32, DType::f64},
+                        {Shape{2, 3}, 3, 0, false, DType::i64, DType::i64}, {Shape{}, 7, 0, true, DType::i64, DType::f32},
+                        {Shape{3, 1, 4}, 5, 2, true, DType::i32, DType::f32}};
+  uint64_t seed = 1;
+  for (const Form& f : forms) {
+    OpCase k;
+    k.label = str_cat(f.shape.to_string(), " depth ", f.depth, " axis ", f.axis, f.wraps ? " wrapping" : "");
+    // Indices in [-depth-1, depth+1]: some negative, some out of range either way.
+    Tensor idx = Tensor::empty(f.shape, DType::i64);
+    for (int64_t i = 0; i < idx.numel(); ++i)
+      idx.data<int64_t>()[i] = static_cast<int64_t>(random_bits(seed, i) % (2 * f.depth + 3)) - f.depth - 1;
+    ++seed;
+    k.inputs = {idx.to_dtype(f.idx)};
+    k.attrs = Attrs{{"depth", f.depth}, {"axis", f.axis}, {"negative_wraps", f.wraps},
+                    {"dtype", std::string(dtype_name(f.out))}};
+    k.reference = [f](const std::vector<Tensor>& in, const Attrs&) {
+      const int64_t rank = static_cast<int64_t>(f.shape.rank()) + 1, axis = f.axis < 0 ? f.axis + rank : f.axis;
+      std::vector<int64_t> dims(f.shape.begin(), f.shape.end());
+      dims.insert(dims.begin() + axis, f.depth);
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < axis; ++d) outer *= dims[d];
+      for (int64_t d = axis + 1; d < rank; ++d) inner *= dims[d];
+      Tensor out = Tensor::zeros(Shape(dims), DType::f64);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t v = static_cast<int64_t>(at(in[0], o * inner + i));
+          if (f.wraps && v < 0) v += f.depth;
+          if (v >= 0 && v < f.depth) out.data<double>()[(o * f.depth + v) * inner + i] = 1;
+        }
+      return std::vector<Tensor>{out};
+    };
+    k.tol = 0;
+    k.skip_grad = true;
+    cases.push_back(k);
+  }
+  return cases;
+}
+
 // ---- dropout ----
 
 DAGRAD_OP_CASES("dropout") {
