@@ -25,14 +25,6 @@ void DataOptions::add_to(CLI::App& cmd) {
       ->capture_default_str();
 }
 
-void use_recipe_optimizer(TrainConfig& cfg, const std::string& model) {
-  const models::Recipe r = models::default_recipe(model);
-  cfg.optimizer = r.optimizer;
-  cfg.momentum = r.momentum;
-  cfg.weight_decay = r.weight_decay;
-  cfg.schedule.base_lr = r.lr;
-}
-
 std::filesystem::path DataOptions::directory() const {
   if (!data_dir.empty()) return data_dir;
   return std::filesystem::path(data_root) / dataset;
@@ -89,7 +81,25 @@ CLI::Validator number_check(bool zero_allowed) {
 }  // namespace
 
 const CLI::Validator positive_number = number_check(false);
+
+const CLI::Validator model_name(
+    [](std::string& v) -> std::string {
+      const std::vector<std::string> known = models::model_names();
+      if (std::find(known.begin(), known.end(), v) != known.end()) return "";
+      if (models::is_onnx_path(v))
+        return std::filesystem::is_regular_file(v) ? "" : str_cat("ONNX model '", v, "' does not exist");
+      std::string list;
+      for (const std::string& k : known) list += k + ",";
+      return str_cat(v, " not in {", list.substr(0, list.size() - 1), "} and not a .onnx file");
+    },
+    "MODEL");
 const CLI::Validator non_negative_number = number_check(true);
+
+std::string model_help() {
+  std::string s;
+  for (const std::string& name : models::model_names()) s += name + ", ";
+  return s + "or an ONNX model FILE.onnx";
+}
 
 namespace {
 // `what` names the directory in an error: "--out 'runs/a'" or "--save 'm.st': its directory 'x'".
@@ -119,7 +129,8 @@ std::string model_for_checkpoint(const std::string& model_flag, const std::files
   if (!model_flag.empty()) return model_flag;
   std::string model = checkpoint_model_name(checkpoint);
   std::vector<std::string> known = models::model_names();
-  if (std::find(known.begin(), known.end(), model) == known.end())
+  if (std::find(known.begin(), known.end(), model) == known.end() &&
+      !(models::is_onnx_path(model) && std::filesystem::is_regular_file(model)))
     throw ValueError(str_cat(checkpoint.string(), ": the checkpoint is of model '", model,
                              "', which this dagrad does not have; pass --model"));
   return model;

@@ -10,10 +10,6 @@
 #include "runtime/device.h"
 #include "scheduler/compile_options.h"
 
-namespace dagrad {
-struct TrainConfig;
-}
-
 namespace dagrad::cli {
 
 struct DataOptions {
@@ -42,6 +38,10 @@ struct ScheduleOptions {
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).
 extern const CLI::Validator positive_number;
+// --model: a built-in model's name, or an ONNX file (ending in .onnx) that exists.
+extern const CLI::Validator model_name;
+// --model's help: "mnist-cnn, lenet5, mlp, mnist-vit, or an ONNX model FILE.onnx".
+std::string model_help();
 extern const CLI::Validator non_negative_number;
 
 // The device named by --device ("cpu", "cuda", "cuda:1"); a GPU that cannot be used is
@@ -55,10 +55,6 @@ void prepare_output_directory(const std::filesystem::path& dir, std::string_view
 // The same for a file written later (--save): its directory is made, and the path must
 // not name a directory.
 void prepare_output_file(const std::filesystem::path& file, std::string_view flag);
-
-// The optimizer of `model`'s training recipe (models::default_recipe) in `cfg`: plan,
-// profile and bench measure the step that `dagrad train` runs.
-void use_recipe_optimizer(TrainConfig& cfg, const std::string& model);
 
 // The model to build for a checkpoint: --model when given (the checkpoint must then be
 // of it, which loading checks), otherwise the model the checkpoint names.
@@ -75,5 +71,7 @@ Command add_predict_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_profile_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_onnx_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace dagrad::cli

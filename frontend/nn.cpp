@@ -36,6 +36,14 @@ Init normal(double stddev) {
 
 std::string join(const std::string& a, const char* b) { return a.empty() ? b : a + "." + b; }
 
+// A layer's weight and, with `bias`, its bias [weight[0]], both initialised as PyTorch's
+// conv and linear layers are.
+void weight_and_bias(std::vector<ParamSpec>& out, const std::string& layer, const Shape& weight, bool bias,
+                     int64_t fan_in) {
+  out.push_back({join(layer, "weight"), weight, true, uniform_fan_in(fan_in)});
+  if (bias) out.push_back({join(layer, "bias"), Shape{weight[0]}, true, uniform_fan_in(fan_in)});
+}
+
 }  // namespace detail
 
 using namespace detail;
@@ -49,6 +57,14 @@ Value Module::param(Graph& g, const ParamSpec& spec) const {
     return Value{&g, n.id, 0};
   }
   return g.parameter(spec.name, spec.shape, DType::f32, spec.trainable);
+}
+
+std::vector<Value> Module::params(Graph& g) const {
+  std::vector<ParamSpec> specs;
+  collect(specs);
+  std::vector<Value> values;
+  for (const ParamSpec& spec : specs) values.push_back(param(g, spec));
+  return values;
 }
 
 std::vector<ParamSpec> parameter_specs(const Module& m) {
@@ -86,17 +102,12 @@ Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw k
 }
 
 void Conv2d::collect(std::vector<ParamSpec>& out) const {
-  int64_t fan_in = in_ * kernel_.h * kernel_.w;
-  out.push_back({join(name_, "weight"), Shape{out_, in_, kernel_.h, kernel_.w}, true, uniform_fan_in(fan_in)});
-  if (bias_) out.push_back({join(name_, "bias"), Shape{out_}, true, uniform_fan_in(fan_in)});
+  weight_and_bias(out, name_, Shape{out_, in_, kernel_.h, kernel_.w}, bias_, in_ * kernel_.h * kernel_.w);
 }
 
 Value Conv2d::forward(Value x) {
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  Value w = param(*x.graph, specs[0]);
-  Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::conv2d(x, w, b, opt_, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  return dagrad::conv2d(x, p[0], bias_ ? p[1] : Value{}, opt_, where_);
 }
 
 // ---- Conv1d ----
@@ -112,9 +123,7 @@ Conv1d::Conv1d(std::string name, int64_t in_channels, int64_t out_channels, int6
 }
 
 void Conv1d::collect(std::vector<ParamSpec>& out) const {
-  const int64_t fan_in = in_ / opt_.groups * kernel_;
-  out.push_back({join(name_, "weight"), Shape{out_, in_ / opt_.groups, kernel_}, true, uniform_fan_in(fan_in)});
-  if (bias_) out.push_back({join(name_, "bias"), Shape{out_}, true, uniform_fan_in(fan_in)});
+  weight_and_bias(out, name_, Shape{out_, in_ / opt_.groups, kernel_}, bias_, in_ / opt_.groups * kernel_);
 }
 
 // [N, C, L] as [N, C, 1, L] and the weight as [O, C/g, 1, K]: both reshapes are views.
@@ -122,10 +131,9 @@ Value Conv1d::forward(Value x) {
   if (x.shape().rank() != 3)
     throw ShapeError(str_cat("[Conv1d ", name_, "] x must be [N, C, L], got shape ", x.shape().to_string(), " (",
                              SourceLoc::from(where_).to_string(), ")"));
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  Value w = reshape(param(*x.graph, specs[0]), {out_, in_ / opt_.groups, 1, kernel_}, where_);
-  Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  Value w = reshape(p[0], {out_, in_ / opt_.groups, 1, kernel_}, where_);
+  Value b = bias_ ? p[1] : Value{};
   const Conv2dOptions o{.stride = Hw(1, opt_.stride), .padding = Hw(0, opt_.padding), .dilation = Hw(1, opt_.dilation),
                         .groups = opt_.groups};
   Value y = dagrad::conv2d(reshape(x, {x.dim(0), x.dim(1), 1, x.dim(2)}, where_), w, b, o, where_);
@@ -146,9 +154,7 @@ void Embedding::collect(std::vector<ParamSpec>& out) const {
 }
 
 Value Embedding::forward(Value ids) {
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  return dagrad::gather(param(*ids.graph, specs[0]), ids, 0, where_);
+  return dagrad::gather(params(*ids.graph)[0], ids, 0, where_);
 }
 
 // ---- PositionEmbedding ----
@@ -168,9 +174,7 @@ Value PositionEmbedding::forward(Value x) {
   if (x.shape().rank() != 3 || x.dim(1) != length_ || x.dim(2) != dim_)
     throw ShapeError(str_cat("[PositionEmbedding ", name_, "] x must be [N, ", length_, ", ", dim_, "], got shape ",
                              x.shape().to_string(), " (", SourceLoc::from(where_).to_string(), ")"));
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  return dagrad::add(x, param(*x.graph, specs[0]), where_);
+  return dagrad::add(x, params(*x.graph)[0], where_);
 }
 
 // ---- Linear ----
@@ -181,17 +185,11 @@ Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool
   if (in_ <= 0 || out_ <= 0) throw ValueError(str_cat("[Linear ", name_, "] feature counts must be positive"));
 }
 
-void Linear::collect(std::vector<ParamSpec>& out) const {
-  out.push_back({join(name_, "weight"), Shape{out_, in_}, true, uniform_fan_in(in_)});
-  if (bias_) out.push_back({join(name_, "bias"), Shape{out_}, true, uniform_fan_in(in_)});
-}
+void Linear::collect(std::vector<ParamSpec>& out) const { weight_and_bias(out, name_, Shape{out_, in_}, bias_, in_); }
 
 Value Linear::forward(Value x) {
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  Value w = param(*x.graph, specs[0]);
-  Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::linear(x, w, b, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  return dagrad::linear(x, p[0], bias_ ? p[1] : Value{}, where_);
 }
 
 // ---- BatchNorm2d ----
@@ -209,11 +207,8 @@ void BatchNorm2d::collect(std::vector<ParamSpec>& out) const {
 }
 
 Value BatchNorm2d::forward(Value x) {
-  std::vector<ParamSpec> s;
-  collect(s);
-  Graph& g = *x.graph;
-  return dagrad::batch_norm(x, param(g, s[0]), param(g, s[1]), param(g, s[2]), param(g, s[3]), training_, momentum_,
-                            eps_, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias, running_mean, running_var
+  return dagrad::batch_norm(x, p[0], p[1], p[2], p[3], training_, momentum_, eps_, where_);
 }
 
 // ---- Dropout ----

@@ -66,16 +66,24 @@ struct LrSchedule {
   enum class Kind { constant, step, cosine, onecycle };
   Kind kind = Kind::constant;
   double base_lr = 0.01;
-  int64_t step_size = 1;    // step: multiply by gamma every step_size steps
+  int64_t step_size = 1;    // step: multiply by gamma every step_size steps; kEpoch: every epoch
   double gamma = 0.1;
-  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps; onecycle: the cycle's length
+  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps; onecycle: the cycle's length;
+                            // kRun: every step of the run
   double min_lr = 0;
   double pct_start = 0.3;   // onecycle: share of the steps spent rising
   double div_factor = 25;   // onecycle: initial lr = base_lr / div_factor
   double final_div_factor = 1e4;  // onecycle: final lr = initial lr / final_div_factor
   int64_t warmup_steps = 0;  // linear warm-up from 0 over the first steps (any kind)
 
+  // Lengths that the Trainer fills in once it knows how many steps an epoch has.
+  static constexpr int64_t kEpoch = 0;  // step_size: one epoch (as PyTorch's StepLR per epoch)
+  static constexpr int64_t kRun = 0;    // total_steps: every step of every epoch
+
   double at(int64_t step) const;
+  // This schedule with kEpoch and kRun replaced for a run of `epochs` epochs of
+  // `steps_per_epoch` steps each.
+  LrSchedule for_run(int64_t steps_per_epoch, int64_t epochs) const;
   static Kind parse_kind(const std::string& s);  // "constant", "step", "cosine", "onecycle"
 
  private:

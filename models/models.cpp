@@ -1,7 +1,10 @@
 #include "models/models.h"
 
+#include <filesystem>
+
 #include "frontend/nn_norm.h"
 #include "frontend/nn_transformer.h"
+#include "frontend/onnx/module.h"
 #include "runtime/error.h"
 
 namespace dagrad::models {
@@ -70,6 +73,22 @@ Recipe default_recipe(const std::string& model) {
   if (model == "mnist-vit")
     return Recipe{.optimizer = "adamw", .lr = 5e-3, .weight_decay = 0.1, .schedule = "onecycle", .epochs = 10};
   return Recipe{};
+}
+
+bool is_onnx_path(const std::string& name) { return name.size() > 5 && name.ends_with(".onnx"); }
+
+std::string short_name(const std::string& name_or_path) {
+  return is_onnx_path(name_or_path) ? std::filesystem::path(name_or_path).stem().string() : name_or_path;
+}
+
+std::shared_ptr<nn::Module> load_model(const std::string& name_or_path) {
+  if (is_onnx_path(name_or_path)) return onnx::OnnxModule::load(name_or_path);
+  return make_model(name_or_path);
+}
+
+bool outputs_log_probabilities(const std::string& name_or_path) {
+  if (!is_onnx_path(name_or_path)) return true;
+  return onnx::Model::load(name_or_path).output_op_type() == "LogSoftmax";
 }
 
 }  // namespace dagrad::models

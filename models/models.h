@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "frontend/nn.h"
+#include <memory>
 
 namespace dagrad::models {
 
@@ -54,5 +55,15 @@ struct Recipe {
 // lr 5e-3, weight decay 0.1, with a one-cycle schedule (a cosine warm-up over 30% of the
 // steps from lr/25, then cosine decay to lr/250000), 10 epochs.
 Recipe default_recipe(const std::string& model);
+
+// A built-in model by name, or an imported ONNX model from a path ending in ".onnx"
+// (frontend/onnx/module.h).
+std::shared_ptr<nn::Module> load_model(const std::string& name_or_path);
+bool is_onnx_path(const std::string& name);
+// The name for files and titles: the built-in name, or an ONNX file's stem.
+std::string short_name(const std::string& name_or_path);
+// Whether the model's output is log-probabilities (the built-in models', and ONNX models
+// ending in LogSoftmax) rather than logits: it decides the classification loss.
+bool outputs_log_probabilities(const std::string& name_or_path);
 
 }  // namespace dagrad::models

@@ -14,6 +14,7 @@ namespace dagrad::op {
 extern const OpDef* input;
 extern const OpDef* parameter;
 extern const OpDef* full;
+extern const OpDef* constant;
 // reductions and softmax (reduce_ops.cpp)
 extern const OpDef* sum;
 extern const OpDef* mean;
@@ -45,6 +46,8 @@ extern const OpDef* nll_loss_backward;
 extern const OpDef* softmax_cross_entropy;
 extern const OpDef* softmax_cross_entropy_backward;
 extern const OpDef* accuracy;
+extern const OpDef* one_hot;
+extern const OpDef* confusion_matrix;
 extern const OpDef* dropout;
 extern const OpDef* batch_norm;
 extern const OpDef* batch_norm_backward;

@@ -70,6 +70,7 @@
 #include "frontend/nn.h"
 #include "frontend/nn_norm.h"
 #include "frontend/nn_transformer.h"
+#include "frontend/objective.h"
 #include "frontend/optim.h"
 #include "frontend/trainer.h"
 #include "models/models.h"

@@ -156,17 +156,10 @@ TEST(ElementwiseMath, TilesMatchKernels) {
     for (CaseGenerator gen : gens->second)
       for (const OpCase& c : gen()) {
         ASSERT_EQ(static_cast<int>(c.inputs.size()), d->elementwise->arity) << d->name << " [" << c.label << "]";
-        Graph g;
-        std::vector<Value> ins;
-        TensorMap bind;
-        for (size_t i = 0; i < c.inputs.size(); ++i) {
-          std::string name = "in" + std::to_string(i);
-          ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
-          bind[name] = c.inputs[i].clone();
-        }
-        const Node& node = g.node(g.add_node(*d, ins, c.attrs, "op", std::source_location::current()));
+        OpGraph og = op_graph(*d, c);
+        const Node& node = og.op_node();
         std::vector<Value> out{node.output()};
-        Tensor got = interpret(g, out, bind)[0];
+        Tensor got = interpret(*og.graph, out, deep_copy(og.bindings))[0];
         dispatch_floating(got.dtype(), d->name, [&]<class T>() { check_tile<T>(node, c, got); });
       }
   }
