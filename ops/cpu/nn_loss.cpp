@@ -165,10 +165,8 @@ void one_hot_cpu(const KernelContext& ctx) {
   const OneHotParams& p = ctx.params<OneHotParams>();
   const Tensor& idx = ctx.inputs[0];
   Tensor& out = ctx.outputs[0];
-  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  const OneHotLayout layout = one_hot_layout(p, out.shape());
+  const int64_t outer = layout.outer, inner = layout.inner;
   out.fill(0.0);
   dispatch_all(idx.dtype(), [&]<class I>() {
     dispatch_all(out.dtype(), [&]<class T>() {

@@ -16,16 +16,10 @@
 #include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::onnx::testing::random;
 using dagrad::testing::error_of;
 
 namespace {
-
-Tensor random(const Shape& s, uint64_t seed) {
-  Tensor t = Tensor::empty(s);
-  Generator g(seed);
-  fill_uniform(t, g, -1.0, 1.0);
-  return t;
-}
 
 // Exports (g, out), imports the bytes again and compares both graphs' outputs on `x`:
 // equal, or within `tolerance` where an op is exported as a composition of others.
