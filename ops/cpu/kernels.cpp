@@ -2,6 +2,7 @@
 // the launcher of elementwise programs, which runs the elementwise ops (from their
 // per-element form) and the fused groups.
 #include "ops/builtin_ops.h"
+#include "ops/cpu/cast.h"
 #include "ops/cpu/conv.h"
 #include "ops/cpu/elementwise_program.h"
 #include "ops/cpu/matmul.h"
@@ -22,6 +23,7 @@ void full_cpu(const KernelContext& ctx) { ctx.outputs[0].fill(ctx.params<FillPar
 void fill_cpu_kernels(KernelTable& t) {
   t.elementwise = run_program_cpu;
   t.set(*op::full, full_cpu);
+  t.set(*op::cast, cast_cpu);
 
   t.set(*op::sum, sum_cpu);
   t.set(*op::mean, mean_cpu);
