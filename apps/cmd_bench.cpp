@@ -14,9 +14,11 @@ struct BenchArgs {
   bench::BenchOptions opt;
   bool gemm = false;
   bool json = false;
+  std::string precision = "f32";
 };
 
-void run_bench_command(const BenchArgs& a) {
+void run_bench_command(BenchArgs a) {
+  a.opt.precision = parse_dtype(a.precision);
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates()) << "\n" << std::flush;
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
@@ -48,6 +50,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
+  add_precision_option(*cmd, a->precision);
   cmd->add_flag("--ops", a->opt.op_profile, "also print CPU time per op of a training step");
   cmd->add_flag("--gemm", a->gemm,
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "

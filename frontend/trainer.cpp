@@ -15,6 +15,7 @@
 #include "ops/ops.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
+#include "scheduler/mixed_precision.h"
 #include "scheduler/numerics.h"
 #include "scheduler/session.h"
 
@@ -90,6 +91,8 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     if (comm::world().world_size() > 1) offset_random_ops_for_rank(g, comm::world().rank());
     std::vector<Value> params = g.parameters();
     std::vector<Value> grads = autograd::grad(g, loss, params);
+    // Before the updates: the weights' 16-bit copies must be read before they are overwritten.
+    if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
       grads = allreduce_gradients(grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)), comm::world());
     optimizer_->add_updates(g, params, grads, lr);
@@ -101,6 +104,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     model_->train(false);
     Value log_probs = (*model_)(x);
     model_->train(true);
+    if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
     if (in.count("labels")) {
       Value y = g.input("labels", in.at("labels").shape(), DType::i64);
       return {log_probs, nll_loss(log_probs, y)};

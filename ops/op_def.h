@@ -65,8 +65,13 @@ struct InferContext {
   [[noreturn]] void fail(const std::string& msg) const;
   // Checks the input count and, when given, that every input is floating.
   void expect_inputs(size_t n) const;
-  void expect_floating(size_t i) const;
+  void expect_floating(size_t i) const;  // float32 or float64
+  void expect_float(size_t i) const;     // any floating type, 16-bit ones included
   void expect_same_dtype() const;  // all inputs share input 0's dtype
+  // The output dtype of an op that multiplies its low_precision_inputs: they must be
+  // floating and of one dtype; float32 when that is bfloat16 or float16 (products
+  // accumulated in float32), else that dtype.
+  DType product_dtype() const;
 };
 using InferFn = std::vector<TensorType> (*)(const InferContext&);
 
@@ -136,6 +141,10 @@ struct OpDef {
   std::vector<int> writes_inputs{};
   // Inputs through which no gradient flows (labels, indices, masks).
   std::vector<int> nondiff_inputs{};
+  // Inputs that may come in bfloat16 or float16 (GEMM and convolution operands): the op
+  // then multiplies in that precision, accumulates in float32 and returns float32. The
+  // mixed-precision pass (scheduler/mixed_precision.h) casts exactly these.
+  std::vector<int> low_precision_inputs{};
   std::optional<ElementwiseDef> elementwise{};
   std::string doc{};  // one line for `dagrad ops` and error messages
   int id = -1;        // set by the registry; kernel tables are indexed by it

@@ -84,6 +84,10 @@ constexpr bool is_float(DType t) { return is_floating(t) || is_half(t); }
 // bool and the integers.
 constexpr bool is_integral(DType t) { return !is_float(t); }
 
+// What values of a floating type are computed in: float64 for float64, float32 for
+// float32 and the 16-bit types (which are storage only). Integers are their own.
+constexpr DType compute_dtype(DType t) { return t == DType::f64 || !is_float(t) ? t : DType::f32; }
+
 // Accepts every dtype_name and dtype_short_name ("bfloat16" or "bf16", ...).
 DType parse_dtype(std::string_view s);
 

@@ -12,6 +12,7 @@
 
 #include "ops/cpu/conv_f32.h"
 #include "ops/cpu/im2col.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
@@ -100,9 +101,17 @@ void conv2d_weight_grad_ref(const ConvGeom& g, const T* dy, const T* x, T* dw) {
 
 }  // namespace
 
+// bfloat16/float16 operands are widened to float32 (exact) and multiplied there.
 void conv2d_cpu(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
+  if (is_half(x.dtype())) {
+    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
+    const float* xf = float32_operand(x, gemm_engine::Slot::widen_a);
+    const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, bias, ctx.outputs[0].data<float>());
+    return conv2d_forward_ref<float>(g, xf, wf, bias, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
@@ -115,6 +124,12 @@ void conv2d_cpu(const KernelContext& ctx) {
 void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(ctx.outputs[0].shape(), w.shape(), ctx.params<ConvInputGradParams>());
+  if (is_half(dy.dtype())) {
+    const float* dyf = float32_operand(dy, gemm_engine::Slot::widen_a);
+    const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_input_grad_f32(g, dyf, wf, ctx.outputs[0].data<float>());
+    return conv2d_input_grad_ref<float>(g, dyf, wf, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
@@ -126,6 +141,12 @@ void conv2d_backward_input_cpu(const KernelContext& ctx) {
 void conv2d_backward_weight_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   const ConvGeom g = conv_geom(x.shape(), ctx.outputs[0].shape(), ctx.params<ConvWeightGradParams>());
+  if (is_half(dy.dtype())) {
+    const float* dyf = float32_operand(dy, gemm_engine::Slot::widen_a);
+    const float* xf = float32_operand(x, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_weight_grad_f32(g, dyf, xf, ctx.outputs[0].data<float>());
+    return conv2d_weight_grad_ref<float>(g, dyf, xf, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());

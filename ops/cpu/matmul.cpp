@@ -10,6 +10,7 @@
 
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/operands.h"
 #include "ops/params/linalg.h"
 #include "runtime/thread_pool.h"
 
@@ -53,12 +54,11 @@ Tiling plan_tiles(int64_t batch, int64_t m, int64_t n, int64_t k) {
 }
 
 template <class T>
-void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b) {
-  const Shape& as = a.shape();
-  const Shape& bs = b.shape();
-  int64_t m = c.shape().dim(-2), n = c.shape().dim(-1);
+void matmul_typed(const T* pa, const Shape& as, const T* pb, const Shape& bs, T* pc, const Shape& cs, bool trans_a,
+                  bool trans_b) {
+  int64_t m = cs.dim(-2), n = cs.dim(-1);
   int64_t k = trans_a ? as.dim(-2) : as.dim(-1);
-  int64_t batch = c.numel() / std::max<int64_t>(1, m * n);
+  int64_t batch = cs.numel() / std::max<int64_t>(1, m * n);
   if (m * n == 0) return;
   bool shared_b = bs.rank() == 2 && batch > 1;
   // A shared b with an untransposed a is one tall GEMM: [batch*M, K] · [K, N].
@@ -68,9 +68,6 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
   }
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const int64_t a_batch_stride = m * k, b_batch_stride = bs.rank() == 2 ? 0 : k * n, c_batch_stride = m * n;
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
-  T* pc = c.data<T>();
 
   const Tiling t = plan_tiles(batch, m, n, k);
   const int64_t tiles_m = ceil_div(m, t.bm), tiles_n = ceil_div(n, t.bn), tiles_k = std::max<int64_t>(1, ceil_div(k, t.bk));
@@ -107,8 +104,16 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
 
 void matmul_cpu(const KernelContext& ctx) {
   const MatmulParams& p = ctx.params<MatmulParams>();
-  dispatch_floating(ctx.outputs[0].dtype(), "matmul", [&]<class T>() {
-    matmul_typed<T>(ctx.inputs[0], ctx.inputs[1], ctx.outputs[0], p.trans_a, p.trans_b);
+  const Tensor &a = ctx.inputs[0], &b = ctx.inputs[1];
+  Tensor& c = ctx.outputs[0];
+  if (is_half(a.dtype())) {  // products of 16-bit values are exact in float32
+    matmul_typed<float>(float32_operand(a, gemm_engine::Slot::widen_a), a.shape(),
+                        float32_operand(b, gemm_engine::Slot::widen_b), b.shape(), c.data<float>(), c.shape(),
+                        p.trans_a, p.trans_b);
+    return;
+  }
+  dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
+    matmul_typed<T>(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b);
   });
 }
 

@@ -48,6 +48,17 @@ Tensor ints(const Shape& s, DType t, int64_t lo, int64_t hi, uint64_t seed) {
 
 }  // namespace
 
+// First (the generic fusion and code-generation tests take the first generator's cases):
+// casts within float32's compute type, which fuse.
+DAGRAD_OP_CASES("cast") {
+  return {
+      cast_case(random_tensor(Shape{3, 7}, DType::f32, 61, -300, 300), DType::bf16),
+      cast_case(random_tensor(Shape{13}, DType::f32, 62, -2, 2).to_dtype(DType::bf16), DType::f32),
+      cast_case(random_tensor(Shape{2, 9}, DType::f32, 63, -70000, 70000), DType::f16),  // overflows too
+      cast_case(random_tensor(Shape{4, 5}, DType::f32, 64, -2, 2).to_dtype(DType::f16), DType::bf16),
+  };
+}
+
 DAGRAD_OP_CASES("cast") {
   return {
       cast_case(random_tensor(Shape{3, 7}, DType::f32, 71, -2, 2), DType::f64),
