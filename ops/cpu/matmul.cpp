@@ -1,4 +1,6 @@
-// matmul on the CPU: one GEMM call per (batch, row block, column block, k chunk) tile.
+// matmul on the CPU: one GEMM call per (batch, row block, column block, k chunk) tile,
+// float32 and float64 on ops/cpu/gemm.h, bfloat16 operands on vdpbf16ps (gemm_bf16.h)
+// where the CPU has it, widened to float32 otherwise.
 // The tiling depends only on the shapes, never on the thread count, so every output
 // element is computed by the same calls in the same order whatever the number of
 // threads (determinism). A long reduction with a small output (a linear layer's forward
@@ -7,10 +9,13 @@
 #include "ops/cpu/matmul.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/operands.h"
+#include "ops/cpu/reference_kernels.h"
 #include "ops/params/linalg.h"
 #include "runtime/thread_pool.h"
 
@@ -53,8 +58,10 @@ Tiling plan_tiles(int64_t batch, int64_t m, int64_t n, int64_t k) {
                 std::max<int64_t>(1, ceil_div(k, tk))};
 }
 
-template <class T>
-void matmul_typed(const T* pa, const Shape& as, const T* pb, const Shape& bs, T* pc, const Shape& cs, bool trans_a,
+// In: the operands' element type; T: the result's (float32 for bfloat16 operands, whose
+// tiles run on vdpbf16ps).
+template <class In, class T>
+void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, T* pc, const Shape& cs, bool trans_a,
                   bool trans_b) {
   int64_t m = cs.dim(-2), n = cs.dim(-1);
   int64_t k = trans_a ? as.dim(-2) : as.dim(-1);
@@ -84,10 +91,13 @@ void matmul_typed(const T* pa, const Shape& as, const T* pb, const Shape& bs, T*
       const int64_t rows = std::min(t.bm, m - m0), cols = std::min(t.bn, n - n0), depth = std::min(t.bk, k - k0);
       // Rows of op(A) start at row m0 of A, or at column m0 when A is stored transposed;
       // likewise for the columns of op(B); chunk k0 moves along the other index.
-      const T* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
-      const T* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
+      const In* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
+      const In* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
       T* c0 = ki == 0 ? pc + bi * c_batch_stride : partials + ((ki - 1) * batch + bi) * m * n;
-      gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
+      if constexpr (std::is_same_v<In, uint16_t>)
+        gemm_bf16::gemm(trans_a, trans_b, rows, cols, depth, a0, lda, b0, ldb, c0 + m0 * n + n0, n, false);
+      else
+        gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
     }
   });
   if (tiles_k == 1) return;
@@ -106,14 +116,20 @@ void matmul_cpu(const KernelContext& ctx) {
   const MatmulParams& p = ctx.params<MatmulParams>();
   const Tensor &a = ctx.inputs[0], &b = ctx.inputs[1];
   Tensor& c = ctx.outputs[0];
-  if (is_half(a.dtype())) {  // products of 16-bit values are exact in float32
-    matmul_typed<float>(float32_operand(a, gemm_engine::Slot::widen_a), a.shape(),
-                        float32_operand(b, gemm_engine::Slot::widen_b), b.shape(), c.data<float>(), c.shape(),
-                        p.trans_a, p.trans_b);
+  if (a.dtype() == DType::bf16 && gemm_bf16::available() && !reference_kernels()) {
+    matmul_typed(reinterpret_cast<const uint16_t*>(a.raw_data()), a.shape(),
+                 reinterpret_cast<const uint16_t*>(b.raw_data()), b.shape(), c.data<float>(), c.shape(), p.trans_a,
+                 p.trans_b);
+    return;
+  }
+  if (is_half(a.dtype())) {  // the fallback: products of 16-bit values are exact in float32
+    matmul_typed(float32_operand(a, gemm_engine::Slot::widen_a), a.shape(),
+                 float32_operand(b, gemm_engine::Slot::widen_b), b.shape(), c.data<float>(), c.shape(), p.trans_a,
+                 p.trans_b);
     return;
   }
   dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
-    matmul_typed<T>(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b);
+    matmul_typed(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b);
   });
 }
 
