@@ -95,6 +95,7 @@ Command add_plan_command(CLI::App& app) {
     cfg.model_name = a->model;
     cfg.batch_size = a->batch;
     cfg.compile = a->sched.compile_options();
+    a->sched.apply_math_mode();
     cfg.bucket_mb = a->sched.bucket_mb;
     cfg.allreduce_in_one_process = a->sched.allreduce;
     Trainer trainer(models::make_model(a->model), cfg, std::cerr);

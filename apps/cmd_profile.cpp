@@ -45,6 +45,7 @@ void run_profile(const ProfileArgs& a) {
   cfg.batch_size = a.batch;
   cfg.seed = a.seed;
   cfg.compile = a.sched.compile_options();
+  a.sched.apply_math_mode();
   cfg.progress = false;
   cfg.device = check_device(a.device);
   cfg.bucket_mb = a.sched.bucket_mb;

@@ -79,6 +79,7 @@ TrainConfig make_train_config(const TrainArgs& a, Device device, int64_t train_s
   if (a.schedule == "step" && a.step_size == 1) cfg.schedule.step_size = steps_per_epoch;  // per epoch, as StepLR
   cfg.seed = a.seed;
   cfg.compile = a.sched.compile_options();
+  a.sched.apply_math_mode();
   cfg.max_steps_per_epoch = a.max_steps;
   cfg.progress = !a.quiet;
   cfg.stop_requested = &g_stop;

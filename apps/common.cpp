@@ -6,6 +6,7 @@
 #include "comm/communicator.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "ops/math_mode.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
@@ -66,7 +67,12 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
                "add the gradient all-reduce nodes (and the communication stream) even in one process, to see or "
                "time the data-parallel plan");
   add_precision_option(cmd, precision);
+  cmd.add_flag("--tf32", tf32,
+               "on CUDA, let float32 GEMMs and convolutions use TF32 tensor cores (inputs rounded to 10 mantissa "
+               "bits, float32 accumulation): faster, but results change");
 }
+
+void ScheduleOptions::apply_math_mode() const { set_tf32_allowed(tf32); }
 
 scheduler::CompileOptions ScheduleOptions::compile_options() const {
   scheduler::CompileOptions o;

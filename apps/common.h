@@ -31,9 +31,12 @@ struct ScheduleOptions {
   double bucket_mb = 1.0;  // data parallel: MiB of gradients per all-reduce
   bool allreduce = false;  // all-reduce nodes even in one process
   std::string precision = "f32";  // f32 | bf16 (mixed precision)
+  bool tf32 = false;              // CUDA: TF32 tensor cores for float32 products
 
   void add_to(CLI::App& cmd);
   scheduler::CompileOptions compile_options() const;
+  // Applies the process-wide settings among these (--tf32).
+  void apply_math_mode() const;
 };
 
 // --precision f32|bf16 (bench shares it).

@@ -81,7 +81,8 @@ void launch_argmax(const T* x, int64_t* out, int64_t outer, int64_t n, int64_t i
 // ---- convolution and pooling (conv_pool.cu), NCHW ----
 
 // cols[img][(c,i,j)][(oh,ow)] = x[img][c][oh·sh - ph + i·dh][ow·sw - pw + j·dw] (0 outside)
-// for `images` consecutive images starting at x.
+// for `images` consecutive images starting at x. T = float, double, or uint16_t for the
+// bit patterns of 16-bit floats.
 template <class T>
 void launch_im2col(const ConvGeom& g, const T* x, T* cols, int64_t images, cudaStream_t stream);
 // The adjoint: dx[img] = Σ of the column entries read from each pixel (a gather, in a
