@@ -62,5 +62,9 @@ struct ElementwiseProgram {
 // share bytes with a full-shape input (in place). `stream` is where it runs (null: now).
 using ProgramLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
                                  std::span<Tensor> outputs, Stream* stream);
+// Evaluates elements [begin, end) of `p` only, on the calling thread (a kernel applying its
+// epilogue to a finished piece of its output).
+using RangeLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
+                               std::span<Tensor> outputs, int64_t begin, int64_t end);
 
 }  // namespace dagrad

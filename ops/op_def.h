@@ -14,6 +14,7 @@
 #include "ops/graph.h"
 #include "ops/param_codec.h"
 #include "runtime/device.h"
+#include "runtime/function_ref.h"
 #include "runtime/tensor.h"
 
 namespace dagrad {
@@ -75,15 +76,28 @@ struct InferContext {
 };
 using InferFn = std::vector<TensorType> (*)(const InferContext&);
 
+// The fused elementwise group that follows a kernel in its step (scheduler epilogues),
+// offered to the kernel: a kernel that writes output 0 in finished pieces may run it on
+// each piece while that piece is still in cache, and then sets `applied`; otherwise the
+// executor runs it over the whole output afterwards. run(begin, end) evaluates the group
+// for elements [begin, end) of output 0 on the calling thread (any thread).
+struct Epilogue {
+  FunctionRef<void(int64_t begin, int64_t end)> run;
+  mutable bool applied = false;
+};
+
 // What a kernel sees: the node (its typed parameters and types), input and output tensors
 // already allocated with the inferred shapes, the run's step counter (seeds per-step
-// randomness, e.g. dropout masks) and the stream it runs on (null in the plain interpreter).
+// randomness, e.g. dropout masks), the stream it runs on (null in the plain interpreter)
+// and the epilogue it may apply itself (null when there is none, or the backend runs
+// epilogues only as whole passes).
 struct KernelContext {
   const Node& node;
   std::span<const Tensor> inputs;
   std::span<Tensor> outputs;
   uint64_t step = 0;
   Stream* stream = nullptr;
+  const Epilogue* epilogue = nullptr;
 
   template <class P>
   const P& params() const {

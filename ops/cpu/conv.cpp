@@ -117,19 +117,20 @@ void conv2d_cpu(const KernelContext& ctx) {
   const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
   if (use_bf16_kernels(x)) {
     const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
-    return gemm_bf16::conv2d_forward(g, bits(x), bits(w), bias, ctx.outputs[0].data<float>());
+    return gemm_bf16::conv2d_forward(g, bits(x), bits(w), bias, ctx.outputs[0].data<float>(), ctx.epilogue);
   }
   if (is_half(x.dtype())) {
     const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
     const float* xf = float32_operand(x, gemm_engine::Slot::widen_a);
     const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
-    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, bias, ctx.outputs[0].data<float>());
+    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, bias, ctx.outputs[0].data<float>(), ctx.epilogue);
     return conv2d_forward_ref<float>(g, xf, wf, bias, ctx.outputs[0].data<float>());
   }
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (!reference_kernels()) return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+      if (!reference_kernels())
+        return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>(), ctx.epilogue);
     }
     conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
   });

@@ -96,17 +96,17 @@ void pad_image(const uint16_t* src, int64_t ch, int64_t h, int64_t w, int64_t to
   std::fill(dst + ch * hp * wp, dst + ch * hp * wp + slack, uint16_t{0});
 }
 
-void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
-  for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
-}
-
 // off[(cp,i,j)] = cp*plane + i*dh*row + j*dw: the pair plane of channel pair cp, shifted.
 void tap_offsets(int64_t planes, int64_t kh, int64_t kw, int64_t plane, int64_t row, int64_t dh, int64_t dw,
                  int32_t* off) {
   for (int64_t c = 0; c < planes; ++c)
     for (int64_t i = 0; i < kh; ++i)
       for (int64_t j = 0; j < kw; ++j) *off++ = static_cast<int32_t>(c * plane + i * dh * row + j * dw);
+}
+
+void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
 }
 
 // C[m, n] = A·B (+ bias[row]) with A in whole-K panels of kp pairs (panel at apk + i0*kp)
@@ -153,7 +153,8 @@ void pack_pair_panels(int64_t rows, int64_t chs, int64_t kh, int64_t kw, At&& at
   }
 }
 
-void forward_direct(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y) {
+void forward_direct(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, pairs = ge::ceil_div(g.c, 2);
   const int64_t kp = pairs * g.kh * g.kw, image = pairs * hp * wp, slack = g.dw * (g.kw - 1) + kNr;
   float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(kp) + ge::round_up(g.o, kMr) * kp);
@@ -172,6 +173,7 @@ void forward_direct(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
       gemm_direct_b(g.o, nq, kp, wpk, img, koff, yq, nq, bias);
       for (int64_t o = 0; o < g.o; ++o)
         compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
+      if (epilogue) epilogue->run(n * g.o * g.out_pixels(), (n + 1) * g.o * g.out_pixels());
     }
   });
 }
@@ -286,11 +288,15 @@ const float* widen(const uint16_t* src, int64_t n, Slot slot) {
 
 }  // namespace
 
-void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y) {
+void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   if (g.n == 0) return;
-  if (direct_forward_ok(g)) return forward_direct(g, x, w, bias, y);
+  if (direct_forward_ok(g)) {
+    if (epilogue) epilogue->applied = true;  // image by image
+    return forward_direct(g, x, w, bias, y, epilogue);
+  }
   conv2d_forward_f32(g, widen(x, g.n * g.c * g.in_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
-                     bias, y);
+                     bias, y, epilogue);
 }
 
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx) {

@@ -111,7 +111,8 @@ bool direct_input_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 && offsets_fit(g.o * (g.oh + 2 * ph) * (g.ow + 2 * pw));
 }
 
-void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
   float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.o, ge::kMr) * k);
@@ -128,6 +129,7 @@ void forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
       gemm_direct_b(g.o, nq, k, wpk, img, koff, yq, nq, bias);
       for (int64_t o = 0; o < g.o; ++o)
         compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
+      if (epilogue) epilogue->run(n * g.o * g.out_pixels(), (n + 1) * g.o * g.out_pixels());
     }
   });
 }
@@ -322,7 +324,8 @@ class Patches {
   std::array<ValidRange, kTaps> taps_{};
 };
 
-void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
@@ -336,6 +339,7 @@ void forward_packed(const ConvGeom& g, const float* x, const float* w, const flo
             patches.pack_rows(k0, kc, p0, nr, wd, dst);
           },
           y + n * g.o * pixels, pixels, false, bias);
+      if (epilogue) epilogue->run(n * g.o * pixels, (n + 1) * g.o * pixels);
     }
   });
 }
@@ -388,12 +392,14 @@ void weight_grad_packed(const ConvGeom& g, const float* dy, const float* x, floa
 
 }  // namespace
 
-void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                        const Epilogue* epilogue) {
   if (g.n == 0) return;
+  if (epilogue) epilogue->applied = true;  // image by image, below
   if (direct_forward_ok(g))
-    forward_direct(g, x, w, bias, y);
+    forward_direct(g, x, w, bias, y, epilogue);
   else
-    forward_packed(g, x, w, bias, y);
+    forward_packed(g, x, w, bias, y, epilogue);
 }
 
 void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx) {

@@ -79,9 +79,10 @@ bool overlaps(const Tensor& a, const Tensor& b) {
   return pa < pb + b.nbytes() && pb < pa + a.nbytes();
 }
 
+// Elements [begin, end), split over the pool (parallel) or on the calling thread.
 template <class T>
-void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs) {
-  const int64_t n = p.shape.numel();
+void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, int64_t begin,
+               int64_t end, bool parallel) {
   const int ni = static_cast<int>(p.inputs.size()), nr = static_cast<int>(p.instrs.size());
   const int no = static_cast<int>(outputs.size());
   constexpr DType kCompute = dtype_of<T>();
@@ -110,8 +111,8 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       scalar[i] = dispatch_float(p.inputs[i].dtype, "elementwise",
                                  [&]<class S>() { return convert<double>(*reinterpret_cast<const S*>(in_ptr[i])); });
 
-  const int64_t tiles = (n + kTile - 1) / kTile;
-  parallel_for(0, tiles, 8, [&](int64_t t0, int64_t t1) {
+  const int64_t tiles = (end - begin + kTile - 1) / kTile;
+  auto piece = [&](int64_t t0, int64_t t1) {
     // Registers and gather buffers for this piece; scalars are filled once.
     T* scratch = thread_buffer<T, 1>(static_cast<size_t>(nr + ni) * kTile);
     auto reg = [&](int r) { return scratch + static_cast<size_t>(r) * kTile; };
@@ -123,7 +124,7 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
     for (const ElementwiseProgram::Instr& ins : p.instrs) max_args = std::max(max_args, ins.args.size());
     const T** args = thread_buffer<const T*, 2>(max_args);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t base = t * kTile, len = std::min(kTile, n - base);
+      const int64_t base = begin + t * kTile, len = std::min(kTile, end - base);
       for (int i = 0; i < ni; ++i) {
         const Input& in = p.inputs[i];
         switch (in.mode) {
@@ -170,14 +171,27 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
         }
       }
     }
-  });
+  };
+  if (parallel)
+    parallel_for(0, tiles, 8, piece);
+  else
+    piece(0, tiles);
 }
 
 }  // namespace
 
 void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, Stream*) {
   DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
-  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs); });
+  dispatch_floating(p.dtype, "elementwise",
+                    [&]<class T>() { run_typed<T>(p, inputs, outputs, 0, p.shape.numel(), true); });
+}
+
+void run_program_range_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                           int64_t begin, int64_t end) {
+  DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
+  DAGRAD_ASSERT(begin >= 0 && begin <= end && end <= p.shape.numel());
+  if (begin == end) return;
+  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs, begin, end, false); });
 }
 
 }  // namespace dagrad

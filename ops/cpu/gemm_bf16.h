@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "ops/cpu/gemm_engine.h"
+#include "ops/op_def.h"
 #include "ops/params/conv.h"
 
 namespace dagrad::gemm_bf16 {
@@ -55,7 +56,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uin
 // stride 1 direct (operand pairs along channels, or along pixels for the weight
 // gradient), other strides by widening the image. Work is split over whole images and
 // weight-gradient groups, so no result depends on the thread count.
-void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y);
+void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+                    const Epilogue* epilogue = nullptr);
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx);
 void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw);
 

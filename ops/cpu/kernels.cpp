@@ -22,6 +22,7 @@ void full_cpu(const KernelContext& ctx) { ctx.outputs[0].fill(ctx.params<FillPar
 
 void fill_cpu_kernels(KernelTable& t) {
   t.elementwise = run_program_cpu;
+  t.elementwise_range = run_program_range_cpu;
   t.set(*op::full, full_cpu);
   t.set(*op::cast, cast_cpu);
 
