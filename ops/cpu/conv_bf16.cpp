@@ -17,6 +17,7 @@
 
 #include "ops/cpu/conv_f32.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/transpose.h"
 #include "runtime/float16.h"
 #include "runtime/thread_pool.h"
 
@@ -208,22 +209,22 @@ void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w,
 // holds, for pair p, the words (dyq[o][2p], dyq[o][2p+1]) of channels o in [j0, j0 + w),
 // where dyq[o][q = oh*wp + ow] = dy_n[o, oh, ow], zero for wrapped columns, for q past the
 // image and for channels past O. Panels follow each other: panel j0 starts at j0 * kp.
-void pack_dy_pairs(const ConvGeom& g, const uint16_t* dy_n, int64_t wp, int64_t kp, uint32_t* bt) {
-  uint16_t* half = reinterpret_cast<uint16_t*>(bt);  // word p of column j: halves 2(p*w + j), +1
+// Each channel is first laid out as its flattened row in `rows` (w rows of 2·kp halves:
+// kp words each), then the words are transposed in 16 x 16 blocks.
+void pack_dy_pairs(const ConvGeom& g, const uint16_t* dy_n, int64_t wp, int64_t kp, uint32_t* bt, uint16_t* rows) {
+  const int64_t half_row = 2 * kp;
   for (int64_t j0 = 0; j0 < g.o;) {
     const int w = panel_width(g.o - j0);
     const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
-    uint32_t* panel = bt + j0 * kp;
-    std::fill(panel, panel + kp * w, 0u);
-    uint16_t* hp = half + 2 * j0 * kp;
-    for (int jj = 0; jj < nr; ++jj) {
+    for (int jj = 0; jj < w; ++jj) {
+      uint16_t* row = rows + jj * half_row;
+      std::fill(row, row + half_row, uint16_t{0});
+      if (jj >= nr) continue;
       const uint16_t* src = dy_n + (j0 + jj) * g.out_pixels();
       for (int64_t oh = 0; oh < g.oh; ++oh)
-        for (int64_t ow = 0; ow < g.ow; ++ow) {
-          const int64_t q = oh * wp + ow;
-          hp[2 * ((q >> 1) * w + jj) + (q & 1)] = src[oh * g.ow + ow];
-        }
+        std::memcpy(row + oh * wp, src + oh * g.ow, static_cast<size_t>(g.ow) * sizeof(uint16_t));
     }
+    transpose_32bit(reinterpret_cast<const uint32_t*>(rows), kp, w, kp, bt + j0 * kp, w);
     j0 += w;
   }
 }
@@ -242,12 +243,13 @@ void weight_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
     // bfloat16 halves in a float slot: image + slack halves.
     uint16_t* img = reinterpret_cast<uint16_t*>(s.get(Slot::image, ge::ceil_div(image + slack, 2) + 16));
     uint32_t* bt = reinterpret_cast<uint32_t*>(s.get(Slot::pack_b, kp * ge::round_up(g.o, kLanes)));
+    uint16_t* rows = reinterpret_cast<uint16_t*>(s.get(Slot::pack_a, kp * kNr));
     for (int64_t grp = lo; grp < hi; ++grp) {
       float* acc = partials + grp * wsize;
       const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
       for (int64_t n = first; n < last; ++n) {
         pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-        pack_dy_pairs(g, dy + n * g.o * g.out_pixels(), wp, kp, bt);
+        pack_dy_pairs(g, dy + n * g.o * g.out_pixels(), wp, kp, bt, rows);
         for (int64_t j0 = 0; j0 < g.o;) {
           const int w = panel_width(g.o - j0);
           const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
