@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ops/cpu/transpose.h"
+
 namespace dagrad::gemm_bf16 {
 
 namespace {
@@ -142,6 +144,17 @@ void pack_a_panel(const uint16_t* a, int64_t rs, int64_t cs, int mr, int64_t kc,
 // One B panel of width w: columns [0, nr) of B(k, j) = b[k*rs + j*cs], pairs of k in [0, kc).
 void pack_b_panel(const uint16_t* b, int64_t rs, int64_t cs, int64_t kc, int nr, int w, uint32_t* dst) {
   const int64_t kp = (kc + 1) / 2;
+  if (rs == 1 && cs % 2 == 0 && reinterpret_cast<uintptr_t>(b) % 4 == 0) {
+    // Stored transposed (a weight read as Wᵀ): each column's pairs are contiguous words;
+    // transposed in 16 x 16 blocks, an odd k's last value paired with zero.
+    const int64_t full = kc / 2;
+    transpose_32bit(reinterpret_cast<const uint32_t*>(b), cs / 2, nr, full, dst, w);
+    if (full < kp)
+      for (int j = 0; j < nr; ++j) dst[full * w + j] = b[j * cs + kc - 1];
+    if (nr < w)
+      for (int64_t p = 0; p < kp; ++p) std::fill(dst + p * w + nr, dst + (p + 1) * w, 0u);
+    return;
+  }
   for (int64_t p = 0; p < kp; ++p) {
     const int64_t k0 = 2 * p;
     const bool has_hi = k0 + 1 < kc;
