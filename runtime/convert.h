@@ -56,7 +56,9 @@ DAGRAD_HD double widen(S s) {
 
 template <class D, class S>
 DAGRAD_HD D convert(S s) {
-  using namespace convert_detail;
+  using convert_detail::int_max;
+  using convert_detail::int_min;
+  using convert_detail::widen;
   if constexpr (std::is_same_v<D, S>) {
     return s;
   } else if constexpr (std::is_same_v<D, bool>) {
