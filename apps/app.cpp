@@ -25,12 +25,12 @@ DagradApp::DagradApp() {
       ->capture_default_str();
   commands = {add_info_command(app),    add_ops_command(app),     add_train_command(app), add_eval_command(app),
               add_predict_command(app), add_plan_command(app),    add_profile_command(app),
-              add_bench_command(app)};
+              add_bench_command(app),   add_onnx_command(app),    add_export_command(app)};
 }
 
 void DagradApp::require_command() const {
   if (app.get_subcommands().empty())
-    throw CLI::RequiredError("A command (info, ops, train, eval, predict, plan, profile or bench)");
+    throw CLI::RequiredError("A command (info, ops, train, eval, predict, plan, profile, bench, onnx or export)");
 }
 
 Command add_info_command(CLI::App& app) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "apps/train_args.h"
 #include "frontend/image.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
@@ -14,30 +15,26 @@ namespace dagrad::cli {
 
 Command add_predict_command(CLI::App& app) {
   struct Args {
-    std::string model;  // empty: the checkpoint's
-    DataOptions data;
-    std::string load, image;
+    CheckpointArgs checkpoint;
+    std::string image;
     int64_t index = -1;
     bool invert = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("predict", "classify one image (a 28x28 PNG/PGM, or a test-set index)");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp (default: the model the checkpoint names)")
-      ->check(CLI::IsMember(models::model_names()));
-  a->data.add_to(*cmd);
-  cmd->add_option("--load", a->load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
+  a->checkpoint.add_to(*cmd);
   cmd->add_option("image", a->image, "a 28x28 greyscale PNG or PGM, white digit on black (see --invert)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--index", a->index, "use image N of the test split instead of a file")->check(non_negative_number);
   cmd->add_flag("--invert", a->invert, "the image is a dark digit on a light background");
   return {cmd, [a] {
     if (a->image.empty() == (a->index < 0)) throw ValueError("predict needs exactly one of IMAGE or --index N");
-    const std::string model = model_for_checkpoint(a->model, a->load);
     Tensor pixels;  // uint8 [28,28]
     int64_t truth = -1;
-    Normalization norm = a->data.normalization();
+    const DataOptions& data = a->checkpoint.data;
+    Normalization norm = data.normalization();
     if (a->index >= 0) {
-      MnistDataset test = a->data.load("test");
+      MnistDataset test = data.load("test");
       if (a->index >= test.size())
         throw ValueError(str_cat("--index ", a->index, " is out of range: the test split has ", test.size(), " images"));
       pixels = Tensor::empty(Shape{test.rows(), test.cols()}, DType::u8);
@@ -54,11 +51,7 @@ Command add_predict_command(CLI::App& app) {
       if (a->invert) v = 1 - v;
       x.data<float>()[i] = static_cast<float>((v - norm.mean) / norm.std);
     }
-    TrainConfig cfg;
-    cfg.model_name = model;
-    Trainer trainer(models::make_model(model), cfg, std::cout);
-    trainer.load_parameters(a->load);
-    Tensor log_probs = trainer.predict(x);
+    Tensor log_probs = a->checkpoint.load_trainer()->predict(x);
     const float* lp = log_probs.data<float>();
     int best = 0;
     for (int c = 1; c < 10; ++c)
@@ -75,32 +68,24 @@ Command add_predict_command(CLI::App& app) {
 
 Command add_plan_command(CLI::App& app) {
   struct Args {
-    std::string model = "mnist-cnn";
-    int64_t batch = 64;
-    ScheduleOptions sched;
+    TrainArgs train;  // --model, --batch and the schedule options
     std::string format = "table";
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("plan", "print the compiled training-step plan without running it");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
-  a->sched.add_to(*cmd);
+  cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();
+  a->train.sched.add_to(*cmd);
   cmd->add_option("--format", a->format, "table, dot or json")
       ->check(CLI::IsMember({"table", "dot", "json"}))
       ->capture_default_str();
   return {cmd, [a] {
-    TrainConfig cfg;
-    cfg.model_name = a->model;
-    cfg.batch_size = a->batch;
-    cfg.compile = a->sched.compile_options();
-    a->sched.apply_math_mode();
-    cfg.bucket_mb = a->sched.bucket_mb;
-    cfg.allreduce_in_one_process = a->sched.allreduce;
-    Trainer trainer(models::make_model(a->model), cfg, std::cerr);
-    TensorMap in{{"images", Tensor::zeros(Shape{a->batch, 1, 28, 28})},
-                 {"labels", Tensor::zeros(Shape{a->batch}, DType::i64)},
+    Trainer trainer(models::load_model(a->train.model), train_config(a->train), std::cerr);
+    const int64_t batch = a->train.batch;
+    TensorMap in{{trainer.names().input, Tensor::zeros(Shape{batch, 1, 28, 28})},
+                 {trainer.names().target, Tensor::zeros(Shape{batch}, DType::i64)},
                  {"lr", Tensor::full(Shape{}, 0.01)}};
     const scheduler::ExecutionPlan& plan = trainer.train_session().executor_for(in).plan();
     if (a->format == "dot") std::cout << plan.to_dot();

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/common.h"
+#include "apps/train_args.h"
 #include "comm/communicator.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
@@ -18,45 +19,35 @@ namespace dagrad::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string model = "mnist-cnn";
-  int64_t batch = 64;
+  TrainArgs train;  // --model, --batch, --seed, --device and the schedule options
   int steps = 10;
   int warmup = 3;
-  ScheduleOptions sched;
   std::string out = "profile";
-  std::string device = "cpu";
-  uint64_t seed = 1;
 };
 
-// A training batch needs no data set: standard-normal images and uniform labels.
-TensorMap random_batch(int64_t batch, uint64_t seed) {
+// A training batch needs no data set: standard-normal images and uniform labels, under
+// the trainer's input names.
+TensorMap random_batch(int64_t batch, uint64_t seed, const SampleNames& names) {
   Tensor images = Tensor::empty(Shape{batch, 1, 28, 28});
   Generator gen(seed);
   fill_normal(images, gen, 0.0, 1.0);
   Tensor labels = Tensor::empty(Shape{batch}, DType::i64);
   for (int64_t i = 0; i < batch; ++i) labels.data<int64_t>()[i] = random_bits(seed + 1, static_cast<uint64_t>(i)) % 10;
-  return {{"images", images}, {"labels", labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
+  return {{names.input, images}, {names.target, labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
 }
 
 void run_profile(const ProfileArgs& a) {
   if (comm::world().rank() == 0) prepare_output_directory(a.out, "--out");  // fail before profiling, not after
-  TrainConfig cfg;
-  cfg.model_name = a.model;
-  cfg.batch_size = a.batch;
-  cfg.seed = a.seed;
-  cfg.compile = a.sched.compile_options();
-  a.sched.apply_math_mode();
+  TrainConfig cfg = train_config(a.train);
   cfg.progress = false;
-  cfg.device = check_device(a.device);
-  cfg.bucket_mb = a.sched.bucket_mb;
-  cfg.allreduce_in_one_process = a.sched.allreduce;
-  Trainer trainer(models::make_model(a.model), cfg, std::cout);
+  Trainer trainer(models::load_model(a.train.model), cfg, std::cout);
   scheduler::Session& session = trainer.train_session();
-  TensorMap batch = random_batch(a.batch, a.seed);
+  TensorMap batch = random_batch(a.train.batch, a.train.seed, trainer.names());
 
-  std::string title = str_cat(a.model, ", batch ", a.batch, ", ", a.sched.streams,
-                              a.sched.streams == 1 ? " stream" : " streams", a.sched.no_fusion ? ", no fusion" : "",
-                              a.sched.no_memory_plan ? ", no memory plan" : "", ", ",
+  const ScheduleOptions& sched = a.train.sched;
+  std::string title = str_cat(a.train.model, ", batch ", a.train.batch, ", ", sched.streams,
+                              sched.streams == 1 ? " stream" : " streams", sched.no_fusion ? ", no fusion" : "",
+                              sched.no_memory_plan ? ", no memory plan" : "", ", ",
                               cfg.device.is_cpu() ? str_cat(num_threads(), " threads") : cfg.device.to_string());
   std::cout << "profiling " << title << ": " << a.warmup << " warm-up + " << a.steps
             << " profiled training steps on random data\n";
@@ -81,24 +72,24 @@ Command add_profile_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("profile",
                                      "profile training steps on random data: trace, per-op summary, "
                                      "plan views and an HTML report");
-  cmd->add_option("--model", a->model, "mnist-cnn, lenet5 or mlp")
-      ->check(CLI::IsMember(models::model_names()))
+  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+      ->check(model_name)
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "batch size")->check(positive_number)->capture_default_str();
+  cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();
   cmd->add_option("--steps", a->steps, "training steps to profile (after the warm-up)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "training steps to run first, unprofiled (compilation, caches)")
       ->check(non_negative_number)
       ->capture_default_str();
-  a->sched.add_to(*cmd);
+  a->train.sched.add_to(*cmd);
   cmd->add_option("--out", a->out, "directory for trace.json, summary.txt, plan.txt/.dot/.json and report.html")
       ->capture_default_str();
-  cmd->add_option("--device", a->device,
+  cmd->add_option("--device", a->train.device,
                   "cpu or cuda[:N]; on a GPU each step is timed to its completion on the device, so "
                   "streams do not overlap while profiling")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
+  cmd->add_option("--seed", a->train.seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
   return {cmd, [a] { run_profile(*a); }};
 }
 

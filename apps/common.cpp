@@ -6,7 +6,6 @@
 #include "comm/communicator.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
-#include "ops/math_mode.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
@@ -72,8 +71,6 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
                "bits, float32 accumulation): faster, but results change");
 }
 
-void ScheduleOptions::apply_math_mode() const { set_tf32_allowed(tf32); }
-
 scheduler::CompileOptions ScheduleOptions::compile_options() const {
   scheduler::CompileOptions o;
   o.num_streams = streams;
@@ -97,6 +94,18 @@ CLI::Validator number_check(bool zero_allowed) {
 }  // namespace
 
 const CLI::Validator positive_number = number_check(false);
+
+const CLI::Validator model_name(
+    [](std::string& v) -> std::string {
+      const std::vector<std::string> known = models::model_names();
+      if (std::find(known.begin(), known.end(), v) != known.end()) return "";
+      if (models::is_onnx_path(v))
+        return std::filesystem::is_regular_file(v) ? "" : str_cat("ONNX model '", v, "' does not exist");
+      std::string list;
+      for (const std::string& k : known) list += k + ",";
+      return str_cat(v, " not in {", list.substr(0, list.size() - 1), "} and not a .onnx file");
+    },
+    "MODEL");
 const CLI::Validator non_negative_number = number_check(true);
 
 namespace {
@@ -127,7 +136,8 @@ std::string model_for_checkpoint(const std::string& model_flag, const std::files
   if (!model_flag.empty()) return model_flag;
   std::string model = checkpoint_model_name(checkpoint);
   std::vector<std::string> known = models::model_names();
-  if (std::find(known.begin(), known.end(), model) == known.end())
+  if (std::find(known.begin(), known.end(), model) == known.end() &&
+      !(models::is_onnx_path(model) && std::filesystem::is_regular_file(model)))
     throw ValueError(str_cat(checkpoint.string(), ": the checkpoint is of model '", model,
                              "', which this dagrad does not have; pass --model"));
   return model;

@@ -35,8 +35,6 @@ struct ScheduleOptions {
 
   void add_to(CLI::App& cmd);
   scheduler::CompileOptions compile_options() const;
-  // Applies the process-wide settings among these (--tf32).
-  void apply_math_mode() const;
 };
 
 // --precision f32|bf16 (bench shares it).
@@ -45,6 +43,8 @@ void add_precision_option(CLI::App& cmd, std::string& precision);
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).
 extern const CLI::Validator positive_number;
+// --model: a built-in model's name, or an ONNX file (ending in .onnx) that exists.
+extern const CLI::Validator model_name;
 extern const CLI::Validator non_negative_number;
 
 // The device named by --device ("cpu", "cuda", "cuda:1"); a GPU that cannot be used is
@@ -74,5 +74,7 @@ Command add_predict_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_profile_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_onnx_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace dagrad::cli

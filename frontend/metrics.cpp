@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "frontend/data/atomic_file.h"
+#include "runtime/error.h"
 
 namespace dagrad {
 
@@ -14,12 +16,26 @@ void write_text_atomically(const std::filesystem::path& path, const std::string&
   write_file_atomic(path, std::span<const std::span<const std::byte>>(&bytes, 1));
 }
 
+double score_named(const std::vector<Score>& scores, std::string_view name) {
+  std::string known;
+  for (const Score& sc : scores) {
+    if (sc.name == name) return sc.value;
+    known += (known.empty() ? "" : ", ") + sc.name;
+  }
+  throw ValueError(str_cat("no score named '", name, "' (the objective reports ", known.empty() ? "none" : known, ")"));
+}
+
 void write_metrics_csv(const std::filesystem::path& path, const std::vector<EpochMetrics>& rows) {
   std::ostringstream os;
-  os << "epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n";
-  for (const auto& r : rows)
-    os << r.epoch << ',' << r.train_loss << ',' << r.test_loss << ',' << r.test_accuracy << ',' << r.seconds << ','
-       << r.images_per_second << '\n';
+  os << "epoch,train_loss,test_loss";
+  const size_t scores = rows.empty() ? 0 : rows.front().test_scores.size();
+  for (size_t k = 0; k < scores; ++k) os << ",test_" << rows.front().test_scores[k].name;
+  os << ",seconds,images_per_second\n";
+  for (const auto& r : rows) {
+    os << r.epoch << ',' << r.train_loss << ',' << r.test_loss;
+    for (size_t k = 0; k < scores; ++k) os << ',' << (k < r.test_scores.size() ? r.test_scores[k].value : NAN);
+    os << ',' << r.seconds << ',' << r.images_per_second << '\n';
+  }
   write_text_atomically(path, os.str());
 }
 
@@ -56,7 +72,8 @@ void axes(std::ostringstream& os, const Panel& p, const std::string& ylabel, int
 }
 
 void line(std::ostringstream& os, const Panel& p, const std::vector<EpochMetrics>& rows,
-          double (*get)(const EpochMetrics&), const char* color, const char* label, int legend_row) {
+          const std::function<double(const EpochMetrics&)>& get, const char* color, const char* label,
+          int legend_row) {
   os << "<polyline fill='none' stroke='" << color << "' stroke-width='2' points='";
   for (const auto& r : rows) os << p.px(r.epoch) << ',' << p.py(get(r)) << ' ';
   os << "'/>\n";
@@ -76,22 +93,33 @@ std::string metrics_svg(const std::vector<EpochMetrics>& rows, const std::string
      << "' font-family='sans-serif' font-size='11'>\n<rect width='100%' height='100%' fill='white'/>\n"
      << "<text x='" << width / 2 << "' y='20' text-anchor='middle' font-size='14'>" << title << "</text>\n";
   int epochs = rows.empty() ? 1 : rows.back().epoch;
-  double lmin = INFINITY, lmax = -INFINITY, amin = INFINITY, amax = -INFINITY;
-  for (const auto& r : rows) {
-    lmin = std::min({lmin, r.train_loss, r.test_loss});
-    lmax = std::max({lmax, r.train_loss, r.test_loss});
-    amin = std::min(amin, r.test_accuracy * 100);
-    amax = std::max(amax, r.test_accuracy * 100);
-  }
-  if (rows.empty()) lmin = 0, lmax = 1, amin = 0, amax = 100;
+  double lmax = -INFINITY;
+  for (const auto& r : rows) lmax = std::max({lmax, r.train_loss, r.test_loss});
+  if (rows.empty()) lmax = 1;
   Panel loss{60, 50, 300, 230, 1, double(epochs), 0, lmax * 1.05};
-  Panel acc{440, 50, 300, 230, 1, double(epochs), std::floor(amin - 1), std::min(100.0, std::ceil(amax + 1))};
-  (void)lmin;
+  // The right panel: the first score (classification: accuracy in percent).
+  const Score* first = rows.empty() || rows.front().test_scores.empty() ? nullptr : &rows.front().test_scores.front();
+  const double scale = first && first->fraction ? 100 : 1;
+  auto score = [&](const EpochMetrics& r) { return r.test_scores.empty() ? NAN : r.test_scores.front().value * scale; };
+  Panel right{440, 50, 300, 230, 1, double(epochs), 0, 1};
+  std::string label;
+  if (first) {
+    double smin = INFINITY, smax = -INFINITY;
+    for (const auto& r : rows) smin = std::min(smin, score(r)), smax = std::max(smax, score(r));
+    if (first->fraction) {
+      right.ymin = std::floor(smin - 1), right.ymax = std::min(100.0, std::ceil(smax + 1));
+    } else {
+      const double pad = 0.05 * (smax - smin);
+      right.ymin = smin - pad, right.ymax = smax + pad;
+    }
+    label = "test " + first->name;
+    std::replace(label.begin(), label.end(), '_', ' ');
+  }
   axes(os, loss, "loss", epochs);
-  axes(os, acc, "test accuracy (%)", epochs);
+  if (first) axes(os, right, first->fraction ? label + " (%)" : label, epochs);
   line(os, loss, rows, [](const EpochMetrics& r) { return r.train_loss; }, "#1a73e8", "train loss", 0);
   line(os, loss, rows, [](const EpochMetrics& r) { return r.test_loss; }, "#e8710a", "test loss", 1);
-  line(os, acc, rows, [](const EpochMetrics& r) { return r.test_accuracy * 100; }, "#188038", "test accuracy", 0);
+  if (first) line(os, right, rows, score, "#188038", label.c_str(), 0);
   os << "</svg>\n";
   return os.str();
 }

@@ -29,6 +29,14 @@ std::function<void(Tensor&, Generator&)> constant(double v) {
 
 std::string join(const std::string& a, const char* b) { return a.empty() ? b : a + "." + b; }
 
+// A layer's weight and, with `bias`, its bias [weight[0]], both initialised as PyTorch's
+// conv and linear layers are.
+void weight_and_bias(std::vector<ParamSpec>& out, const std::string& layer, const Shape& weight, bool bias,
+                     int64_t fan_in) {
+  out.push_back({join(layer, "weight"), weight, true, uniform_fan_in(fan_in)});
+  if (bias) out.push_back({join(layer, "bias"), Shape{weight[0]}, true, uniform_fan_in(fan_in)});
+}
+
 }  // namespace
 
 Value Module::param(Graph& g, const ParamSpec& spec) const {
@@ -40,6 +48,14 @@ Value Module::param(Graph& g, const ParamSpec& spec) const {
     return Value{&g, n.id, 0};
   }
   return g.parameter(spec.name, spec.shape, DType::f32, spec.trainable);
+}
+
+std::vector<Value> Module::params(Graph& g) const {
+  std::vector<ParamSpec> specs;
+  collect(specs);
+  std::vector<Value> values;
+  for (const ParamSpec& spec : specs) values.push_back(param(g, spec));
+  return values;
 }
 
 std::vector<ParamSpec> parameter_specs(const Module& m) {
@@ -77,17 +93,12 @@ Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, Hw k
 }
 
 void Conv2d::collect(std::vector<ParamSpec>& out) const {
-  int64_t fan_in = in_ * kernel_.h * kernel_.w;
-  out.push_back({join(name_, "weight"), Shape{out_, in_, kernel_.h, kernel_.w}, true, uniform_fan_in(fan_in)});
-  if (bias_) out.push_back({join(name_, "bias"), Shape{out_}, true, uniform_fan_in(fan_in)});
+  weight_and_bias(out, name_, Shape{out_, in_, kernel_.h, kernel_.w}, bias_, in_ * kernel_.h * kernel_.w);
 }
 
 Value Conv2d::forward(Value x) {
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  Value w = param(*x.graph, specs[0]);
-  Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::conv2d(x, w, b, opt_, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  return dagrad::conv2d(x, p[0], bias_ ? p[1] : Value{}, opt_, where_);
 }
 
 // ---- Linear ----
@@ -98,17 +109,11 @@ Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool
   if (in_ <= 0 || out_ <= 0) throw ValueError(str_cat("[Linear ", name_, "] feature counts must be positive"));
 }
 
-void Linear::collect(std::vector<ParamSpec>& out) const {
-  out.push_back({join(name_, "weight"), Shape{out_, in_}, true, uniform_fan_in(in_)});
-  if (bias_) out.push_back({join(name_, "bias"), Shape{out_}, true, uniform_fan_in(in_)});
-}
+void Linear::collect(std::vector<ParamSpec>& out) const { weight_and_bias(out, name_, Shape{out_, in_}, bias_, in_); }
 
 Value Linear::forward(Value x) {
-  std::vector<ParamSpec> specs;
-  collect(specs);
-  Value w = param(*x.graph, specs[0]);
-  Value b = bias_ ? param(*x.graph, specs[1]) : Value{};
-  return dagrad::linear(x, w, b, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  return dagrad::linear(x, p[0], bias_ ? p[1] : Value{}, where_);
 }
 
 // ---- BatchNorm2d ----
@@ -126,11 +131,8 @@ void BatchNorm2d::collect(std::vector<ParamSpec>& out) const {
 }
 
 Value BatchNorm2d::forward(Value x) {
-  std::vector<ParamSpec> s;
-  collect(s);
-  Graph& g = *x.graph;
-  return dagrad::batch_norm(x, param(g, s[0]), param(g, s[1]), param(g, s[2]), param(g, s[3]), training_, momentum_,
-                            eps_, where_);
+  std::vector<Value> p = params(*x.graph);  // weight, bias, running_mean, running_var
+  return dagrad::batch_norm(x, p[0], p[1], p[2], p[3], training_, momentum_, eps_, where_);
 }
 
 // ---- Dropout ----

@@ -53,6 +53,8 @@ class Module {
  protected:
   // The graph's parameter node for `spec` (created on first use in that graph).
   Value param(Graph& g, const ParamSpec& spec) const;
+  // The parameter nodes of everything collect() declares, in its order.
+  std::vector<Value> params(Graph& g) const;
 
   std::string name_;
   std::source_location where_;

@@ -87,6 +87,13 @@ double LrSchedule::at(int64_t step) const {
   return lr;
 }
 
+LrSchedule LrSchedule::for_run(int64_t steps_per_epoch, int64_t epochs) const {
+  LrSchedule s = *this;
+  if (s.step_size == kEpoch) s.step_size = steps_per_epoch;
+  if (s.total_steps == kRun) s.total_steps = steps_per_epoch * epochs;
+  return s;
+}
+
 LrSchedule::Kind LrSchedule::parse_kind(const std::string& s) {
   if (s == "constant") return Kind::constant;
   if (s == "step") return Kind::step;

@@ -59,13 +59,20 @@ struct LrSchedule {
   enum class Kind { constant, step, cosine };
   Kind kind = Kind::constant;
   double base_lr = 0.01;
-  int64_t step_size = 1;    // step: multiply by gamma every step_size steps
+  int64_t step_size = 1;    // step: multiply by gamma every step_size steps; kEpoch: every epoch
   double gamma = 0.1;
-  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps
+  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps; kRun: at the end of training
   double min_lr = 0;
   int64_t warmup_steps = 0;  // linear warm-up from 0 over the first steps (any kind)
 
+  // Lengths that the Trainer fills in once it knows how many steps an epoch has.
+  static constexpr int64_t kEpoch = 0;  // step_size: one epoch (as PyTorch's StepLR per epoch)
+  static constexpr int64_t kRun = 0;    // total_steps: every step of every epoch
+
   double at(int64_t step) const;
+  // This schedule with kEpoch and kRun replaced for a run of `epochs` epochs of
+  // `steps_per_epoch` steps each.
+  LrSchedule for_run(int64_t steps_per_epoch, int64_t epochs) const;
   static Kind parse_kind(const std::string& s);  // "constant", "step", "cosine"
 };
 

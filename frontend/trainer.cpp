@@ -12,6 +12,7 @@
 #include "frontend/data_parallel.h"
 #include "frontend/data/loader.h"
 #include "frontend/progress.h"
+#include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
@@ -23,7 +24,7 @@ namespace dagrad {
 
 namespace {
 
-constexpr int kNumClasses = 10;
+constexpr const char* kLrInput = "lr";  // the training step's learning-rate input
 
 Tensor scalar_f32(double v) { return Tensor::full(Shape{}, v, DType::f32); }
 
@@ -42,8 +43,49 @@ const std::string* first_non_finite_tensor(const TensorMap& state) {
   return nullptr;
 }
 
-// Inputs are bound by these node names in every graph the trainer builds.
-TensorMap batch_inputs(const Batch& b) { return {{"images", b.images}, {"labels", b.labels}}; }
+// A scalar output (a loss) on the host, whatever its floating dtype.
+double scalar_of(const Tensor& t) {
+  const Tensor host = t.to(Device::cpu());
+  return dispatch_floating(host.dtype(), "loss", [&]<class T>() { return static_cast<double>(host.data<T>()[0]); });
+}
+
+// The batch size: the targets' leading dimension.
+int64_t samples_in(const Batch& b) { return b.target.shape().rank() ? b.target.shape()[0] : 1; }
+
+// Adds one batch's value of a metric (on the host) to its total over the data set:
+// integers exactly in int64, floating values in float64.
+void accumulate(TensorMap& totals, const std::string& name, const Tensor& batch) {
+  const DType dtype = is_float(batch.dtype()) ? DType::f64 : DType::i64;
+  auto it = totals.find(name);
+  if (it == totals.end()) {
+    totals.emplace(name, batch.to_dtype(dtype).clone());
+    return;
+  }
+  Tensor& total = it->second;
+  if (total.shape() != batch.shape())
+    throw ValueError(str_cat("metric '", name, "' has shape ", batch.shape().to_string(), " in one batch but ",
+                             total.shape().to_string(), " in another; a metric's shape must not depend on the batch"));
+  const Tensor add = batch.to_dtype(dtype);
+  auto add_to_total = [&]<class T>() {
+    for (int64_t i = 0; i < total.numel(); ++i) total.data<T>()[i] += add.data<T>()[i];
+  };
+  if (dtype == DType::f64) add_to_total.template operator()<double>();
+  else add_to_total.template operator()<int64_t>();
+}
+
+// "test accuracy 96.00% (1920/2000)", "test mean abs error 0.0123": one score for the log.
+std::string score_text(const Score& sc, int64_t samples) {
+  std::string name = sc.name;
+  std::replace(name.begin(), name.end(), '_', ' ');
+  char text[160];
+  if (sc.fraction)
+    std::snprintf(text, sizeof text, "test %s %.2f%% (%lld/%lld)", name.c_str(), 100 * sc.value,
+                  static_cast<long long>(std::llround(sc.value * static_cast<double>(samples))),
+                  static_cast<long long>(samples));
+  else
+    std::snprintf(text, sizeof text, "test %s %.4g", name.c_str(), sc.value);
+  return text;
+}
 
 // Samples [begin, end) of another data set: one rank's share of an evaluation.
 class SliceDataset final : public Dataset {
@@ -55,6 +97,7 @@ class SliceDataset final : public Dataset {
     for (int64_t& i : shifted) i += begin_;
     return base_.gather(shifted);
   }
+  SampleNames names() const override { return base_.names(); }
 
  private:
   const Dataset& base_;
@@ -65,9 +108,12 @@ class SliceDataset final : public Dataset {
 
 Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostream& log)
     : model_(std::move(model)), cfg_(std::move(cfg)), log_(log) {
+  if (!cfg_.objective) throw ValueError("TrainConfig::objective is not set (e.g. classification() or regression())");
+  use_names(cfg_.names);
   if (cfg_.batch_size <= 0) throw ValueError(str_cat("batch size must be positive, got ", cfg_.batch_size));
   if (cfg_.epochs < 0) throw ValueError(str_cat("epochs must be >= 0, got ", cfg_.epochs));
   if (!(cfg_.bucket_mb > 0)) throw ValueError(str_cat("gradient bucket size must be positive, got ", cfg_.bucket_mb, " MiB"));
+  set_tf32_allowed(cfg_.tf32);
   optimizer_ = optim::make_optimizer(cfg_.optimizer, cfg_.momentum, cfg_.weight_decay, cfg_.nesterov);
   state_ = nn::init_parameters(*model_, cfg_.seed);
   for (const nn::ParamSpec& s : optimizer_->state_specs(nn::parameter_specs(*model_))) {
@@ -79,15 +125,21 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
   if (!cfg_.device.is_cpu())
     for (auto& [name, t] : state_) t = t.to(cfg_.device);
 
+  // A bound tensor becomes the graph input of its name, shape and dtype.
+  auto input = [](Graph& g, const TensorMap& in, const std::string& name) {
+    const Tensor& t = in.at(name);
+    return g.input(name, t.shape(), t.dtype());
+  };
   // The training step: forward, loss, backward, one update node per parameter.
-  auto build_train = [this](Graph& g, const TensorMap& in) -> std::vector<Value> {
-    Value x = g.input("images", in.at("images").shape());
-    Value y = g.input("labels", in.at("labels").shape(), DType::i64);
-    Value lr = g.input("lr", Shape{});
+  auto build_train = [this, input](Graph& g, const TensorMap& in) -> std::vector<Value> {
+    Value x = input(g, in, names_.input);
+    Value y = input(g, in, names_.target);
+    Value lr = g.input(kLrInput, Shape{});
     model_->train(true);
-    Value log_probs = (*model_)(x);
-    Value loss = nll_loss(log_probs, y);
-    Value correct = accuracy(log_probs, y);
+    Value output = (*model_)(x);
+    Value loss = cfg_.objective->loss(output, y);
+    std::vector<Value> outs{loss};
+    for (const Value& v : cfg_.objective->step_metrics(output, y)) outs.push_back(v);
     if (comm::world().world_size() > 1) offset_random_ops_for_rank(g, comm::world().rank());
     std::vector<Value> params = g.parameters();
     std::vector<Value> grads = autograd::grad(g, loss, params);
@@ -96,20 +148,25 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
       grads = allreduce_gradients(grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)), comm::world());
     optimizer_->add_updates(g, params, grads, lr);
-    return {loss, correct};
+    return outs;
   };
-  // Evaluation: forward only, no dropout, running statistics for batch norm.
-  auto build_eval = [this](Graph& g, const TensorMap& in) -> std::vector<Value> {
-    Value x = g.input("images", in.at("images").shape());
+  // Evaluation: forward only, no dropout, running statistics for batch norm; with
+  // targets also the loss and the objective's metrics.
+  auto build_eval = [this, input](Graph& g, const TensorMap& in) -> std::vector<Value> {
+    Value x = input(g, in, names_.input);
     model_->train(false);
-    Value log_probs = (*model_)(x);
+    Value output = (*model_)(x);
     model_->train(true);
     if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
-    if (in.count("labels")) {
-      Value y = g.input("labels", in.at("labels").shape(), DType::i64);
-      return {log_probs, nll_loss(log_probs, y)};
+    if (!in.count(names_.target)) return {output};
+    Value y = input(g, in, names_.target);
+    std::vector<Value> outs{output, cfg_.objective->loss(output, y)};
+    metric_names_.clear();
+    for (Metric& m : cfg_.objective->metrics(output, y)) {
+      metric_names_.push_back(std::move(m.name));
+      outs.push_back(m.batch_total);
     }
-    return {log_probs};
+    return outs;
   };
   if (cfg_.check_numerics) cfg_.compile.fuse = false;
   Backend& backend = backend_for(cfg_.device);  // throws the one-line reason without a GPU
@@ -123,13 +180,23 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
 
 Trainer::~Trainer() = default;
 
+void Trainer::use_names(const SampleNames& names) {
+  if (names.input.empty() || names.target.empty() || names.input == names.target || names.input == kLrInput ||
+      names.target == kLrInput)
+    throw ValueError(str_cat("the data set's inputs are named '", names.input, "' and '", names.target,
+                             "'; they must be two different, non-empty names other than '", kLrInput, "'"));
+  names_ = names;
+}
+
 double Trainer::train_epoch(const Dataset& train, int epoch) {
+  use_names(train.names());
   DataLoader loader(std::shared_ptr<const Dataset>(&train, [](const Dataset*) {}), cfg_.batch_size,
                     /*shuffle=*/true, cfg_.seed);
   comm::Communicator& world = comm::world();
   loader.shard(world.rank(), world.world_size());
   int64_t batches = loader.num_batches();
   if (cfg_.max_steps_per_epoch >= 0) batches = std::min(batches, cfg_.max_steps_per_epoch);
+  const optim::LrSchedule schedule = cfg_.schedule.for_run(batches, cfg_.epochs);
   Progress bar(log_, str_cat("epoch ", epoch + 1, "/", cfg_.epochs), batches, cfg_.progress && world.rank() == 0);
   double loss_sum = 0;
   int64_t images = 0, done = 0;
@@ -140,10 +207,10 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
     if (cfg_.stop_requested && cfg_.stop_requested->load())
       throw InterruptedError(str_cat("interrupted at step ", global_step_, " (epoch ", epoch + 1, ", batch ",
                                      b.index + 1, "); checkpoints already on disk are complete"));
-    TensorMap in = batch_inputs(b);
-    in["lr"] = scalar_f32(cfg_.schedule.at(static_cast<int64_t>(global_step_)));
+    TensorMap in = inputs_of(b);
+    in[kLrInput] = scalar_f32(schedule.at(static_cast<int64_t>(global_step_)));
     train_session_->run(in, out);
-    float loss = out[0].to(Device::cpu()).data<float>()[0];
+    float loss = static_cast<float>(scalar_of(out[0]));
     if (world.world_size() > 1) {  // the global batch's mean: every rank's batch is as large
       world.allreduce_sum(&loss, 1, DType::f32);
       loss /= static_cast<float>(world.world_size());
@@ -153,7 +220,7 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
                                   epoch + 1, ", batch ", b.index + 1, "); try a lower --lr. Checkpoints already on "
                                   "disk were not touched."));
     step_losses_.push_back(loss);
-    int64_t n = b.labels.numel() * world.world_size();
+    int64_t n = samples_in(b) * world.world_size();
     loss_sum += static_cast<double>(loss) * static_cast<double>(n);
     images += n;
     ++done;
@@ -166,6 +233,7 @@ double Trainer::train_epoch(const Dataset& train, int epoch) {
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
+  use_names(data.names());
   // Data parallel: each rank evaluates a contiguous share of the samples, and the sums
   // are added up across ranks, so every rank returns the whole data set's result.
   comm::Communicator& world = comm::world();
@@ -174,46 +242,44 @@ EvalResult Trainer::evaluate(const Dataset& data) {
   DataLoader loader(std::shared_ptr<const Dataset>(&share, [](const Dataset*) {}), cfg_.eval_batch_size,
                     /*shuffle=*/false, cfg_.seed);
   EvalResult r;
-  r.confusion.assign(kNumClasses, std::vector<int64_t>(kNumClasses, 0));
   double loss_sum = 0;
-  int64_t correct = 0;
   for (const Batch& b : loader.epoch(0)) {
-    std::vector<Tensor> out = eval_session_->run(batch_inputs(b));
-    const Tensor log_probs = out[0].to(Device::cpu());
-    const float* lp = log_probs.data<float>();
-    const int64_t* labels = b.labels.data<int64_t>();
-    int64_t n = b.labels.numel(), classes = out[0].shape()[1];
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < classes; ++c)
-        if (lp[i * classes + c] > lp[i * classes + best]) best = c;
-      correct += best == labels[i];
-      if (labels[i] < kNumClasses && best < kNumClasses) r.confusion[labels[i]][best]++;
-    }
-    loss_sum += static_cast<double>(out[1].to(Device::cpu()).data<float>()[0]) * static_cast<double>(n);
+    std::vector<Tensor> out = eval_session_->run(inputs_of(b));
+    const int64_t n = samples_in(b);
+    loss_sum += scalar_of(out[1]) * static_cast<double>(n);
     r.samples += n;
+    for (size_t k = 0; k < metric_names_.size(); ++k)
+      accumulate(r.totals, metric_names_[k], out[2 + k].to(Device::cpu()));
   }
   if (ranks > 1) {
-    double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(r.samples)};
-    world.allreduce_sum(sums, 3, DType::f64);
+    // A rank whose share is empty learns the metrics' shapes from one sample, counted
+    // nowhere, so that every rank takes part in the same all-reduces.
+    if (r.samples == 0 && n_all > 0) {
+      std::vector<Tensor> out = eval_session_->run(inputs_of(data.gather(std::vector<int64_t>{0})));
+      for (size_t k = 0; k < metric_names_.size(); ++k) {
+        const DType dtype = is_float(out[2 + k].dtype()) ? DType::f64 : DType::i64;
+        r.totals[metric_names_[k]] = Tensor::zeros(out[2 + k].shape(), dtype);
+      }
+    }
+    double sums[2] = {loss_sum, static_cast<double>(r.samples)};
+    world.allreduce_sum(sums, 2, DType::f64);
     loss_sum = sums[0];
-    correct = std::llround(sums[1]);
-    r.samples = std::llround(sums[2]);
-    std::vector<int64_t> counts;
-    for (const auto& row : r.confusion) counts.insert(counts.end(), row.begin(), row.end());
-    world.allreduce_sum(counts.data(), static_cast<int64_t>(counts.size()), DType::i64);
-    for (size_t t = 0; t < r.confusion.size(); ++t)
-      std::copy_n(counts.begin() + static_cast<long>(t * kNumClasses), kNumClasses, r.confusion[t].begin());
+    r.samples = std::llround(sums[1]);
+    if (n_all > 0)
+      for (const std::string& name : metric_names_) {
+        Tensor& total = r.totals.at(name);
+        world.allreduce_sum(total.raw_data(), total.numel(), total.dtype());
+      }
   }
   if (r.samples) {
     r.loss = loss_sum / static_cast<double>(r.samples);
-    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
+    r.scores = cfg_.objective->scores(r.totals, r.samples);
   }
   return r;
 }
 
-Tensor Trainer::predict(const Tensor& images) {
-  return eval_session_->run({{"images", images}})[0].to(Device::cpu());
+Tensor Trainer::predict(const Tensor& input) {
+  return eval_session_->run({{names_.input, input}})[0].to(Device::cpu());
 }
 
 std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test,
@@ -240,14 +306,14 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
       throw DivergedError(str_cat("training diverged: '", *bad, "' holds NaN or Inf after epoch ", e + 1, " (step ",
                                   global_step_, "); try a lower --lr. Checkpoints already on disk were not touched."));
     m.test_loss = ev.loss;
-    m.test_accuracy = ev.accuracy;
-    char line[200];
-    std::snprintf(line, sizeof line,
-                  "epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.2f%% (%lld/%lld), %.1f s, %.0f images/s\n",
-                  m.epoch, cfg_.epochs, m.train_loss, m.test_loss, 100 * m.test_accuracy,
-                  static_cast<long long>(std::llround(ev.accuracy * static_cast<double>(ev.samples))),
-                  static_cast<long long>(ev.samples), m.seconds, m.images_per_second);
-    if (comm::world().rank() == 0) log_ << line << std::flush;
+    m.test_scores = ev.scores;
+    char head[120], tail[80];
+    std::snprintf(head, sizeof head, "epoch %d/%d: train loss %.4f, test loss %.4f", m.epoch, cfg_.epochs,
+                  m.train_loss, m.test_loss);
+    std::snprintf(tail, sizeof tail, ", %.1f s, %.0f images/s\n", m.seconds, m.images_per_second);
+    std::string line = head;
+    for (const Score& sc : ev.scores) line += ", " + score_text(sc, ev.samples);
+    if (comm::world().rank() == 0) log_ << line << tail << std::flush;
     rows.push_back(m);
     if (after_epoch) after_epoch(m);
   }

@@ -1,7 +1,9 @@
-// The training program: builds the training-step graph (forward, autograd backward,
-// optimizer updates) once per batch shape, compiles it with the scheduler, and runs it
-// over a DataLoader; evaluates with a second, forward-only graph; saves and resumes
-// safetensors checkpoints holding parameters and optimizer state.
+// The training program: builds the training-step graph (forward, the objective's loss,
+// autograd backward, optimizer updates) once per batch shape, compiles it with the
+// scheduler, and runs it over a DataLoader; evaluates with a second, forward-only graph
+// that computes the objective's metrics; saves and resumes safetensors checkpoints
+// holding parameters and optimizer state. It knows no task and no data format: the loss
+// and metrics come from TrainConfig::objective, the input names from the data set.
 #pragma once
 #include <atomic>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "frontend/data/dataset.h"
 #include "frontend/metrics.h"
 #include "frontend/nn.h"
+#include "frontend/objective.h"
 #include "frontend/optim.h"
 #include "runtime/device.h"
 #include "scheduler/compile_options.h"
@@ -34,12 +37,22 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 0;
   bool nesterov = false;
-  optim::LrSchedule schedule;  // base_lr is the learning rate
+  // base_lr is the learning rate; step_size LrSchedule::kEpoch and total_steps
+  // LrSchedule::kRun are filled in from the number of steps of an epoch.
+  optim::LrSchedule schedule;
   uint64_t seed = 1;           // initialisation, shuffling and dropout
   scheduler::CompileOptions compile;
   // Where parameters and optimizer state live and the compiled steps run (Device::cuda()
   // for the GPU); batches come from the host and results go back to it.
   Device device = Device::cpu();
+  // The loss minimised and the metrics evaluation reports (frontend/objective.h). The
+  // built-in models end in log_softmax: classification on log-probabilities.
+  std::shared_ptr<const Objective> objective = classification();
+  // The graph-input names of the model's input and of the targets. train_epoch, evaluate
+  // and fit use the names of their data set (Dataset::names()) instead, so these matter
+  // to predict() before any data set and to train_session() run by hand. The default is
+  // MnistDataset's.
+  SampleNames names{"images", "labels"};
   int64_t max_steps_per_epoch = -1;  // < 0: whole epochs (tests and benchmarks cap it)
   bool progress = true;              // progress bar on stderr
   // Stop at the first op that writes NaN/Inf, naming it (see Executor::set_check_numerics);
@@ -57,13 +70,22 @@ struct TrainConfig {
   // in a world of 1 too (to inspect the plan).
   double bucket_mb = 1.0;
   bool allreduce_in_one_process = false;
+  // CUDA: float32 GEMMs and convolutions may use TF32 tensor cores (ops/math_mode.h).
+  // The setting is process-wide: constructing a Trainer sets it to this value.
+  bool tf32 = false;
 };
 
 struct EvalResult {
-  double loss = 0;      // mean over samples
-  double accuracy = 0;  // fraction
+  double loss = 0;  // mean over samples
   int64_t samples = 0;
-  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  // Each of the objective's metrics added up over the data set, by name (classification:
+  // "confusion", int64 [C,C], rows the true class and columns the predicted one). Empty
+  // when there were no samples.
+  TensorMap totals;
+  // What the objective makes of the totals (classification: "accuracy", a fraction).
+  std::vector<Score> scores;
+
+  double score(std::string_view name) const { return score_named(scores, name); }
 };
 
 // Thrown when the loss, the test loss or the parameters stop being finite; the last
@@ -111,13 +133,18 @@ class Trainer {
   uint64_t global_step() const { return global_step_; }
   TensorMap& state() { return state_; }
   scheduler::Session& train_session() { return *train_session_; }
-  // Forward pass in evaluation mode: log-probabilities (on the host) for a float32
-  // [B,1,28,28] batch.
-  Tensor predict(const Tensor& images);
+  // The graph-input names in use: TrainConfig::names, then those of the last data set.
+  const SampleNames& names() const { return names_; }
+  // Forward pass in evaluation mode: the model's output (on the host) for a batch of
+  // inputs (the built-in models: log-probabilities for float32 images [B,1,28,28]).
+  Tensor predict(const Tensor& input);
 
  private:
   // Copies the checkpoint's tensors into the bound state; returns its metadata.
   std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, bool with_optimizer_state);
+  // The graphs bind a data set's tensors under its names from now on.
+  void use_names(const SampleNames& names);
+  TensorMap inputs_of(const Batch& b) const { return {{names_.input, b.input}, {names_.target, b.target}}; }
 
   std::shared_ptr<nn::Module> model_;
   TrainConfig cfg_;
@@ -126,6 +153,8 @@ class Trainer {
   TensorMap state_;  // parameters and optimizer state, bound into both sessions
   std::unique_ptr<scheduler::Session> train_session_;
   std::unique_ptr<scheduler::Session> eval_session_;
+  SampleNames names_;
+  std::vector<std::string> metric_names_;  // the eval graph's outputs after the loss, in order
   std::vector<float> step_losses_;
   int epochs_done_ = 0;
   uint64_t global_step_ = 0;

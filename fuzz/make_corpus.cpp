@@ -1,6 +1,6 @@
 // Writes the seed corpus of the fuzz targets: valid inputs that reach deep into each
 // parser, from which libFuzzer mutates, and dictionaries of their keywords. Usage:
-// fuzz_make_corpus DIR (makes DIR/idx, DIR/safetensors, DIR/image, DIR/cli and DIR/*.dict).
+// fuzz_make_corpus DIR (makes DIR/idx, DIR/safetensors, DIR/image, DIR/onnx, DIR/cli and DIR/*.dict).
 #include <CLI/CLI.hpp>
 #include <png.h>
 
@@ -149,6 +149,15 @@ void write_cli_dict(const fs::path& file) {
   }
 }
 
+// Small models of ONNX's own test suite (libonnx-testdata), when it is installed.
+void write_onnx_seeds(const fs::path& dir) {
+  const fs::path suite = "/usr/share/libonnx-testdata/data/node";
+  for (const char* t : {"test_relu", "test_add_bcast", "test_conv_with_strides_padding", "test_maxpool_2d_pads",
+                        "test_reshape_reordered_all_dims", "test_slice", "test_softmax_axis_1", "test_gemm_all_attributes",
+                        "test_unsqueeze_axis_0", "test_constant", "test_reduce_sum_keepdims_example"})
+    if (fs::exists(suite / t / "model.onnx")) fs::copy_file(suite / t / "model.onnx", dir / t);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,11 +167,12 @@ int main(int argc, char** argv) {
   }
   try {
     fs::path root = argv[1];
-    for (const char* sub : {"idx", "safetensors", "image", "cli"}) fs::create_directories(root / sub);
+    for (const char* sub : {"idx", "safetensors", "image", "onnx", "cli"}) fs::create_directories(root / sub);
     write_idx_seeds(root / "idx");
     write_safetensors_seeds(root / "safetensors");
     write_image_seeds(root / "image");
     write_cli_seeds(root / "cli");
+    write_onnx_seeds(root / "onnx");
     write_safetensors_dict(root / "safetensors.dict");
     write_image_dict(root / "image.dict");
     write_cli_dict(root / "cli.dict");

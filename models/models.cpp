@@ -1,5 +1,8 @@
 #include "models/models.h"
 
+#include <filesystem>
+
+#include "frontend/onnx/module.h"
 #include "runtime/error.h"
 
 namespace dagrad::models {
@@ -36,6 +39,22 @@ std::shared_ptr<Sequential> make_model(const std::string& name) {
   if (name == "lenet5") return lenet5();
   if (name == "mlp") return mlp();
   throw ValueError(str_cat("unknown model '", name, "' (expected mnist-cnn, lenet5 or mlp)"));
+}
+
+bool is_onnx_path(const std::string& name) { return name.size() > 5 && name.ends_with(".onnx"); }
+
+std::string short_name(const std::string& name_or_path) {
+  return is_onnx_path(name_or_path) ? std::filesystem::path(name_or_path).stem().string() : name_or_path;
+}
+
+std::shared_ptr<nn::Module> load_model(const std::string& name_or_path) {
+  if (is_onnx_path(name_or_path)) return onnx::OnnxModule::load(name_or_path);
+  return make_model(name_or_path);
+}
+
+bool outputs_log_probabilities(const std::string& name_or_path) {
+  if (!is_onnx_path(name_or_path)) return true;
+  return onnx::Model::load(name_or_path).output_op_type() == "LogSoftmax";
 }
 
 }  // namespace dagrad::models

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "frontend/nn.h"
+#include <memory>
 
 namespace dagrad::models {
 
@@ -19,5 +20,15 @@ std::shared_ptr<nn::Sequential> mlp();
 // "mnist-cnn", "lenet5" or "mlp"; throws ValueError listing them otherwise.
 std::shared_ptr<nn::Sequential> make_model(const std::string& name);
 std::vector<std::string> model_names();
+
+// A built-in model by name, or an imported ONNX model from a path ending in ".onnx"
+// (frontend/onnx/module.h).
+std::shared_ptr<nn::Module> load_model(const std::string& name_or_path);
+bool is_onnx_path(const std::string& name);
+// The name for files and titles: the built-in name, or an ONNX file's stem.
+std::string short_name(const std::string& name_or_path);
+// Whether the model's output is log-probabilities (the built-in models', and ONNX models
+// ending in LogSoftmax) rather than logits: it decides the classification loss.
+bool outputs_log_probabilities(const std::string& name_or_path);
 
 }  // namespace dagrad::models

@@ -16,6 +16,7 @@ extern const OpDef* parameter;
 extern const OpDef* full;
 // dtype conversion (cast_ops.cpp)
 extern const OpDef* cast;
+extern const OpDef* constant;
 // reductions and softmax (reduce_ops.cpp)
 extern const OpDef* sum;
 extern const OpDef* mean;
@@ -47,6 +48,8 @@ extern const OpDef* nll_loss_backward;
 extern const OpDef* softmax_cross_entropy;
 extern const OpDef* softmax_cross_entropy_backward;
 extern const OpDef* accuracy;
+extern const OpDef* one_hot;
+extern const OpDef* confusion_matrix;
 extern const OpDef* dropout;
 extern const OpDef* batch_norm;
 extern const OpDef* batch_norm_backward;

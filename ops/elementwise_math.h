@@ -44,6 +44,20 @@ DAGRAD_MATH_UNARY(tanh, tanh)
 DAGRAD_MATH_UNARY(erf, erf)
 DAGRAD_MATH_UNARY(abs, fabs)
 DAGRAD_MATH_UNARY(log1p, log1p)
+DAGRAD_MATH_UNARY(sin, sin)
+DAGRAD_MATH_UNARY(cos, cos)
+DAGRAD_MATH_UNARY(tan, tan)
+DAGRAD_MATH_UNARY(asin, asin)
+DAGRAD_MATH_UNARY(acos, acos)
+DAGRAD_MATH_UNARY(atan, atan)
+DAGRAD_MATH_UNARY(sinh, sinh)
+DAGRAD_MATH_UNARY(cosh, cosh)
+DAGRAD_MATH_UNARY(asinh, asinh)
+DAGRAD_MATH_UNARY(acosh, acosh)
+DAGRAD_MATH_UNARY(atanh, atanh)
+DAGRAD_MATH_UNARY(floor, floor)
+DAGRAD_MATH_UNARY(ceil, ceil)
+DAGRAD_MATH_UNARY(rint, rint)
 #undef DAGRAD_MATH_UNARY
 
 #if defined(__CUDACC__)
@@ -180,6 +194,91 @@ struct Cast {
   DAGRAD_HD T operator()(T x) const { return x; }
 };
 
+// Trigonometric, hyperbolic and rounding functions (Round: halves to even, as ONNX).
+template <class T>
+struct Sin {
+  static constexpr const char* kName = "Sin";
+  DAGRAD_HD T operator()(T x) const { return math::sin(x); }
+};
+
+template <class T>
+struct Cos {
+  static constexpr const char* kName = "Cos";
+  DAGRAD_HD T operator()(T x) const { return math::cos(x); }
+};
+
+template <class T>
+struct Tan {
+  static constexpr const char* kName = "Tan";
+  DAGRAD_HD T operator()(T x) const { return math::tan(x); }
+};
+
+template <class T>
+struct Asin {
+  static constexpr const char* kName = "Asin";
+  DAGRAD_HD T operator()(T x) const { return math::asin(x); }
+};
+
+template <class T>
+struct Acos {
+  static constexpr const char* kName = "Acos";
+  DAGRAD_HD T operator()(T x) const { return math::acos(x); }
+};
+
+template <class T>
+struct Atan {
+  static constexpr const char* kName = "Atan";
+  DAGRAD_HD T operator()(T x) const { return math::atan(x); }
+};
+
+template <class T>
+struct Sinh {
+  static constexpr const char* kName = "Sinh";
+  DAGRAD_HD T operator()(T x) const { return math::sinh(x); }
+};
+
+template <class T>
+struct Cosh {
+  static constexpr const char* kName = "Cosh";
+  DAGRAD_HD T operator()(T x) const { return math::cosh(x); }
+};
+
+template <class T>
+struct Asinh {
+  static constexpr const char* kName = "Asinh";
+  DAGRAD_HD T operator()(T x) const { return math::asinh(x); }
+};
+
+template <class T>
+struct Acosh {
+  static constexpr const char* kName = "Acosh";
+  DAGRAD_HD T operator()(T x) const { return math::acosh(x); }
+};
+
+template <class T>
+struct Atanh {
+  static constexpr const char* kName = "Atanh";
+  DAGRAD_HD T operator()(T x) const { return math::atanh(x); }
+};
+
+template <class T>
+struct Floor {
+  static constexpr const char* kName = "Floor";
+  DAGRAD_HD T operator()(T x) const { return math::floor(x); }
+};
+
+template <class T>
+struct Ceil {
+  static constexpr const char* kName = "Ceil";
+  DAGRAD_HD T operator()(T x) const { return math::ceil(x); }
+};
+
+template <class T>
+struct Round {
+  static constexpr const char* kName = "Round";
+  DAGRAD_HD T operator()(T x) const { return math::rint(x); }
+};
+
 // ---- binary: T operator()(T a, T b) ----
 
 template <class T>
@@ -211,6 +310,13 @@ template <class T>
 struct Maximum {
   static constexpr const char* kName = "Maximum";
   DAGRAD_HD T operator()(T a, T b) const { return a >= b ? a : b; }
+};
+
+// Ties pick a, matching the vjp, which routes the gradient by a <= b.
+template <class T>
+struct Minimum {
+  static constexpr const char* kName = "Minimum";
+  DAGRAD_HD T operator()(T a, T b) const { return a <= b ? a : b; }
 };
 
 template <class T>

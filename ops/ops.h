@@ -9,6 +9,7 @@
 #include "ops/graph.h"
 #include "ops/params/conv.h"
 #include "ops/params/optim.h"
+#include "runtime/tensor.h"
 
 namespace dagrad {
 
@@ -23,6 +24,8 @@ std::vector<Value> apply_multi(const std::string& op, std::vector<Value> inputs,
 // A tensor of `shape` filled with `value` (a scalar when shape is []).
 Value full(Graph& g, const Shape& shape, double value, DType dtype = DType::f32, DAGRAD_LOC);
 Value full_like(Value x, double value, DAGRAD_LOC);
+// `value` (copied to the host) as a constant of the graph.
+Value constant(Graph& g, const Tensor& value, DAGRAD_LOC);
 Value zeros_like(Value x, DAGRAD_LOC);
 Value ones_like(Value x, DAGRAD_LOC);
 
@@ -49,6 +52,21 @@ Value neg(Value x, DAGRAD_LOC);
 Value abs(Value x, DAGRAD_LOC);
 Value pow(Value x, double exponent, DAGRAD_LOC);
 Value sign(Value x, DAGRAD_LOC);  // -1, 0, 1; no gradient
+// Trigonometric and hyperbolic functions; floor, ceil and round (halves to even) have no gradient.
+Value sin(Value x, DAGRAD_LOC);
+Value cos(Value x, DAGRAD_LOC);
+Value tan(Value x, DAGRAD_LOC);
+Value asin(Value x, DAGRAD_LOC);
+Value acos(Value x, DAGRAD_LOC);
+Value atan(Value x, DAGRAD_LOC);
+Value sinh(Value x, DAGRAD_LOC);
+Value cosh(Value x, DAGRAD_LOC);
+Value asinh(Value x, DAGRAD_LOC);
+Value acosh(Value x, DAGRAD_LOC);
+Value atanh(Value x, DAGRAD_LOC);
+Value floor(Value x, DAGRAD_LOC);
+Value ceil(Value x, DAGRAD_LOC);
+Value round(Value x, DAGRAD_LOC);
 
 // ---- elementwise, binary, NumPy broadcasting ----
 Value add(Value a, Value b, DAGRAD_LOC);
@@ -56,6 +74,7 @@ Value sub(Value a, Value b, DAGRAD_LOC);
 Value mul(Value a, Value b, DAGRAD_LOC);
 Value div(Value a, Value b, DAGRAD_LOC);
 Value maximum(Value a, Value b, DAGRAD_LOC);
+Value minimum(Value a, Value b, DAGRAD_LOC);
 Value greater_equal(Value a, Value b, DAGRAD_LOC);  // 1 where a >= b else 0; no gradient
 // Gradient helpers registered as elementwise ops of their own (fusible):
 Value relu_backward(Value grad, Value x, DAGRAD_LOC);        // grad * (x > 0)
@@ -133,6 +152,15 @@ Value softmax_cross_entropy_backward(Value grad, Value logits, Value target, DAG
 Value dropout(Value x, double p, uint64_t seed, bool training = true, DAGRAD_LOC);
 // Fraction of rows whose argmax equals target (float32 scalar); no gradient.
 Value accuracy(Value logits, Value target, DAGRAD_LOC);
+// 1 at each integer index along a new axis of `depth` (at `axis` of the output), 0
+// elsewhere and for indices outside [0, depth); negative_wraps adds depth to negative
+// indices first (ONNX's OneHot). No gradient.
+Value one_hot(Value indices, int64_t depth, int64_t axis = -1, DType dtype = DType::f32, bool negative_wraps = false,
+              DAGRAD_LOC);
+// int64 [C,C] counts of the samples of each true class (row, `target`) that were
+// predicted as each class (column, `predicted`); both int64 class ids [N] in [0, C).
+// No gradient.
+Value confusion_matrix(Value predicted, Value target, int64_t num_classes, DAGRAD_LOC);
 // Batch norm over N,H,W per channel (x [N,C,H,W] or [N,C]). In training mode it uses the
 // batch statistics and updates running_mean/var in place with `momentum`.
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,

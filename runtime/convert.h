@@ -32,7 +32,8 @@ inline constexpr I int_min = std::is_signed_v<I> ? static_cast<I>(-int_max<I> - 
 // bit, so a second rounding to 24 or fewer bits gives the correctly rounded result.
 template <class I>
 DAGRAD_HD double to_double_odd(I v) {
-  const bool neg = v < 0;
+  bool neg = false;
+  if constexpr (std::is_signed_v<I>) neg = v < 0;  // (nvcc warns of v < 0 for unsigned I)
   uint64_t m = neg ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
   if (m < (uint64_t{1} << 53)) return neg ? -static_cast<double>(m) : static_cast<double>(m);
   int shift = 0;

@@ -28,14 +28,14 @@ fi
 
 CC=clang-16 CXX=clang++-16 cmake -S . -B "$build_dir" -DDAGRAD_FUZZ=ON -DDAGRAD_CUDA=OFF \
   -DDAGRAD_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target fuzz_idx fuzz_safetensors fuzz_image fuzz_cli fuzz_make_corpus
+cmake --build "$build_dir" -j "$(nproc)" --target fuzz_idx fuzz_safetensors fuzz_image fuzz_onnx fuzz_cli fuzz_make_corpus
 
 seeds="$build_dir/fuzz-seeds"
 rm -rf "$seeds"
 "$build_dir/fuzz/fuzz_make_corpus" "$seeds"
 
 status=0
-for target in idx safetensors image cli; do
+for target in idx safetensors image onnx cli; do
   corpus="$build_dir/fuzz-corpus/$target" findings="$build_dir/fuzz-findings/$target"
   mkdir -p "$corpus" "$findings"
   dict=()

@@ -14,6 +14,8 @@ packages=(
   libpng-dev              # PNG images for dagrad predict
   libgtest-dev libgmock-dev
   libopenmpi-dev openmpi-bin  # data-parallel training across processes (mpirun)
+  libonnx-dev libprotobuf-dev  # ONNX import/export (protobuf classes)
+  libonnx-testdata        # ONNX's backend test suite: the conformance tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -41,9 +41,9 @@ int main(int argc, char** argv) {
 
     // 5. Use it: the class of the first test image.
     Batch one = test.gather(std::vector<int64_t>{0});
-    std::vector<float> log_probs = trainer.predict(one.images).to_vector<float>();
+    std::vector<float> log_probs = trainer.predict(one.input).to_vector<float>();
     auto best = std::max_element(log_probs.begin(), log_probs.end()) - log_probs.begin();
-    std::cout << "first test image: predicted " << best << ", label " << one.labels.data<int64_t>()[0] << "\n";
+    std::cout << "first test image: predicted " << best << ", label " << one.target.data<int64_t>()[0] << "\n";
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -35,10 +35,10 @@ dagrad::Batch ShapesDataset::gather(std::span<const int64_t> indices) const {
   const auto b = static_cast<int64_t>(indices.size());
   const dagrad::Normalization norm = dagrad::Normalization::mnist();
   dagrad::Batch batch;
-  batch.images = dagrad::Tensor::empty(dagrad::Shape{b, 1, 28, 28}, dagrad::DType::f32);
-  batch.labels = dagrad::Tensor::empty(dagrad::Shape{b}, dagrad::DType::i64);
-  float* x = batch.images.data<float>();
-  int64_t* y = batch.labels.data<int64_t>();
+  batch.input = dagrad::Tensor::empty(dagrad::Shape{b, 1, 28, 28}, dagrad::DType::f32);
+  batch.target = dagrad::Tensor::empty(dagrad::Shape{b}, dagrad::DType::i64);
+  float* x = batch.input.data<float>();
+  int64_t* y = batch.target.data<int64_t>();
   for (int64_t k = 0; k < b; ++k) {
     const uint8_t* img = images_.data<uint8_t>() + indices[k] * 28 * 28;
     for (int p = 0; p < 28 * 28; ++p)

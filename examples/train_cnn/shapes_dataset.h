@@ -15,9 +15,11 @@ class ShapesDataset final : public dagrad::Dataset {
   ShapesDataset(int64_t n, uint64_t seed);
 
   int64_t size() const override { return images_.shape()[0]; }
-  // images float32 [B,1,28,28], labels int64 [B]. Reads only: the loader calls it from
-  // its prefetch thread.
+  // input: images float32 [B,1,28,28]; target: labels int64 [B]. Reads only: the
+  // loader calls it from its prefetch thread.
   dagrad::Batch gather(std::span<const int64_t> indices) const override;
+  // The graph inputs they are bound to.
+  dagrad::SampleNames names() const override { return {"images", "labels"}; }
 
   // Writes the split as MNIST's IDX files in `dir` (split "train" or "t10k").
   void write_idx(const std::filesystem::path& dir, const std::string& split) const;

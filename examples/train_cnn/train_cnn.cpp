@@ -115,8 +115,8 @@ int run(const fs::path& out) {
   Batch probe = test.gather(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
   Trainer reloaded(tiny_resnet(), cfg, std::cout);
   reloaded.load_parameters(ckpt);
-  const std::vector<float> want = trainer.predict(probe.images).to_vector<float>();
-  const std::vector<float> got = reloaded.predict(probe.images).to_vector<float>();
+  const std::vector<float> want = trainer.predict(probe.input).to_vector<float>();
+  const std::vector<float> got = reloaded.predict(probe.input).to_vector<float>();
   if (want != got) {
     std::cerr << "train_cnn: the reloaded model predicts differently\n";
     return 1;
@@ -128,7 +128,8 @@ int run(const fs::path& out) {
   std::vector<int64_t> first_32(32);
   std::iota(first_32.begin(), first_32.end(), 0);
   Batch batch = train.gather(first_32);
-  TensorMap inputs{{"images", batch.images}, {"labels", batch.labels}, {"lr", Tensor::full(Shape{}, 0.0)}};
+  TensorMap inputs{{trainer.names().input, batch.input}, {trainer.names().target, batch.target},
+                   {"lr", Tensor::full(Shape{}, 0.0)}};
   scheduler::Session& session = trainer.train_session();
   profiler::Profiler prof(session, inputs);
   for (int i = 0; i < 5; ++i) prof.run([&] { session.run(inputs); });
@@ -144,7 +145,7 @@ int run(const fs::path& out) {
   zoo.save(out / "lenet5.safetensors");
   const EvalResult zoo_eval = zoo.evaluate(test);
   std::printf("lenet5 checkpoint: test loss %.4f, accuracy %.2f%% on %lld images\n", zoo_eval.loss,
-              100 * zoo_eval.accuracy, static_cast<long long>(zoo_eval.samples));
+              100 * zoo_eval.score("accuracy"), static_cast<long long>(zoo_eval.samples));
   test.write_idx(out / "data", "t10k");
   std::cout << "evaluate it with: dagrad eval --model lenet5 --data " << (out / "data").string() << " --load "
             << (out / "lenet5.safetensors").string() << " --batch 100\n";

@@ -45,10 +45,6 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, int64_t batch_siz
     throw ValueError(str_cat("DataLoader: ", dataset_->size(), " samples are more than the shuffle supports (2^33)"));
 }
 
-DataLoader::DataLoader(const MnistDataset& dataset, int64_t batch_size, bool shuffle, uint64_t seed, bool drop_last,
-                       bool prefetch)
-    : DataLoader(std::make_shared<MnistDataset>(dataset), batch_size, shuffle, seed, drop_last, prefetch) {}
-
 DataLoader::~DataLoader() { stop_prefetch(); }
 
 void DataLoader::shard(int64_t rank, int64_t world) {

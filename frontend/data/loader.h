@@ -2,7 +2,9 @@
 //
 //   DataLoader train(MnistDataset::load("data/mnist"), 64, /*shuffle=*/true, /*seed=*/1);
 //   for (int64_t e = 0; e < epochs; ++e)
-//     for (const Batch& b : train.epoch(e)) step(b.images, b.labels);
+//     for (const Batch& b : train.epoch(e)) step(b.input, b.target);
+//
+// It works on any Dataset and knows no file format.
 //
 // Order. Epoch e visits the samples in a permutation that depends only on (seed, e):
 // Fisher-Yates from the back, where the swap partner of position i (i = n-1 .. 1, the
@@ -25,6 +27,7 @@
 // from next() in the batch's place; destroying the loader or starting another epoch
 // mid-epoch stops the thread promptly.
 #pragma once
+#include <concepts>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,7 +40,6 @@
 #include <vector>
 
 #include "frontend/data/dataset.h"
-#include "frontend/data/mnist.h"
 
 namespace dagrad {
 
@@ -47,9 +49,12 @@ class DataLoader {
 
   DataLoader(std::shared_ptr<const Dataset> dataset, int64_t batch_size, bool shuffle, uint64_t seed,
              bool drop_last = false, bool prefetch = true);
-  // Keeps a copy of the data set (cheap: its tensors share their storage).
-  DataLoader(const MnistDataset& dataset, int64_t batch_size, bool shuffle, uint64_t seed,
-             bool drop_last = false, bool prefetch = true);
+  // Keeps a copy of the data set (cheap when, like MnistDataset, its tensors share
+  // their storage).
+  template <std::derived_from<Dataset> D>
+  DataLoader(const D& dataset, int64_t batch_size, bool shuffle, uint64_t seed, bool drop_last = false,
+             bool prefetch = true)
+      : DataLoader(std::make_shared<const D>(dataset), batch_size, shuffle, seed, drop_last, prefetch) {}
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;

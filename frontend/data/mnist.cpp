@@ -111,12 +111,12 @@ MnistDataset::MnistDataset(Tensor images, Tensor labels, Normalization norm)
 Batch MnistDataset::gather(std::span<const int64_t> indices) const {
   const int64_t b = static_cast<int64_t>(indices.size()), pixels = rows() * cols();
   Batch batch;
-  batch.images = Tensor::empty(Shape{b, 1, rows(), cols()}, DType::f32);
-  batch.labels = Tensor::empty(Shape{b}, DType::i64);
+  batch.input = Tensor::empty(Shape{b, 1, rows(), cols()}, DType::f32);
+  batch.target = Tensor::empty(Shape{b}, DType::i64);
   const uint8_t* src = images_.data<uint8_t>();
   const uint8_t* lab = labels_.data<uint8_t>();
-  float* dst = batch.images.data<float>();
-  int64_t* out_labels = batch.labels.data<int64_t>();
+  float* dst = batch.input.data<float>();
+  int64_t* out_labels = batch.target.data<int64_t>();
   for (int64_t i = 0; i < b; ++i) {
     int64_t s = indices[i];
     if (s < 0 || s >= size())

@@ -43,9 +43,12 @@ class MnistDataset : public Dataset {
   const Tensor& labels() const { return labels_; }  // uint8 [N]
   const Normalization& normalization() const { return norm_; }
 
-  // images float32 [B,1,H,W] = (pixel/255 - mean)/std, rounded once from double;
-  // labels int64 [B].
+  // input: images float32 [B,1,H,W] = (pixel/255 - mean)/std, rounded once from double;
+  // target: labels int64 [B].
   Batch gather(std::span<const int64_t> indices) const override;
+  SampleNames names() const override { return sample_names(); }
+  // "images" and "labels": the graph inputs of the built-in models' training step.
+  static SampleNames sample_names() { return {"images", "labels"}; }
 
  private:
   Tensor images_, labels_;

@@ -72,6 +72,7 @@
 #include "frontend/image.h"
 #include "frontend/metrics.h"
 #include "frontend/nn.h"
+#include "frontend/objective.h"
 #include "frontend/optim.h"
 #include "frontend/trainer.h"
 #include "models/models.h"

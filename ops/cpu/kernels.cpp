@@ -1,6 +1,8 @@
 // The CPU backend's kernel table: every op's CPU kernel, keyed by the op's handle, and
 // the launcher of elementwise programs, which runs the elementwise ops (from their
 // per-element form) and the fused groups.
+#include <cstring>
+
 #include "ops/builtin_ops.h"
 #include "ops/cpu/cast.h"
 #include "ops/cpu/conv.h"
@@ -18,6 +20,11 @@ namespace dagrad {
 
 namespace {
 void full_cpu(const KernelContext& ctx) { ctx.outputs[0].fill(ctx.params<FillParams>().value); }
+
+void constant_cpu(const KernelContext& ctx) {
+  const Tensor& v = ctx.params<ConstantParams>().value;
+  if (v.nbytes()) std::memcpy(ctx.outputs[0].raw_data(), v.raw_data(), v.nbytes());
+}
 }  // namespace
 
 void fill_cpu_kernels(KernelTable& t) {
@@ -25,6 +32,7 @@ void fill_cpu_kernels(KernelTable& t) {
   t.elementwise_range = run_program_range_cpu;
   t.set(*op::full, full_cpu);
   t.set(*op::cast, cast_cpu);
+  t.set(*op::constant, constant_cpu);
 
   t.set(*op::sum, sum_cpu);
   t.set(*op::mean, mean_cpu);
@@ -56,6 +64,8 @@ void fill_cpu_kernels(KernelTable& t) {
   t.set(*op::softmax_cross_entropy, softmax_cross_entropy_cpu);
   t.set(*op::softmax_cross_entropy_backward, softmax_cross_entropy_backward_cpu);
   t.set(*op::accuracy, accuracy_cpu);
+  t.set(*op::confusion_matrix, confusion_matrix_cpu);
+  t.set(*op::one_hot, one_hot_cpu);
   t.set(*op::dropout, dropout_cpu);
   t.set(*op::batch_norm, batch_norm_cpu);
   t.set(*op::batch_norm_backward, batch_norm_backward_cpu);

@@ -1,11 +1,13 @@
-// Classification losses and accuracy over [N,C] scores and int64 targets. Rows run in
-// parallel; the batch mean is summed afterwards in row order, so the result does not
-// depend on the thread count.
+// Classification losses and metrics (accuracy, confusion matrix) over [N,C] scores and
+// int64 targets. Rows run in parallel; the batch mean is summed afterwards in row order,
+// so the result does not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "ops/cpu/nn_kernels.h"
+#include "ops/params/nn.h"
+#include "runtime/convert.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
@@ -14,12 +16,12 @@ namespace dagrad {
 namespace {
 
 // Checked in order before any parallel work, so the reported row is always the first bad one.
-void check_targets(const KernelContext& ctx, const Tensor& target, int64_t classes) {
+void check_targets(const KernelContext& ctx, const Tensor& target, int64_t classes, const char* what = "target") {
   const int64_t* t = target.data<int64_t>();
   for (int64_t i = 0; i < target.numel(); ++i)
     if (t[i] < 0 || t[i] >= classes)
-      throw ValueError(
-          str_cat("[", ctx.node.op_name(), "] target[", i, "] = ", t[i], " is out of range for ", classes, " classes"));
+      throw ValueError(str_cat("[", ctx.node.op_name(), "] ", what, "[", i, "] = ", t[i], " is out of range for ",
+                               classes, " classes"));
 }
 
 // Rows per parallel piece: enough work to be worth a thread.
@@ -144,6 +146,42 @@ void accuracy_cpu(const KernelContext& ctx) {
     int64_t correct = 0;
     for (int64_t i = 0; i < n; ++i) correct += hit[i];
     ctx.outputs[0].data<float>()[0] = static_cast<float>(static_cast<double>(correct) / static_cast<double>(n));
+  });
+}
+
+// counts[t][p] += 1 for each sample; sequential, N is one batch.
+void confusion_matrix_cpu(const KernelContext& ctx) {
+  const Tensor &predicted = ctx.inputs[0], &target = ctx.inputs[1];
+  const int64_t classes = ctx.params<ConfusionParams>().num_classes;
+  check_targets(ctx, predicted, classes, "predicted");
+  check_targets(ctx, target, classes);
+  const int64_t *p = predicted.data<int64_t>(), *t = target.data<int64_t>();
+  int64_t* counts = ctx.outputs[0].data<int64_t>();
+  std::fill(counts, counts + classes * classes, int64_t{0});
+  for (int64_t i = 0; i < target.numel(); ++i) ++counts[t[i] * classes + p[i]];
+}
+
+// out[o, k, i] = (index[o, i] == k), the new axis k between the index's outer and inner dims.
+void one_hot_cpu(const KernelContext& ctx) {
+  const OneHotParams& p = ctx.params<OneHotParams>();
+  const Tensor& idx = ctx.inputs[0];
+  Tensor& out = ctx.outputs[0];
+  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  out.fill(0.0);
+  dispatch_integral(idx.dtype(), "one_hot", [&]<class I>() {
+    dispatch_all(out.dtype(), [&]<class T>() {
+      const I* in = idx.data<I>();
+      T* o = out.data<T>();
+      for (int64_t a = 0; a < outer; ++a)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t k = static_cast<int64_t>(in[a * inner + i]);
+          if (p.negative_wraps && k < 0) k += p.depth;
+          if (k >= 0 && k < p.depth) o[(a * p.depth + k) * inner + i] = convert<T>(true);
+        }
+    });
   });
 }
 

@@ -123,6 +123,13 @@ void launch_softmax_xent_backward(const T* grad, const T* logits, const int64_t*
                                   cudaStream_t stream);
 template <class T>
 void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t n, int64_t c, cudaStream_t stream);
+// counts [C,C] (zeroed first) of (target, predicted) pairs; pairs outside [0, C) are not counted.
+// out[(o·depth + k)·inner + i] = (index[o·inner + i] (+depth if negative and wrapping) == k).
+template <class I, class T>
+void launch_one_hot(const I* index, T* out, int64_t outer, int64_t depth, int64_t inner, bool negative_wraps,
+                    cudaStream_t stream);
+void launch_confusion_matrix(const int64_t* predicted, const int64_t* target, int64_t* counts, int64_t n, int64_t c,
+                             cudaStream_t stream);
 // y = x·scale where kept, else x·0; keep rule and bits of ops/nn_math.h (x may be y),
 // element i drawing index offset + i. The run step is `step`, or *device_step when that
 // is not null (CUDA Graph replay).

@@ -1,4 +1,4 @@
-// The nn family on CUDA: classification losses and accuracy (scores [N,C], int64
+// The nn family on CUDA: classification losses and metrics (scores [N,C], int64
 // targets), dropout with the CPU's counter-based mask, batch norm. Batch-wide sums run
 // in one block (or one block per channel) through fixed trees: deterministic. A target
 // outside [0, C) cannot throw from a kernel: it makes the result NaN, which the trainer
@@ -128,6 +128,18 @@ __global__ void accuracy_kernel(const T* x, const int64_t* target, float* out, i
     out[0] = bad ? quiet_nan<float>() : static_cast<float>(static_cast<double>(hits) / static_cast<double>(n));
 }
 
+// counts[t][p] += 1 per sample (counts zeroed before); a pair outside [0, C) is not
+// counted. Integer atomics: the counts do not depend on the order.
+__global__ void confusion_matrix_kernel(const int64_t* predicted, const int64_t* target, int64_t* counts, int64_t n,
+                                        int64_t c) {
+  static_assert(sizeof(unsigned long long) == sizeof(int64_t));
+  DAGRAD_GRID_STRIDE(i, n) {
+    const int64_t t = target[i], p = predicted[i];
+    if (!bad_target(t, c) && !bad_target(p, c))
+      atomicAdd(reinterpret_cast<unsigned long long*>(counts + t * c + p), 1ull);
+  }
+}
+
 // One Philox call per group of 4 elements, as random_bits (and the CPU kernel) draw them;
 // element i has index offset + i, so an unaligned offset straddles groups.
 template <class T>
@@ -252,9 +264,44 @@ void launch_softmax_xent_backward(const T* grad, const T* logits, const int64_t*
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
+template <class I, class T>
+__global__ void one_hot_kernel(const I* index, T* out, int64_t depth, int64_t inner, bool wraps, int64_t total) {
+  DAGRAD_GRID_STRIDE(t, total) {
+    const int64_t i = t % inner, k = t / inner % depth, o = t / (inner * depth);
+    int64_t v = static_cast<int64_t>(index[o * inner + i]);
+    if (wraps && v < 0) v += depth;
+    out[t] = v == k ? T(1) : T(0);
+  }
+}
+
+template <class I, class T>
+void launch_one_hot(const I* index, T* out, int64_t outer, int64_t depth, int64_t inner, bool negative_wraps,
+                    cudaStream_t stream) {
+  const int64_t total = outer * depth * inner;
+  if (total == 0) return;
+  one_hot_kernel<<<grid_for(total), kBlock, 0, stream>>>(index, out, depth, inner, negative_wraps, total);
+  DAGRAD_CUDA_LAUNCH_CHECK();
+}
+
+#define DAGRAD_ONE_HOT(I, T) \
+  template void launch_one_hot<I, T>(const I*, T*, int64_t, int64_t, int64_t, bool, cudaStream_t);
+#define DAGRAD_ONE_HOT_OUT(I) DAGRAD_ONE_HOT(I, float) DAGRAD_ONE_HOT(I, double) DAGRAD_ONE_HOT(I, int64_t)
+DAGRAD_ONE_HOT_OUT(int32_t)
+DAGRAD_ONE_HOT_OUT(int64_t)
+#undef DAGRAD_ONE_HOT_OUT
+#undef DAGRAD_ONE_HOT
+
 template <class T>
 void launch_accuracy(const T* logits, const int64_t* target, float* out, int64_t n, int64_t c, cudaStream_t stream) {
   accuracy_kernel<<<1, kBlock, 0, stream>>>(logits, target, out, n, c);
+  DAGRAD_CUDA_LAUNCH_CHECK();
+}
+
+void launch_confusion_matrix(const int64_t* predicted, const int64_t* target, int64_t* counts, int64_t n, int64_t c,
+                             cudaStream_t stream) {
+  DAGRAD_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<size_t>(c * c) * sizeof(int64_t), stream));
+  if (n == 0) return;
+  confusion_matrix_kernel<<<grid_for(n), kBlock, 0, stream>>>(predicted, target, counts, n, c);
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 

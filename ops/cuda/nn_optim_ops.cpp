@@ -1,4 +1,4 @@
-// CUDA kernels of the nn family (losses, accuracy, dropout, batch norm) and of the
+// CUDA kernels of the nn family (losses, metrics, dropout, batch norm) and of the
 // optimizer updates. Scalars that live in graph values (a loss gradient, the learning
 // rate, Adam's step count) stay on the device: kernels read them there, so no step
 // waits for the GPU.
@@ -61,6 +61,35 @@ void accuracy_cuda(const KernelContext& ctx) {
     launch_accuracy<T>(logits.data<T>(), target.data<int64_t>(), ctx.outputs[0].data<float>(), r.n, r.c,
                        handle_of(ctx));
   });
+}
+
+void one_hot_cuda(const KernelContext& ctx) {
+  const OneHotParams& p = ctx.params<OneHotParams>();
+  const Tensor& idx = ctx.inputs[0];
+  Tensor& out = ctx.outputs[0];
+  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  auto launch = [&]<class I>() {
+    switch (out.dtype()) {
+      case DType::f32: return launch_one_hot<I, float>(idx.data<I>(), out.data<float>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      case DType::f64: return launch_one_hot<I, double>(idx.data<I>(), out.data<double>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      case DType::i64: return launch_one_hot<I, int64_t>(idx.data<I>(), out.data<int64_t>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
+      default: throw TypeError(str_cat("[one_hot] the CUDA kernel writes float32, float64 or int64, not ", dtype_name(out.dtype())));
+    }
+  };
+  if (idx.dtype() == DType::i64) launch.template operator()<int64_t>();
+  else if (idx.dtype() == DType::i32) launch.template operator()<int32_t>();
+  else throw TypeError(str_cat("[one_hot] the CUDA kernel reads int32 or int64 indices, not ", dtype_name(idx.dtype())));
+}
+
+// The CPU kernel refuses class ids outside [0, C); a kernel cannot throw, so here they
+// are left out of the counts (the loss of such a batch is NaN, which the trainer reports).
+void confusion_matrix_cuda(const KernelContext& ctx) {
+  launch_confusion_matrix(ctx.inputs[0].data<int64_t>(), ctx.inputs[1].data<int64_t>(),
+                          ctx.outputs[0].data<int64_t>(), ctx.inputs[0].numel(),
+                          ctx.params<ConfusionParams>().num_classes, handle_of(ctx));
 }
 
 // The mask of (seed, run step, element) is the CPU's (ops/nn_math.h). Captured into a
@@ -135,6 +164,8 @@ void fill_nn_optim(KernelTable& t) {
   t.set(*op::softmax_cross_entropy, softmax_cross_entropy_cuda);
   t.set(*op::softmax_cross_entropy_backward, softmax_cross_entropy_backward_cuda);
   t.set(*op::accuracy, accuracy_cuda);
+  t.set(*op::confusion_matrix, confusion_matrix_cuda);
+  t.set(*op::one_hot, one_hot_cuda);
   t.set(*op::dropout, dropout_cuda);
   t.set(*op::batch_norm, batch_norm_cuda);
   t.set(*op::batch_norm_backward, batch_norm_backward_cuda);

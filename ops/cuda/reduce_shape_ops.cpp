@@ -187,6 +187,14 @@ void broadcast_to_cuda(const KernelContext& ctx) {
 
 // ---- sources ----
 
+// From the host copy the node holds (ordered on the stream; small tensors).
+void constant_cuda(const KernelContext& ctx) {
+  const Tensor& v = ctx.params<ConstantParams>().value;
+  if (v.nbytes())
+    DAGRAD_CUDA_CHECK(cudaMemcpyAsync(ctx.outputs[0].raw_data(), v.raw_data(), v.nbytes(), cudaMemcpyHostToDevice,
+                                      handle_of(ctx)));
+}
+
 void full_cuda(const KernelContext& ctx) {
   Tensor& y = ctx.outputs[0];
   const double value = ctx.params<FillParams>().value;
@@ -211,6 +219,7 @@ void fill_reduce_shape(KernelTable& t) {
   t.set(*op::slice, slice_cuda);
   t.set(*op::concat, concat_cuda);
   t.set(*op::full, full_cuda);
+  t.set(*op::constant, constant_cuda);
 }
 
 }  // namespace dagrad::cuda

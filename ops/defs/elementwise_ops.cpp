@@ -119,6 +119,19 @@ Value softplus_grad(const VjpContext& c, Value g) {
   return g * (s + linear * (1.0 - s));
 }
 
+// Derivatives of the trigonometric and hyperbolic functions, from x or from y = f(x).
+Value sin_grad(const VjpContext& c, Value g) { return g * cos(c.inputs[0]); }
+Value cos_grad(const VjpContext& c, Value g) { return -(g * sin(c.inputs[0])); }
+Value tan_grad(const VjpContext& c, Value g) { return g * (c.outputs[0] * c.outputs[0] + 1.0); }
+Value asin_grad(const VjpContext& c, Value g) { return g / sqrt(1.0 - c.inputs[0] * c.inputs[0]); }
+Value acos_grad(const VjpContext& c, Value g) { return -(g / sqrt(1.0 - c.inputs[0] * c.inputs[0])); }
+Value atan_grad(const VjpContext& c, Value g) { return g / (c.inputs[0] * c.inputs[0] + 1.0); }
+Value sinh_grad(const VjpContext& c, Value g) { return g * cosh(c.inputs[0]); }
+Value cosh_grad(const VjpContext& c, Value g) { return g * sinh(c.inputs[0]); }
+Value asinh_grad(const VjpContext& c, Value g) { return g / sqrt(c.inputs[0] * c.inputs[0] + 1.0); }
+Value acosh_grad(const VjpContext& c, Value g) { return g / sqrt(c.inputs[0] * c.inputs[0] - 1.0); }
+Value atanh_grad(const VjpContext& c, Value g) { return g / (1.0 - c.inputs[0] * c.inputs[0]); }
+
 // d/dgrad of grad * f'(x) is f'(x) again; d/dx is grad * f''(x), which is 0 for
 // relu and leaky_relu away from their kink, so x is listed as non-differentiable.
 std::vector<Value> relu_backward_vjp(const VjpContext& c) {
@@ -174,6 +187,12 @@ std::pair<Value, Value> div_grad(const VjpContext& c, Value g) {
   Value g_over_b = g / c.inputs[1];
   return {g_over_b, c.needs_grad[1] ? -(g_over_b * c.outputs[0]) : Value{}};
 }
+// The gradient goes to a where b >= a (as Minimum picks a on ties), else to b.
+std::pair<Value, Value> minimum_grad(const VjpContext& c, Value g) {
+  Value ga = g * greater_equal(c.inputs[1], c.inputs[0]);
+  return {ga, c.needs_grad[1] ? g - ga : Value{}};
+}
+
 // The gradient goes to a where a >= b (as Maximum picks a on ties), else to b.
 std::pair<Value, Value> maximum_grad(const VjpContext& c, Value g) {
   Value ga = g * greater_equal(c.inputs[0], c.inputs[1]);
@@ -231,6 +250,25 @@ void register_elementwise_ops(OpRegistry& r) {
       {.name = "pow", .vjp = unary_vjp<pow_grad>, .cost = flops<1>, .doc = "x ^ exponent (a scalar)"}));
   r.add(elementwise<Sign>({.name = "sign", .cost = flops<1>, .doc = "-1, 0 or 1; no gradient"}));
 
+  // Trigonometric, hyperbolic and rounding functions.
+  r.add(elementwise<Sin>({.name = "sin", .vjp = unary_vjp<sin_grad>, .cost = flops<1>, .doc = "sine"}));
+  r.add(elementwise<Cos>({.name = "cos", .vjp = unary_vjp<cos_grad>, .cost = flops<1>, .doc = "cosine"}));
+  r.add(elementwise<Tan>({.name = "tan", .vjp = unary_vjp<tan_grad>, .cost = flops<1>, .doc = "tangent"}));
+  r.add(elementwise<Asin>({.name = "asin", .vjp = unary_vjp<asin_grad>, .cost = flops<1>, .doc = "arcsine"}));
+  r.add(elementwise<Acos>({.name = "acos", .vjp = unary_vjp<acos_grad>, .cost = flops<1>, .doc = "arccosine"}));
+  r.add(elementwise<Atan>({.name = "atan", .vjp = unary_vjp<atan_grad>, .cost = flops<1>, .doc = "arctangent"}));
+  r.add(elementwise<Sinh>({.name = "sinh", .vjp = unary_vjp<sinh_grad>, .cost = flops<1>, .doc = "hyperbolic sine"}));
+  r.add(elementwise<Cosh>({.name = "cosh", .vjp = unary_vjp<cosh_grad>, .cost = flops<1>, .doc = "hyperbolic cosine"}));
+  r.add(elementwise<Asinh>(
+      {.name = "asinh", .vjp = unary_vjp<asinh_grad>, .cost = flops<1>, .doc = "inverse hyperbolic sine"}));
+  r.add(elementwise<Acosh>(
+      {.name = "acosh", .vjp = unary_vjp<acosh_grad>, .cost = flops<1>, .doc = "inverse hyperbolic cosine"}));
+  r.add(elementwise<Atanh>(
+      {.name = "atanh", .vjp = unary_vjp<atanh_grad>, .cost = flops<1>, .doc = "inverse hyperbolic tangent"}));
+  r.add(elementwise<Floor>({.name = "floor", .cost = flops<1>, .doc = "largest integer <= x; no gradient"}));
+  r.add(elementwise<Ceil>({.name = "ceil", .cost = flops<1>, .doc = "smallest integer >= x; no gradient"}));
+  r.add(elementwise<Round>({.name = "round", .cost = flops<1>, .doc = "nearest integer, halves to even; no gradient"}));
+
   // Binary, NumPy broadcasting.
   r.add(elementwise<Add>({.name = "add",
                           .flags = kEpilogue,
@@ -242,6 +280,8 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(elementwise<Div>({.name = "div", .vjp = binary_vjp<div_grad>, .cost = flops<1>, .doc = "a / b (broadcasting)"}));
   r.add(elementwise<Maximum>(
       {.name = "maximum", .vjp = binary_vjp<maximum_grad>, .cost = flops<1>, .doc = "max(a, b) (broadcasting)"}));
+  r.add(elementwise<Minimum>(
+      {.name = "minimum", .vjp = binary_vjp<minimum_grad>, .cost = flops<1>, .doc = "min(a, b) (broadcasting)"}));
   r.add(elementwise<GreaterEqual>(
       {.name = "greater_equal", .cost = flops<1>, .doc = "1 where a >= b else 0, in the inputs' dtype; no gradient"}));
 
@@ -286,11 +326,27 @@ Value pow(Value x, double exponent, const std::source_location& loc) {
 }
 Value sign(Value x, const std::source_location& loc) { return apply("sign", {x}, {}, loc); }
 
+Value sin(Value x, const std::source_location& loc) { return apply("sin", {x}, {}, loc); }
+Value cos(Value x, const std::source_location& loc) { return apply("cos", {x}, {}, loc); }
+Value tan(Value x, const std::source_location& loc) { return apply("tan", {x}, {}, loc); }
+Value asin(Value x, const std::source_location& loc) { return apply("asin", {x}, {}, loc); }
+Value acos(Value x, const std::source_location& loc) { return apply("acos", {x}, {}, loc); }
+Value atan(Value x, const std::source_location& loc) { return apply("atan", {x}, {}, loc); }
+Value sinh(Value x, const std::source_location& loc) { return apply("sinh", {x}, {}, loc); }
+Value cosh(Value x, const std::source_location& loc) { return apply("cosh", {x}, {}, loc); }
+Value asinh(Value x, const std::source_location& loc) { return apply("asinh", {x}, {}, loc); }
+Value acosh(Value x, const std::source_location& loc) { return apply("acosh", {x}, {}, loc); }
+Value atanh(Value x, const std::source_location& loc) { return apply("atanh", {x}, {}, loc); }
+Value floor(Value x, const std::source_location& loc) { return apply("floor", {x}, {}, loc); }
+Value ceil(Value x, const std::source_location& loc) { return apply("ceil", {x}, {}, loc); }
+Value round(Value x, const std::source_location& loc) { return apply("round", {x}, {}, loc); }
+
 Value add(Value a, Value b, const std::source_location& loc) { return apply("add", {a, b}, {}, loc); }
 Value sub(Value a, Value b, const std::source_location& loc) { return apply("sub", {a, b}, {}, loc); }
 Value mul(Value a, Value b, const std::source_location& loc) { return apply("mul", {a, b}, {}, loc); }
 Value div(Value a, Value b, const std::source_location& loc) { return apply("div", {a, b}, {}, loc); }
 Value maximum(Value a, Value b, const std::source_location& loc) { return apply("maximum", {a, b}, {}, loc); }
+Value minimum(Value a, Value b, const std::source_location& loc) { return apply("minimum", {a, b}, {}, loc); }
 Value greater_equal(Value a, Value b, const std::source_location& loc) {
   return apply("greater_equal", {a, b}, {}, loc);
 }

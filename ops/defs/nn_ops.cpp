@@ -1,5 +1,6 @@
 // The nn family: classification losses (nll_loss, softmax_cross_entropy and their
-// backward ops), dropout, batch_norm (+ backward) and accuracy. Kernels: ops/cpu/nn_*.cpp.
+// backward ops), dropout, batch_norm (+ backward) and the classification metrics
+// (accuracy, confusion_matrix). Kernels: ops/cpu/nn_*.cpp.
 #include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
 #include "ops/ops.h"
@@ -9,8 +10,8 @@
 namespace dagrad {
 
 namespace op {  // the handles of ops/builtin_ops.h
-const OpDef *nll_loss, *nll_loss_backward, *softmax_cross_entropy, *softmax_cross_entropy_backward, *accuracy, *dropout,
-    *batch_norm, *batch_norm_backward;
+const OpDef *nll_loss, *nll_loss_backward, *softmax_cross_entropy, *softmax_cross_entropy_backward, *accuracy,
+    *confusion_matrix, *one_hot, *dropout, *batch_norm, *batch_norm_backward;
 }  // namespace op
 
 namespace {
@@ -63,6 +64,38 @@ std::vector<TensorType> infer_accuracy(const InferContext& c) {
   c.expect_inputs(2);
   check_class_inputs(c, 0, "logits", 1);
   return {TensorType{Shape{}, DType::f32}};
+}
+
+// predicted and target: int64 class ids [N] -> int64 counts [C,C].
+std::vector<TensorType> infer_one_hot(const InferContext& c) {
+  c.expect_inputs(1);
+  const OneHotParams& p = c.params<OneHotParams>();
+  const TensorType& in = c.inputs[0];
+  if (!is_integral(in.dtype) || in.dtype == DType::boolean)
+    throw TypeError(str_cat("[one_hot] indices must be integers, got ", dtype_name(in.dtype)));
+  if (p.depth < 1) c.fail(str_cat("depth must be >= 1, got ", p.depth));
+  const int64_t rank = static_cast<int64_t>(in.shape.rank()) + 1;
+  if (p.axis < -rank || p.axis >= rank) c.fail(str_cat("axis ", p.axis, " is out of range for an output of rank ", rank));
+  std::vector<int64_t> dims(in.shape.begin(), in.shape.end());
+  dims.insert(dims.begin() + (p.axis < 0 ? p.axis + rank : p.axis), p.depth);
+  return {TensorType{Shape(std::move(dims)), p.dtype}};
+}
+
+std::vector<TensorType> infer_confusion_matrix(const InferContext& c) {
+  c.expect_inputs(2);
+  const int64_t classes = c.params<ConfusionParams>().num_classes;
+  if (classes < 1) throw ValueError(str_cat("[confusion_matrix] num_classes must be >= 1, got ", classes));
+  const char* names[2] = {"predicted", "target"};
+  for (size_t i = 0; i < 2; ++i) {
+    if (c.inputs[i].dtype != DType::i64)
+      throw TypeError(str_cat("[confusion_matrix] ", names[i], " must be int64 class ids, got ",
+                              dtype_name(c.inputs[i].dtype)));
+    if (c.inputs[i].shape.rank() != 1)
+      c.fail(str_cat(names[i], " must be 1-D [N], got shape ", c.inputs[i].shape.to_string()));
+  }
+  if (c.inputs[0].shape != c.inputs[1].shape)
+    c.fail(str_cat("predicted has ", c.inputs[0].shape[0], " entries but target has ", c.inputs[1].shape[0]));
+  return {TensorType{Shape{classes, classes}, DType::i64}};
 }
 
 std::vector<TensorType> infer_dropout(const InferContext& c) {
@@ -292,6 +325,11 @@ Cost accuracy_cost(const Node& n) {
               bytes_of(n.outputs[0])};
 }
 
+Cost confusion_matrix_cost(const Node& n) {  // a zero fill and one increment per sample
+  return Cost{static_cast<double>(n.inputs[0].shape().numel()), bytes_of(n.inputs[0]) + bytes_of(n.inputs[1]),
+              bytes_of(n.outputs[0])};
+}
+
 Cost dropout_cost(const Node& n) {
   const DropoutParams& p = n.params<DropoutParams>();
   const bool active = p.training && p.p > 0;
@@ -356,6 +394,20 @@ void register_nn_ops(OpRegistry& r) {
                          .cost = accuracy_cost,
                          .nondiff_inputs = {0, 1},
                          .doc = "fraction of rows of logits [N,C] whose argmax equals target (float32 scalar)"});
+  op::one_hot = &r.add({.name = "one_hot",
+                        .kind = OpKind::shape,
+                        .params = params_codec<OneHotParams>(),
+                        .infer = infer_one_hot,
+                        .nondiff_inputs = {0},
+                        .doc = "integer indices -> 1 at the index along a new axis of `depth`, 0 elsewhere"});
+  op::confusion_matrix = &r.add({.name = "confusion_matrix",
+                                 .kind = OpKind::loss,
+                                 .params = params_codec<ConfusionParams>(),
+                                 .infer = infer_confusion_matrix,
+                                 .cost = confusion_matrix_cost,
+                                 .nondiff_inputs = {0, 1},
+                                 .doc = "(predicted, target) int64 class ids [N] -> int64 counts [C,C] of each "
+                                        "(target, predicted) pair"});
   op::dropout = &r.add({.name = "dropout",
                         .kind = OpKind::elementwise,
                         .flags = {.inplace_ok = true, .random = true},
@@ -401,8 +453,17 @@ Value dropout(Value x, double p, uint64_t seed, bool training, const std::source
   return apply("dropout", {x}, encode_params(DropoutParams{p, static_cast<int64_t>(seed), training, 0}), loc);
 }
 
+Value one_hot(Value indices, int64_t depth, int64_t axis, DType dtype, bool negative_wraps,
+              const std::source_location& loc) {
+  return apply("one_hot", {indices}, encode_params(OneHotParams{depth, axis, negative_wraps, dtype}), loc);
+}
+
 Value accuracy(Value logits, Value target, const std::source_location& loc) {
   return apply("accuracy", {logits, target}, {}, loc);
+}
+
+Value confusion_matrix(Value predicted, Value target, int64_t num_classes, const std::source_location& loc) {
+  return apply("confusion_matrix", {predicted, target}, encode_params(ConfusionParams{num_classes}), loc);
 }
 
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,

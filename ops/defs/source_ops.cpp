@@ -8,7 +8,7 @@
 namespace dagrad {
 
 namespace op {  // the handles of ops/builtin_ops.h
-const OpDef *input, *parameter, *full;
+const OpDef *input, *parameter, *full, *constant;
 }  // namespace op
 
 namespace {
@@ -23,6 +23,13 @@ std::vector<TensorType> infer_declared(const InferContext& c) {
 }
 
 Cost no_cost(const Node&) { return Cost{}; }
+
+std::vector<TensorType> infer_constant(const InferContext& c) {
+  c.expect_inputs(0);
+  const Tensor& t = c.params<ConstantParams>().value;
+  if (!t.defined() || !t.device().is_cpu()) c.fail("needs a tensor on the host");
+  return {TensorType{t.shape(), t.dtype()}};
+}
 
 }  // namespace
 
@@ -46,10 +53,22 @@ void register_source_ops(OpRegistry& r) {
                      .params = params_codec<FillParams>(),
                      .infer = infer_declared<FillParams>,
                      .doc = "a constant tensor filled with one value"});
+  op::constant = &r.add({.name = "constant",
+                         .kind = OpKind::source,
+                         .params = supplied_params<ConstantParams>(),
+                         .infer = infer_constant,
+                         .doc = "a tensor embedded in the graph (imported constants)"});
 }
 
 Value full(Graph& g, const Shape& shape, double value, DType dtype, const std::source_location& loc) {
   int id = g.add_node(op_def("full"), {}, encode_params(FillParams{shape.dims(), dtype, value}), {}, loc);
+  return Value{&g, id, 0};
+}
+
+Value constant(Graph& g, const Tensor& value, const std::source_location& loc) {
+  auto params = std::make_shared<const ConstantParams>(ConstantParams{value.device().is_cpu() ? value.clone()
+                                                                                              : value.to(Device::cpu())});
+  int id = g.add_node(op_def("constant"), {}, {}, std::move(params), {}, loc);
   return Value{&g, id, 0};
 }
 

@@ -1,9 +1,10 @@
-// Typed parameters of the nn family (dropout, batch norm) and the per-channel view of
-// batch norm's input, shared by the shape rules, vjps and every backend's kernels. The
-// POD part compiles in device code; the Shape helper is host-only.
+// Typed parameters of the nn family (dropout, batch norm, confusion matrix) and the
+// per-channel view of batch norm's input, shared by the shape rules, vjps and every
+// backend's kernels. The POD part compiles in device code; the Shape helper is host-only.
 #pragma once
 #include <cstdint>
 
+#include "runtime/dtype.h"
 #include "runtime/hostdev.h"
 
 #ifndef __CUDACC__
@@ -40,6 +41,34 @@ struct BatchNormParams {
     v.required("training", &BatchNormParams::training);
     v.field("momentum", &BatchNormParams::momentum);
     v.field("eps", &BatchNormParams::eps);
+  }
+};
+
+// confusion_matrix: counts of (target, predicted) class pairs among num_classes classes.
+struct ConfusionParams {
+  int64_t num_classes = 0;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("num_classes", &ConfusionParams::num_classes);
+  }
+};
+
+// one_hot: integer indices -> a new axis of `depth` with 1 at the index, 0 elsewhere; an
+// index outside [0, depth) gives a row of zeros (after adding depth to a negative index
+// when negative_wraps, as ONNX's OneHot does).
+struct OneHotParams {
+  int64_t depth = 0;
+  int64_t axis = -1;  // where the new axis goes, in the output's rank
+  bool negative_wraps = false;
+  DType dtype = DType::f32;
+
+  template <class V>
+  static void fields(V& v) {
+    v.required("depth", &OneHotParams::depth);
+    v.field("axis", &OneHotParams::axis);
+    v.field("negative_wraps", &OneHotParams::negative_wraps);
+    v.field("dtype", &OneHotParams::dtype);
   }
 };
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/dtype.h"
+#include "runtime/tensor.h"
 
 namespace dagrad {
 
@@ -40,6 +41,15 @@ struct FillParams {
     v.required("dtype", &FillParams::dtype);
     v.required("value", &FillParams::value);
   }
+};
+
+// constant: a tensor embedded in the graph (an imported model's Constant nodes and
+// shape tensors). Supplied by the builder, not decodable from attributes.
+struct ConstantParams {
+  Tensor value;  // on the host
+
+  template <class V>
+  static void fields(V&) {}
 };
 
 }  // namespace dagrad

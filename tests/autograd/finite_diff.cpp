@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "ops/ops.h"
 #include "runtime/rng.h"
 
 namespace dagrad::testing {
@@ -14,9 +15,32 @@ double element(const Tensor& t, int64_t i) {
 }
 }  // namespace
 
+OpGraph op_gradient_graph(const OpDef& def, const OpCase& c, bool in_f64, uint64_t weight_seed) {
+  OpGraph og = op_graph(def, c, in_f64);
+  Graph& g = *og.graph;
+  for (const Value& out : og.outputs()) {
+    if (!is_floating(out.dtype())) continue;
+    const std::string name = str_cat("w", out.index);
+    const DType dtype = in_f64 ? DType::f64 : out.dtype();
+    og.bindings[name] = random_tensor(out.shape(), dtype, weight_seed + static_cast<uint64_t>(out.index));
+    const Value term = sum(mul(out, g.input(name, out.shape(), dtype)));
+    og.loss = og.loss.valid() ? add(og.loss, term) : term;
+  }
+  return og;
+}
+
+std::vector<int> gradient_slots(const OpDef& def, const OpCase& c) {
+  if (!c.grad_inputs.empty()) return c.grad_inputs;
+  std::vector<int> slots;
+  for (int i = 0; i < static_cast<int>(c.inputs.size()); ++i)
+    if (is_floating(c.inputs[i].dtype()) &&
+        std::find(def.nondiff_inputs.begin(), def.nondiff_inputs.end(), i) == def.nondiff_inputs.end())
+      slots.push_back(i);
+  return slots;
+}
+
 std::vector<Tensor> run(const Graph& g, std::span<const Value> outputs, const TensorMap& bindings) {
-  TensorMap fresh;
-  for (const auto& [name, t] : bindings) fresh[name] = t.clone();
+  TensorMap fresh = deep_copy(bindings);
   return interpret(g, outputs, fresh);
 }
 
@@ -73,7 +97,5 @@ std::vector<int64_t> sample_indices(int64_t numel, int64_t max_count, uint64_t s
                                        << worst << " (tol " << tol << ") at element " << worst_i << ": autograd "
                                        << worst_got << ", finite differences " << worst_want;
 }
-
-Tensor to_f64(const Tensor& t) { return is_floating(t.dtype()) ? t.to_dtype(DType::f64) : t; }
 
 }  // namespace dagrad::testing

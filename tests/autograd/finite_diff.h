@@ -1,6 +1,7 @@
-// Finite-difference helpers for the gradient tests: run a graph on copies of its
-// bindings, perturb one bound element, and compare an autograd gradient with central
-// differences.
+// The gradient-check harness of the tests: the graph of one op under a weighted loss
+// (shared by the finite-difference check and the CUDA-against-CPU check), running a
+// graph on copies of its bindings, perturbing one bound element, and comparing an
+// autograd gradient with central differences.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -10,7 +11,9 @@
 
 #include "ops/graph.h"
 #include "ops/interpreter.h"
+#include "ops/op_def.h"
 #include "runtime/tensor.h"
+#include "tests/ops/op_cases.h"
 
 namespace dagrad::testing {
 
@@ -22,6 +25,17 @@ namespace dagrad::testing {
 // or unreduced gradient) is off by O(1).
 inline constexpr double kFdEps = 1e-6;
 inline constexpr double kFdTol = 1e-6;
+
+// op_graph(def, c, in_f64) with the loss whose gradient the checks take:
+// Σ_o sum(out_o · w_o) over the op's floating outputs (invalid when there is none), with
+// fixed random weights w_o (graph inputs w0, w1, ...; float64 with in_f64, else the
+// output's dtype) drawn with seed weight_seed + o, so every output element gets its own
+// cotangent.
+OpGraph op_gradient_graph(const OpDef& def, const OpCase& c, bool in_f64, uint64_t weight_seed);
+
+// The inputs whose gradients a case checks: c.grad_inputs, or else every floating input
+// that is not among def.nondiff_inputs.
+std::vector<int> gradient_slots(const OpDef& def, const OpCase& c);
 
 // Runs the graph on deep copies of `bindings` (ops that write inputs in place, such as
 // batch_norm's running statistics, must not change them between runs).
@@ -41,8 +55,5 @@ std::vector<int64_t> sample_indices(int64_t numel, int64_t max_count, uint64_t s
 ::testing::AssertionResult matches_finite_differences(const Graph& g, Value loss, const TensorMap& bindings,
                                                       const std::string& name, const Tensor& analytic,
                                                       std::span<const int64_t> indices, double tol = kFdTol);
-
-// float64 copy of a floating tensor; other dtypes unchanged.
-Tensor to_f64(const Tensor& t);
 
 }  // namespace dagrad::testing

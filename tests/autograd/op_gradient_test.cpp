@@ -20,59 +20,32 @@ namespace {
 // fails EveryDifferentiableOpHasAGradientCheck, so a forgotten rule cannot go unnoticed.
 const std::set<std::string>& non_differentiable_ops() {
   static const std::set<std::string> ops = {
-      "input", "parameter", "full",  // sources: gradients end there
+      "input", "parameter", "full", "constant",  // sources: gradients end there
       "argmax",                      // integer output
-      "accuracy",                    // a metric: piecewise constant
-      "greater_equal", "sign",       // piecewise constant: derivative 0 almost everywhere
+      "accuracy", "one_hot",                    // a metric: piecewise constant
+      "confusion_matrix",            // a metric: integer counts
+      "greater_equal", "sign", "floor", "ceil", "round",       // piecewise constant: derivative 0 almost everywhere
       "sgd_update", "adam_update",   // optimizer updates: write state in place, no outputs
       "test_opaque",                 // registered by grad_errors_test.cpp to test the refusal
   };
   return ops;
 }
 
-bool is_nondiff_input(const OpDef& def, int slot) {
-  return std::find(def.nondiff_inputs.begin(), def.nondiff_inputs.end(), slot) != def.nondiff_inputs.end();
-}
-
-std::vector<int> slots_to_check(const OpDef& def, const OpCase& c) {
-  if (!c.grad_inputs.empty()) return c.grad_inputs;
-  std::vector<int> slots;
-  for (size_t i = 0; i < c.inputs.size(); ++i)
-    if (is_floating(c.inputs[i].dtype()) && !is_nondiff_input(def, static_cast<int>(i)))
-      slots.push_back(static_cast<int>(i));
-  return slots;
-}
-
-// inputs → op → loss = Σ_o sum(out_o * w_o) with fixed random weights w_o, so every
-// output element gets a distinct cotangent; then autograd against finite differences.
+// inputs → op → the weighted loss of op_gradient_graph in float64; then autograd against
+// finite differences.
 void check_case(const OpDef& def, const OpCase& c) {
-  Graph g;
-  TensorMap bind;
-  std::vector<Value> ins;
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    std::string name = str_cat("in", i);
-    Tensor t = to_f64(c.inputs[i]);
-    ins.push_back(g.input(name, t.shape(), t.dtype()));
-    bind[name] = t;
-  }
-  int id = g.add_node(def, ins, c.attrs, "op", std::source_location::current());
-  Value loss;
-  for (size_t o = 0; o < g.node(id).outputs.size(); ++o) {
-    Value out = g.node(id).output(static_cast<int>(o));
-    if (!is_floating(out.dtype())) continue;
-    std::string name = str_cat("w", o);
-    bind[name] = random_tensor(out.shape(), DType::f64, 7000 + o, -1.0, 1.0);
-    Value term = sum(mul(out, g.input(name, out.shape(), DType::f64)));
-    loss = loss.valid() ? add(loss, term) : term;
-  }
+  OpGraph og = op_gradient_graph(def, c, /*in_f64=*/true, /*weight_seed=*/7000);
+  Graph& g = *og.graph;
+  const Value loss = og.loss;
+  TensorMap& bind = og.bindings;
   ASSERT_TRUE(loss.valid()) << def.name << " has a vjp but no floating output";
 
-  std::vector<int> slots = slots_to_check(def, c);
+  std::vector<int> slots = gradient_slots(def, c);
   ASSERT_FALSE(slots.empty()) << "nothing to differentiate; set skip_grad or grad_inputs";
   std::vector<Value> wrt;
   for (int s : slots) {
-    ASSERT_LT(s, static_cast<int>(ins.size())) << "grad_inputs names input " << s;
-    wrt.push_back(ins[s]);
+    ASSERT_LT(s, static_cast<int>(og.inputs.size())) << "grad_inputs names input " << s;
+    wrt.push_back(og.inputs[s]);
   }
   std::vector<Value> grads = autograd::grad(g, loss, wrt);
   std::vector<Tensor> got = run(g, grads, bind);

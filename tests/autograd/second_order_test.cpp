@@ -34,6 +34,21 @@ Derivatives first_and_second(Graph& g, Value x, Value f) {
   return {d1, d2};
 }
 
+// The first and second derivatives of the elementwise f (written with ops) at n random
+// points of [lo, hi), drawn with `seed`, against d1 and d2.
+void expect_first_two_derivatives(const char* what, const std::function<Value(Value)>& f,
+                                  const std::function<double(double)>& d1, const std::function<double(double)>& d2,
+                                  int64_t n, uint64_t seed, double lo, double hi) {
+  Graph g;
+  Value x = g.input("x", Shape{n}, DType::f64);
+  Derivatives d = first_and_second(g, x, f(x));
+  TensorMap bind{{"x", random_tensor(Shape{n}, DType::f64, seed, lo, hi)}};
+  std::vector<Value> outs{d.first, d.second};
+  std::vector<Tensor> got = run(g, outs, bind);
+  expect_elementwise(got[0], bind["x"], d1, str_cat("d/dx ", what).c_str());
+  expect_elementwise(got[1], bind["x"], d2, str_cat("d²/dx² ", what).c_str());
+}
+
 }  // namespace
 
 TEST(SecondOrder, Cube) {
@@ -50,51 +65,28 @@ TEST(SecondOrder, Cube) {
 }
 
 TEST(SecondOrder, CubeThroughPow) {
-  Graph g;
-  Value x = g.input("x", Shape{5}, DType::f64);
-  auto [d1, d2] = first_and_second(g, x, pow(x, 3.0));
-  TensorMap bind{{"x", random_tensor(Shape{5}, DType::f64, 2, 0.2, 2)}};
-  std::vector<Value> outs{d1, d2};
-  std::vector<Tensor> got = run(g, outs, bind);
-  expect_elementwise(got[0], bind["x"], [](double v) { return 3 * v * v; }, "d/dx pow(x, 3)");
-  expect_elementwise(got[1], bind["x"], [](double v) { return 6 * v; }, "d²/dx² pow(x, 3)");
+  expect_first_two_derivatives(
+      "pow(x, 3)", [](Value x) { return pow(x, 3.0); }, [](double v) { return 3 * v * v; },
+      [](double v) { return 6 * v; }, 5, 2, 0.2, 2);
 }
 
 TEST(SecondOrder, Exp) {
-  Graph g;
-  Value x = g.input("x", Shape{6}, DType::f64);
-  auto [d1, d2] = first_and_second(g, x, exp(x));
-  TensorMap bind{{"x", random_tensor(Shape{6}, DType::f64, 3, -2, 2)}};
-  std::vector<Value> outs{d1, d2};
-  std::vector<Tensor> got = run(g, outs, bind);
-  expect_elementwise(got[0], bind["x"], [](double v) { return std::exp(v); }, "d/dx exp");
-  expect_elementwise(got[1], bind["x"], [](double v) { return std::exp(v); }, "d²/dx² exp");
+  expect_first_two_derivatives(
+      "exp", [](Value x) { return exp(x); }, [](double v) { return std::exp(v); }, [](double v) { return std::exp(v); },
+      6, 3, -2, 2);
 }
 
 TEST(SecondOrder, Sigmoid) {
-  Graph g;
-  Value x = g.input("x", Shape{6}, DType::f64);
-  auto [d1, d2] = first_and_second(g, x, sigmoid(x));
-  TensorMap bind{{"x", random_tensor(Shape{6}, DType::f64, 4, -3, 3)}};
-  std::vector<Value> outs{d1, d2};
-  std::vector<Tensor> got = run(g, outs, bind);
   auto s = [](double v) { return 1 / (1 + std::exp(-v)); };
-  expect_elementwise(got[0], bind["x"], [&](double v) { return s(v) * (1 - s(v)); }, "d/dx sigmoid");
-  expect_elementwise(
-      got[1], bind["x"], [&](double v) { return s(v) * (1 - s(v)) * (1 - 2 * s(v)); }, "d²/dx² sigmoid");
+  expect_first_two_derivatives(
+      "sigmoid", [](Value x) { return sigmoid(x); }, [&](double v) { return s(v) * (1 - s(v)); },
+      [&](double v) { return s(v) * (1 - s(v)) * (1 - 2 * s(v)); }, 6, 4, -3, 3);
 }
 
 TEST(SecondOrder, Tanh) {
-  Graph g;
-  Value x = g.input("x", Shape{6}, DType::f64);
-  auto [d1, d2] = first_and_second(g, x, tanh(x));
-  TensorMap bind{{"x", random_tensor(Shape{6}, DType::f64, 5, -2, 2)}};
-  std::vector<Value> outs{d1, d2};
-  std::vector<Tensor> got = run(g, outs, bind);
-  expect_elementwise(got[0], bind["x"], [](double v) { return 1 - std::tanh(v) * std::tanh(v); }, "d/dx tanh");
-  expect_elementwise(
-      got[1], bind["x"], [](double v) { return -2 * std::tanh(v) * (1 - std::tanh(v) * std::tanh(v)); },
-      "d²/dx² tanh");
+  expect_first_two_derivatives(
+      "tanh", [](Value x) { return tanh(x); }, [](double v) { return 1 - std::tanh(v) * std::tanh(v); },
+      [](double v) { return -2 * std::tanh(v) * (1 - std::tanh(v) * std::tanh(v)); }, 6, 5, -2, 2);
 }
 
 // f = Σ x²·y: ∂f/∂x = 2xy, ∂f/∂y = x², ∂²f/∂x² = 2y, ∂²f/∂x∂y = 2x, ∂²f/∂y² = 0.

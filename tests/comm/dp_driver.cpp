@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       std::cout << "rank " << world.rank() << " of " << world.world_size() << ": mean loss " << loss << "\n";
       EvalResult ev = trainer.evaluate(testing::synthetic_digits(101, 6));
       if (world.rank() == 0) {
-        std::cout << "eval: " << ev.samples << " samples, " << std::llround(ev.accuracy * double(ev.samples))
+        std::cout << "eval: " << ev.samples << " samples, " << std::llround(ev.score("accuracy") * double(ev.samples))
                   << " correct, loss " << ev.loss << "\n";
         if (!out.empty()) trainer.save(out);
       }

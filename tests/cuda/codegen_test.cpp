@@ -97,22 +97,12 @@ TEST(CudaCodegen, EveryElementwiseFunctorCompilesWithNvrtc) {
 // program of one node for each reference case's inputs (shapes, broadcasts, dtypes).
 TEST(CudaCodegen, EveryElementwiseOpCompilesAlone) {
   int programs = 0;
-  for (const OpDef* d : OpRegistry::instance().all()) {
-    if (!d->elementwise) continue;
-    auto gens = dagrad::testing::op_case_table().find(d->name);
-    ASSERT_NE(gens, dagrad::testing::op_case_table().end()) << d->name;
-    std::vector<dagrad::testing::OpCase> cases = gens->second.front()();
+  for (const auto& [d, cases] : dagrad::testing::elementwise_op_cases())
     for (size_t k = 0; k < cases.size() && k < 3; ++k) {
-      const dagrad::testing::OpCase& c = cases[k];
-      Graph g;
-      std::vector<Value> ins;
-      for (size_t i = 0; i < c.inputs.size(); ++i)
-        ins.push_back(g.input(str_cat("in", i), c.inputs[i].shape(), c.inputs[i].dtype()));
-      const Node& n = g.node(g.add_node(*d, ins, c.attrs, "op", std::source_location::current()));
-      compile_program(ElementwiseProgram::from_node(n), str_cat(d->name, "_", k));
+      const dagrad::testing::OpGraph og = dagrad::testing::op_graph(*d, cases[k]);
+      compile_program(ElementwiseProgram::from_node(og.op_node()), str_cat(d->name, "_", k));
       ++programs;
     }
-  }
   EXPECT_GE(programs, 24);
 }
 

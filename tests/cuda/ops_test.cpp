@@ -7,6 +7,7 @@
 
 #include "autograd/grad.h"
 #include "cuda_test_util.h"
+#include "finite_diff.h"
 #include "op_cases.h"
 #include "comm/collective_ops.h"
 #include "ops/kernel_table.h"
@@ -20,30 +21,11 @@ using namespace dagrad::cuda_testing;
 
 namespace {
 
-struct OpGraph {
-  std::unique_ptr<Graph> graph = std::make_unique<Graph>();
-  std::vector<Value> inputs;
-  int node = -1;
-  TensorMap bindings;
-};
-
-OpGraph build(const OpDef& def, const OpCase& c) {
-  OpGraph og;
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    const std::string name = str_cat("in", i);
-    og.inputs.push_back(og.graph->input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
-    og.bindings[name] = c.inputs[i];
-  }
-  og.node = og.graph->add_node(def, og.inputs, c.attrs, "op", std::source_location::current());
-  return og;
-}
-
 // Outputs, and inputs written in place, on both backends.
 void check_forward(const OpDef& def, const OpCase& c) {
-  OpGraph og = build(def, c);
-  const Node& n = og.graph->node(og.node);
-  std::vector<Value> outs;
-  for (size_t o = 0; o < n.outputs.size(); ++o) outs.push_back(n.output(static_cast<int>(o)));
+  OpGraph og = op_graph(def, c);
+  const Node& n = og.op_node();
+  const std::vector<Value> outs = og.outputs();
   const uint64_t step = 5;  // dropout: a step other than 0
   RunResult cpu = run_graph(*og.graph, outs, og.bindings, Device::cpu(), plain_options(), step);
   RunResult gpu = run_graph(*og.graph, outs, og.bindings, Device::cuda(0), plain_options(), step);
@@ -60,34 +42,17 @@ void check_forward(const OpDef& def, const OpCase& c) {
   }
 }
 
-bool is_nondiff(const OpDef& def, int slot) {
-  return std::find(def.nondiff_inputs.begin(), def.nondiff_inputs.end(), slot) != def.nondiff_inputs.end();
-}
-
 // The backward graph (the vjp rules' ops) on both backends: loss = Σ_o sum(out_o · w_o).
 void check_gradient(const OpDef& def, const OpCase& c) {
   if (!def.vjp || c.skip_grad) return;
-  OpGraph og = build(def, c);
-  Graph& g = *og.graph;
-  const Node& n = g.node(og.node);
-  Value loss;
-  for (size_t o = 0; o < n.outputs.size(); ++o) {
-    Value out = n.output(static_cast<int>(o));
-    if (!is_floating(out.dtype())) continue;
-    const std::string name = str_cat("w", o);
-    og.bindings[name] = random_tensor(out.shape(), out.dtype(), 9100 + o);
-    Value term = sum(mul(out, g.input(name, out.shape(), out.dtype())));
-    loss = loss.valid() ? add(loss, term) : term;
-  }
-  if (!loss.valid()) return;
-  std::vector<int> slots = c.grad_inputs;
-  if (slots.empty())
-    for (size_t i = 0; i < c.inputs.size(); ++i)
-      if (is_floating(c.inputs[i].dtype()) && !is_nondiff(def, static_cast<int>(i))) slots.push_back(static_cast<int>(i));
+  OpGraph og = op_gradient_graph(def, c, /*in_f64=*/false, /*weight_seed=*/9100);
+  if (!og.loss.valid()) return;
+  const std::vector<int> slots = gradient_slots(def, c);
   if (slots.empty()) return;
   std::vector<Value> wrt;
   for (int s : slots) wrt.push_back(og.inputs[s]);
-  std::vector<Value> grads = autograd::grad(g, loss, wrt);
+  Graph& g = *og.graph;
+  std::vector<Value> grads = autograd::grad(g, og.loss, wrt);
   RunResult cpu = run_graph(g, grads, og.bindings, Device::cpu(), plain_options(), 5);
   RunResult gpu = run_graph(g, grads, og.bindings, Device::cuda(0), plain_options(), 5);
   for (size_t k = 0; k < grads.size(); ++k)

@@ -12,19 +12,15 @@
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 
 using namespace dagrad;
 
 namespace {
 
 TrainConfig config(Device device, int streams) {
-  TrainConfig cfg;
-  cfg.model_name = "mnist-cnn";
-  cfg.batch_size = 32;
-  cfg.eval_batch_size = 100;
-  cfg.schedule.base_lr = 0.02;
+  TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.max_steps_per_epoch = 15;
-  cfg.progress = false;
   cfg.compile.num_streams = streams;
   cfg.device = device;
   return cfg;
@@ -68,8 +64,8 @@ TEST(CudaTraining, EvaluateAndCheckpointFromTheDevice) {
   std::filesystem::remove(path);
   const EvalResult on_cpu = cpu.evaluate(test);
   EXPECT_NEAR(on_gpu.loss, on_cpu.loss, 1e-3 * (1 + on_cpu.loss));
-  EXPECT_NEAR(on_gpu.accuracy, on_cpu.accuracy, 0.011);  // at most one image of 100 may flip
-  const Tensor images = test.gather(std::vector<int64_t>{0, 1, 2}).images;
+  EXPECT_NEAR(on_gpu.score("accuracy"), on_cpu.score("accuracy"), 0.011);  // at most one image of 100 may flip
+  const Tensor images = test.gather(std::vector<int64_t>{0, 1, 2}).input;
   EXPECT_TRUE(cuda_testing::all_close(gpu.predict(images), cpu.predict(images), 1e-3));
 }
 

@@ -47,6 +47,20 @@ std::vector<uint8_t> idx_header(uint32_t magic, std::initializer_list<uint32_t> 
   return out;
 }
 
+// Writes dir/name: an IDX header (magic, dims) and `data_bytes` bytes of `value`.
+std::filesystem::path write_idx_file(const TempDir& dir, const std::string& name, uint32_t magic,
+                                     std::initializer_list<uint32_t> dims, size_t data_bytes, uint8_t value = 0) {
+  std::vector<uint8_t> bytes = idx_header(magic, dims);
+  bytes.insert(bytes.end(), data_bytes, value);
+  write_bytes(dir / name, bytes);
+  return dir / name;
+}
+
+// Reading `path` as `kind` fails with an IoError saying every one of `parts`.
+void expect_refused(const std::filesystem::path& path, IdxKind kind, std::initializer_list<std::string_view> parts) {
+  expect_error<IoError>([&] { read_idx(path, kind); }, parts);
+}
+
 void write_gz(const std::filesystem::path& p, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(p.c_str(), "wb");
   ASSERT_NE(f, nullptr);
@@ -129,32 +143,23 @@ TEST(Idx, NotAnIdxFile) {
 
 TEST(Idx, UnsupportedElementType) {
   TempDir dir;
-  std::vector<uint8_t> bytes = idx_header(0x00000D03, {1, 1, 1});  // float32 elements
-  bytes.insert(bytes.end(), 4, 0);
-  write_bytes(dir / "floats", bytes);
-  expect_error<IoError>([&] { read_idx(dir / "floats", IdxKind::images); },
-                        {"bad magic number 0x00000D03", "element type 0x0D is not supported", "(0x08)"});
+  expect_refused(write_idx_file(dir, "floats", 0x00000D03, {1, 1, 1}, 4), IdxKind::images,  // float32 elements
+                 {"bad magic number 0x00000D03", "element type 0x0D is not supported", "(0x08)"});
 }
 
 TEST(Idx, WrongDimensionCount) {
   TempDir dir;
-  std::vector<uint8_t> bytes = idx_header(0x00000804, {1, 2, 2, 1});
-  bytes.insert(bytes.end(), 4, 7);
-  write_bytes(dir / "images4d", bytes);
-  expect_error<IoError>([&] { read_idx(dir / "images4d", IdxKind::images); },
-                        {"images4d: bad magic number 0x00000804 (expected 0x00000803 for an images file)",
-                         "declares 4 dimensions but an images file has 3 (count, rows, columns)"});
+  expect_refused(write_idx_file(dir, "images4d", 0x00000804, {1, 2, 2, 1}, 4, 7), IdxKind::images,
+                 {"images4d: bad magic number 0x00000804 (expected 0x00000803 for an images file)",
+                  "declares 4 dimensions but an images file has 3 (count, rows, columns)"});
   // The same file is fine when any rank is acceptable.
   EXPECT_EQ(read_idx(dir / "images4d").shape(), (Shape{1, 2, 2, 1}));
 }
 
 TEST(Idx, TruncatedData) {
   TempDir dir;
-  std::vector<uint8_t> bytes = idx_header(0x803, {60000, 28, 28});
-  bytes.insert(bytes.end(), 1024, 0);
-  write_bytes(dir / "train-images-idx3-ubyte", bytes);
-  expect_error<IoError>(
-      [&] { read_idx(dir / "train-images-idx3-ubyte", IdxKind::images); },
+  expect_refused(
+      write_idx_file(dir, "train-images-idx3-ubyte", 0x803, {60000, 28, 28}, 1024), IdxKind::images,
       {"train-images-idx3-ubyte: truncated: header says 60000 images of 28x28 (47040000 bytes) but only 1024 bytes follow"});
 
   std::vector<uint8_t> labels = idx_header(0x801, {100});
@@ -185,18 +190,14 @@ TEST(Idx, TruncatedHeader) {
 
 TEST(Idx, TrailingBytes) {
   TempDir dir;
-  std::vector<uint8_t> bytes = idx_header(0x801, {3});
-  bytes.insert(bytes.end(), 5, 1);
-  write_bytes(dir / "labels", bytes);
-  expect_error<IoError>([&] { read_idx(dir / "labels", IdxKind::labels); },
-                        {"2 unexpected bytes after the 3 bytes of data (header says 3 labels)"});
+  expect_refused(write_idx_file(dir, "labels", 0x801, {3}, 5, 1), IdxKind::labels,
+                 {"2 unexpected bytes after the 3 bytes of data (header says 3 labels)"});
 }
 
 TEST(Idx, EmptyImageSize) {
   TempDir dir;
-  write_bytes(dir / "images", idx_header(0x803, {4, 0, 28}));
-  expect_error<IoError>([&] { read_idx(dir / "images", IdxKind::images); },
-                        {"header declares 4 images of 0x28, an empty image size"});
+  expect_refused(write_idx_file(dir, "images", 0x803, {4, 0, 28}, 0), IdxKind::images,
+                 {"header declares 4 images of 0x28, an empty image size"});
 }
 
 TEST(Idx, MissingFile) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "frontend/data/mnist.h"
 #include "runtime/rng.h"
 #include "test_files.h"
 
@@ -30,12 +31,13 @@ class IndexDataset : public Dataset {
     Batch batch{Tensor::empty(Shape{b, 1, 1, 1}, DType::f32), Tensor::empty(Shape{b}, DType::i64)};
     for (int64_t i = 0; i < b; ++i) {
       if (indices[i] == fail_at_) throw IoError("sample " + std::to_string(fail_at_) + " is unreadable");
-      batch.images.data<float>()[i] = static_cast<float>(indices[i]);
-      batch.labels.data<int64_t>()[i] = indices[i];
+      batch.input.data<float>()[i] = static_cast<float>(indices[i]);
+      batch.target.data<int64_t>()[i] = indices[i];
     }
     ++calls;
     return batch;
   }
+  SampleNames names() const override { return {"number", "label"}; }
   mutable std::atomic<int> calls{0};
 
  private:
@@ -48,7 +50,7 @@ std::vector<std::vector<int64_t>> run_epoch(DataLoader& loader, int64_t epoch) {
   std::vector<std::vector<int64_t>> batches;
   for (const Batch& b : loader.epoch(epoch)) {
     EXPECT_EQ(b.index, static_cast<int64_t>(batches.size()));
-    batches.push_back(b.labels.to_vector<int64_t>());
+    batches.push_back(b.target.to_vector<int64_t>());
   }
   return batches;
 }
@@ -140,7 +142,7 @@ TEST(DataLoader, ShardsSliceEveryGlobalBatchContiguously) {
   std::vector<std::vector<int64_t>> global;
   DataLoader one(std::make_shared<IndexDataset>(n), world * batch, true, 9);
   for (const Batch& b : one.epoch(2))
-    global.push_back(std::vector<int64_t>(b.labels.data<int64_t>(), b.labels.data<int64_t>() + b.labels.numel()));
+    global.push_back(std::vector<int64_t>(b.target.data<int64_t>(), b.target.data<int64_t>() + b.target.numel()));
   ASSERT_EQ(global.size(), 5u);
   std::vector<std::vector<std::vector<int64_t>>> per_rank;
   for (int64_t rank = 0; rank < world; ++rank) {
@@ -180,14 +182,14 @@ TEST(DataLoader, MnistBatchesAreNormalisedFloatImagesAndInt64Labels) {
   std::vector<Batch> batches;
   for (const Batch& b : loader.epoch(0)) batches.push_back(b);
   ASSERT_EQ(batches.size(), 2u);
-  EXPECT_EQ(batches[0].images.shape(), (Shape{3, 1, 8, 8}));
-  EXPECT_EQ(batches[0].images.dtype(), DType::f32);
-  EXPECT_EQ(batches[0].labels.dtype(), DType::i64);
-  EXPECT_EQ(batches[0].labels.to_vector<int64_t>(), (std::vector<int64_t>{3, 1, 4}));
-  EXPECT_EQ(batches[1].images.shape(), (Shape{1, 1, 8, 8}));
-  EXPECT_EQ(batches[1].labels.to_vector<int64_t>(), (std::vector<int64_t>{1}));
-  std::vector<float> first = batches[0].images.to_vector<float>();
-  std::vector<float> last = batches[1].images.to_vector<float>();
+  EXPECT_EQ(batches[0].input.shape(), (Shape{3, 1, 8, 8}));
+  EXPECT_EQ(batches[0].input.dtype(), DType::f32);
+  EXPECT_EQ(batches[0].target.dtype(), DType::i64);
+  EXPECT_EQ(batches[0].target.to_vector<int64_t>(), (std::vector<int64_t>{3, 1, 4}));
+  EXPECT_EQ(batches[1].input.shape(), (Shape{1, 1, 8, 8}));
+  EXPECT_EQ(batches[1].target.to_vector<int64_t>(), (std::vector<int64_t>{1}));
+  std::vector<float> first = batches[0].input.to_vector<float>();
+  std::vector<float> last = batches[1].input.to_vector<float>();
   for (int i = 0; i < 192; ++i)
     EXPECT_EQ(first[i], static_cast<float>((i / 255.0 - 0.1307) / 0.3081)) << "pixel " << i;
   for (int i = 0; i < 64; ++i) EXPECT_EQ(last[i], static_cast<float>(((192 + i) / 255.0 - 0.1307) / 0.3081));
@@ -201,7 +203,7 @@ TEST(DataLoader, FashionNormalisation) {
   DataLoader loader(data, 1, false, 0);
   loader.start_epoch(0);
   Batch b = *loader.next();
-  EXPECT_EQ(b.images.to_vector<float>()[0], static_cast<float>((1.0 - 0.2860) / 0.3530));
+  EXPECT_EQ(b.input.to_vector<float>()[0], static_cast<float>((1.0 - 0.2860) / 0.3530));
   EXPECT_EQ(Normalization::named("mnist").std, 0.3081);
   expect_error<ValueError>([] { Normalization::named("cifar"); }, {"unknown data set 'cifar'"});
 }
@@ -235,8 +237,8 @@ TEST(DataLoader, PrefetchGivesTheSameBatches) {
       auto b = without.next();
       ASSERT_TRUE(b.has_value());
       EXPECT_EQ(a->index, b->index);
-      EXPECT_EQ(a->images.to_vector<float>(), b->images.to_vector<float>());
-      EXPECT_EQ(a->labels.to_vector<int64_t>(), b->labels.to_vector<int64_t>());
+      EXPECT_EQ(a->input.to_vector<float>(), b->input.to_vector<float>());
+      EXPECT_EQ(a->target.to_vector<int64_t>(), b->target.to_vector<int64_t>());
       ++count;
     }
     EXPECT_FALSE(without.next().has_value());

@@ -81,6 +81,14 @@ void write_st(const std::filesystem::path& p, const std::string& header, size_t 
   write_st(p, header, std::vector<uint8_t>(data_bytes, 0));
 }
 
+// Loading a.safetensors made of `header` and `data_bytes` zero bytes fails with an
+// IoError that says `message`.
+void expect_header_refused(const std::string& header, size_t data_bytes, std::string_view message) {
+  TempDir dir;
+  write_st(dir / "a.safetensors", header, data_bytes);
+  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); }, message);
+}
+
 TEST(Safetensors, RoundTripIsExactForEveryDtype) {
   TempDir dir;
   NamedTensors tensors = sample_tensors();
@@ -173,20 +181,14 @@ TEST(Safetensors, HeaderLengthLargerThanTheFile) {
 }
 
 TEST(Safetensors, BadJson) {
-  TempDir dir;
-  write_st(dir / "a.safetensors", R"({"w":{"dtype":"F32",)", 0);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"a.safetensors: the header is not valid JSON"});
-  write_st(dir / "b.safetensors", "[1,2]", 0);
-  expect_error<IoError>([&] { load_safetensors(dir / "b.safetensors"); }, {"header must be a JSON object, got array"});
+  expect_header_refused(R"({"w":{"dtype":"F32",)", 0, "a.safetensors: the header is not valid JSON");
+  expect_header_refused("[1,2]", 0, "header must be a JSON object, got array");
 }
 
 TEST(Safetensors, UnsupportedDtype) {
-  TempDir dir;
-  write_st(dir / "a.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", 2);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"a.safetensors: tensor 'w': unsupported dtype \"F8_E4M3\" (dagrad reads F32, F64, BF16, F16, "
-                         "BOOL, I8, I16, I32, I64, U8, U16, U32, U64)"});
+  expect_header_refused(R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", 2,
+                        "a.safetensors: tensor 'w': unsupported dtype \"F8_E4M3\" (dagrad reads F32, F64, BF16, F16, "
+                        "BOOL, I8, I16, I32, I64, U8, U16, U32, U64)");
 }
 
 // Bytes as PyTorch writes them: bfloat16 1.0 is 0x3f80, float16 -2.0 is 0xc000, and any
@@ -208,58 +210,39 @@ TEST(Safetensors, ReadsSixteenBitFloatsAndBoolsWrittenElsewhere) {
 }
 
 TEST(Safetensors, MalformedEntries) {
-  TempDir dir;
-  write_st(dir / "a.safetensors", R"({"w":{"dtype":"F32","shape":[2]}})", 8);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"tensor 'w': header entry has no \"data_offsets\""});
-  write_st(dir / "b.safetensors", R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8);
-  expect_error<IoError>([&] { load_safetensors(dir / "b.safetensors"); },
-                        {"tensor 'w': shape must be an array of non-negative integers, got [-2]"});
-  write_st(dir / "c.safetensors", R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8);
-  expect_error<IoError>([&] { load_safetensors(dir / "c.safetensors"); },
-                        {"tensor 'w': data_offsets must be [begin, end] with 0 <= begin <= end, got [8,0]"});
-  write_st(dir / "d.safetensors", R"({"__metadata__":{"step":12}})", 0);
-  expect_error<IoError>([&] { load_safetensors(dir / "d.safetensors"); }, {"metadata 'step' must be a string, got 12"});
+  expect_header_refused(R"({"w":{"dtype":"F32","shape":[2]}})", 8, "tensor 'w': header entry has no \"data_offsets\"");
+  expect_header_refused(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8,
+                        "tensor 'w': shape must be an array of non-negative integers, got [-2]");
+  expect_header_refused(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8,
+                        "tensor 'w': data_offsets must be [begin, end] with 0 <= begin <= end, got [8,0]");
+  expect_header_refused(R"({"__metadata__":{"step":12}})", 0, "metadata 'step' must be a string, got 12");
 }
 
 TEST(Safetensors, SizeDisagreesWithShape) {
-  TempDir dir;
-  write_st(dir / "a.safetensors",
-           R"({"fc1.weight":{"dtype":"F32","shape":[128,9216],"data_offsets":[0,4718588]}})", 16);
-  expect_error<IoError>(
-      [&] { load_safetensors(dir / "a.safetensors"); },
-      {"a.safetensors: tensor 'fc1.weight': shape [128,9216] float32 needs 4718592 bytes but data_offsets span 4718588"});
+  expect_header_refused(
+      R"({"fc1.weight":{"dtype":"F32","shape":[128,9216],"data_offsets":[0,4718588]}})", 16,
+      "a.safetensors: tensor 'fc1.weight': shape [128,9216] float32 needs 4718592 bytes but data_offsets span 4718588");
 }
 
 TEST(Safetensors, OffsetsOutOfRange) {
-  TempDir dir;
-  write_st(dir / "a.safetensors", R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[8,24]}})", 16);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"tensor 'w': data_offsets [8,24] lie outside the data section, which has 16 bytes"});
+  expect_header_refused(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[8,24]}})", 16,
+                        "tensor 'w': data_offsets [8,24] lie outside the data section, which has 16 bytes");
 }
 
 TEST(Safetensors, OverlappingTensors) {
-  TempDir dir;
-  write_st(dir / "a.safetensors",
-           R"({"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]},"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
-           24);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"a.safetensors: tensors 'a' [0,16) and 'b' [8,24) overlap"});
+  expect_header_refused(
+      R"({"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]},"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+      24, "a.safetensors: tensors 'a' [0,16) and 'b' [8,24) overlap");
 }
 
 TEST(Safetensors, GapsInTheDataSection) {
-  TempDir dir;
-  write_st(dir / "a.safetensors",
-           R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}})",
-           12);
-  expect_error<IoError>([&] { load_safetensors(dir / "a.safetensors"); },
-                        {"bytes [4,8) of the data section belong to no tensor (a gap after 'a', before 'b')"});
-  write_st(dir / "b.safetensors", R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 10);
-  expect_error<IoError>([&] { load_safetensors(dir / "b.safetensors"); },
-                        {"the data section has 10 bytes but the tensors cover only 4"});
-  write_st(dir / "c.safetensors", R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 6);
-  expect_error<IoError>([&] { load_safetensors(dir / "c.safetensors"); },
-                        {"bytes [0,2) of the data section belong to no tensor (before the first tensor"});
+  expect_header_refused(
+      R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}})",
+      12, "bytes [4,8) of the data section belong to no tensor (a gap after 'a', before 'b')");
+  expect_header_refused(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 10,
+                        "the data section has 10 bytes but the tensors cover only 4");
+  expect_header_refused(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 6,
+                        "bytes [0,2) of the data section belong to no tensor (before the first tensor");
 }
 
 TEST(Safetensors, MissingFile) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "tests/error_of.h"  // expect_error, error_of
 
 namespace dagrad::testing {
 
@@ -44,19 +45,6 @@ inline void write_bytes(const std::filesystem::path& p, const std::vector<uint8_
 inline std::vector<uint8_t> read_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs `fn`, which must throw E with a message containing every one of `parts`.
-template <class E, class Fn>
-void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an exception containing '" << *parts.begin() << "'";
-  } catch (const E& e) {
-    std::string msg = e.what();
-    for (const std::string& part : parts) EXPECT_NE(msg.find(part), std::string::npos) << "message: " << msg
-                                                                                         << "\nmissing: " << part;
-  }
 }
 
 }  // namespace dagrad::testing

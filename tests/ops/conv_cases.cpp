@@ -13,14 +13,10 @@ struct ConvSpec {
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   bool bias = false;
 
-  int64_t out_h() const { return (x[2] + 2 * ph - dh * (w[2] - 1) - 1) / sh + 1; }
-  int64_t out_w() const { return (x[3] + 2 * pw - dw * (w[3] - 1) - 1) / sw + 1; }
+  int64_t out_h() const { return window_output(x[2], w[2], sh, ph, dh); }
+  int64_t out_w() const { return window_output(x[3], w[3], sw, pw, dw); }
   Shape y() const { return Shape{x[0], w[0], out_h(), out_w()}; }
-  Attrs attrs() const {
-    return Attrs{{"stride", std::vector<int64_t>{sh, sw}},
-                 {"padding", std::vector<int64_t>{ph, pw}},
-                 {"dilation", std::vector<int64_t>{dh, dw}}};
-  }
+  Attrs attrs() const { return hw_attrs({{"stride", sh, sw}, {"padding", ph, pw}, {"dilation", dh, dw}}); }
 };
 
 std::vector<ConvSpec> conv_specs() {
@@ -70,6 +66,36 @@ OpCase conv_case(const ConvSpec& s, DType dt, const std::string& suffix) {
   return c;
 }
 
+// The two gradients of conv2d: inputs grad_y [N,O,OH,OW] and the other operand (the
+// weight for dX, x for dW); the reference sums the same product terms as conv2d's.
+enum class ConvGrad { input, weight };
+
+std::vector<OpCase> backward_cases(ConvGrad which, uint64_t seed) {
+  const bool dx = which == ConvGrad::input;
+  std::vector<OpCase> cases;
+  for (const ConvSpec& s : conv_specs())
+    for (DType dt : {DType::f32, DType::f64, DType::bf16}) {
+      OpCase c = conv_case(s, dt, "");
+      const Shape& result = dx ? s.x : s.w;
+      c.attrs.set(dx ? "x_shape" : "w_shape", std::vector<int64_t>(result.begin(), result.end()));
+      c.inputs = {random_tensor(s.y(), dt, seed++), random_tensor(dx ? s.w : s.x, dt, seed++)};
+      c.reference = [s, dx](const std::vector<Tensor>& in, const Attrs&) {
+        Tensor grad = Tensor::zeros(dx ? s.x : s.w, DType::f64);
+        double* p = grad.data<double>();
+        Shape ys = s.y();
+        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
+                             int64_t iw) {
+          const int64_t x_at = idx4(s.x, n, ch, ih, iw), w_at = idx4(s.w, o, ch, i, j);
+          // dX[x] += dY·W[w];  dW[w] += dY·X[x]
+          p[dx ? x_at : w_at] += at(in[0], idx4(ys, n, o, oh, ow)) * at(in[1], dx ? w_at : x_at);
+        });
+        return std::vector<Tensor>{grad};
+      };
+      cases.push_back(c);
+    }
+  return cases;
+}
+
 }  // namespace
 
 DAGRAD_OP_CASES("conv2d") {
@@ -99,50 +125,8 @@ DAGRAD_OP_CASES("conv2d") {
   return cases;
 }
 
-DAGRAD_OP_CASES("conv2d_backward_input") {
-  std::vector<OpCase> cases;
-  uint64_t seed = 2000;
-  for (const ConvSpec& s : conv_specs())
-    for (DType dt : {DType::f32, DType::f64, DType::bf16}) {
-      OpCase c = conv_case(s, dt, "");
-      c.attrs.set("x_shape", std::vector<int64_t>(s.x.begin(), s.x.end()));
-      c.inputs = {random_tensor(s.y(), dt, seed++), random_tensor(s.w, dt, seed++)};
-      c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-        Tensor dx = Tensor::zeros(s.x, DType::f64);
-        double* p = dx.data<double>();
-        Shape ys = s.y();
-        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
-                             int64_t iw) {
-          p[idx4(s.x, n, ch, ih, iw)] += at(in[0], idx4(ys, n, o, oh, ow)) * at(in[1], idx4(s.w, o, ch, i, j));
-        });
-        return std::vector<Tensor>{dx};
-      };
-      cases.push_back(c);
-    }
-  return cases;
-}
+DAGRAD_OP_CASES("conv2d_backward_input") { return backward_cases(ConvGrad::input, 2000); }
 
-DAGRAD_OP_CASES("conv2d_backward_weight") {
-  std::vector<OpCase> cases;
-  uint64_t seed = 3000;
-  for (const ConvSpec& s : conv_specs())
-    for (DType dt : {DType::f32, DType::f64, DType::bf16}) {
-      OpCase c = conv_case(s, dt, "");
-      c.attrs.set("w_shape", std::vector<int64_t>(s.w.begin(), s.w.end()));
-      c.inputs = {random_tensor(s.y(), dt, seed++), random_tensor(s.x, dt, seed++)};
-      c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-        Tensor dw = Tensor::zeros(s.w, DType::f64);
-        double* p = dw.data<double>();
-        Shape ys = s.y();
-        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
-                             int64_t iw) {
-          p[idx4(s.w, o, ch, i, j)] += at(in[0], idx4(ys, n, o, oh, ow)) * at(in[1], idx4(s.x, n, ch, ih, iw));
-        });
-        return std::vector<Tensor>{dw};
-      };
-      cases.push_back(c);
-    }
-  return cases;
-}
+DAGRAD_OP_CASES("conv2d_backward_weight") { return backward_cases(ConvGrad::weight, 3000); }
 
 }  // namespace dagrad::testing

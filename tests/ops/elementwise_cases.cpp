@@ -251,6 +251,31 @@ DAGRAD_OP_CASES("sign") {
   return without_grad(std::move(cases));
 }
 
+// ---- trigonometric, hyperbolic, rounding ----
+
+DAGRAD_OP_CASES("sin") { return unary_cases([](double x, const Attrs&) { return std::sin(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("cos") { return unary_cases([](double x, const Attrs&) { return std::cos(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("tan") { return unary_cases([](double x, const Attrs&) { return std::tan(x); }, {}, {-1.2, 1.2}); }
+DAGRAD_OP_CASES("asin") { return unary_cases([](double x, const Attrs&) { return std::asin(x); }, {}, {-0.9, 0.9}); }
+DAGRAD_OP_CASES("acos") { return unary_cases([](double x, const Attrs&) { return std::acos(x); }, {}, {-0.9, 0.9}); }
+DAGRAD_OP_CASES("atan") { return unary_cases([](double x, const Attrs&) { return std::atan(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("sinh") { return unary_cases([](double x, const Attrs&) { return std::sinh(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("cosh") { return unary_cases([](double x, const Attrs&) { return std::cosh(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("asinh") { return unary_cases([](double x, const Attrs&) { return std::asinh(x); }, {}, {-3.0, 3.0}); }
+DAGRAD_OP_CASES("acosh") { return unary_cases([](double x, const Attrs&) { return std::acosh(x); }, {}, {1.2, 3.0}); }
+DAGRAD_OP_CASES("atanh") { return unary_cases([](double x, const Attrs&) { return std::atanh(x); }, {}, {-0.9, 0.9}); }
+
+static std::vector<OpCase> rounding_cases(double (*f)(double)) {
+  auto ref = [f](double x, const Attrs&) { return f(x); };
+  auto cases = unary_cases(ref, {}, {-4.0, 4.0});
+  for (DType t : kDtypes)
+    cases.push_back(unary_case("integers and halves", t, values({-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -3.0, 4.0, 0.0}, t), ref, {}));
+  return without_grad(std::move(cases));
+}
+DAGRAD_OP_CASES("floor") { return rounding_cases([](double x) { return std::floor(x); }); }
+DAGRAD_OP_CASES("ceil") { return rounding_cases([](double x) { return std::ceil(x); }); }
+DAGRAD_OP_CASES("round") { return rounding_cases([](double x) { return std::nearbyint(x); }); }
+
 // ---- binary ----
 
 DAGRAD_OP_CASES("add") {
@@ -276,6 +301,10 @@ DAGRAD_OP_CASES("div") {
 DAGRAD_OP_CASES("maximum") {
   // Continuous random inputs: ties (where the gradient is not defined) do not occur.
   return binary_cases([](double a, double b, const Attrs&) { return a >= b ? a : b; });
+}
+
+DAGRAD_OP_CASES("minimum") {
+  return binary_cases([](double a, double b, const Attrs&) { return a <= b ? a : b; }, {}, {}, {}, 401);
 }
 
 DAGRAD_OP_CASES("greater_equal") {

@@ -165,15 +165,8 @@ TEST(ElementwiseMath, TilesMatchKernels) {
     for (CaseGenerator gen : gens->second)
       for (const OpCase& c : gen()) {
         ASSERT_EQ(static_cast<int>(c.inputs.size()), d->elementwise->arity) << d->name << " [" << c.label << "]";
-        Graph g;
-        std::vector<Value> ins;
-        TensorMap bind;
-        for (size_t i = 0; i < c.inputs.size(); ++i) {
-          std::string name = "in" + std::to_string(i);
-          ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
-          bind[name] = c.inputs[i].clone();
-        }
-        const Node& node = g.node(g.add_node(*d, ins, c.attrs, "op", std::source_location::current()));
+        OpGraph og = op_graph(*d, c);
+        const Node& node = og.op_node();
         // The per-element form covers values of one compute type (a cast to an integer,
         // or between float32 and float64, runs only the op's kernel).
         const DType compute = compute_dtype(node.outputs[0].dtype);
@@ -181,7 +174,7 @@ TEST(ElementwiseMath, TilesMatchKernels) {
             std::any_of(c.inputs.begin(), c.inputs.end(), [&](const Tensor& t) { return compute_dtype(t.dtype()) != compute; }))
           continue;
         std::vector<Value> out{node.output()};
-        Tensor got = interpret(g, out, bind)[0];
+        Tensor got = interpret(*og.graph, out, deep_copy(og.bindings))[0];
         dispatch_floating(compute, d->name, [&]<class T>() { check_tile<T>(node, c, got); });
       }
   }

@@ -2,36 +2,12 @@
 // split depends only on the shapes; conv2d_backward_weight sums fixed image groups).
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "op_cases.h"
 #include "ops/interpreter.h"
 #include "ops/ops.h"
-#include "runtime/thread_pool.h"
 
 using namespace dagrad;
 using namespace dagrad::testing;
-
-namespace {
-
-// Runs the graph's outputs with 1, 2, 3 and 5 threads; every run must match the first bit for bit.
-void expect_same_for_thread_counts(Graph& g, const std::vector<Value>& outs, const TensorMap& bind) {
-  std::vector<Tensor> first;
-  for (int threads : {1, 2, 3, 5}) {
-    set_num_threads(threads);
-    std::vector<Tensor> got = interpret(g, outs, bind);
-    if (first.empty()) {
-      first = got;
-      continue;
-    }
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_EQ(std::memcmp(got[i].raw_data(), first[i].raw_data(), got[i].nbytes()), 0)
-          << "output " << i << " differs with " << threads << " threads";
-  }
-  set_num_threads(0);
-}
-
-}  // namespace
 
 TEST(LinalgConvDeterminism, MatmulAnyThreadCount) {
   Graph g;

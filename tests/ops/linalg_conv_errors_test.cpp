@@ -6,20 +6,13 @@
 
 #include "ops/ops.h"
 #include "ops/registry.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 
 namespace {
 
-template <class E, class Fn>
-void expect_error(Fn&& build, const std::string& want) {
-  try {
-    build();
-    ADD_FAILURE() << "no error; expected one containing: " << want;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << "message: " << e.what() << "\nwanted: " << want;
-  }
-}
+using dagrad::testing::expect_error;
 
 Attrs hw(const char* name, int64_t h, int64_t w) { return Attrs{{name, std::vector<int64_t>{h, w}}}; }
 

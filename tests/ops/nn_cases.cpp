@@ -1,5 +1,6 @@
-// Reference cases of the nn family: losses and their backward ops, accuracy, dropout,
-// batch_norm and its backward op. References are plain loops in double.
+// Reference cases of the nn family: losses and their backward ops, accuracy, the
+// confusion matrix, dropout, batch_norm and its backward op. References are plain loops
+// in double.
 #include <cmath>
 
 #include "op_cases.h"
@@ -25,6 +26,22 @@ double row_logsumexp(const Tensor& x, int64_t i, int64_t c) {
   double s = 0;
   for (int64_t j = 0; j < c; ++j) s += std::exp(at(x, i * c + j) - m);
   return m + std::log(s);
+}
+
+// The first maximum of row i of scores [N,C].
+int64_t row_argmax(const Tensor& x, int64_t i, int64_t c) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < c; ++j)
+    if (at(x, i * c + j) > at(x, i * c + best)) best = j;
+  return best;
+}
+
+// One case per dtype and (rows, classes) of kRowsClasses.
+std::vector<OpCase> class_cases(const std::function<OpCase(DType, int64_t n, int64_t c)>& make) {
+  std::vector<OpCase> cases;
+  for (DType dt : kDtypes)
+    for (auto [n, c] : kRowsClasses) cases.push_back(make(dt, n, c));
+  return cases;
 }
 
 Tensor scalar_f64(double v) {
@@ -62,87 +79,79 @@ constexpr double kEps = 1e-5;
 // ---- losses ----
 
 DAGRAD_OP_CASES("nll_loss") {
-  std::vector<OpCase> cases;
-  for (DType dt : kDtypes)
-    for (auto [n, c] : kRowsClasses) {
-      OpCase k;
-      k.label = label("nll", Shape{n, c}, dt);
-      k.inputs = {random_tensor(Shape{n, c}, dt, 10 * n + c, -3.0, -0.1), random_labels(n, c, 20 * n + c)};
-      k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
-        const int64_t n = in[0].shape()[0], c = in[0].shape()[1];
-        double acc = 0;
-        for (int64_t i = 0; i < n; ++i) acc -= at(in[0], i * c + target_of(in[1], i));
-        return std::vector<Tensor>{scalar_f64(acc / n)};
-      };
-      k.grad_inputs = {0};
-      cases.push_back(k);
-    }
-  return cases;
+  return class_cases([](DType dt, int64_t n, int64_t c) {
+    OpCase k;
+    k.label = label("nll", Shape{n, c}, dt);
+    k.inputs = {random_tensor(Shape{n, c}, dt, 10 * n + c, -3.0, -0.1), random_labels(n, c, 20 * n + c)};
+    k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
+      const int64_t n = in[0].shape()[0], c = in[0].shape()[1];
+      double acc = 0;
+      for (int64_t i = 0; i < n; ++i) acc -= at(in[0], i * c + target_of(in[1], i));
+      return std::vector<Tensor>{scalar_f64(acc / n)};
+    };
+    k.grad_inputs = {0};
+    return k;
+  });
 }
 
 DAGRAD_OP_CASES("nll_loss_backward") {
-  std::vector<OpCase> cases;
-  for (DType dt : kDtypes)
-    for (auto [n, c] : kRowsClasses) {
-      OpCase k;
-      k.label = label("nll backward", Shape{n, c}, dt);
-      k.inputs = {random_tensor(Shape{}, dt, 30 * n + c, 0.5, 2.0),
-                  random_tensor(Shape{n, c}, dt, 10 * n + c, -3.0, -0.1), random_labels(n, c, 20 * n + c)};
-      k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
-        const int64_t n = in[1].shape()[0], c = in[1].shape()[1];
-        const double g = at(in[0], 0);
-        return std::vector<Tensor>{
-            make_f64(in[1].shape(), [&](int64_t f) { return f % c == target_of(in[2], f / c) ? -g / n : 0.0; })};
-      };
-      k.grad_inputs = {0};
-      cases.push_back(k);
-    }
+  return class_cases([](DType dt, int64_t n, int64_t c) {
+    OpCase k;
+    k.label = label("nll backward", Shape{n, c}, dt);
+    k.inputs = {random_tensor(Shape{}, dt, 30 * n + c, 0.5, 2.0),
+                random_tensor(Shape{n, c}, dt, 10 * n + c, -3.0, -0.1), random_labels(n, c, 20 * n + c)};
+    k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
+      const int64_t n = in[1].shape()[0], c = in[1].shape()[1];
+      const double g = at(in[0], 0);
+      return std::vector<Tensor>{
+          make_f64(in[1].shape(), [&](int64_t f) { return f % c == target_of(in[2], f / c) ? -g / n : 0.0; })};
+    };
+    k.grad_inputs = {0};
+    return k;
+  });
+}
+
+// Logits in [-2, 2), and per dtype logits far beyond exp's range, where only the
+// max-shifted form stays finite; `backward` puts a scalar incoming gradient first.
+std::vector<OpCase> softmax_cross_entropy_cases(const char* what, bool backward) {
+  auto grad = [&](DType dt, uint64_t seed) {
+    return backward ? std::vector<Tensor>{random_tensor(Shape{}, dt, seed, 0.5, 2.0)} : std::vector<Tensor>{};
+  };
+  std::vector<OpCase> cases = class_cases([&](DType dt, int64_t n, int64_t c) {
+    OpCase k;
+    k.label = label(what, Shape{n, c}, dt);
+    k.inputs = grad(dt, 60 * n + c);
+    k.inputs.push_back(random_tensor(Shape{n, c}, dt, 40 * n + c, -2.0, 2.0));
+    k.inputs.push_back(random_labels(n, c, 50 * n + c));
+    return k;
+  });
+  for (DType dt : kDtypes) {
+    OpCase big;
+    big.label = label(str_cat(what, " large logits"), Shape{4, 6}, dt);
+    big.inputs = grad(dt, 79);
+    big.inputs.push_back(random_tensor(Shape{4, 6}, dt, 77, -500.0, 500.0));
+    big.inputs.push_back(random_labels(4, 6, 78));
+    cases.push_back(big);
+  }
   return cases;
 }
 
 DAGRAD_OP_CASES("softmax_cross_entropy") {
-  std::vector<OpCase> cases;
-  for (DType dt : kDtypes) {
-    for (auto [n, c] : kRowsClasses) {
-      OpCase k;
-      k.label = label("sce", Shape{n, c}, dt);
-      k.inputs = {random_tensor(Shape{n, c}, dt, 40 * n + c, -2.0, 2.0), random_labels(n, c, 50 * n + c)};
-      k.grad_inputs = {0};
-      cases.push_back(k);
-    }
-    // Logits far beyond exp's range: only the max-shifted form stays finite.
-    OpCase big;
-    big.label = label("sce large logits", Shape{4, 6}, dt);
-    big.inputs = {random_tensor(Shape{4, 6}, dt, 77, -500.0, 500.0), random_labels(4, 6, 78)};
-    big.grad_inputs = {0};
-    cases.push_back(big);
-  }
-  for (OpCase& k : cases)
+  std::vector<OpCase> cases = softmax_cross_entropy_cases("sce", /*backward=*/false);
+  for (OpCase& k : cases) {
+    k.grad_inputs = {0};
     k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
       const int64_t n = in[0].shape()[0], c = in[0].shape()[1];
       double acc = 0;
       for (int64_t i = 0; i < n; ++i) acc += row_logsumexp(in[0], i, c) - at(in[0], i * c + target_of(in[1], i));
       return std::vector<Tensor>{scalar_f64(acc / n)};
     };
+  }
   return cases;
 }
 
 DAGRAD_OP_CASES("softmax_cross_entropy_backward") {
-  std::vector<OpCase> cases;
-  for (DType dt : kDtypes) {
-    for (auto [n, c] : kRowsClasses) {
-      OpCase k;
-      k.label = label("sce backward", Shape{n, c}, dt);
-      k.inputs = {random_tensor(Shape{}, dt, 60 * n + c, 0.5, 2.0),
-                  random_tensor(Shape{n, c}, dt, 40 * n + c, -2.0, 2.0), random_labels(n, c, 50 * n + c)};
-      cases.push_back(k);
-    }
-    OpCase big;
-    big.label = label("sce backward large logits", Shape{4, 6}, dt);
-    big.inputs = {random_tensor(Shape{}, dt, 79, 0.5, 2.0), random_tensor(Shape{4, 6}, dt, 77, -500.0, 500.0),
-                  random_labels(4, 6, 78)};
-    cases.push_back(big);
-  }
+  std::vector<OpCase> cases = softmax_cross_entropy_cases("sce backward", /*backward=*/true);
   for (OpCase& k : cases)
     k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
       const int64_t n = in[1].shape()[0], c = in[1].shape()[1];
@@ -159,35 +168,97 @@ DAGRAD_OP_CASES("softmax_cross_entropy_backward") {
 // ---- accuracy ----
 
 DAGRAD_OP_CASES("accuracy") {
+  return class_cases([](DType dt, int64_t n, int64_t c) {
+    OpCase k;
+    k.label = label("accuracy", Shape{n, c}, dt);
+    Tensor logits = random_tensor(Shape{n, c}, dt, 70 * n + c);
+    Tensor target = random_labels(n, c, 80 * n + c);
+    // Every other row's target is its argmax, so the fraction is neither 0 nor 1.
+    for (int64_t i = 0; i < n; i += 2) target.data<int64_t>()[i] = row_argmax(logits, i, c);
+    k.inputs = {logits, target};
+    k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
+      const int64_t n = in[0].shape()[0], c = in[0].shape()[1];
+      int64_t correct = 0;
+      for (int64_t i = 0; i < n; ++i) correct += row_argmax(in[0], i, c) == target_of(in[1], i);
+      return std::vector<Tensor>{scalar_f64(static_cast<double>(correct) / n)};
+    };
+    k.skip_grad = true;  // piecewise constant
+    return k;
+  });
+}
+
+// ---- confusion_matrix ----
+
+DAGRAD_OP_CASES("confusion_matrix") {
   std::vector<OpCase> cases;
-  for (DType dt : kDtypes)
-    for (auto [n, c] : kRowsClasses) {
-      OpCase k;
-      k.label = label("accuracy", Shape{n, c}, dt);
-      Tensor logits = random_tensor(Shape{n, c}, dt, 70 * n + c);
-      Tensor target = random_labels(n, c, 80 * n + c);
-      // Every other row's target is its argmax, so the fraction is neither 0 nor 1.
-      for (int64_t i = 0; i < n; i += 2) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < c; ++j)
-          if (at(logits, i * c + j) > at(logits, i * c + best)) best = j;
-        target.data<int64_t>()[i] = best;
-      }
-      k.inputs = {logits, target};
-      k.reference = [](const std::vector<Tensor>& in, const Attrs&) {
-        const int64_t n = in[0].shape()[0], c = in[0].shape()[1];
-        int64_t correct = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          int64_t best = 0;
-          for (int64_t j = 1; j < c; ++j)
-            if (at(in[0], i * c + j) > at(in[0], i * c + best)) best = j;
-          correct += best == target_of(in[1], i);
+  // (samples N, classes C): one sample, one class, more classes than samples, many samples.
+  for (auto [n, c] : {std::pair<int64_t, int64_t>{1, 3}, {4, 1}, {3, 10}, {200, 10}}) {
+    OpCase k;
+    k.label = str_cat("confusion_matrix N=", n, " C=", c);
+    Tensor predicted = random_labels(n, c, 90 * n + c);
+    const Tensor target = random_labels(n, c, 95 * n + c);
+    // Half the predictions right, so the diagonal and the rest both count.
+    for (int64_t i = 0; i < n; i += 2) predicted.data<int64_t>()[i] = target.data<int64_t>()[i];
+    k.inputs = {predicted, target};
+    k.attrs = Attrs{{"num_classes", c}};
+    k.reference = [c](const std::vector<Tensor>& in, const Attrs&) {
+      Tensor counts = Tensor::zeros(Shape{c, c}, DType::i64);
+      for (int64_t i = 0; i < in[0].numel(); ++i)
+        ++counts.data<int64_t>()[target_of(in[1], i) * c + target_of(in[0], i)];
+      return std::vector<Tensor>{counts};
+    };
+    k.tol = 0;
+    k.skip_grad = true;
+    cases.push_back(k);
+  }
+  return cases;
+}
+
+// ---- one_hot ----
+
+DAGRAD_OP_CASES("one_hot") {
+  std::vector<OpCase> cases;
+  struct Form {
+    Shape shape;
+    int64_t depth, axis;
+    bool wraps;
+    DType idx, out;
+  };
+  const Form forms[] = {{Shape{5}, 4, -1, false, DType::i64, DType::f32},   {Shape{2, 3}, 6, 1, true, DType::i32, DType::f64},
+                        {Shape{2, 3}, 3, 0, false, DType::i64, DType::i64}, {Shape{}, 7, 0, true, DType::i64, DType::f32},
+                        {Shape{3, 1, 4}, 5, 2, true, DType::i32, DType::f32}};
+  uint64_t seed = 1;
+  for (const Form& f : forms) {
+    OpCase k;
+    k.label = str_cat(f.shape.to_string(), " depth ", f.depth, " axis ", f.axis, f.wraps ? " wrapping" : "");
+    // Indices in [-depth-1, depth+1]: some negative, some out of range either way.
+    Tensor idx = Tensor::empty(f.shape, DType::i64);
+    for (int64_t i = 0; i < idx.numel(); ++i)
+      idx.data<int64_t>()[i] = static_cast<int64_t>(random_bits(seed, i) % (2 * f.depth + 3)) - f.depth - 1;
+    ++seed;
+    k.inputs = {idx.to_dtype(f.idx)};
+    k.attrs = Attrs{{"depth", f.depth}, {"axis", f.axis}, {"negative_wraps", f.wraps},
+                    {"dtype", std::string(dtype_name(f.out))}};
+    k.reference = [f](const std::vector<Tensor>& in, const Attrs&) {
+      const int64_t rank = static_cast<int64_t>(f.shape.rank()) + 1, axis = f.axis < 0 ? f.axis + rank : f.axis;
+      std::vector<int64_t> dims(f.shape.begin(), f.shape.end());
+      dims.insert(dims.begin() + axis, f.depth);
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < axis; ++d) outer *= dims[d];
+      for (int64_t d = axis + 1; d < rank; ++d) inner *= dims[d];
+      Tensor out = Tensor::zeros(Shape(dims), DType::f64);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t v = static_cast<int64_t>(at(in[0], o * inner + i));
+          if (f.wraps && v < 0) v += f.depth;
+          if (v >= 0 && v < f.depth) out.data<double>()[(o * f.depth + v) * inner + i] = 1;
         }
-        return std::vector<Tensor>{scalar_f64(static_cast<double>(correct) / n)};
-      };
-      k.skip_grad = true;  // piecewise constant
-      cases.push_back(k);
-    }
+      return std::vector<Tensor>{out};
+    };
+    k.tol = 0;
+    k.skip_grad = true;
+    cases.push_back(k);
+  }
   return cases;
 }
 

@@ -6,22 +6,13 @@
 
 #include "ops/interpreter.h"
 #include "ops/ops.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, const std::string& substring) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one containing: " << substring;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
+using dagrad::testing::expect_error;
 
 // Runs `loss_fn(scores, target)` with target values `labels` on [N,C] scores.
 template <class Fn>
@@ -107,6 +98,40 @@ TEST(NnErrors, TargetOutOfRangeAtRunTime) {
             {0, 4});
       },
       "[softmax_cross_entropy_backward] target[1] = 4 is out of range for 4 classes");
+}
+
+TEST(NnErrors, ConfusionMatrixInputs) {
+  Graph g;
+  Value p = g.input("p", Shape{5}, DType::i64);
+  Value t = g.input("t", Shape{5}, DType::i64);
+  expect_error<ValueError>([&] { confusion_matrix(p, t, 0); }, "[confusion_matrix] num_classes must be >= 1, got 0");
+  Value pf = g.input("pf", Shape{5});
+  expect_error<TypeError>([&] { confusion_matrix(pf, t, 3); },
+                          "[confusion_matrix] predicted must be int64 class ids, got float32");
+  Value t4 = g.input("t4", Shape{4}, DType::i64);
+  expect_error<ShapeError>([&] { confusion_matrix(p, t4, 3); },
+                           "[confusion_matrix] predicted has 5 entries but target has 4");
+  Value t2 = g.input("t2", Shape{5, 1}, DType::i64);
+  expect_error<ShapeError>([&] { confusion_matrix(p, t2, 3); },
+                           "[confusion_matrix] target must be 1-D [N], got shape [5,1]");
+  // Class ids are checked when the kernel runs.
+  Value counts = confusion_matrix(p, t, 3);
+  std::vector<Value> outs{counts};
+  const Tensor ok = Tensor::from_vector(Shape{5}, std::vector<int64_t>{0, 1, 2, 1, 0});
+  const Tensor bad = Tensor::from_vector(Shape{5}, std::vector<int64_t>{0, 1, 3, 1, 0});
+  EXPECT_EQ(interpret(g, outs, {{"p", ok}, {"t", ok}})[0].to_vector<int64_t>(),
+            (std::vector<int64_t>{2, 0, 0, 0, 2, 0, 0, 0, 1}));
+  expect_error<ValueError>([&] { interpret(g, outs, {{"p", ok}, {"t", bad}}); },
+                           "[confusion_matrix] target[2] = 3 is out of range for 3 classes");
+  expect_error<ValueError>([&] { interpret(g, outs, {{"p", bad}, {"t", ok}}); },
+                           "[confusion_matrix] predicted[2] = 3 is out of range for 3 classes");
+}
+
+TEST(NnErrors, OneHotIndicesMustBeIntegers) {
+  Graph g;
+  for (DType t : {DType::f32, DType::bf16, DType::f16, DType::boolean})
+    expect_error<TypeError>([&] { one_hot(g.input(str_cat("i", dtype_name(t)), Shape{3}, t), 4); },
+                            str_cat("[one_hot] indices must be integers, got ", dtype_name(t)));
 }
 
 TEST(NnErrors, DropoutProbabilityOutOfRange) {

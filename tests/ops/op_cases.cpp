@@ -1,5 +1,13 @@
 #include "op_cases.h"
 
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "ops/op_def.h"
+#include "ops/registry.h"
+#include "runtime/thread_pool.h"
+
 namespace dagrad::testing {
 
 std::map<std::string, std::vector<CaseGenerator>>& op_case_table() {
@@ -33,6 +41,68 @@ Tensor make_f64(const Shape& shape, const std::function<double(int64_t)>& f) {
   Tensor t = Tensor::empty(shape, DType::f64);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = f(i);
   return t;
+}
+
+Tensor to_f64(const Tensor& t) { return is_floating(t.dtype()) ? t.to_dtype(DType::f64) : t; }
+
+std::vector<Value> OpGraph::outputs() const {
+  std::vector<Value> outs;
+  for (size_t o = 0; o < op_node().outputs.size(); ++o) outs.push_back(op_node().output(static_cast<int>(o)));
+  return outs;
+}
+
+OpGraph op_graph(const OpDef& def, const OpCase& c, bool in_f64) {
+  OpGraph og;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const std::string name = str_cat("in", i);
+    const Tensor t = in_f64 ? to_f64(c.inputs[i]) : c.inputs[i];
+    og.inputs.push_back(og.graph->input(name, t.shape(), t.dtype()));
+    og.bindings[name] = t;
+  }
+  og.node = og.graph->add_node(def, og.inputs, c.attrs, c.params, "op", std::source_location::current());
+  return og;
+}
+
+std::vector<std::pair<const OpDef*, std::vector<OpCase>>> elementwise_op_cases() {
+  std::vector<std::pair<const OpDef*, std::vector<OpCase>>> out;
+  for (const OpDef* d : OpRegistry::instance().all()) {
+    if (!d->elementwise) continue;
+    auto gens = op_case_table().find(d->name);
+    if (gens == op_case_table().end()) {
+      ADD_FAILURE() << d->name << " has a per-element form but no reference cases";
+      continue;
+    }
+    out.emplace_back(d, gens->second.front()());
+  }
+  return out;
+}
+
+TensorMap deep_copy(const TensorMap& bindings) {
+  TensorMap copy;
+  for (const auto& [name, t] : bindings) copy[name] = t.clone();
+  return copy;
+}
+
+void expect_same_for_thread_counts(const Graph& g, const std::vector<Value>& outs, const TensorMap& bind) {
+  std::vector<Tensor> first;
+  for (int threads : {1, 2, 3, 5}) {
+    set_num_threads(threads);
+    std::vector<Tensor> got = interpret(g, outs, bind);
+    if (first.empty()) {
+      first = got;
+      continue;
+    }
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(std::memcmp(got[i].raw_data(), first[i].raw_data(), got[i].nbytes()), 0)
+          << "output " << i << " (" << outs[i].producer().op_name() << ") differs with " << threads << " threads";
+  }
+  set_num_threads(0);
+}
+
+Attrs hw_attrs(std::initializer_list<HwAttr> attrs) {
+  Attrs a;
+  for (const HwAttr& hw : attrs) a.set(hw.name, std::vector<int64_t>{hw.h, hw.w});
+  return a;
 }
 
 int64_t broadcast_index(const Shape& out, const Shape& in, int64_t flat_out) {

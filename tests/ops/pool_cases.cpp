@@ -15,14 +15,10 @@ struct PoolSpec {
   Shape x;  // [N,C,H,W]
   int64_t kh, kw, sh, sw, ph = 0, pw = 0;
 
-  int64_t out_h() const { return (x[2] + 2 * ph - kh) / sh + 1; }
-  int64_t out_w() const { return (x[3] + 2 * pw - kw) / sw + 1; }
+  int64_t out_h() const { return window_output(x[2], kh, sh, ph); }
+  int64_t out_w() const { return window_output(x[3], kw, sw, pw); }
   Shape y() const { return Shape{x[0], x[1], out_h(), out_w()}; }
-  Attrs attrs() const {
-    return Attrs{{"kernel", std::vector<int64_t>{kh, kw}},
-                 {"stride", std::vector<int64_t>{sh, sw}},
-                 {"padding", std::vector<int64_t>{ph, pw}}};
-  }
+  Attrs attrs() const { return hw_attrs({{"kernel", kh, kw}, {"stride", sh, sw}, {"padding", ph, pw}}); }
 };
 
 std::vector<PoolSpec> pool_specs() {
@@ -97,18 +93,24 @@ std::vector<OpCase> pool_cases(uint64_t seed, Fn&& make) {
 
 int64_t plane_size(const Shape& s) { return s[2] * s[3]; }
 
+// y [N,C,OH,OW]: `source` (shaped like x) read at each window's argmax of x; max pooling
+// when the source is x itself.
+Tensor at_window_argmax(const PoolSpec& s, const Tensor& source, const Tensor& x) {
+  Tensor y = Tensor::empty(s.y(), DType::f64);
+  for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+    int64_t base = p * plane_size(s.x);
+    y.data<double>()[p * plane_size(s.y()) + o] = at(source, base + argmax_of(x, base, elems));
+  });
+  return y;
+}
+
 }  // namespace
 
 DAGRAD_OP_CASES("max_pool2d") {
   return pool_cases(4000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
     c.inputs = {distinct_tensor(s.x, dt, seed)};
     c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-      Tensor y = Tensor::empty(s.y(), DType::f64);
-      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
-        int64_t base = p * plane_size(s.x);
-        y.data<double>()[p * plane_size(s.y()) + o] = at(in[0], base + argmax_of(in[0], base, elems));
-      });
-      return std::vector<Tensor>{y};
+      return std::vector<Tensor>{at_window_argmax(s, in[0], in[0])};
     };
   });
 }
@@ -131,12 +133,7 @@ DAGRAD_OP_CASES("max_pool2d_gather") {
   return pool_cases(6000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
     c.inputs = {random_tensor(s.x, dt, seed), distinct_tensor(s.x, dt, seed + 1)};
     c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-      Tensor y = Tensor::empty(s.y(), DType::f64);
-      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
-        int64_t base = p * plane_size(s.x);
-        y.data<double>()[p * plane_size(s.y()) + o] = at(in[0], base + argmax_of(in[1], base, elems));
-      });
-      return std::vector<Tensor>{y};
+      return std::vector<Tensor>{at_window_argmax(s, in[0], in[1])};
     };
   });
 }

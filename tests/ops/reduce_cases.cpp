@@ -135,41 +135,38 @@ const std::vector<std::pair<Shape, Shape>> kBroadcastPairs = {
     {{32, 1, 1}, {64, 32, 7, 7}},
 };
 
-DAGRAD_OP_CASES("sum_to") {
+// One case per pair and dtype, from the big shape to the small one (sum_to) or the other
+// way (broadcast_to); `reference` computes the result from the input and the "shape" attribute.
+std::vector<OpCase> broadcast_pair_cases(bool to_small, uint64_t seed, decltype(OpCase::reference) reference) {
   std::vector<OpCase> cases;
-  uint64_t seed = 5000;
   for (const auto& [small, big] : kBroadcastPairs)
     for (DType t : kDtypes) {
+      const Shape& from = to_small ? big : small;
+      const Shape& to = to_small ? small : big;
       OpCase c;
-      c.label = label(big, t, "to " + small.to_string());
-      c.inputs = {random_tensor(big, t, seed++)};
-      c.attrs = Attrs{{"shape", dims_vec(small)}};
-      c.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
-        return std::vector<Tensor>{sum_to_ref(in[0], Shape(a.get_ints("shape")))};
-      };
+      c.label = label(from, t, "to " + to.to_string());
+      c.inputs = {random_tensor(from, t, seed++)};
+      c.attrs = Attrs{{"shape", dims_vec(to)}};
+      c.reference = reference;
       c.skip_grad = big.numel() > kMaxGradElems;
       cases.push_back(c);
     }
   return cases;
 }
 
+DAGRAD_OP_CASES("sum_to") {
+  return broadcast_pair_cases(/*to_small=*/true, 5000, [](const std::vector<Tensor>& in, const Attrs& a) {
+    return std::vector<Tensor>{sum_to_ref(in[0], Shape(a.get_ints("shape")))};
+  });
+}
+
 DAGRAD_OP_CASES("broadcast_to") {
-  std::vector<OpCase> cases;
-  uint64_t seed = 6000;
-  for (const auto& [small, big] : kBroadcastPairs)
-    for (DType t : kDtypes) {
-      OpCase c;
-      c.label = label(small, t, "to " + big.to_string());
-      c.inputs = {random_tensor(small, t, seed++)};
-      c.attrs = Attrs{{"shape", dims_vec(big)}};
-      c.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
+  std::vector<OpCase> cases =
+      broadcast_pair_cases(/*to_small=*/false, 6000, [](const std::vector<Tensor>& in, const Attrs& a) {
         Shape to(a.get_ints("shape"));
         return std::vector<Tensor>{
             make_f64(to, [&](int64_t i) { return at(in[0], broadcast_index(to, in[0].shape(), i)); })};
-      };
-      c.skip_grad = big.numel() > kMaxGradElems;
-      cases.push_back(c);
-    }
+      });
   // Integer tensors broadcast too.
   OpCase c;
   c.label = "[3,1] int64 to [2,3,4]";

@@ -2,12 +2,9 @@
 // an order fixed by the shapes alone (full reductions sum fixed-size block partials).
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "op_cases.h"
 #include "ops/interpreter.h"
 #include "ops/ops.h"
-#include "runtime/thread_pool.h"
 
 using namespace dagrad;
 using namespace dagrad::testing;
@@ -36,17 +33,5 @@ TEST(ReduceShapeDeterminism, AnyThreadCount) {
                              slice(b, 1, 3, 30),
                              sum(d, {0}),
                              max(d, {0})};
-  std::vector<Tensor> first;
-  for (int threads : {1, 2, 3, 5}) {
-    set_num_threads(threads);
-    std::vector<Tensor> got = interpret(g, outs, bind);
-    if (first.empty()) {
-      first = got;
-      continue;
-    }
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_EQ(std::memcmp(got[i].raw_data(), first[i].raw_data(), got[i].nbytes()), 0)
-          << "output " << i << " (" << outs[i].producer().op_name() << ") differs with " << threads << " threads";
-  }
-  set_num_threads(0);
+  expect_same_for_thread_counts(g, outs, bind);
 }

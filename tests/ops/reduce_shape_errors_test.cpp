@@ -7,25 +7,13 @@
 
 #include "ops/ops.h"
 #include "ops/registry.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 
 namespace {
 
-// Runs fn, expecting an exception of type E whose message contains every fragment.
-template <class E>
-void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "no exception; expected one mentioning '" << *fragments.begin() << "'";
-  } catch (const E& e) {
-    std::string msg = e.what();
-    for (const std::string& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "message: " << msg << "\nmissing: " << f;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
+using dagrad::testing::expect_error;
 
 class ReduceShapeErrors : public ::testing::Test {
  protected:

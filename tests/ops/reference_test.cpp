@@ -12,47 +12,59 @@ using namespace dagrad::testing;
 
 namespace {
 // Sources bound at run time have no kernel to check.
-bool is_bound_source(const OpDef& d) { return d.name == "input" || d.name == "parameter"; }
+bool is_bound_source(const OpDef& d) { return d.flags.bound(); }
 
-void run_case(const OpDef& def, const OpCase& c) {
-  Graph g;
-  std::vector<Value> ins;
-  TensorMap bind;
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    std::string name = "in" + std::to_string(i);
-    ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
-    bind[name] = c.inputs[i];
-  }
-  int id = g.add_node(def, ins, c.attrs, "op", std::source_location::current());
-  std::vector<Value> outs;
-  for (size_t i = 0; i < g.node(id).outputs.size(); ++i) outs.push_back(Value{&g, id, static_cast<int>(i)});
-  // Inputs are cloned so in-place ops do not disturb the reference's view of them.
-  TensorMap fresh;
-  for (auto& [k, t] : bind) fresh[k] = t.clone();
-  std::vector<Tensor> got = interpret(g, outs, fresh);
-  std::vector<Tensor> want = c.reference(c.inputs, c.attrs);
-  // Ops that write inputs in place: the reference may append the expected new values
-  // of those inputs after the outputs.
-  std::vector<int> written;
+// The inputs `def` writes in place that case `c` has (optional inputs may be absent).
+std::vector<int> written_inputs(const OpDef& def, const OpCase& c) {
+  std::vector<int> slots;
   for (int slot : def.writes_inputs)
-    if (slot < static_cast<int>(c.inputs.size())) written.push_back(slot);
-  if (want.size() == got.size() + written.size())
-    for (int slot : written) got.push_back(fresh["in" + std::to_string(slot)]);
-  ASSERT_EQ(got.size(), want.size()) << def.name << " " << c.label;
-  for (size_t o = 0; o < got.size(); ++o) {
-    ASSERT_EQ(got[o].shape(), want[o].shape()) << def.name << " " << c.label << " output " << o;
-    if (o < g.node(id).outputs.size()) {
-      ASSERT_EQ(got[o].dtype(), g.node(id).outputs[o].dtype);
-    }
-    for (int64_t i = 0; i < got[o].numel(); ++i) {
-      double gv = at(got[o], i), wv = at(want[o], i);
-      if (gv == wv || (std::isnan(gv) && std::isnan(wv))) continue;  // also equal infinities, NaN for NaN
-      ASSERT_LE(std::abs(gv - wv) / (1 + std::abs(wv)), c.tol)
-          << def.name << " [" << c.label << "] output " << o << " element " << i << ": got " << gv << " want " << wv;
-    }
+    if (slot < static_cast<int>(c.inputs.size())) slots.push_back(slot);
+  return slots;
+}
+
+void expect_close(const Tensor& got, const Tensor& want, const OpDef& def, const OpCase& c, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << def.name << " [" << c.label << "] " << what;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    double gv = at(got, i), wv = at(want, i);
+    if (gv == wv || (std::isnan(gv) && std::isnan(wv))) continue;  // also equal infinities, NaN for NaN
+    ASSERT_LE(std::abs(gv - wv) / (1 + std::abs(wv)), c.tol)
+        << def.name << " [" << c.label << "] " << what << " element " << i << ": got " << gv << " want " << wv;
   }
 }
+
+// The outputs, then the new values of the inputs the op writes in place: a reference
+// returns both (OpCase::reference), so every in-place write is checked.
+void run_case(const OpDef& def, const OpCase& c) {
+  OpGraph og = op_graph(def, c);
+  // The inputs are copied so that in-place ops leave the reference's view of them alone.
+  TensorMap fresh = deep_copy(og.bindings);
+  std::vector<Tensor> got = interpret(*og.graph, og.outputs(), fresh);
+  std::vector<Tensor> want = c.reference(c.inputs, c.attrs);
+  const std::vector<int> written = written_inputs(def, c);
+  ASSERT_EQ(want.size(), got.size() + written.size())
+      << def.name << " [" << c.label << "]: the reference must return the " << got.size() << " outputs, then the new "
+      << "values of the " << written.size() << " inputs the op writes in place (OpDef::writes_inputs)";
+  for (size_t o = 0; o < got.size(); ++o) {
+    ASSERT_EQ(got[o].dtype(), og.op_node().outputs[o].dtype) << def.name << " [" << c.label << "] output " << o;
+    expect_close(got[o], want[o], def, c, str_cat("output ", o));
+  }
+  for (size_t k = 0; k < written.size(); ++k)
+    expect_close(fresh.at(str_cat("in", written[k])), want[got.size() + k], def, c,
+                 str_cat("input ", written[k], " written in place"));
+}
 }  // namespace
+
+// Each op that writes inputs has cases that write them: the explicit check above is not
+// vacuous for any of them.
+TEST(OpReference, EveryInPlaceOpHasCasesThatWrite) {
+  for (const OpDef* d : OpRegistry::instance().all()) {
+    if (d->writes_inputs.empty() || !op_case_table().count(d->name)) continue;
+    bool writes = false;
+    for (CaseGenerator gen : op_case_table().at(d->name))
+      for (const OpCase& c : gen()) writes = writes || !written_inputs(*d, c).empty();
+    EXPECT_TRUE(writes) << d->name << " writes inputs in place but none of its cases has them";
+  }
+}
 
 TEST(OpReference, EveryOpHasCases) {
   std::vector<std::string> missing;

@@ -34,6 +34,30 @@ Tensor permute_ref(const Tensor& x, const std::vector<int>& perm) {
   });
 }
 
+// Every row once per dtype of kDtypes (the row's `t`), then `int_row`.
+template <class Row>
+std::vector<Row> rows_per_dtype(const std::vector<Row>& rows, const Row& int_row) {
+  std::vector<Row> table;
+  for (DType t : kDtypes)
+    for (Row r : rows) {
+      r.t = t;
+      table.push_back(r);
+    }
+  table.push_back(int_row);
+  return table;
+}
+
+// A case of a one-input op on a `shape` input of dtype t (drawn with seed, which
+// advances); integer and large inputs skip the gradient check.
+OpCase one_input_case(const Shape& shape, DType t, uint64_t& seed, const std::string& what, Attrs attrs) {
+  OpCase c;
+  c.label = label(shape, t, what);
+  c.inputs = {input_of(shape, t, seed++)};
+  c.attrs = std::move(attrs);
+  c.skip_grad = !is_floating(t) || shape.numel() > kMaxGradElems;
+  return c;
+}
+
 DAGRAD_OP_CASES("reshape") {
   const std::vector<std::pair<Shape, std::vector<int64_t>>> table = {
       {{2, 3, 4}, {4, -1}},
@@ -71,28 +95,23 @@ DAGRAD_OP_CASES("transpose") {
   struct Row {
     Shape shape;
     int64_t d0, d1;
-    DType t;
+    DType t = DType::f32;
   };
-  std::vector<Row> table;
-  for (DType t : kDtypes)
-    for (Row r : std::vector<Row>{{{3, 4}, 0, 1, t},
-                                  {{2, 3, 4}, -2, -1, t},
-                                  {{2, 3, 4}, 0, 2, t},
-                                  {{2, 3, 4}, 0, 1, t},
-                                  {{2, 3, 4}, 1, 1, t},
-                                  {{5}, 0, 0, t},
-                                  {{4, 1, 3}, 0, 2, t},
-                                  {{2, 300, 257}, -2, -1, t},
-                                  {{70, 33, 45}, 0, 2, t}})
-      table.push_back(r);
-  table.push_back({{37, 45}, 0, 1, DType::i64});
+  const std::vector<Row> table = rows_per_dtype<Row>({{{3, 4}, 0, 1},
+                                                      {{2, 3, 4}, -2, -1},
+                                                      {{2, 3, 4}, 0, 2},
+                                                      {{2, 3, 4}, 0, 1},
+                                                      {{2, 3, 4}, 1, 1},
+                                                      {{5}, 0, 0},
+                                                      {{4, 1, 3}, 0, 2},
+                                                      {{2, 300, 257}, -2, -1},
+                                                      {{70, 33, 45}, 0, 2}},
+                                                     {{37, 45}, 0, 1, DType::i64});
   std::vector<OpCase> cases;
   uint64_t seed = 11000;
   for (const Row& r : table) {
-    OpCase c;
-    c.label = label(r.shape, r.t, str_cat("dims ", r.d0, ",", r.d1));
-    c.inputs = {input_of(r.shape, r.t, seed++)};
-    c.attrs = Attrs{{"dim0", r.d0}, {"dim1", r.d1}};
+    OpCase c = one_input_case(r.shape, r.t, seed, str_cat("dims ", r.d0, ",", r.d1),
+                              Attrs{{"dim0", r.d0}, {"dim1", r.d1}});
     c.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
       size_t rank = in[0].rank();
       std::vector<int> perm(rank);
@@ -100,7 +119,6 @@ DAGRAD_OP_CASES("transpose") {
       std::swap(perm[norm(a.get_int("dim0"), rank)], perm[norm(a.get_int("dim1"), rank)]);
       return std::vector<Tensor>{permute_ref(in[0], perm)};
     };
-    c.skip_grad = !is_floating(r.t) || r.shape.numel() > kMaxGradElems;
     cases.push_back(c);
   }
   return cases;
@@ -110,34 +128,27 @@ DAGRAD_OP_CASES("permute") {
   struct Row {
     Shape shape;
     std::vector<int64_t> perm;
-    DType t;
+    DType t = DType::f32;
   };
-  std::vector<Row> table;
-  for (DType t : kDtypes)
-    for (Row r : std::vector<Row>{{{2, 3, 4}, {2, 0, 1}, t},
-                                  {{2, 3, 4}, {1, 0, 2}, t},
-                                  {{2, 3, 4}, {0, 2, 1}, t},
-                                  {{2, 3, 4}, {0, 1, 2}, t},
-                                  {{2, 3, 4, 5}, {3, 1, 0, 2}, t},
-                                  {{1, 3, 1, 2}, {3, 2, 1, 0}, t},
-                                  {{3, 4}, {-1, 0}, t},
-                                  {{64, 40, 50}, {2, 0, 1}, t},
-                                  {{8, 16, 30, 31}, {0, 2, 3, 1}, t}})
-      table.push_back(r);
-  table.push_back({{3, 5, 7}, {1, 2, 0}, DType::i64});
+  const std::vector<Row> table = rows_per_dtype<Row>({{{2, 3, 4}, {2, 0, 1}},
+                                                      {{2, 3, 4}, {1, 0, 2}},
+                                                      {{2, 3, 4}, {0, 2, 1}},
+                                                      {{2, 3, 4}, {0, 1, 2}},
+                                                      {{2, 3, 4, 5}, {3, 1, 0, 2}},
+                                                      {{1, 3, 1, 2}, {3, 2, 1, 0}},
+                                                      {{3, 4}, {-1, 0}},
+                                                      {{64, 40, 50}, {2, 0, 1}},
+                                                      {{8, 16, 30, 31}, {0, 2, 3, 1}}},
+                                                     {{3, 5, 7}, {1, 2, 0}, DType::i64});
   std::vector<OpCase> cases;
   uint64_t seed = 12000;
   for (const Row& r : table) {
-    OpCase c;
-    c.label = label(r.shape, r.t, "perm " + attr_to_string(r.perm));
-    c.inputs = {input_of(r.shape, r.t, seed++)};
-    c.attrs = Attrs{{"perm", r.perm}};
+    OpCase c = one_input_case(r.shape, r.t, seed, "perm " + attr_to_string(r.perm), Attrs{{"perm", r.perm}});
     c.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
       std::vector<int> perm;
       for (int64_t p : a.get_ints("perm")) perm.push_back(norm(p, in[0].rank()));
       return std::vector<Tensor>{permute_ref(in[0], perm)};
     };
-    c.skip_grad = !is_floating(r.t) || r.shape.numel() > kMaxGradElems;
     cases.push_back(c);
   }
   return cases;
@@ -147,20 +158,17 @@ DAGRAD_OP_CASES("concat") {
   struct Row {
     std::vector<Shape> shapes;
     int64_t axis;
-    DType t;
+    DType t = DType::f32;
   };
-  std::vector<Row> table;
-  for (DType t : kDtypes)
-    for (Row r : std::vector<Row>{{{{2, 3}, {1, 3}, {4, 3}}, 0, t},
-                                  {{{2, 3}, {2, 1}, {2, 5}}, 1, t},
-                                  {{{2, 3, 4}, {2, 3, 1}, {2, 3, 2}}, -1, t},
-                                  {{{2, 3, 4}, {2, 5, 4}}, 1, t},
-                                  {{{3, 4}}, 0, t},
-                                  {{{5}, {7}}, 0, t},
-                                  {{{100, 700}, {100, 600}}, 1, t},
-                                  {{{1, 20000}, {1, 30001}}, 1, t}})
-      table.push_back(r);
-  table.push_back({{{2, 3}, {2, 2}}, 1, DType::i64});
+  const std::vector<Row> table = rows_per_dtype<Row>({{{{2, 3}, {1, 3}, {4, 3}}, 0},
+                                                      {{{2, 3}, {2, 1}, {2, 5}}, 1},
+                                                      {{{2, 3, 4}, {2, 3, 1}, {2, 3, 2}}, -1},
+                                                      {{{2, 3, 4}, {2, 5, 4}}, 1},
+                                                      {{{3, 4}}, 0},
+                                                      {{{5}, {7}}, 0},
+                                                      {{{100, 700}, {100, 600}}, 1},
+                                                      {{{1, 20000}, {1, 30001}}, 1}},
+                                                     {{{2, 3}, {2, 2}}, 1, DType::i64});
   std::vector<OpCase> cases;
   uint64_t seed = 13000;
   for (const Row& r : table) {
@@ -208,29 +216,24 @@ DAGRAD_OP_CASES("slice") {
   struct Row {
     Shape shape;
     int64_t axis, start, end;
-    DType t;
+    DType t = DType::f32;
   };
-  std::vector<Row> table;
-  for (DType t : kDtypes)
-    for (Row r : std::vector<Row>{{{5}, 0, 1, 4, t},
-                                  {{3, 4, 5}, 1, 1, 3, t},
-                                  {{3, 4, 5}, 2, 2, 5, t},
-                                  {{3, 4, 5}, 0, 0, 1, t},
-                                  {{3, 4, 5}, 0, 0, 3, t},
-                                  {{3, 4, 5}, -1, -3, -1, t},
-                                  {{3, 4, 5}, 1, 2, 2, t},
-                                  {{4, 1, 6}, 1, 0, 1, t},
-                                  {{400, 300}, 0, 50, 350, t},
-                                  {{300, 400}, 1, 7, 399, t}})
-      table.push_back(r);
-  table.push_back({{6, 4}, 0, 2, 5, DType::i64});
+  const std::vector<Row> table = rows_per_dtype<Row>({{{5}, 0, 1, 4},
+                                                      {{3, 4, 5}, 1, 1, 3},
+                                                      {{3, 4, 5}, 2, 2, 5},
+                                                      {{3, 4, 5}, 0, 0, 1},
+                                                      {{3, 4, 5}, 0, 0, 3},
+                                                      {{3, 4, 5}, -1, -3, -1},
+                                                      {{3, 4, 5}, 1, 2, 2},
+                                                      {{4, 1, 6}, 1, 0, 1},
+                                                      {{400, 300}, 0, 50, 350},
+                                                      {{300, 400}, 1, 7, 399}},
+                                                     {{6, 4}, 0, 2, 5, DType::i64});
   std::vector<OpCase> cases;
   uint64_t seed = 14000;
   for (const Row& r : table) {
-    OpCase c;
-    c.label = label(r.shape, r.t, str_cat("axis ", r.axis, " [", r.start, ",", r.end, ")"));
-    c.inputs = {input_of(r.shape, r.t, seed++)};
-    c.attrs = Attrs{{"axis", r.axis}, {"start", r.start}, {"end", r.end}};
+    OpCase c = one_input_case(r.shape, r.t, seed, str_cat("axis ", r.axis, " [", r.start, ",", r.end, ")"),
+                              Attrs{{"axis", r.axis}, {"start", r.start}, {"end", r.end}});
     c.reference = [](const std::vector<Tensor>& in, const Attrs& a) {
       const Shape& s = in[0].shape();
       const int ax = norm(a.get_int("axis"), s.rank());
@@ -246,7 +249,6 @@ DAGRAD_OP_CASES("slice") {
         return flat_of(s, c);
       })};
     };
-    c.skip_grad = !is_floating(r.t) || r.shape.numel() > kMaxGradElems;
     cases.push_back(c);
   }
   return cases;

@@ -17,6 +17,7 @@
 #include "runtime/thread_pool.h"
 #include "scheduler/session.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 
 using namespace dagrad;
 namespace counter = dagrad::testing::alloc_counter;
@@ -51,14 +52,12 @@ TEST(AllocCounter, CountsEveryThread) {
 
 void check_steady_state(DType precision) {
   set_num_threads(2);
-  TrainConfig cfg;
-  cfg.model_name = "mnist-cnn";
+  TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.batch_size = 16;
   cfg.seed = 5;
   cfg.schedule.base_lr = 0.01;
   cfg.compile.num_streams = 2;  // the optimised configuration: fusion, memory plan, 2 streams
   cfg.compile.precision = precision;
-  cfg.progress = false;
   std::ostringstream log;
   Trainer trainer(models::mnist_cnn(), cfg, log);
   scheduler::Session& session = trainer.train_session();
@@ -70,7 +69,7 @@ void check_steady_state(DType precision) {
     std::vector<int64_t> idx(cfg.batch_size);
     std::iota(idx.begin(), idx.end(), b * cfg.batch_size);
     Batch batch = data.gather(idx);
-    batches.push_back({{"images", batch.images}, {"labels", batch.labels}, {"lr", Tensor::full(Shape{}, 0.01)}});
+    batches.push_back({{"images", batch.input}, {"labels", batch.target}, {"lr", Tensor::full(Shape{}, 0.01)}});
   }
   ASSERT_EQ(session.executor_for(batches[0]).num_streams(), 2);
 

@@ -17,19 +17,17 @@
 #include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
 #include "synthetic_data.h"
+#include "test_train_config.h"
 
 using namespace dagrad;
 
 namespace {
 
 std::vector<float> epoch_losses(const MnistDataset& data, bool optimised, DType precision = DType::f32) {
-  TrainConfig cfg;
-  cfg.model_name = "mnist-cnn";
+  TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.batch_size = 16;
   cfg.seed = 11;
   cfg.schedule.base_lr = 0.01;
-  cfg.momentum = 0.9;
-  cfg.progress = false;
   scheduler::CompileOptions& c = cfg.compile;
   c.precision = precision;
   if (optimised) {

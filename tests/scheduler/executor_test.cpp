@@ -13,21 +13,14 @@
 #include "sched_test_util.h"
 #include "scheduler/compile.h"
 #include "scheduler/session.h"
+#include "tests/error_of.h"
 
 namespace dagrad::scheduler::testing {
 namespace {
 
 Tensor values(const Shape& s, std::vector<float> v) { return Tensor::from_vector(s, v); }
 
-template <class E>
-void expect_error(const std::function<void()>& fn, const std::string& substring) {
-  try {
-    fn();
-    FAIL() << "expected an error containing: " << substring;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << e.what();
-  }
-}
+using dagrad::testing::expect_error;
 
 TEST(Executor, ParametersPersistAndInPlaceUpdatesAreVisible) {
   Graph g;

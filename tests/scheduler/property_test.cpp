@@ -23,6 +23,15 @@ struct Variant {
     return str_cat("fuse=", fuse, " epilogues=", epilogues, " streams=", streams, " plan_memory=", plan_memory,
                    " reorder=", reorder);
   }
+  CompileOptions options() const {
+    CompileOptions o;
+    o.fuse = fuse;
+    o.fuse_epilogues = epilogues;
+    o.num_streams = streams;
+    o.plan_memory = plan_memory;
+    o.reorder_for_memory = reorder;
+    return o;
+  }
 };
 
 std::vector<Variant> variants(uint64_t seed) {
@@ -55,13 +64,7 @@ void check_seed(uint64_t seed, DType dtype, Coverage& coverage) {
 
   for (const Variant& v : variants(seed)) {
     SCOPED_TRACE(v.name());
-    CompileOptions opt;
-    opt.fuse = v.fuse;
-    opt.fuse_epilogues = v.epilogues;
-    opt.num_streams = v.streams;
-    opt.plan_memory = v.plan_memory;
-    opt.reorder_for_memory = v.reorder;
-    ExecutionPlan plan = compile(*rg.graph, rg.outputs, opt);
+    ExecutionPlan plan = compile(*rg.graph, rg.outputs, v.options());
     EXPECT_PLAN_SAFE(plan);
     coverage.add(plan);
     EXPECT_LE(plan.arena_bytes, plan.unplanned_bytes);
@@ -71,23 +74,22 @@ void check_seed(uint64_t seed, DType dtype, Coverage& coverage) {
     Executor ex(plan);
     ex.bind(state);
     std::vector<Tensor> got = ex.run(rg.inputs, 3);
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_TRUE(bit_equal(got[i], want[i]))
-          << "output " << i << "\n got " << got[i].to_string() << "\nwant " << want[i].to_string() << "\n"
-          << plan.to_table() << rg.graph->to_dot();
-    for (const auto& [name, t] : ref_state)
-      EXPECT_TRUE(bit_equal(state.at(name), t)) << "parameter " << name << " after the run\n" << plan.to_table();
+    EXPECT_TRUE(all_bit_equal(got, want)) << "\n" << plan.to_table() << rg.graph->to_dot();
+    EXPECT_TRUE(all_bit_equal(state, ref_state)) << ": a parameter after the run\n" << plan.to_table();
     if (::testing::Test::HasFailure()) return;
   }
 }
 
-TEST(SchedulerProperty, RandomGraphsMatchInterpreterFloat32) {
+// Seeds [first, end) of `dtype`, up to the first that fails.
+Coverage check_seeds(uint64_t first, uint64_t end, DType dtype) {
   Coverage c;
-  for (uint64_t seed = 0; seed < 200; ++seed) {
-    check_seed(seed, DType::f32, c);
-    if (::testing::Test::HasFailure()) return;
-  }
+  for (uint64_t seed = first; seed < end && !::testing::Test::HasFailure(); ++seed) check_seed(seed, dtype, c);
+  return c;
+}
+
+TEST(SchedulerProperty, RandomGraphsMatchInterpreterFloat32) {
+  const Coverage c = check_seeds(0, 200, DType::f32);
+  if (::testing::Test::HasFailure()) return;
   EXPECT_GE(c.groups, 500);
   EXPECT_GE(c.epilogues, 100);
   EXPECT_GE(c.events, 500);
@@ -113,21 +115,14 @@ TEST(SchedulerProperty, RepeatedRunsOnFourStreams) {
     ex.bind(state);
     for (uint64_t run = 0; run < 6; ++run) {
       std::vector<Tensor> want = interpret(*rg.graph, rg.outputs, merged(rg.inputs, ref), run);
-      std::vector<Tensor> got = ex.run(rg.inputs);
-      for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(bit_equal(got[i], want[i])) << "run " << run;
+      EXPECT_TRUE(all_bit_equal(ex.run(rg.inputs), want)) << "run " << run;
     }
-    for (const auto& [name, t] : ref) EXPECT_TRUE(bit_equal(state.at(name), t)) << name;
+    EXPECT_TRUE(all_bit_equal(state, ref));
     if (::testing::Test::HasFailure()) return;
   }
 }
 
-TEST(SchedulerProperty, RandomGraphsMatchInterpreterFloat64) {
-  Coverage c;
-  for (uint64_t seed = 1000; seed < 1040; ++seed) {
-    check_seed(seed, DType::f64, c);
-    if (::testing::Test::HasFailure()) return;
-  }
-}
+TEST(SchedulerProperty, RandomGraphsMatchInterpreterFloat64) { check_seeds(1000, 1040, DType::f64); }
 
 }  // namespace
 }  // namespace dagrad::scheduler::testing

@@ -42,6 +42,29 @@ inline std::string joined(const std::vector<std::string>& lines) {
     EXPECT_TRUE(_violations.empty()) << ::dagrad::scheduler::testing::joined(_violations) << (plan).to_table(); \
   } while (0)
 
+// A plan broken on purpose: check_plan must report it, with a violation mentioning `what`.
+inline void expect_violation(const ExecutionPlan& plan, const std::string& what) {
+  const std::vector<std::string> violations = check_plan(plan);
+  ASSERT_FALSE(violations.empty()) << "the broken plan passed the check\n" << plan.to_table();
+  EXPECT_NE(joined(violations).find(what), std::string::npos) << joined(violations);
+}
+
+// Outputs (or state) of a run against the reference's, bit for bit.
+inline ::testing::AssertionResult all_bit_equal(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << got.size() << " outputs, want " << want.size();
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!bit_equal(got[i], want[i]))
+      return ::testing::AssertionFailure() << "output " << i << "\n got " << got[i].to_string() << "\nwant "
+                                           << want[i].to_string();
+  return ::testing::AssertionSuccess();
+}
+inline ::testing::AssertionResult all_bit_equal(const TensorMap& got, const TensorMap& want) {
+  for (const auto& [name, t] : want)
+    if (!got.count(name) || !bit_equal(got.at(name), t)) return ::testing::AssertionFailure() << "'" << name << "' differs";
+  return ::testing::AssertionSuccess();
+}
+
 // The largest total of (aligned) arena bytes live at one point of the issue order: a
 // lower bound for any valid arena.
 inline size_t max_live_bytes(const ExecutionPlan& p) {

@@ -85,3 +85,23 @@ TEST(LrSchedule, ConstantStepCosineWarmup) {
   EXPECT_NEAR(s.at(3), 0.1 * std::cos(0.0) * 0.5 * (1 + std::cos(3.14159265358979 * 0.03)), 1e-6);
   EXPECT_THROW(optim::LrSchedule::parse_kind("linear"), ValueError);
 }
+
+// The Trainer resolves the per-epoch lengths once it knows an epoch's steps.
+TEST(LrSchedule, PerEpochLengthsResolveForARun) {
+  optim::LrSchedule s;
+  s.kind = optim::LrSchedule::Kind::step;
+  s.base_lr = 0.1;
+  s.gamma = 0.5;
+  s.step_size = optim::LrSchedule::kEpoch;
+  s.total_steps = optim::LrSchedule::kRun;
+  const optim::LrSchedule run = s.for_run(/*steps_per_epoch=*/30, /*epochs=*/4);
+  EXPECT_EQ(run.step_size, 30);
+  EXPECT_EQ(run.total_steps, 120);
+  EXPECT_DOUBLE_EQ(run.at(29), 0.1);
+  EXPECT_DOUBLE_EQ(run.at(30), 0.05);
+  // Lengths given in steps stay as they are.
+  s.step_size = 7;
+  s.total_steps = 50;
+  EXPECT_EQ(s.for_run(30, 4).step_size, 7);
+  EXPECT_EQ(s.for_run(30, 4).total_steps, 50);
+}

@@ -8,7 +8,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "../frontend/test_files.h"
+#include "test_files.h"
 #include "frontend/checkpoint/safetensors.h"
 #include "frontend/trainer.h"
 #include "models/models.h"

@@ -1,0 +1,127 @@
+// ONNX reductions (ReduceSum ... ReduceLogSumExp), ArgMax/ArgMin, Softmax, LogSoftmax.
+#include <onnx/onnx_pb.h>
+
+#include "frontend/onnx/translate.h"
+#include "ops/ops.h"
+
+namespace dagrad::onnx {
+
+namespace {
+
+struct Reduction {
+  std::vector<int64_t> axes;  // empty: all
+  bool keepdims = true;
+  bool noop = false;  // no axes given and noop_with_empty_axes set: the input itself
+};
+
+// Axes as an attribute, or (ReduceSum from opset 13) an optional known input.
+Reduction reduction_of(NodeContext& c, bool axes_input) {
+  Reduction r;
+  r.keepdims = c.attr_int("keepdims", 1) != 0;
+  if (axes_input) {
+    if (c.has_input(1)) r.axes = c.known_ints(1, "axes");
+    r.noop = r.axes.empty() && c.attr_int("noop_with_empty_axes", 0) != 0;
+  } else {
+    r.axes = c.attr_ints("axes");
+  }
+  return r;
+}
+
+// sum over the axes of f(x), then g of the result.
+template <Value (*Reduce)(Value, std::vector<int64_t>, bool, const std::source_location&)>
+Outputs reduce_with(NodeContext& c, bool axes_input, Value (*pre)(Value), Value (*post)(Value)) {
+  const Reduction r = reduction_of(c, axes_input);
+  Value x = c.input(0);
+  if (r.noop) return one(x);
+  if (pre) x = pre(x);
+  Value y = Reduce(x, r.axes, r.keepdims, std::source_location::current());
+  return one(post ? post(y) : y);
+}
+
+Value square(Value x) { return x * x; }
+Value sqrt_(Value x) { return sqrt(x); }
+Value log_(Value x) { return log(x); }
+Value abs_(Value x) { return abs(x); }
+Value neg_(Value x) { return -x; }
+Value exp_(Value x) { return exp(x); }
+Value sum_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return sum(x, a, k, l); }
+Value mean_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return mean(x, a, k, l); }
+Value max_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return max(x, a, k, l); }
+
+template <int kSince>
+Outputs reduce_sum(NodeContext& c) { return reduce_with<sum_>(c, kSince >= 13, nullptr, nullptr); }
+Outputs reduce_mean(NodeContext& c) { return reduce_with<mean_>(c, false, nullptr, nullptr); }
+Outputs reduce_max(NodeContext& c) { return reduce_with<max_>(c, false, nullptr, nullptr); }
+Outputs reduce_min(NodeContext& c) { return reduce_with<max_>(c, false, neg_, neg_); }
+Outputs reduce_sum_square(NodeContext& c) { return reduce_with<sum_>(c, false, square, nullptr); }
+Outputs reduce_l1(NodeContext& c) { return reduce_with<sum_>(c, false, abs_, nullptr); }
+Outputs reduce_l2(NodeContext& c) { return reduce_with<sum_>(c, false, square, sqrt_); }
+Outputs reduce_log_sum(NodeContext& c) { return reduce_with<sum_>(c, false, nullptr, log_); }
+Outputs reduce_log_sum_exp(NodeContext& c) {
+  const Reduction r = reduction_of(c, false);
+  Value x = c.input(0);
+  Value m = max(x, r.axes, true);  // stable: log Σ exp(x - m) + m
+  Value y = log(sum(exp(x - m), r.axes, true)) + m;
+  return one(r.keepdims ? y : sum(y, r.axes, false));
+}
+
+// Before opset 13, softmax coerces the input to 2-D at `axis` (default 1) and normalises
+// each row; from 13 it normalises along `axis` (default -1).
+template <bool kLog>
+Outputs softmax_(NodeContext& c) {
+  Value x = c.input(0);
+  const Shape in = x.shape();
+  auto f = [](Value v, int64_t axis) { return kLog ? log_softmax(v, axis) : softmax(v, axis); };
+  if (c.opset() >= 13) return one(f(x, c.attr_int("axis", -1)));
+  int64_t axis = c.attr_int("axis", 1);
+  if (axis < 0) axis += static_cast<int64_t>(in.rank());
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= in[d];
+  Value rows = reshape(x, {outer, in.numel() / std::max<int64_t>(outer, 1)});
+  return one(reshape(f(rows, -1), std::vector<int64_t>(in.begin(), in.end())));
+}
+
+Outputs arg_max(NodeContext& c) {
+  if (c.attr_int("select_last_index", 0)) c.unsupported("select_last_index = 1");
+  Value x = c.input(0);
+  const int64_t axis = c.attr_int("axis", 0);
+  Value i = argmax(x, axis);
+  if (!c.attr_int("keepdims", 1)) return one(i);
+  std::vector<int64_t> dims(x.shape().begin(), x.shape().end());
+  dims[axis < 0 ? axis + static_cast<int64_t>(dims.size()) : axis] = 1;
+  return one(reshape(i, dims));
+}
+
+Outputs arg_min(NodeContext& c) {
+  if (c.attr_int("select_last_index", 0)) c.unsupported("select_last_index = 1");
+  Value x = c.input(0);
+  const int64_t axis = c.attr_int("axis", 0);
+  Value i = argmax(-x, axis);
+  if (!c.attr_int("keepdims", 1)) return one(i);
+  std::vector<int64_t> dims(x.shape().begin(), x.shape().end());
+  dims[axis < 0 ? axis + static_cast<int64_t>(dims.size()) : axis] = 1;
+  return one(reshape(i, dims));
+}
+
+const Translator kTranslators[] = {
+    {"ReduceSum", 1, reduce_sum<1>},
+    {"ReduceSum", 13, reduce_sum<13>},
+    {"ReduceMean", 1, reduce_mean},
+    {"ReduceMax", 1, reduce_max},
+    {"ReduceMin", 1, reduce_min},
+    {"ReduceSumSquare", 1, reduce_sum_square},
+    {"ReduceL1", 1, reduce_l1},
+    {"ReduceL2", 1, reduce_l2},
+    {"ReduceLogSum", 1, reduce_log_sum},
+    {"ReduceLogSumExp", 1, reduce_log_sum_exp},
+    {"Softmax", 1, softmax_<false>},
+    {"LogSoftmax", 1, softmax_<true>},
+    {"ArgMax", 1, arg_max},
+    {"ArgMin", 1, arg_min},
+};
+
+}  // namespace
+
+std::span<const Translator> reduce_translators() { return kTranslators; }
+
+}  // namespace dagrad::onnx

@@ -1,0 +1,147 @@
+// The ONNX importer on models built in memory: what it makes of a model, and the errors a
+// user sees for corrupt files and for what dagrad does not support.
+#include <gtest/gtest.h>
+
+#include "tests/error_of.h"
+#include "frontend/onnx/import.h"
+#include "model_builder.h"
+#include "ops/op_def.h"
+#include "ops/ops.h"
+#include "runtime/rng.h"
+
+using namespace dagrad;
+using dagrad::onnx::testing::ModelBuilder;
+using dagrad::testing::error_of;
+
+namespace {
+
+Tensor random(const Shape& s, uint64_t seed) {
+  Tensor t = Tensor::empty(s);
+  Generator g(seed);
+  fill_uniform(t, g, -1.0, 1.0);
+  return t;
+}
+
+// Conv(3x3, pad 1) -> Relu -> Flatten -> Gemm(transB) -> LogSoftmax, with a symbolic batch.
+ModelBuilder small_cnn() {
+  ModelBuilder m(13);
+  m.input("x", {-1, 1, 4, 4}).output("y", {-1, 3});
+  m.initializer("conv.weight", random(Shape{2, 1, 3, 3}, 1)).initializer("conv.bias", random(Shape{2}, 2));
+  m.initializer("fc.weight", random(Shape{3, 32}, 3)).initializer("fc.bias", random(Shape{3}, 4));
+  auto& conv = m.node("Conv", {"x", "conv.weight", "conv.bias"}, {"c"}, "conv");
+  ModelBuilder::attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  m.node("Relu", {"c"}, {"r"});
+  m.node("Flatten", {"r"}, {"f"});
+  auto& gemm = m.node("Gemm", {"f", "fc.weight", "fc.bias"}, {"g"});
+  ModelBuilder::attr(gemm, "transB", 1);
+  m.node("LogSoftmax", {"g"}, {"y"});
+  return m;
+}
+
+}  // namespace
+
+TEST(OnnxImport, ASmallCnnMatchesTheSameDagradGraph) {
+  const dagrad::onnx::Model model = dagrad::onnx::Model::parse(small_cnn().bytes());
+  EXPECT_EQ(model.opset(), 13);
+  ASSERT_EQ(model.inputs().size(), 1u);
+  EXPECT_EQ(model.inputs()[0].dims, (std::vector<int64_t>{-1, 1, 4, 4}));
+  dagrad::onnx::Imported im = dagrad::onnx::import_model(model, {{"x", {5, 1, 4, 4}}});
+  // Floating initializers are trainable parameters named as in the file.
+  std::vector<std::string> names;
+  for (const Value& p : im.graph->parameters()) names.push_back(p.producer().name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"conv.bias", "conv.weight", "fc.bias", "fc.weight"}));
+  ASSERT_EQ(im.parameters.size(), 4u);
+
+  Graph g;
+  Value x = g.input("x", Shape{5, 1, 4, 4});
+  auto p = [&](const char* n) { return g.parameter(n, im.parameters.at(n).shape()); };
+  Value h = flatten(relu(conv2d(x, p("conv.weight"), p("conv.bias"), {.padding = 1})));
+  Value y = log_softmax(linear(h, p("fc.weight"), p("fc.bias")));
+  TensorMap bind = im.parameters;
+  bind["x"] = random(Shape{5, 1, 4, 4}, 9);
+  const std::vector<float> want = interpret(g, std::vector<Value>{y}, bind)[0].to_vector<float>();
+  const std::vector<float> got = interpret(*im.graph, im.outputs, bind)[0].to_vector<float>();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+}
+
+TEST(OnnxImport, InitializersAsConstants) {
+  dagrad::onnx::Imported im = dagrad::onnx::import_model(dagrad::onnx::Model::parse(small_cnn().bytes()), {{"x", {2, 1, 4, 4}}},
+                                         dagrad::onnx::Initializers::constants);
+  EXPECT_TRUE(im.graph->parameters().empty());
+  EXPECT_TRUE(im.parameters.empty());
+  EXPECT_EQ(interpret(*im.graph, im.outputs, {{"x", random(Shape{2, 1, 4, 4}, 3)}})[0].shape(), (Shape{2, 3}));
+}
+
+// Shape -> Reshape: the target shape is computed from the input's static shape at import.
+TEST(OnnxImport, ShapeComputationsFoldAtImport) {
+  ModelBuilder m(13);
+  m.input("x", {2, 3, 4}).output("y");
+  m.initializer("two", Tensor::from_vector<int64_t>(Shape{1}, {2}));
+  m.node("Shape", {"x"}, {"s"});
+  m.node("Slice", {"s", "zero", "two"}, {"head"});
+  m.initializer("zero", Tensor::from_vector<int64_t>(Shape{1}, {0}));
+  m.initializer("minus1", Tensor::from_vector<int64_t>(Shape{1}, {-1}));
+  ModelBuilder::attr(m.node("Concat", {"head", "minus1"}, {"target"}), "axis", int64_t{0});
+  m.node("Reshape", {"x", "target"}, {"y"});
+  dagrad::onnx::Imported im = dagrad::onnx::import_model(dagrad::onnx::Model::parse(m.bytes()), {}, dagrad::onnx::Initializers::constants);
+  EXPECT_EQ(im.outputs[0].shape(), (Shape{2, 3, 4}));
+}
+
+TEST(OnnxImport, CorruptTruncatedAndEmptyFilesAreIoErrors) {
+  const std::string bytes = small_cnn().bytes();
+  EXPECT_NE(error_of<IoError>([&] { dagrad::onnx::Model::parse(""); }).find("is empty"), std::string::npos);
+  EXPECT_NE(error_of<IoError>([&] { dagrad::onnx::Model::parse(bytes.substr(0, bytes.size() / 2)); }).find("corrupt or truncated"),
+            std::string::npos);
+  EXPECT_NE(error_of<IoError>([&] { dagrad::onnx::Model::parse("definitely not protobuf \xff\xff\xff"); }).find("not a valid"),
+            std::string::npos);
+  EXPECT_NE(error_of<IoError>([&] { dagrad::onnx::Model::load("/nonexistent/model.onnx"); }).find("/nonexistent/model.onnx"),
+            std::string::npos);
+}
+
+TEST(OnnxImport, UnsupportedOpsNameTheNodeTheOpAndTheOpset) {
+  ModelBuilder m(11);
+  m.input("x", {2}).output("y");
+  m.node("Frobnicate", {"x"}, {"y"}, "the_op");
+  const std::string msg =
+      error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::import_from_memory(m.bytes(), {}, dagrad::onnx::Initializers::constants); });
+  EXPECT_NE(msg.find("node 'the_op' (Frobnicate, opset 11)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("it supports Abs, "), std::string::npos) << msg;
+
+  ModelBuilder newer(18);
+  newer.input("x", {2}).output("y");
+  newer.node("Relu", {"x"}, {"y"});
+  EXPECT_NE(error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::Model::parse(newer.bytes()); }).find("opset 18"),
+            std::string::npos);
+}
+
+TEST(OnnxImport, SymbolicDimensionsNeedAShape) {
+  const dagrad::onnx::Model model = dagrad::onnx::Model::parse(small_cnn().bytes());
+  EXPECT_NE(error_of<ValueError>([&] { dagrad::onnx::import_model(model); }).find("'x' has a symbolic dimension"),
+            std::string::npos);
+  EXPECT_THROW(dagrad::onnx::import_model(model, {{"x", {5, 1, 5, 5}}}), ShapeError);  // does not fit [N,1,4,4]
+}
+
+TEST(OnnxImport, ComputedShapesAreUnsupported) {
+  ModelBuilder m(13);
+  m.input("x", {2, 3}).input("shape", {2}, ::onnx::TensorProto::INT64).output("y");
+  m.node("Reshape", {"x", "shape"}, {"y"}, "reshape");
+  const std::string msg = error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::import_from_memory(m.bytes()); });
+  EXPECT_NE(msg.find("node 'reshape' (Reshape, opset 13): its target shape (input 1) is computed in the graph"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(OnnxImport, UndefinedValuesAndUnknownAttributesAreErrors) {
+  ModelBuilder m(13);
+  m.input("x", {2}).output("y");
+  m.node("Relu", {"nowhere"}, {"y"}, "relu");
+  EXPECT_NE(error_of<ValueError>([&] { dagrad::onnx::import_from_memory(m.bytes()); }).find("reads 'nowhere'"),
+            std::string::npos);
+  ModelBuilder a(13);
+  a.input("x", {2}).output("y");
+  ModelBuilder::attr(a.node("Relu", {"x"}, {"y"}, "relu"), "mystery", 1);
+  EXPECT_NE(error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::import_from_memory(a.bytes()); }).find("'mystery'"),
+            std::string::npos);
+}
