@@ -33,6 +33,7 @@ struct BenchArgs {
   bool json = false;
   bool attention = false;
   std::vector<int64_t> lengths = {64, 256, 1024};
+  std::string precision = "f32";
   SweepArgs sweep;
   CLI::Option* threads = nullptr;
 };
@@ -68,7 +69,7 @@ void run_sweep_command(const BenchArgs& a) {
             << static_cast<int>(took + 0.5) << " s)\n";
 }
 
-void run_bench_command(const BenchArgs& a) {
+void run_bench_command(BenchArgs a) {
   if (!a.sweep.ops.empty()) return run_sweep_command(a);
   if (a.attention) {
     bench::AttentionBenchOptions o;
@@ -78,6 +79,7 @@ void run_bench_command(const BenchArgs& a) {
     std::cout << bench::format_attention_rates(o, bench::attention_rates(o)) << std::flush;
     return;
   }
+  a.opt.precision = parse_dtype(a.precision);
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
@@ -113,6 +115,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
+  add_precision_option(*cmd, a->precision);
   cmd->add_flag("--ops", a->opt.op_profile, "also print CPU time per op of a training step");
   cmd->add_flag("--gemm", a->gemm,
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "
@@ -154,7 +157,7 @@ Command add_bench_command(CLI::App& app) {
                 "cache ($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json)")
       ->needs(sweep);
   for (const char* name : {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams",
-                           "--ops", "--gemm", "--json", "--seed", "--attention", "--lengths"})
+                           "--precision", "--ops", "--gemm", "--json", "--seed", "--attention", "--lengths"})
     sweep->excludes(cmd->get_option(name));
   return {cmd, [a] { run_bench_command(*a); }};
 }

@@ -85,6 +85,7 @@ TrainConfig train_config(const TrainArgs& a, const std::atomic<bool>* stop_reque
   cfg.schedule.warmup_steps = r.warmup_steps;
   cfg.seed = a.seed;
   cfg.compile = a.sched.compile_options();
+  cfg.tf32 = a.sched.tf32;
   cfg.device = check_device(a.device);
   cfg.max_steps_per_epoch = a.max_steps;
   cfg.progress = !a.quiet;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/dtype.h"
+
 namespace dagrad::bench {
 
 struct BenchOptions {
@@ -22,6 +24,7 @@ struct BenchOptions {
   int streams = 1;
   bool op_profile = false;  // per-op CPU time of one training step (see OpTime)
   uint64_t seed = 1;
+  DType precision = DType::f32;  // bfloat16: mixed precision (CompileOptions::precision)
 };
 
 struct Throughput {

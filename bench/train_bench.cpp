@@ -13,6 +13,7 @@
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/thread_pool.h"
+#include "scheduler/mixed_precision.h"
 #include "scheduler/session.h"
 
 namespace dagrad::bench {
@@ -121,6 +122,7 @@ BenchReport run_bench(const BenchOptions& o) {
                                           : str_cat(recipe.optimizer == "adamw" ? "AdamW" : "Adam",
                                                     recipe.weight_decay > 0 ? str_cat(" weight decay ", recipe.weight_decay) : "");
   cfg.compile.num_streams = o.streams;
+  cfg.compile.precision = o.precision;
   cfg.progress = false;
   std::ostringstream quiet;
   std::shared_ptr<nn::Module> model = models::make_model(o.model);
@@ -136,11 +138,12 @@ BenchReport run_bench(const BenchOptions& o) {
   if (o.infer) {
     // The forward pass in evaluation mode (no dropout), bound to the trained parameters.
     scheduler::Session eval(
-        [model](Graph& g, const TensorMap& in) -> std::vector<Value> {
+        [model, precision = o.precision](Graph& g, const TensorMap& in) -> std::vector<Value> {
           Value x = g.input("images", in.at("images").shape());
           model->train(false);
           Value log_probs = (*model)(x);
           model->train(true);
+          if (precision != DType::f32) scheduler::apply_mixed_precision(g, precision);
           return {log_probs};
         },
         cfg.compile);

@@ -14,6 +14,8 @@ namespace dagrad::op {
 extern const OpDef* input;
 extern const OpDef* parameter;
 extern const OpDef* full;
+// dtype conversion (cast_ops.cpp)
+extern const OpDef* cast;
 extern const OpDef* constant;
 // reductions and softmax (reduce_ops.cpp)
 extern const OpDef* sum;

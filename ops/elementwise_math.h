@@ -266,6 +266,14 @@ struct Softplus {
   }
 };
 
+// cast between floating types of one compute type (float32, bfloat16, float16): the value
+// itself; the program rounds every result to its dtype, which is all a cast does.
+template <class T>
+struct Cast {
+  static constexpr const char* kName = "Cast";
+  DAGRAD_HD T operator()(T x) const { return x; }
+};
+
 // Trigonometric, hyperbolic and rounding functions (Round: halves to even, as ONNX).
 template <class T>
 struct Sin {

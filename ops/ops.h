@@ -29,6 +29,12 @@ Value constant(Graph& g, const Tensor& value, DAGRAD_LOC);
 Value zeros_like(Value x, DAGRAD_LOC);
 Value ones_like(Value x, DAGRAD_LOC);
 
+// ---- dtype conversion ----
+// x's elements as dtype `to` (runtime/convert.h: round to nearest even into floating
+// types; float to integer truncates, saturates and maps NaN to 0; integers wrap). Its
+// gradient is cast back to x's dtype.
+Value cast(Value x, DType to, DAGRAD_LOC);
+
 // ---- elementwise, unary ----
 Value relu(Value x, DAGRAD_LOC);
 Value leaky_relu(Value x, double negative_slope = 0.01, DAGRAD_LOC);

@@ -12,6 +12,7 @@ OpRegistry& OpRegistry::instance() {
     auto* r = new OpRegistry;
     register_source_ops(*r);
     register_elementwise_ops(*r);
+    register_cast_ops(*r);
     register_reduce_ops(*r);
     register_shape_ops(*r);
     register_linalg_ops(*r);

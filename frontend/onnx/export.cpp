@@ -13,6 +13,7 @@
 #include "frontend/onnx/tensor_proto.h"
 #include "ops/op_def.h"
 #include "ops/params/attention.h"
+#include "ops/params/cast.h"
 #include "ops/params/conv.h"
 #include "ops/params/elementwise.h"
 #include "ops/params/index.h"
@@ -225,6 +226,10 @@ void gelu(Writer& w, const Node& n) {
   w.node("Mul", {h, p1}, {out(w, n)});
 }
 
+void cast(Writer& w, const Node& n) {
+  attr(w.node("Cast", in_names(w, n), {out(w, n)}), "to", int64_t{dtype_to_onnx(n.params<CastParams>().to)});
+}
+
 // Evaluation-mode dropout is the identity; training-mode dropout has no deterministic form.
 void dropout(Writer& w, const Node& n) {
   const DropoutParams& p = n.params<DropoutParams>();
@@ -378,6 +383,7 @@ const std::map<std::string, ExportFn>& exporters() {
       {"max_pool2d", pool<true>},
       {"avg_pool2d", pool<false>},
       {"reshape", reshape},
+      {"cast", cast},
       {"softmax", softmax<false>},
       {"log_softmax", softmax<true>},
       {"sum", [](Writer& w, const Node& n) { reduce(w, n, "ReduceSum"); }},

@@ -8,6 +8,7 @@
 
 #include "frontend/onnx/translate.h"
 #include "ops/ops.h"
+#include "runtime/convert.h"
 
 namespace dagrad::onnx {
 
@@ -355,7 +356,7 @@ Value nll(NodeContext& c, Value input, Value target, Value weight) {
     const int64_t ignore = c.attr_int("ignore_index", 0);
     if (ignore >= 0 && ignore < classes) {
       Tensor keep = Tensor::full(Shape{classes}, 1.0, input.dtype());
-      dispatch_all(keep.dtype(), [&]<class T>() { keep.data<T>()[ignore] = T(0); });
+      dispatch_all(keep.dtype(), [&]<class T>() { keep.data<T>()[ignore] = convert<T>(0); });
       mask = mask * reshape(constant(c.graph(), keep), per_class);
     }
   }

@@ -5,6 +5,7 @@
 
 #include "ops/builtin_ops.h"
 #include "ops/cpu/attention.h"
+#include "ops/cpu/cast.h"
 #include "ops/cpu/conv.h"
 #include "ops/cpu/elementwise_program.h"
 #include "ops/cpu/gather.h"
@@ -31,7 +32,9 @@ void constant_cpu(const KernelContext& ctx) {
 
 void fill_cpu_kernels(KernelTable& t) {
   t.elementwise = run_program_cpu;
+  t.elementwise_range = run_program_range_cpu;
   t.set(*op::full, full_cpu);
+  t.set(*op::cast, cast_cpu);
   t.set(*op::constant, constant_cpu);
 
   t.set(*op::sum, sum_cpu);

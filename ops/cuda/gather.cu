@@ -75,11 +75,10 @@ void launch_gather_backward(const GatherGeom& g, const T* grad, const int64_t* i
 
 #define DAGRAD_INSTANTIATE_GATHER(T) \
   template void launch_gather<T>(const GatherGeom&, const T*, const int64_t*, T*, cudaStream_t);
-DAGRAD_INSTANTIATE_GATHER(float)
-DAGRAD_INSTANTIATE_GATHER(double)
-DAGRAD_INSTANTIATE_GATHER(int32_t)
-DAGRAD_INSTANTIATE_GATHER(int64_t)
 DAGRAD_INSTANTIATE_GATHER(uint8_t)
+DAGRAD_INSTANTIATE_GATHER(uint16_t)
+DAGRAD_INSTANTIATE_GATHER(uint32_t)
+DAGRAD_INSTANTIATE_GATHER(uint64_t)
 #undef DAGRAD_INSTANTIATE_GATHER
 template void launch_gather_backward<float>(const GatherGeom&, const float*, const int64_t*, float*, cudaStream_t);
 template void launch_gather_backward<double>(const GatherGeom&, const double*, const int64_t*, double*, cudaStream_t);

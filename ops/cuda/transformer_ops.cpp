@@ -57,9 +57,17 @@ GatherGeom gather_geom(const Shape& data, int64_t axis, int64_t count) {
 void gather_cuda(const KernelContext& ctx) {
   const Tensor &data = ctx.inputs[0], &indices = ctx.inputs[1];
   const GatherGeom g = gather_geom(data.shape(), ctx.params<GatherParams>().axis, indices.numel());
-  dispatch_all(data.dtype(), [&]<class T>() {
-    launch_gather<T>(g, data.data<T>(), indices.data<int64_t>(), ctx.outputs[0].data<T>(), handle_of(ctx));
-  });
+  // A copy: elements move as unsigned words of their size (four instantiations, not one per dtype).
+  auto copy = [&]<class W>() {
+    launch_gather<W>(g, static_cast<const W*>(data.raw_data()), indices.data<int64_t>(),
+                     static_cast<W*>(ctx.outputs[0].raw_data()), handle_of(ctx));
+  };
+  switch (dtype_size(data.dtype())) {
+    case 1: return copy.template operator()<uint8_t>();
+    case 2: return copy.template operator()<uint16_t>();
+    case 4: return copy.template operator()<uint32_t>();
+    default: return copy.template operator()<uint64_t>();
+  }
 }
 
 void gather_backward_cuda(const KernelContext& ctx) {

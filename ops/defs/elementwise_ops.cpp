@@ -12,16 +12,17 @@ namespace dagrad {
 
 namespace {
 
+// Any floating dtype: 16-bit inputs are computed in float32 and rounded back.
 std::vector<TensorType> infer_unary(const InferContext& c) {
   c.expect_inputs(1);
-  c.expect_floating(0);
+  c.expect_float(0);
   return {c.inputs[0]};
 }
 
 std::vector<TensorType> infer_binary(const InferContext& c) {
   c.expect_inputs(2);
   c.expect_same_dtype();
-  c.expect_floating(0);
+  c.expect_float(0);
   return {TensorType{broadcast_shapes(c.inputs[0].shape, c.inputs[1].shape, c.op.name.c_str()), c.inputs[0].dtype}};
 }
 

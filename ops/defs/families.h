@@ -6,6 +6,7 @@ class OpRegistry;
 
 void register_source_ops(OpRegistry& r);       // input, parameter, full
 void register_elementwise_ops(OpRegistry& r);  // unary and broadcasting binary math
+void register_cast_ops(OpRegistry& r);         // cast between dtypes
 void register_reduce_ops(OpRegistry& r);       // sum, mean, max, sum_to, broadcast_to, softmax, argmax
 void register_shape_ops(OpRegistry& r);        // reshape, transpose, permute, concat, slice
 void register_linalg_ops(OpRegistry& r);       // matmul

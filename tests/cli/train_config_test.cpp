@@ -52,6 +52,8 @@ TEST(TrainConfig, Defaults) {
   EXPECT_EQ(cfg.compile.num_streams, 1);
   EXPECT_TRUE(cfg.compile.fuse);
   EXPECT_TRUE(cfg.compile.plan_memory);
+  EXPECT_EQ(cfg.compile.precision, DType::f32);
+  EXPECT_FALSE(cfg.tf32);
   EXPECT_EQ(cfg.bucket_mb, 1.0);
   EXPECT_FALSE(cfg.allreduce_in_one_process);
 }
@@ -63,7 +65,7 @@ TEST(TrainConfig, EveryFlagReachesItsField) {
                    "--momentum", "0.5", "--nesterov", "--weight-decay", "0.01", "--schedule", "step", "--step-size",
                    "100", "--gamma", "0.25", "--warmup", "12", "--seed", "42", "--device", "cpu", "--streams", "2",
                    "--no-fusion", "--no-memory-plan", "--bucket-mb", "4", "--allreduce", "--max-steps", "9",
-                   "--quiet", "--check-numerics"}),
+                   "--quiet", "--check-numerics", "--precision", "bf16", "--tf32"}),
       &stop);
   EXPECT_EQ(cfg.model_name, "lenet5");
   EXPECT_EQ(cfg.epochs, 7);
@@ -81,6 +83,8 @@ TEST(TrainConfig, EveryFlagReachesItsField) {
   EXPECT_EQ(cfg.compile.num_streams, 2);
   EXPECT_FALSE(cfg.compile.fuse);
   EXPECT_FALSE(cfg.compile.plan_memory);
+  EXPECT_EQ(cfg.compile.precision, DType::bf16);
+  EXPECT_TRUE(cfg.tf32);
   EXPECT_EQ(cfg.bucket_mb, 4.0);
   EXPECT_TRUE(cfg.allreduce_in_one_process);
   EXPECT_EQ(cfg.max_steps_per_epoch, 9);
@@ -124,4 +128,9 @@ TEST(TrainConfig, UnsetFlagsTakeTheModelsRecipe) {
       train_config(parse_train({"--model", "mnist-vit", "--optimizer", "sgd", "--weight-decay", "0"}));
   EXPECT_EQ(sgd.optimizer, "sgd");
   EXPECT_EQ(sgd.weight_decay, 0);
+}
+
+TEST(TrainConfig, PrecisionIsCheckedByTheFlag) {
+  EXPECT_EQ(train_config(parse_train({"--precision", "f32"})).compile.precision, DType::f32);
+  EXPECT_THROW(parse_train({"--precision", "f16"}), CLI::ValidationError);
 }

@@ -106,6 +106,15 @@ TEST(OnnxExport, AnImportedModelRoundTrips) {
   expect_round_trip(*im.graph, im.outputs[0], im.parameters, "x", random(Shape{2, 1, 6, 6}, 6));
 }
 
+// cast is ONNX's Cast: float16 rounding survives the round trip (and the import runs it
+// in the graph).
+TEST(OnnxExport, CastsRoundTrip) {
+  Graph g;
+  Value x = g.input("x", Shape{2, 3});
+  Value y = cast(cast(x, DType::f16), DType::f32) * 3.0;
+  expect_round_trip(g, y, {}, "x", random(Shape{2, 3}, 8));
+}
+
 TEST(OnnxExport, TrainingOnlyOpsAreRefused) {
   Graph g;
   Value x = g.input("x", Shape{4, 8});
