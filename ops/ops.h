@@ -67,6 +67,8 @@ Value add(Value a, Value b, DAGRAD_LOC);
 Value sub(Value a, Value b, DAGRAD_LOC);
 Value mul(Value a, Value b, DAGRAD_LOC);
 Value div(Value a, Value b, DAGRAD_LOC);
+Value pow(Value a, Value b, DAGRAD_LOC);   // a^b elementwise
+Value fmod(Value a, Value b, DAGRAD_LOC);  // a - trunc(a/b)·b, with a's sign
 Value maximum(Value a, Value b, DAGRAD_LOC);
 Value minimum(Value a, Value b, DAGRAD_LOC);
 Value greater_equal(Value a, Value b, DAGRAD_LOC);  // 1 where a >= b else 0; no gradient

@@ -95,12 +95,25 @@ Outputs reciprocal(NodeContext& c) {
   return one(1.0 / x);
 }
 
-// x^y: a scalar exponent known at import time is dagrad's pow; otherwise exp(y log x),
-// which holds for positive bases only.
+// x^y: a scalar exponent known at import time is dagrad's pow; otherwise pow_tensor,
+// with the exponent in the base's dtype (ONNX allows them to differ).
 Outputs pow_(NodeContext& c) {
   if (c.has_value(1) && c.known(1, "exponent").numel() == 1)
     return one(pow(c.input(0), c.known_doubles(1, "exponent")[0]));
-  c.unsupported("an exponent computed in the graph or of several values (dagrad's pow takes one scalar)");
+  Value x = c.input(0);
+  if (c.dtype(1) == x.dtype()) return one(pow(x, c.input(1)));
+  if (c.is_known(1)) return one(pow(x, constant(c.graph(), c.known(1, "exponent").to_dtype(x.dtype()))));
+  c.unsupported("an exponent computed in the graph of another dtype than the base");
+}
+
+// Mod: fmod = 1 is C's fmod (the only form ONNX allows for floats); fmod = 0 takes the
+// divisor's sign (Python's %): a - floor(a / b)·b.
+Outputs mod(NodeContext& c) {
+  c.accept_attrs({"fmod"});
+  Value a = c.input(0), b = c.input(1);
+  if (c.attr_int("fmod", 0)) return one(fmod(a, b));
+  if (is_floating(a.dtype())) c.invalid("fmod = 0 on floating-point inputs (ONNX requires fmod = 1 for them)");
+  return one(a - floor(a / b) * b);
 }
 
 // Clip: bounds as attributes (before opset 11) or optional inputs.
@@ -182,6 +195,7 @@ const Translator kTranslators[] = {
     {"Softplus", 1, softplus_},
     {"Reciprocal", 1, reciprocal},
     {"Pow", 1, pow_},
+    {"Mod", 10, mod},
     {"Clip", 1, clip},
     {"PRelu", 1, prelu},
     {"ThresholdedRelu", 10, thresholded_relu},

@@ -76,14 +76,27 @@ Spatial spatial_of(NodeContext& c, const Shape& x) {
 Outputs conv(NodeContext& c) {
   const Shape x = c.shape(0), w = c.shape(1);
   const Spatial sp = spatial_of(c, x);
-  if (c.attr_int("group", 1) != 1) c.unsupported("group != 1 (grouped convolutions)");
   const Window win = window_of(c, x, c.attr_ints("kernel_shape", {w.begin() + 2, w.end()}));
   ConvParams p;
   p.stride = sp.hw(win.strides, 1);
   p.dilation = sp.hw(win.dilations, 1);
   p.padding = sp.hw(win.pads, 0);
+  Value in = sp.to_2d(c.input(0)), weight = sp.to_2d(c.input(1));
   Value bias = c.has_input(2) ? c.input(2) : Value{};
-  return one(sp.from_2d(conv2d(sp.to_2d(c.input(0)), sp.to_2d(c.input(1)), bias, p)));
+  const int64_t groups = c.attr_int("group", 1);
+  if (groups == 1) return one(sp.from_2d(conv2d(in, weight, bias, p)));
+  // Grouped: each group's input channels against its slice of the filters, the
+  // outputs concatenated along channels.
+  if (groups < 1 || x[1] % groups || w[0] % groups || w[1] * groups != x[1])
+    c.invalid(str_cat("group = ", groups, " does not divide the input's ", x[1], " and the weight's ", w[0],
+                      " channels (weight ", w.to_string(), ")"));
+  const int64_t cin = x[1] / groups, cout = w[0] / groups;
+  std::vector<Value> outs;
+  for (int64_t g = 0; g < groups; ++g) {
+    Value b = bias.valid() ? slice(bias, 0, g * cout, (g + 1) * cout) : Value{};
+    outs.push_back(conv2d(slice(in, 1, g * cin, (g + 1) * cin), slice(weight, 0, g * cout, (g + 1) * cout), b, p));
+  }
+  return one(sp.from_2d(concat(outs, 1)));
 }
 
 PoolParams pool_params(NodeContext& c, const Shape& x, const Spatial& sp) {

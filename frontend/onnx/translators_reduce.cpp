@@ -1,4 +1,5 @@
-// ONNX reductions (ReduceSum ... ReduceLogSumExp), ArgMax/ArgMin, Softmax, LogSoftmax.
+// ONNX reductions (ReduceSum ... ReduceLogSumExp), ArgMax/ArgMin, Softmax, LogSoftmax,
+// CumSum.
 #include <onnx/onnx_pb.h>
 
 #include "frontend/onnx/translate.h"
@@ -103,6 +104,35 @@ Outputs arg_min(NodeContext& c) {
   return one(reshape(i, dims));
 }
 
+// CumSum as a product with a triangular 0/1 matrix along the (last, after a permute)
+// axis: exact for the sums of small integers and differentiable like any matmul.
+Outputs cum_sum(NodeContext& c) {
+  c.accept_attrs({"exclusive", "reverse"});
+  Value x = c.input(0);
+  const int64_t rank = static_cast<int64_t>(x.shape().rank());
+  int64_t axis = c.known_ints(1, "axis")[0];
+  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " out of range for rank ", rank));
+  if (axis < 0) axis += rank;
+  const bool exclusive = c.attr_int("exclusive", 0), reverse = c.attr_int("reverse", 0);
+  const int64_t n = x.shape()[axis];
+  // out[..., j] = Σ_i x[..., i] · m[i, j]
+  Tensor m64 = Tensor::zeros(Shape{n, n}, DType::f64);
+  double* mp = m64.data<double>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const bool in = reverse ? (exclusive ? i > j : i >= j) : (exclusive ? i < j : i <= j);
+      mp[i * n + j] = in ? 1.0 : 0.0;
+    }
+  std::vector<int64_t> perm(rank);
+  for (int64_t d = 0; d < rank; ++d) perm[d] = d;
+  std::swap(perm[axis], perm[rank - 1]);  // its own inverse
+  Value moved = axis == rank - 1 ? x : permute(x, perm);
+  if (rank == 1) moved = reshape(moved, {1, n});
+  Value summed = matmul(moved, constant(c.graph(), m64.to_dtype(x.dtype())));
+  if (rank == 1) return one(reshape(summed, {n}));
+  return one(axis == rank - 1 ? summed : permute(summed, perm));
+}
+
 const Translator kTranslators[] = {
     {"ReduceSum", 1, reduce_sum<1>},
     {"ReduceSum", 13, reduce_sum<13>},
@@ -118,6 +148,7 @@ const Translator kTranslators[] = {
     {"LogSoftmax", 1, softmax_<true>},
     {"ArgMax", 1, arg_max},
     {"ArgMin", 1, arg_min},
+    {"CumSum", 11, cum_sum},
 };
 
 }  // namespace
