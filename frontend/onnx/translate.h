@@ -88,6 +88,7 @@ std::span<const Translator> elementwise_translators();
 std::span<const Translator> nn_translators();
 std::span<const Translator> shape_translators();
 std::span<const Translator> reduce_translators();
+std::span<const Translator> resize_translators();
 
 inline Outputs one(Value v) { return {Slot{v, {}}}; }
 inline Outputs known(Tensor t) { return {Slot{{}, std::move(t)}}; }
