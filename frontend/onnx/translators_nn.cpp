@@ -396,6 +396,24 @@ Outputs hardmax(NodeContext& c) {
   return one(one_hot(argmax(x, axis), x.shape()[axis], axis, x.dtype()));
 }
 
+// OneHot: dagrad's one_hot (negative indices wrap, as ONNX says), then off + (on - off)·h.
+Outputs one_hot_(NodeContext& c) {
+  c.accept_attrs({"axis"});
+  const std::vector<double> depth = c.known_doubles(1, "depth");
+  const Tensor values = c.known(2, "values");
+  if (depth.size() != 1 || values.numel() != 2) c.invalid("depth must hold one value and values two (off, on)");
+  Value idx = c.is_known(0) && is_floating(c.dtype(0)) ? constant(c.graph(), c.known(0, "indices").to_dtype(DType::i64))
+                                                       : c.input(0);
+  if (is_floating(idx.dtype())) c.unsupported("floating-point indices computed in the graph");
+  const DType t = values.dtype();
+  const double off = values.to_dtype(DType::f64).data<double>()[0], on = values.to_dtype(DType::f64).data<double>()[1];
+  const int64_t n = static_cast<int64_t>(depth[0]);
+  if (n < 1) c.invalid(str_cat("depth ", depth[0], " is not positive"));
+  if (off == 0 && on == 1) return one(one_hot(idx, n, c.attr_int("axis", -1), t, true));
+  if (!is_floating(t)) c.unsupported(str_cat("integer values other than (0, 1), here (", off, ", ", on, ")"));
+  return one(one_hot(idx, n, c.attr_int("axis", -1), t, true) * (on - off) + off);
+}
+
 const Translator kTranslators[] = {
     {"Conv", 1, conv},
     {"MaxPool", 1, max_pool},
@@ -412,6 +430,7 @@ const Translator kTranslators[] = {
     {"Einsum", 12, einsum},
     {"NegativeLogLikelihoodLoss", 12, nll_loss_},
     {"SoftmaxCrossEntropyLoss", 12, softmax_cross_entropy_loss},
+    {"OneHot", 9, one_hot_},
     {"Hardmax", 1, hardmax},
 };
 
