@@ -96,6 +96,7 @@ Value operator/(double a, Value b);
 Value sum(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 Value mean(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 Value max(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
+Value prod(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 // Sums the dimensions that broadcasting expanded, giving `shape` (vjp of broadcasting).
 Value sum_to(Value x, const Shape& shape, DAGRAD_LOC);
 Value broadcast_to(Value x, const Shape& shape, DAGRAD_LOC);

@@ -48,11 +48,13 @@ Value exp_(Value x) { return exp(x); }
 Value sum_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return sum(x, a, k, l); }
 Value mean_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return mean(x, a, k, l); }
 Value max_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return max(x, a, k, l); }
+Value prod_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return prod(x, a, k, l); }
 
 template <int kSince>
 Outputs reduce_sum(NodeContext& c) { return reduce_with<sum_>(c, kSince >= 13, nullptr, nullptr); }
 Outputs reduce_mean(NodeContext& c) { return reduce_with<mean_>(c, false, nullptr, nullptr); }
 Outputs reduce_max(NodeContext& c) { return reduce_with<max_>(c, false, nullptr, nullptr); }
+Outputs reduce_prod(NodeContext& c) { return reduce_with<prod_>(c, false, nullptr, nullptr); }
 Outputs reduce_min(NodeContext& c) { return reduce_with<max_>(c, false, neg_, neg_); }
 Outputs reduce_sum_square(NodeContext& c) { return reduce_with<sum_>(c, false, square, nullptr); }
 Outputs reduce_l1(NodeContext& c) { return reduce_with<sum_>(c, false, abs_, nullptr); }
@@ -138,6 +140,7 @@ const Translator kTranslators[] = {
     {"ReduceSum", 13, reduce_sum<13>},
     {"ReduceMean", 1, reduce_mean},
     {"ReduceMax", 1, reduce_max},
+    {"ReduceProd", 1, reduce_prod},
     {"ReduceMin", 1, reduce_min},
     {"ReduceSumSquare", 1, reduce_sum_square},
     {"ReduceL1", 1, reduce_l1},
