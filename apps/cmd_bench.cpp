@@ -1,6 +1,7 @@
 // dagrad bench: training and inference throughput on the CPU, peak memory, effective
 // GFLOP/s from the cost model, and (with --gemm) the machine's practical GEMM peak; with
-// --sweep, an op's time against its size on the CPU and GPU (bench/sweep.h).
+// --sweep, an op's time against its size on the CPU and GPU (bench/sweep.h); with --attention,
+// fused attention's planned memory and time against its length (bench/bench.h).
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +31,9 @@ struct BenchArgs {
   bench::BenchOptions opt;
   bool gemm = false;
   bool json = false;
+  bool attention = false;
+  std::vector<int64_t> lengths = {64, 256, 1024};
+  std::string precision = "f32";
   SweepArgs sweep;
   CLI::Option* threads = nullptr;
 };
@@ -65,9 +69,18 @@ void run_sweep_command(const BenchArgs& a) {
             << static_cast<int>(took + 0.5) << " s)\n";
 }
 
-void run_bench_command(const BenchArgs& a) {
+void run_bench_command(BenchArgs a) {
   if (!a.sweep.ops.empty()) return run_sweep_command(a);
-  if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates()) << "\n" << std::flush;
+  if (a.attention) {
+    bench::AttentionBenchOptions o;
+    o.lengths = a.lengths;
+    o.threads = a.opt.threads;
+    o.seed = a.opt.seed;
+    std::cout << bench::format_attention_rates(o, bench::attention_rates(o)) << std::flush;
+    return;
+  }
+  a.opt.precision = parse_dtype(a.precision);
+  if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
 }
@@ -78,8 +91,9 @@ Command add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "measure training and inference speed (images/s, ms per step, GFLOP/s) and peak memory on the CPU; "
-               "with --sweep, how an op's time grows with its size on the CPU and GPU");
-  cmd->add_option("--model", a->opt.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+               "with --sweep, how an op's time grows with its size on the CPU and GPU; with --attention, fused "
+               "attention against its composed reference");
+  cmd->add_option("--model", a->opt.model, model_help())
       ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->opt.batch, "training batch size")->check(positive_number)->capture_default_str();
@@ -101,11 +115,19 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
+  add_precision_option(*cmd, a->precision);
   cmd->add_flag("--ops", a->opt.op_profile, "also print CPU time per op of a training step");
   cmd->add_flag("--gemm", a->gemm,
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "
                 "with it (the practical peak)");
   cmd->add_flag("--json", a->json, "print the result as one line of JSON");
+  cmd->add_flag("--attention", a->attention,
+                "instead of a model: attention's planned memory and time per training step (q, k, v [1,4,L,64]) "
+                "for the fused op and its composed reference, at each of --lengths");
+  cmd->add_option("--lengths", a->lengths, "sequence lengths of --attention")
+      ->check(positive_number)
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "seed for initialisation, the random batch and dropout")
       ->capture_default_str();
 
@@ -135,7 +157,7 @@ Command add_bench_command(CLI::App& app) {
                 "cache ($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json)")
       ->needs(sweep);
   for (const char* name : {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams",
-                           "--ops", "--gemm", "--json", "--seed"})
+                           "--precision", "--ops", "--gemm", "--json", "--seed", "--attention", "--lengths"})
     sweep->excludes(cmd->get_option(name));
   return {cmd, [a] { run_bench_command(*a); }};
 }

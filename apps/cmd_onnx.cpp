@@ -90,7 +90,7 @@ Command add_export_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "export", "write a trained model's inference graph as an ONNX model (opset 13 or later), checked by ONNX's checker");
-  cmd->add_option("--model", a->ckpt.model, "mnist-cnn, lenet5, mlp or FILE.onnx (default: the checkpoint's)")
+  cmd->add_option("--model", a->ckpt.model, model_help() + " (default: the checkpoint's)")
       ->check(model_name);
   cmd->add_option("--load", a->ckpt.load, "checkpoint written by dagrad train")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", a->out, "the ONNX file to write (atomically)")->required();

@@ -73,7 +73,7 @@ Command add_plan_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("plan", "print the compiled training-step plan without running it");
-  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+  cmd->add_option("--model", a->train.model, model_help())
       ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();

@@ -72,7 +72,7 @@ Command add_profile_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("profile",
                                      "profile training steps on random data: trace, per-op summary, "
                                      "plan views and an HTML report");
-  cmd->add_option("--model", a->train.model, "mnist-cnn, lenet5, mlp, or an ONNX model FILE.onnx")
+  cmd->add_option("--model", a->train.model, model_help())
       ->check(model_name)
       ->capture_default_str();
   cmd->add_option("--batch", a->train.batch, "batch size")->check(positive_number)->capture_default_str();

@@ -37,10 +37,14 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
+// The recipe's settings printed are the ones trained with: the flags given, else the
+// model's own (recipe()).
 void print_model_line(const TrainArgs& a, const nn::Module& model) {
-  std::cout << "model: " << a.model << " (" << nn::count_parameters(model) << " parameters), optimizer " << a.optimizer
-            << " lr " << a.lr << ", batch " << a.batch << ", " << num_threads() << " threads, " << a.sched.streams
-            << " stream(s)\n";
+  const models::Recipe r = recipe(a);
+  std::cout << "model: " << a.model << " (" << nn::count_parameters(model) << " parameters), optimizer " << r.optimizer
+            << " lr " << r.lr << (r.weight_decay > 0 ? str_cat(" weight decay ", r.weight_decay) : "")
+            << ", schedule " << r.schedule << ", batch " << a.batch << ", " << num_threads() << " threads, "
+            << a.sched.streams << " stream(s)\n";
 }
 
 // --epochs 0 without --resume: the initialised parameters (and zero optimizer state) as
@@ -61,7 +65,7 @@ void run_train(const TrainArgs& a) {
   const std::filesystem::path out(a.out);
   const std::filesystem::path ckpt =
       a.save.empty() ? out / (models::short_name(a.model) + ".safetensors") : std::filesystem::path(a.save);
-  const bool initial_only = a.epochs == 0 && a.resume.empty();
+  const bool initial_only = recipe(a).epochs == 0 && a.resume.empty();
   if (!initial_only || a.save.empty()) prepare_output_directory(out, "--out");
   if (!a.save.empty()) prepare_output_file(ckpt, "--save");
   if (initial_only) return save_initial_checkpoint(a, ckpt);

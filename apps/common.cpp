@@ -43,6 +43,14 @@ MnistDataset DataOptions::load(std::string_view split) const {
   return MnistDataset::load(dir, split, normalization());
 }
 
+void add_precision_option(CLI::App& cmd, std::string& precision) {
+  cmd.add_option("--precision", precision,
+                 "f32, or bf16: mixed precision (GEMM and convolution operands in bfloat16 with float32 "
+                 "accumulation; parameters, optimizer state, losses, softmax, reductions and updates in float32)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+}
+
 void ScheduleOptions::add_to(CLI::App& cmd) {
   cmd.add_option("--streams", streams, "streams to spread independent work over")
       ->check(CLI::Range(1, 16))
@@ -57,6 +65,10 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
   cmd.add_flag("--allreduce", allreduce,
                "add the gradient all-reduce nodes (and the communication stream) even in one process, to see or "
                "time the data-parallel plan");
+  add_precision_option(cmd, precision);
+  cmd.add_flag("--tf32", tf32,
+               "on CUDA, let float32 GEMMs and convolutions use TF32 tensor cores (inputs rounded to 10 mantissa "
+               "bits, float32 accumulation): faster, but results change");
 }
 
 scheduler::CompileOptions ScheduleOptions::compile_options() const {
@@ -64,6 +76,7 @@ scheduler::CompileOptions ScheduleOptions::compile_options() const {
   o.num_streams = streams;
   o.fuse = !no_fusion;
   o.plan_memory = !no_memory_plan;
+  o.precision = parse_dtype(precision);
   return o;
 }
 
@@ -94,6 +107,12 @@ const CLI::Validator model_name(
     },
     "MODEL");
 const CLI::Validator non_negative_number = number_check(true);
+
+std::string model_help() {
+  std::string s;
+  for (const std::string& name : models::model_names()) s += name + ", ";
+  return s + "or an ONNX model FILE.onnx";
+}
 
 namespace {
 // `what` names the directory in an error: "--out 'runs/a'" or "--save 'm.st': its directory 'x'".

@@ -30,16 +30,23 @@ struct ScheduleOptions {
   bool no_memory_plan = false;
   double bucket_mb = 1.0;  // data parallel: MiB of gradients per all-reduce
   bool allreduce = false;  // all-reduce nodes even in one process
+  std::string precision = "f32";  // f32 | bf16 (mixed precision)
+  bool tf32 = false;              // CUDA: TF32 tensor cores for float32 products
 
   void add_to(CLI::App& cmd);
   scheduler::CompileOptions compile_options() const;
 };
+
+// --precision f32|bf16 (bench shares it).
+void add_precision_option(CLI::App& cmd, std::string& precision);
 
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).
 extern const CLI::Validator positive_number;
 // --model: a built-in model's name, or an ONNX file (ending in .onnx) that exists.
 extern const CLI::Validator model_name;
+// --model's help: "mnist-cnn, lenet5, mlp, mnist-vit, or an ONNX model FILE.onnx".
+std::string model_help();
 extern const CLI::Validator non_negative_number;
 
 // The device named by --device ("cpu", "cuda", "cuda:1"); a GPU that cannot be used is

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "apps/common.h"
 #include "frontend/optim.h"
 #include "frontend/trainer.h"
+#include "models/models.h"
 
 namespace dagrad::cli {
 
@@ -18,15 +20,18 @@ struct TrainArgs {
   std::string model = "mnist-cnn";
   DataOptions data;
   ScheduleOptions sched;
-  int epochs = 5;
   int64_t batch = 64;
-  std::string optimizer = "sgd";
-  double lr = 0.01, momentum = 0.9, weight_decay = 0;
+  // Unset, these take the model's training recipe (models::default_recipe, resolved by
+  // recipe() below): SGD lr 0.01 momentum 0.9, constant, 5 epochs for the CNNs, the MLP
+  // and ONNX models; AdamW lr 5e-3 weight decay 0.1, one-cycle, 10 epochs for mnist-vit.
+  std::optional<int> epochs;
+  std::optional<std::string> optimizer;
+  std::optional<double> lr, momentum, weight_decay;
+  std::optional<std::string> schedule;
+  std::optional<int64_t> warmup;
   bool nesterov = false;
-  std::string schedule = "constant";
   int64_t step_size = optim::LrSchedule::kEpoch;  // --step-size N: steps; by default one epoch
   double gamma = 0.7;
-  int64_t warmup = 0;
   uint64_t seed = 1;
   std::string device = "cpu";
   std::string out = "out";
@@ -40,8 +45,12 @@ struct TrainArgs {
   void add_to(CLI::App& cmd);
 };
 
-// The TrainConfig of `a`: every option in its place, the device checked (a one-line
-// DeviceError when it cannot be used), and the schedule's step size and length left per
+// The recipe that `a` trains with: each flag given, else the model's own
+// (models::default_recipe).
+models::Recipe recipe(const TrainArgs& a);
+
+// The TrainConfig of `a`: the recipe above, every option in its place, the device
+// checked (a one-line DeviceError when it cannot be used), and the schedule's step size and length left per
 // epoch and per run (LrSchedule::kEpoch, kRun) for the Trainer, which knows how many
 // steps an epoch has. `stop_requested` is polled between steps (Ctrl-C).
 TrainConfig train_config(const TrainArgs& a, const std::atomic<bool>* stop_requested = nullptr);

@@ -45,14 +45,14 @@ bool is_nondiff(const OpDef& op, int slot) {
 
 void check_loss_and_wrt(const Graph& g, const Value& loss, std::span<const Value> wrt, const Value& seed) {
   check_belongs(g, loss, "the loss");
-  if (!is_floating(loss.dtype()))
+  if (!is_float(loss.dtype()))
     throw TypeError(str_cat("[grad] the loss ", describe(loss), " is ", loss.type().to_string(),
-                            "; only float32/float64 values can be differentiated"));
+                            "; only floating-point values can be differentiated"));
   for (size_t i = 0; i < wrt.size(); ++i) {
     check_belongs(g, wrt[i], str_cat("wrt[", i, "]"));
-    if (!is_floating(wrt[i].dtype()))
+    if (!is_float(wrt[i].dtype()))
       throw TypeError(str_cat("[grad] cannot take the gradient with respect to ", describe(wrt[i]), " (",
-                              wrt[i].type().to_string(), "): only float32/float64 values have gradients"));
+                              wrt[i].type().to_string(), "): only floating-point values have gradients"));
   }
   if (seed.valid()) {
     check_belongs(g, seed, "the seed gradient");
@@ -118,7 +118,7 @@ std::vector<Value> grad(Graph& g, Value loss, std::span<const Value> wrt, Value 
     int from = -1;
     for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
       const Value& in = n.inputs[slot];
-      if (is_nondiff(*n.op, static_cast<int>(slot)) || origin[in] < 0 || !is_floating(in.dtype())) continue;
+      if (is_nondiff(*n.op, static_cast<int>(slot)) || origin[in] < 0 || !is_float(in.dtype())) continue;
       needs[slot] = true;
       if (from < 0 || origin[in] < from) from = origin[in];
     }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/dtype.h"
+
 namespace dagrad::bench {
 
 struct BenchOptions {
@@ -22,6 +24,7 @@ struct BenchOptions {
   int streams = 1;
   bool op_profile = false;  // per-op CPU time of one training step (see OpTime)
   uint64_t seed = 1;
+  DType precision = DType::f32;  // bfloat16: mixed precision (CompileOptions::precision)
 };
 
 struct Throughput {
@@ -52,6 +55,7 @@ struct OpTime {
 
 struct BenchReport {
   BenchOptions options;
+  std::string optimizer;  // the model recipe's, as `dagrad train` uses it: "SGD momentum 0.9", "AdamW"
   Throughput train;
   Throughput infer;
   std::vector<OpTime> ops;  // with options.op_profile, sorted by time
@@ -65,7 +69,8 @@ BenchReport run_bench(const BenchOptions& options);
 std::string format_report(const BenchReport& r);
 std::string format_json(const BenchReport& r);  // one line, for scripts (bench/pytorch_compare.py)
 
-// Single-thread GEMM throughput on the shapes of a model's layers: dagrad's engine (the
+// Single-thread GEMM throughput on the shapes of a model's layers (mnist-cnn's, or
+// mnist-vit's; the other models use mnist-cnn's): dagrad's engine (the
 // GEMM in use for float32), OpenBLAS as configured and, when the build found it,
 // oneDNN's dnnl_sgemm, the practical peak of the machine.
 struct GemmRate {
@@ -74,9 +79,29 @@ struct GemmRate {
   int64_t m = 0, n = 0, k = 0;
   double engine_gflops = 0, openblas_gflops = 0, onednn_gflops = 0;  // 0: not measured
 };
-std::vector<GemmRate> gemm_rates(double seconds_per_shape = 0.2);
+std::vector<GemmRate> gemm_rates(const std::string& model = "mnist-cnn", double seconds_per_shape = 0.2);
 std::string format_gemm_rates(const std::vector<GemmRate>& rates);
 bool have_onednn();
+
+// Attention's memory and time against the sequence length (bench/attention_bench.cpp):
+// a compiled training step of the fused op and of its composed reference per length.
+struct AttentionBenchOptions {
+  std::vector<int64_t> lengths = {64, 256, 1024};
+  int64_t batch = 1, heads = 4, dim = 64;
+  int threads = 2;
+  double seconds = 2;  // timed runs per (length, form)
+  uint64_t seed = 1;
+};
+struct AttentionRate {
+  int64_t length = 0;
+  bool fused = true;
+  double arena_mib = 0;   // the plan's peak memory (activations, gradients, temporaries)
+  double scores_mib = 0;  // one [N,H,L,L] float32 tensor, for scale
+  int64_t runs = 0;
+  double ms_per_run = 0, cpu_ms_per_run = 0;
+};
+std::vector<AttentionRate> attention_rates(const AttentionBenchOptions& options);
+std::string format_attention_rates(const AttentionBenchOptions& options, const std::vector<AttentionRate>& rates);
 
 // Process statistics.
 double process_cpu_seconds();

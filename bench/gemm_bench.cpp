@@ -1,6 +1,8 @@
-// Single-thread GEMM rates on the MNIST CNN's shapes (per image for the convolutions, per
-// batch of 64 for the linear layers): dagrad's engine against OpenBLAS and, when the
-// build found it, oneDNN's dnnl_sgemm (AVX-512 kernels whatever OPENBLAS_CORETYPE says).
+// Single-thread GEMM rates on a model's shapes (the MNIST CNN's per image for the
+// convolutions and per batch of 64 for the linear layers; the vision transformer's
+// linear layers over the 64·16 tokens of a batch): dagrad's engine against OpenBLAS and,
+// when the build found it, oneDNN's dnnl_sgemm (AVX-512 kernels whatever
+// OPENBLAS_CORETYPE says).
 #include <cblas.h>
 
 #include <chrono>
@@ -45,8 +47,23 @@ double rate(Fn&& fn, double flops, double seconds) {
 
 bool have_onednn() { return DAGRAD_BENCH_ONEDNN != 0; }
 
-std::vector<GemmRate> gemm_rates(double seconds_per_shape) {
-  std::vector<GemmRate> rates = {
+namespace {
+
+// The GEMMs of the model's training step, as the matmul kernel issues them.
+std::vector<GemmRate> model_shapes(const std::string& model) {
+  if (model == "mnist-vit")
+    return {
+        {"qkv forward   (1024 tokens)", false, true, 1024, 192, 64},
+        {"qkv dX", false, false, 1024, 64, 192},
+        {"qkv dW", true, false, 192, 64, 1024},
+        {"out_proj forward", false, true, 1024, 64, 64},
+        {"linear1 forward", false, true, 1024, 128, 64},
+        {"linear2 forward", false, true, 1024, 64, 128},
+        {"linear2 dX", false, false, 1024, 128, 64},
+        {"linear2 dW", true, false, 64, 128, 1024},
+        {"square 1024", false, false, 1024, 1024, 1024},
+    };
+  return {
       {"conv2 forward  (per image)", false, false, 64, 576, 288},
       {"conv2 dX cols  (per image)", true, false, 288, 576, 64},
       {"conv2 dW       (per image)", false, true, 64, 288, 576},
@@ -55,6 +72,12 @@ std::vector<GemmRate> gemm_rates(double seconds_per_shape) {
       {"fc1 dX         (batch 64)", false, false, 64, 9216, 128},
       {"square 1024", false, false, 1024, 1024, 1024},
   };
+}
+
+}  // namespace
+
+std::vector<GemmRate> gemm_rates(const std::string& model, double seconds_per_shape) {
+  std::vector<GemmRate> rates = model_shapes(model);
   openblas_set_num_threads(1);
 #if DAGRAD_BENCH_ONEDNN
   omp_set_num_threads(1);  // this thread's OpenMP regions: one thread, as dagrad runs GEMMs

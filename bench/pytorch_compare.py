@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """dagrad against PyTorch on the CPU, side by side in one run.
 
-Runs `dagrad bench` and the same training step in PyTorch (examples/mnist's CNN, SGD
-with momentum 0.9, float32, a fixed random batch, the same thread count), in
-alternation for --rounds rounds, and prints the median of each with the ratios:
+Runs `dagrad bench` and the same training step in PyTorch (--model mnist-cnn: examples/
+mnist's CNN with SGD momentum 0.9; --model mnist-vit: the vision transformer with AdamW,
+both built from torch.nn in bench/torch_models.py; a fixed random batch, the same thread
+count), in alternation for --rounds rounds, and prints the median of each with the ratios:
 
-  dagrad                 dagrad bench --model mnist-cnn --infer --json
-  PyTorch as installed   Debian's python3-torch, environment untouched
+  dagrad                 dagrad bench --model M --infer --json (float32)
+  dagrad bf16            the same with --precision bf16 (mixed precision)
+  PyTorch as installed   Debian's python3-torch, environment untouched (float32)
   PyTorch best           LD_PRELOAD=libtcmalloc_minimal (when present),
-                         OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1
+                         OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1 (float32)
+  PyTorch bf16 autocast  PyTorch best under torch.autocast("cpu", dtype=torch.bfloat16)
+                         (forward and loss; backward follows autocast's casts)
+
+--no-installed leaves out "PyTorch as installed" (the slowest, and no bar depends on it);
+--no-bf16 leaves out both bfloat16 rows.
 
 Training is measured at --batch (64), inference (forward only, no_grad, eval mode) at
 --infer-batch (1000). Peak RSS is the process's after training. Timings on a shared
@@ -18,9 +25,11 @@ and CPU seconds per step are printed next to the wall-clock rates.
 PyTorch is needed only for this script (apt-get install python3-torch); the project's
 build and tests never use it. Usage:
 
-  bench/pytorch_compare.py [--dagrad build/apps/dagrad] [--seconds 20] [--rounds 3]
+  bench/pytorch_compare.py [--model mnist-cnn|mnist-vit] [--dagrad build/apps/dagrad] [--seconds 20] [--rounds 5]
+                           [--no-installed] [--no-bf16]
 """
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -37,40 +46,29 @@ DEBIAN_PYTHON = "/usr/bin/python3"  # python3-torch installs for Debian's interp
 def torch_worker(args):
     """Runs in a child process: times PyTorch and prints one line of JSON."""
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 
-    class Net(nn.Module):  # pytorch/examples mnist/main.py
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, 1)
-            self.conv2 = nn.Conv2d(32, 64, 3, 1)
-            self.dropout1 = nn.Dropout(0.25)
-            self.dropout2 = nn.Dropout(0.5)
-            self.fc1 = nn.Linear(9216, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.relu(self.conv1(x))
-            x = F.relu(self.conv2(x))
-            x = F.max_pool2d(x, 2)
-            x = self.dropout1(x)
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = self.dropout2(x)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_models import MODELS, recipe
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    model = Net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model = MODELS[args.model]()
+    # The recipe's optimizer; the schedule is left out (a fixed learning rate, as dagrad
+    # bench runs its steps).
+    opt, _ = recipe(args.model, model, 1, 1)
     x = torch.randn(args.batch, 1, 28, 28)
     y = torch.randint(0, 10, (args.batch,))
 
+    def autocast():
+        if args.autocast:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def step():
         opt.zero_grad()
-        loss = F.nll_loss(model(x), y)
+        with autocast():
+            loss = F.nll_loss(model(x), y)
         loss.backward()
         opt.step()
 
@@ -93,7 +91,7 @@ def torch_worker(args):
     xi = torch.randn(args.infer_batch, 1, 28, 28)
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(xi)
 
     out["infer"] = measure(infer, 2, args.seconds / 2, args.infer_batch)
@@ -111,14 +109,18 @@ def run_json(cmd, env):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="mnist-cnn", choices=["mnist-cnn", "mnist-vit"])
     p.add_argument("--dagrad", default=os.path.join(os.path.dirname(__file__), "..", "build", "apps", "dagrad"))
     p.add_argument("--seconds", type=float, default=20)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--infer-batch", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-installed", action="store_true", help="leave out PyTorch as installed")
+    p.add_argument("--no-bf16", action="store_true", help="leave out the bfloat16 rows")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--autocast", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         return torch_worker(args)
@@ -130,16 +132,20 @@ def main():
         sys.exit("pytorch_compare: PyTorch is not installed (apt-get install python3-torch)")
 
     common = ["--seconds", str(args.seconds), "--threads", str(args.threads), "--batch", str(args.batch),
-              "--seed", str(args.seed)]
-    dagrad_cmd = [args.dagrad, "bench", "--model", "mnist-cnn", "--infer", "--infer-batch", str(args.infer_batch),
-                  "--json"] + common
+              "--seed", str(args.seed), "--model", args.model]
+    dagrad_cmd = [args.dagrad, "bench", "--infer", "--infer-batch", str(args.infer_batch), "--json"] + common
     worker = [python, os.path.abspath(__file__), "--worker", "--infer-batch", str(args.infer_batch)] + common
     best_env = dict(os.environ, OMP_WAIT_POLICY="passive", OPENBLAS_NUM_THREADS="1")
     if os.path.exists(TCMALLOC):
         best_env["LD_PRELOAD"] = TCMALLOC
-    configs = [("dagrad", dagrad_cmd, dict(os.environ)),
-               ("PyTorch as installed", worker, dict(os.environ)),
-               ("PyTorch best", worker, best_env)]
+    configs = [("dagrad", dagrad_cmd, dict(os.environ))]
+    if not args.no_bf16:
+        configs.append(("dagrad bf16", dagrad_cmd + ["--precision", "bf16"], dict(os.environ)))
+    if not args.no_installed:
+        configs.append(("PyTorch as installed", worker, dict(os.environ)))
+    configs.append(("PyTorch best", worker, best_env))
+    if not args.no_bf16:
+        configs.append(("PyTorch bf16 autocast", worker + ["--autocast"], best_env))
 
     results = {name: [] for name, _, _ in configs}
     for r in range(args.rounds):
@@ -164,18 +170,23 @@ def main():
         rows.append((name, med(name, "train", "images_per_s"), med(name, "train", "ms_per_step"),
                      med(name, "train", "cpu_ms_per_step"), med(name, "infer", "images_per_s"),
                      med(name, "infer", "cpu_ms_per_step"), med(name, "train_peak_rss_mib")))
-    print(f"\nmnist-cnn, {args.threads} threads, training batch {args.batch}, inference batch {args.infer_batch}, "
+    print(f"\n{args.model}, {args.threads} threads, training batch {args.batch}, inference batch {args.infer_batch}, "
           f"median of {args.rounds} alternating rounds (torch {results['PyTorch best'][0].get('torch', '?')})")
     print(f"{'':22s} {'train img/s':>12s} {'ms/step':>9s} {'CPU ms/step':>12s} {'infer img/s':>12s} "
           f"{'CPU ms/batch':>13s} {'peak RSS MiB':>13s}")
     for name, tr, ms, cms, inf, icms, rss in rows:
         print(f"{name:22s} {tr:12.1f} {ms:9.2f} {cms:12.2f} {inf:12.1f} {icms:13.1f} {rss:13.0f}")
-    d = rows[0]
-    for name, tr, ms, cms, inf, icms, rss in rows[1:]:
-        label = f"dagrad / {name}"[:22]
-        print(f"{label:22s} {d[1] / tr:11.2f}x {'':9s} {cms / d[3]:11.2f}x {d[4] / inf:11.2f}x "
-              f"{icms / d[5]:12.2f}x {d[6] / rss:12.2f}x")
-    print("(ratios: speed-ups of dagrad, CPU-time ratios as PyTorch / dagrad, memory as dagrad / PyTorch)")
+    by_name = {row[0]: row for row in rows}
+    pairs = [("dagrad", "PyTorch as installed"), ("dagrad", "PyTorch best"), ("dagrad bf16", "dagrad"),
+             ("dagrad bf16", "PyTorch bf16 autocast"), ("dagrad bf16", "PyTorch best")]
+    for mine, other in pairs:
+        if mine not in by_name or other not in by_name:
+            continue
+        d, o = by_name[mine], by_name[other]
+        label = f"{mine} / {other}".replace("PyTorch ", "PT ")[:22]
+        print(f"{label:22s} {d[1] / o[1]:11.2f}x {'':9s} {o[3] / d[3]:11.2f}x {d[4] / o[4]:11.2f}x "
+              f"{o[5] / d[5]:12.2f}x {d[6] / o[6]:12.2f}x")
+    print("(ratios: speed-ups of the first, CPU-time ratios as second / first, memory as first / second; PT = PyTorch)")
 
 
 if __name__ == "__main__":

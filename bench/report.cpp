@@ -39,6 +39,7 @@ std::string format_json(const BenchReport& r) {
   nlohmann::json j = {{"model", r.options.model},
                       {"threads", r.options.threads},
                       {"streams", r.options.streams},
+                      {"precision", std::string(dtype_name(r.options.precision))},
                       {"train", phase_json(r.train, r.options.threads)},
                       {"arena_mib", r.arena_mib},
                       {"train_peak_rss_mib", r.train_peak_rss_mib},
@@ -51,8 +52,10 @@ std::string format_report(const BenchReport& r) {
   const BenchOptions& o = r.options;
   std::string out;
   char line[400];
-  std::snprintf(line, sizeof line, "dagrad bench: %s, %d threads, %d stream(s), float32, SGD momentum 0.9\n",
-                o.model.c_str(), o.threads, o.streams);
+  std::snprintf(line, sizeof line, "dagrad bench: %s, %d threads, %d stream(s), %s, %s\n", o.model.c_str(),
+                o.threads, o.streams,
+                o.precision == DType::f32 ? "float32" : "mixed precision (bfloat16 products, float32 accumulation)",
+                r.optimizer.c_str());
   out += line;
   out += phase_line("training", r.train, o.threads);
   if (r.infer.steps > 0) out += phase_line("inference", r.infer, o.threads);

@@ -6,27 +6,14 @@
 #include <sstream>
 #include <vector>
 
+#include "profiler/xml_escape.h"
+
 namespace dagrad::bench {
 
 namespace {
 
 const char* const kColors[] = {"#1a73e8", "#188038", "#e8710a", "#a142f4", "#d93025"};
 const char* color_of(size_t device) { return kColors[device % std::size(kColors)]; }
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string fmt(const char* f, double v) {
   char buf[48];

@@ -13,6 +13,7 @@
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/thread_pool.h"
+#include "scheduler/mixed_precision.h"
 #include "scheduler/session.h"
 
 namespace dagrad::bench {
@@ -22,7 +23,7 @@ namespace {
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Standard-normal images and uniform labels: throughput does not depend on the data.
-TensorMap random_batch(int64_t batch, uint64_t seed, bool with_labels) {
+TensorMap random_batch(int64_t batch, uint64_t seed, bool with_labels, double lr = 0.01) {
   Tensor images = Tensor::empty(Shape{batch, 1, 28, 28});
   Generator gen(seed);
   fill_normal(images, gen, 0.0, 1.0);
@@ -32,7 +33,7 @@ TensorMap random_batch(int64_t batch, uint64_t seed, bool with_labels) {
     for (int64_t i = 0; i < batch; ++i)
       labels.data<int64_t>()[i] = static_cast<int64_t>(random_bits(seed + 1, static_cast<uint64_t>(i)) % 10);
     in["labels"] = labels;
-    in["lr"] = Tensor::full(Shape{}, 0.01);
+    in["lr"] = Tensor::full(Shape{}, lr);
   }
   return in;
 }
@@ -111,15 +112,24 @@ BenchReport run_bench(const BenchOptions& o) {
   cfg.batch_size = o.batch;
   cfg.eval_batch_size = o.infer_batch;
   cfg.seed = o.seed;
-  cfg.momentum = 0.9;
+  // The optimizer of the model's recipe (SGD with momentum for the CNNs, AdamW for the
+  // vision transformer), as `dagrad train` runs it.
+  const models::Recipe recipe = models::default_recipe(o.model);
+  cfg.optimizer = recipe.optimizer;
+  cfg.momentum = recipe.momentum;
+  cfg.weight_decay = recipe.weight_decay;
+  r.optimizer = recipe.optimizer == "sgd" ? str_cat("SGD momentum ", recipe.momentum)
+                                          : str_cat(recipe.optimizer == "adamw" ? "AdamW" : "Adam",
+                                                    recipe.weight_decay > 0 ? str_cat(" weight decay ", recipe.weight_decay) : "");
   cfg.compile.num_streams = o.streams;
+  cfg.compile.precision = o.precision;
   cfg.progress = false;
   std::ostringstream quiet;
   std::shared_ptr<nn::Module> model = models::make_model(o.model);
   Trainer trainer(model, cfg, quiet);
 
   scheduler::Session& train = trainer.train_session();
-  TensorMap batch = random_batch(o.batch, o.seed, true);
+  TensorMap batch = random_batch(o.batch, o.seed, true, recipe.lr);
   r.train = measure(train, batch, o.batch, o.warmup_steps, o.seconds);
   r.arena_mib = static_cast<double>(train.executor_for(batch).arena_bytes()) / (1 << 20);
   if (o.op_profile) r.ops = op_profile(train, batch, 10);
@@ -128,11 +138,12 @@ BenchReport run_bench(const BenchOptions& o) {
   if (o.infer) {
     // The forward pass in evaluation mode (no dropout), bound to the trained parameters.
     scheduler::Session eval(
-        [model](Graph& g, const TensorMap& in) -> std::vector<Value> {
+        [model, precision = o.precision](Graph& g, const TensorMap& in) -> std::vector<Value> {
           Value x = g.input("images", in.at("images").shape());
           model->train(false);
           Value log_probs = (*model)(x);
           model->train(true);
+          if (precision != DType::f32) scheduler::apply_mixed_precision(g, precision);
           return {log_probs};
         },
         cfg.compile);

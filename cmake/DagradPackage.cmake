@@ -21,21 +21,23 @@ set(DAGRAD_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/dagrad)
 # implementation and stays private. A header listed here may include only headers listed
 # here: tests/install checks that each one compiles on its own from the installed tree.
 set(DAGRAD_PUBLIC_HEADERS
-  runtime/allocator.h runtime/backend.h runtime/device.h runtime/dtype.h runtime/error.h
+  runtime/allocator.h runtime/backend.h runtime/convert.h runtime/device.h runtime/dtype.h runtime/error.h
+  runtime/float16.h
   runtime/hostdev.h runtime/rng.h runtime/shape.h runtime/stream.h runtime/tensor.h
   runtime/function_ref.h runtime/thread_pool.h
   comm/communicator.h comm/collective_ops.h
   ops/attrs.h ops/elementwise_program.h ops/graph.h ops/interpreter.h ops/kernel_table.h ops/op_def.h ops/ops.h
-  ops/param_codec.h ops/registry.h
-  ops/params/conv.h ops/params/elementwise.h ops/params/linalg.h ops/params/nn.h ops/params/optim.h
-  ops/params/reduce.h ops/params/shape.h ops/params/source.h
+  ops/math_mode.h ops/param_codec.h ops/registry.h
+  ops/params/cast.h ops/params/conv.h ops/params/elementwise.h ops/params/linalg.h ops/params/nn.h ops/params/optim.h
+  ops/params/reduce.h ops/params/shape.h ops/params/source.h ops/params/norm.h ops/params/index.h
+  ops/params/attention.h
   autograd/grad.h
-  scheduler/compile.h scheduler/compile_options.h scheduler/executor.h scheduler/plan.h
+  scheduler/compile.h scheduler/compile_options.h scheduler/executor.h scheduler/mixed_precision.h scheduler/plan.h
   scheduler/plan_check.h scheduler/session.h
   profiler/chrome_trace.h profiler/html_report.h profiler/memory_timeline.h profiler/profile.h
   profiler/machine_peaks.h profiler/profiler.h profiler/step_info.h profiler/summary.h
-  frontend/data_parallel.h frontend/image.h frontend/metrics.h frontend/nn.h frontend/objective.h frontend/optim.h
-  frontend/trainer.h
+  frontend/data_parallel.h frontend/image.h frontend/metrics.h frontend/nn.h frontend/nn_norm.h
+  frontend/nn_transformer.h frontend/objective.h frontend/optim.h frontend/trainer.h
   frontend/data/dataset.h frontend/data/idx.h frontend/data/loader.h frontend/data/mnist.h
   frontend/checkpoint/safetensors.h
   models/models.h

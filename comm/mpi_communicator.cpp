@@ -31,6 +31,14 @@ MPI_Datatype mpi_type(DType t) {
     case DType::i32: return MPI_INT32_T;
     case DType::i64: return MPI_INT64_T;
     case DType::u8: return MPI_UINT8_T;
+    case DType::i8: return MPI_INT8_T;
+    case DType::i16: return MPI_INT16_T;
+    case DType::u16: return MPI_UINT16_T;
+    case DType::u32: return MPI_UINT32_T;
+    case DType::u64: return MPI_UINT64_T;
+    case DType::boolean: return MPI_C_BOOL;
+    case DType::bf16:
+    case DType::f16: break;  // MPI has no 16-bit float type to sum
   }
   throw ValueError(str_cat("[comm] no MPI type for ", dtype_name(t)));
 }

@@ -32,6 +32,14 @@ ncclDataType_t nccl_type(DType t) {
     case DType::i32: return ncclInt32;
     case DType::i64: return ncclInt64;
     case DType::u8: return ncclUint8;
+    case DType::bf16: return ncclBfloat16;
+    case DType::f16: return ncclFloat16;
+    case DType::i8: return ncclInt8;
+    case DType::u32: return ncclUint32;
+    case DType::u64: return ncclUint64;
+    case DType::boolean:
+    case DType::i16:
+    case DType::u16: break;  // NCCL has no such type
   }
   throw ValueError(str_cat("[comm] no NCCL type for ", dtype_name(t)));
 }

@@ -2,29 +2,36 @@
 
 #include <cmath>
 
+#include "frontend/nn_init.h"
 #include "ops/op_def.h"
 #include "runtime/error.h"
 
 namespace dagrad::nn {
 
-namespace {
+namespace detail {
 
-uint64_t fnv1a(const std::string& s) {
+uint64_t name_hash(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return h;
 }
 
-// PyTorch's default for conv and linear layers: kaiming_uniform_(a=sqrt(5)) for the
-// weight and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias, i.e. both uniform with
-// bound 1/sqrt(fan_in).
-std::function<void(Tensor&, Generator&)> uniform_fan_in(int64_t fan_in) {
+Init uniform_fan_in(int64_t fan_in) {
   double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
   return [bound](Tensor& t, Generator& g) { fill_uniform(t, g, -bound, bound); };
 }
 
-std::function<void(Tensor&, Generator&)> constant(double v) {
+Init xavier_uniform(int64_t fan_in, int64_t fan_out) {
+  double bound = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+  return [bound](Tensor& t, Generator& g) { fill_uniform(t, g, -bound, bound); };
+}
+
+Init constant(double v) {
   return [v](Tensor& t, Generator&) { t.fill(v); };
+}
+
+Init normal(double stddev) {
+  return [stddev](Tensor& t, Generator& g) { fill_normal(t, g, 0.0, stddev); };
 }
 
 std::string join(const std::string& a, const char* b) { return a.empty() ? b : a + "." + b; }
@@ -37,7 +44,9 @@ void weight_and_bias(std::vector<ParamSpec>& out, const std::string& layer, cons
   if (bias) out.push_back({join(layer, "bias"), Shape{weight[0]}, true, uniform_fan_in(fan_in)});
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
 
 Value Module::param(Graph& g, const ParamSpec& spec) const {
   if (g.has_node(spec.name)) {
@@ -69,7 +78,7 @@ TensorMap init_parameters(const Module& m, uint64_t seed) {
   for (const ParamSpec& s : parameter_specs(m)) {
     if (params.count(s.name)) throw ValueError(str_cat("two parameters are named '", s.name, "'"));
     Tensor t = Tensor::empty(s.shape, DType::f32);
-    Generator gen(seed ^ fnv1a(s.name));
+    Generator gen(seed ^ name_hash(s.name));
     s.init(t, gen);
     params[s.name] = t;
   }
@@ -99,6 +108,73 @@ void Conv2d::collect(std::vector<ParamSpec>& out) const {
 Value Conv2d::forward(Value x) {
   std::vector<Value> p = params(*x.graph);  // weight, bias
   return dagrad::conv2d(x, p[0], bias_ ? p[1] : Value{}, opt_, where_);
+}
+
+// ---- Conv1d ----
+
+Conv1d::Conv1d(std::string name, int64_t in_channels, int64_t out_channels, int64_t kernel, Conv1dOptions opt,
+               bool bias, const std::source_location& loc)
+    : Module(std::move(name), loc), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt), bias_(bias) {
+  if (in_ <= 0 || out_ <= 0 || kernel_ <= 0)
+    throw ValueError(str_cat("[Conv1d ", name_, "] channels and kernel size must be positive"));
+  if (opt_.groups <= 0 || in_ % opt_.groups || out_ % opt_.groups)
+    throw ValueError(str_cat("[Conv1d ", name_, "] groups (", opt_.groups, ") must divide both channel counts (", in_,
+                             " in, ", out_, " out)"));
+}
+
+void Conv1d::collect(std::vector<ParamSpec>& out) const {
+  weight_and_bias(out, name_, Shape{out_, in_ / opt_.groups, kernel_}, bias_, in_ / opt_.groups * kernel_);
+}
+
+// [N, C, L] as [N, C, 1, L] and the weight as [O, C/g, 1, K]: both reshapes are views.
+Value Conv1d::forward(Value x) {
+  if (x.shape().rank() != 3)
+    throw ShapeError(str_cat("[Conv1d ", name_, "] x must be [N, C, L], got shape ", x.shape().to_string(), " (",
+                             SourceLoc::from(where_).to_string(), ")"));
+  std::vector<Value> p = params(*x.graph);  // weight, bias
+  Value w = reshape(p[0], {out_, in_ / opt_.groups, 1, kernel_}, where_);
+  Value b = bias_ ? p[1] : Value{};
+  const Conv2dOptions o{.stride = Hw(1, opt_.stride), .padding = Hw(0, opt_.padding), .dilation = Hw(1, opt_.dilation),
+                        .groups = opt_.groups};
+  Value y = dagrad::conv2d(reshape(x, {x.dim(0), x.dim(1), 1, x.dim(2)}, where_), w, b, o, where_);
+  return reshape(y, {y.dim(0), y.dim(1), y.dim(3)}, where_);
+}
+
+// ---- Embedding ----
+
+Embedding::Embedding(std::string name, int64_t num_embeddings, int64_t dim, const std::source_location& loc)
+    : Module(std::move(name), loc), num_(num_embeddings), dim_(dim) {
+  if (num_ <= 0 || dim_ <= 0)
+    throw ValueError(str_cat("[Embedding ", name_, "] num_embeddings and dim must be positive"));
+}
+
+void Embedding::collect(std::vector<ParamSpec>& out) const {
+  out.push_back({join(name_, "weight"), Shape{num_, dim_}, true,
+                 normal(1.0)});
+}
+
+Value Embedding::forward(Value ids) {
+  return dagrad::gather(params(*ids.graph)[0], ids, 0, where_);
+}
+
+// ---- PositionEmbedding ----
+
+PositionEmbedding::PositionEmbedding(std::string name, int64_t length, int64_t dim, double init_std,
+                                     const std::source_location& loc)
+    : Module(std::move(name), loc), length_(length), dim_(dim), init_std_(init_std) {
+  if (length_ <= 0 || dim_ <= 0) throw ValueError(str_cat("[PositionEmbedding ", name_, "] length and dim must be positive"));
+  if (name_.empty()) throw ValueError("[PositionEmbedding] needs a name: it is the parameter's name");
+}
+
+void PositionEmbedding::collect(std::vector<ParamSpec>& out) const {
+  out.push_back({name_, Shape{1, length_, dim_}, true, normal(init_std_)});
+}
+
+Value PositionEmbedding::forward(Value x) {
+  if (x.shape().rank() != 3 || x.dim(1) != length_ || x.dim(2) != dim_)
+    throw ShapeError(str_cat("[PositionEmbedding ", name_, "] x must be [N, ", length_, ", ", dim_, "], got shape ",
+                             x.shape().to_string(), " (", SourceLoc::from(where_).to_string(), ")"));
+  return dagrad::add(x, params(*x.graph)[0], where_);
 }
 
 // ---- Linear ----
@@ -138,11 +214,12 @@ Value BatchNorm2d::forward(Value x) {
 // ---- Dropout ----
 
 Dropout::Dropout(std::string name, double p, const std::source_location& loc)
-    : Module(std::move(name), loc), p_(p), seed_(fnv1a(name_)) {
+    : Module(std::move(name), loc), p_(p), seed_(name_hash(name_)) {
   if (!(p >= 0 && p < 1)) throw ValueError(str_cat("[Dropout ", name_, "] p must be in [0, 1), got ", p));
 }
 
-Value Dropout::forward(Value x) { return training_ ? dagrad::dropout(x, p_, seed_, true, where_) : x; }
+// p = 0 adds no node, so nothing stands between the ops a fused group could join.
+Value Dropout::forward(Value x) { return training_ && p_ > 0 ? dagrad::dropout(x, p_, seed_, true, where_) : x; }
 
 // ---- Sequential ----
 
@@ -166,8 +243,18 @@ ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOpt
                  const std::source_location& loc) {
   return std::make_shared<Conv2d>(std::move(name), in, out, kernel, opt, bias, loc);
 }
+ModulePtr conv1d(std::string name, int64_t in, int64_t out, int64_t kernel, Conv1dOptions opt, bool bias,
+                 const std::source_location& loc) {
+  return std::make_shared<Conv1d>(std::move(name), in, out, kernel, opt, bias, loc);
+}
 ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias, const std::source_location& loc) {
   return std::make_shared<Linear>(std::move(name), in, out, bias, loc);
+}
+ModulePtr embedding(std::string name, int64_t num_embeddings, int64_t dim, const std::source_location& loc) {
+  return std::make_shared<Embedding>(std::move(name), num_embeddings, dim, loc);
+}
+ModulePtr position_embedding(std::string name, int64_t length, int64_t dim, const std::source_location& loc) {
+  return std::make_shared<PositionEmbedding>(std::move(name), length, dim, 0.02, loc);
 }
 ModulePtr batch_norm2d(std::string name, int64_t channels, const std::source_location& loc) {
   return std::make_shared<BatchNorm2d>(std::move(name), channels, 0.1, 1e-5, loc);
@@ -187,6 +274,9 @@ ModulePtr max_pool2d(Pool2dOptions opt, const std::source_location& loc) {
 }
 ModulePtr avg_pool2d(Pool2dOptions opt, const std::source_location& loc) {
   return std::make_shared<Lambda>("avg_pool2d", [opt, loc](Value x) { return dagrad::avg_pool2d(x, opt, loc); }, loc);
+}
+ModulePtr gelu(const std::source_location& loc) {
+  return std::make_shared<Lambda>("gelu", [loc](Value x) { return dagrad::gelu(x, loc); }, loc);
 }
 ModulePtr log_softmax(int64_t axis, const std::source_location& loc) {
   return std::make_shared<Lambda>("log_softmax", [axis, loc](Value x) { return dagrad::log_softmax(x, axis, loc); },

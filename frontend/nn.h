@@ -84,6 +84,25 @@ class Conv2d final : public Module {
   bool bias_;
 };
 
+// A 1-D convolution (PyTorch's Conv1d): x [N, C, L] -> [N, out, L'], weight
+// [out, C/groups, kernel], bias [out]; run as conv2d over [N, C, 1, L].
+struct Conv1dOptions {
+  int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+};
+
+class Conv1d final : public Module {
+ public:
+  Conv1d(std::string name, int64_t in_channels, int64_t out_channels, int64_t kernel, Conv1dOptions opt = {},
+         bool bias = true, DAGRAD_LOC);
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t in_, out_, kernel_;
+  Conv1dOptions opt_;
+  bool bias_;
+};
+
 class Linear final : public Module {
  public:
   Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true, DAGRAD_LOC);
@@ -93,6 +112,33 @@ class Linear final : public Module {
  private:
   int64_t in_, out_;
   bool bias_;
+};
+
+// A lookup table (PyTorch's Embedding): int64 ids of any shape [...] -> [..., dim], rows of
+// weight [num_embeddings, dim], initialised N(0, 1). The gradient is a deterministic
+// scatter-add (gather_backward).
+class Embedding final : public Module {
+ public:
+  Embedding(std::string name, int64_t num_embeddings, int64_t dim, DAGRAD_LOC);
+  Value forward(Value ids) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t num_, dim_;
+};
+
+// A learned position embedding added to a sequence: x [N, length, dim] -> x + p with the
+// parameter p [1, length, dim] named after the module itself (PyTorch's
+// `self.pos_embedding = nn.Parameter(...)`), initialised N(0, 0.02²) as in torchvision's ViT.
+class PositionEmbedding final : public Module {
+ public:
+  PositionEmbedding(std::string name, int64_t length, int64_t dim, double init_std = 0.02, DAGRAD_LOC);
+  Value forward(Value x) override;
+  void collect(std::vector<ParamSpec>& out) const override;
+
+ private:
+  int64_t length_, dim_;
+  double init_std_;
 };
 
 class BatchNorm2d final : public Module {
@@ -144,7 +190,11 @@ class Sequential final : public Module {
 // Shorthands that read like the model; each remembers the line it was called from.
 ModulePtr conv2d(std::string name, int64_t in, int64_t out, Hw kernel, Conv2dOptions opt = {}, bool bias = true,
                  DAGRAD_LOC);
+ModulePtr conv1d(std::string name, int64_t in, int64_t out, int64_t kernel, Conv1dOptions opt = {}, bool bias = true,
+                 DAGRAD_LOC);
 ModulePtr linear(std::string name, int64_t in, int64_t out, bool bias = true, DAGRAD_LOC);
+ModulePtr embedding(std::string name, int64_t num_embeddings, int64_t dim, DAGRAD_LOC);
+ModulePtr position_embedding(std::string name, int64_t length, int64_t dim, DAGRAD_LOC);
 ModulePtr batch_norm2d(std::string name, int64_t channels, DAGRAD_LOC);
 ModulePtr dropout(std::string name, double p, DAGRAD_LOC);
 ModulePtr relu(DAGRAD_LOC);
@@ -152,6 +202,7 @@ ModulePtr flatten(int64_t start_dim = 1, DAGRAD_LOC);
 ModulePtr max_pool2d(Pool2dOptions opt, DAGRAD_LOC);
 ModulePtr avg_pool2d(Pool2dOptions opt, DAGRAD_LOC);
 ModulePtr log_softmax(int64_t axis = -1, DAGRAD_LOC);
+ModulePtr gelu(DAGRAD_LOC);
 
 #undef DAGRAD_LOC
 

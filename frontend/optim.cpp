@@ -72,6 +72,27 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double moment
   throw ValueError(str_cat("unknown optimizer '", name, "' (expected sgd, adam or adamw)"));
 }
 
+namespace {
+
+// Cosine interpolation from `from` (pct 0) to `to` (pct 1), as PyTorch's _annealing_cos.
+double anneal_cos(double from, double to, double pct) {
+  return to + (from - to) / 2.0 * (std::cos(std::numbers::pi * pct) + 1.0);
+}
+
+}  // namespace
+
+// PyTorch's OneCycleLR (three_phase=False, anneal_strategy='cos'): the rise ends at step
+// pct_start·total - 1, the fall at total - 1; beyond it the final lr stays.
+double LrSchedule::one_cycle(int64_t step) const {
+  const double initial = base_lr / div_factor, final_lr = initial / final_div_factor;
+  const double rise_end = pct_start * static_cast<double>(total_steps) - 1.0;
+  const double fall_end = static_cast<double>(total_steps) - 1.0;
+  const double s = static_cast<double>(step);
+  if (s <= rise_end) return anneal_cos(initial, base_lr, rise_end > 0 ? s / rise_end : 1.0);
+  const double span = fall_end - rise_end;
+  return anneal_cos(base_lr, final_lr, span > 0 ? std::min(1.0, (s - rise_end) / span) : 1.0);
+}
+
 double LrSchedule::at(int64_t step) const {
   double lr = base_lr;
   switch (kind) {
@@ -82,6 +103,7 @@ double LrSchedule::at(int64_t step) const {
       lr = min_lr + (base_lr - min_lr) * 0.5 * (1 + std::cos(std::numbers::pi * progress));
       break;
     }
+    case Kind::onecycle: lr = one_cycle(step); break;
   }
   if (warmup_steps > 0 && step < warmup_steps) lr *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   return lr;
@@ -98,7 +120,8 @@ LrSchedule::Kind LrSchedule::parse_kind(const std::string& s) {
   if (s == "constant") return Kind::constant;
   if (s == "step") return Kind::step;
   if (s == "cosine") return Kind::cosine;
-  throw ValueError(str_cat("unknown learning-rate schedule '", s, "' (expected constant, step or cosine)"));
+  if (s == "onecycle") return Kind::onecycle;
+  throw ValueError(str_cat("unknown learning-rate schedule '", s, "' (expected constant, step, cosine or onecycle)"));
 }
 
 }  // namespace dagrad::optim

@@ -55,14 +55,25 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double moment
                                           bool nesterov = false);
 
 // Learning rate as a function of the global step (0-based).
+//   constant  base_lr
+//   step      base_lr · gamma^(step / step_size)
+//   cosine    min_lr + (base_lr - min_lr)·(1 + cos(π·step/total_steps))/2
+//   onecycle  PyTorch's OneCycleLR (two phases, cosine annealing, no momentum cycling):
+//             from base_lr/div_factor up to base_lr over the first pct_start of
+//             total_steps, then down to base_lr/(div_factor·final_div_factor)
+// warmup_steps scales any of them linearly from 0 over the first steps.
 struct LrSchedule {
-  enum class Kind { constant, step, cosine };
+  enum class Kind { constant, step, cosine, onecycle };
   Kind kind = Kind::constant;
   double base_lr = 0.01;
   int64_t step_size = 1;    // step: multiply by gamma every step_size steps; kEpoch: every epoch
   double gamma = 0.1;
-  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps; kRun: at the end of training
+  int64_t total_steps = 1;  // cosine: decays to min_lr at total_steps; onecycle: the cycle's length;
+                            // kRun: every step of the run
   double min_lr = 0;
+  double pct_start = 0.3;   // onecycle: share of the steps spent rising
+  double div_factor = 25;   // onecycle: initial lr = base_lr / div_factor
+  double final_div_factor = 1e4;  // onecycle: final lr = initial lr / final_div_factor
   int64_t warmup_steps = 0;  // linear warm-up from 0 over the first steps (any kind)
 
   // Lengths that the Trainer fills in once it knows how many steps an epoch has.
@@ -73,7 +84,10 @@ struct LrSchedule {
   // This schedule with kEpoch and kRun replaced for a run of `epochs` epochs of
   // `steps_per_epoch` steps each.
   LrSchedule for_run(int64_t steps_per_epoch, int64_t epochs) const;
-  static Kind parse_kind(const std::string& s);  // "constant", "step", "cosine"
+  static Kind parse_kind(const std::string& s);  // "constant", "step", "cosine", "onecycle"
+
+ private:
+  double one_cycle(int64_t step) const;
 };
 
 }  // namespace dagrad::optim

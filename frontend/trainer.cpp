@@ -12,9 +12,11 @@
 #include "frontend/data_parallel.h"
 #include "frontend/data/loader.h"
 #include "frontend/progress.h"
+#include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
+#include "scheduler/mixed_precision.h"
 #include "scheduler/numerics.h"
 #include "scheduler/session.h"
 
@@ -53,7 +55,7 @@ int64_t samples_in(const Batch& b) { return b.target.shape().rank() ? b.target.s
 // Adds one batch's value of a metric (on the host) to its total over the data set:
 // integers exactly in int64, floating values in float64.
 void accumulate(TensorMap& totals, const std::string& name, const Tensor& batch) {
-  const DType dtype = is_floating(batch.dtype()) ? DType::f64 : DType::i64;
+  const DType dtype = is_float(batch.dtype()) ? DType::f64 : DType::i64;
   auto it = totals.find(name);
   if (it == totals.end()) {
     totals.emplace(name, batch.to_dtype(dtype).clone());
@@ -64,9 +66,11 @@ void accumulate(TensorMap& totals, const std::string& name, const Tensor& batch)
     throw ValueError(str_cat("metric '", name, "' has shape ", batch.shape().to_string(), " in one batch but ",
                              total.shape().to_string(), " in another; a metric's shape must not depend on the batch"));
   const Tensor add = batch.to_dtype(dtype);
-  dispatch_all(dtype, [&]<class T>() {
+  auto add_to_total = [&]<class T>() {
     for (int64_t i = 0; i < total.numel(); ++i) total.data<T>()[i] += add.data<T>()[i];
-  });
+  };
+  if (dtype == DType::f64) add_to_total.template operator()<double>();
+  else add_to_total.template operator()<int64_t>();
 }
 
 // "test accuracy 96.00% (1920/2000)", "test mean abs error 0.0123": one score for the log.
@@ -109,6 +113,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
   if (cfg_.batch_size <= 0) throw ValueError(str_cat("batch size must be positive, got ", cfg_.batch_size));
   if (cfg_.epochs < 0) throw ValueError(str_cat("epochs must be >= 0, got ", cfg_.epochs));
   if (!(cfg_.bucket_mb > 0)) throw ValueError(str_cat("gradient bucket size must be positive, got ", cfg_.bucket_mb, " MiB"));
+  set_tf32_allowed(cfg_.tf32);
   optimizer_ = optim::make_optimizer(cfg_.optimizer, cfg_.momentum, cfg_.weight_decay, cfg_.nesterov);
   state_ = nn::init_parameters(*model_, cfg_.seed);
   for (const nn::ParamSpec& s : optimizer_->state_specs(nn::parameter_specs(*model_))) {
@@ -138,6 +143,8 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     if (comm::world().world_size() > 1) offset_random_ops_for_rank(g, comm::world().rank());
     std::vector<Value> params = g.parameters();
     std::vector<Value> grads = autograd::grad(g, loss, params);
+    // Before the updates: the weights' 16-bit copies must be read before they are overwritten.
+    if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
       grads = allreduce_gradients(grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)), comm::world());
     optimizer_->add_updates(g, params, grads, lr);
@@ -150,6 +157,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     model_->train(false);
     Value output = (*model_)(x);
     model_->train(true);
+    if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
     if (!in.count(names_.target)) return {output};
     Value y = input(g, in, names_.target);
     std::vector<Value> outs{output, cfg_.objective->loss(output, y)};
@@ -249,7 +257,7 @@ EvalResult Trainer::evaluate(const Dataset& data) {
     if (r.samples == 0 && n_all > 0) {
       std::vector<Tensor> out = eval_session_->run(inputs_of(data.gather(std::vector<int64_t>{0})));
       for (size_t k = 0; k < metric_names_.size(); ++k) {
-        const DType dtype = is_floating(out[2 + k].dtype()) ? DType::f64 : DType::i64;
+        const DType dtype = is_float(out[2 + k].dtype()) ? DType::f64 : DType::i64;
         r.totals[metric_names_[k]] = Tensor::zeros(out[2 + k].shape(), dtype);
       }
     }

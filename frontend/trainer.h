@@ -70,6 +70,9 @@ struct TrainConfig {
   // in a world of 1 too (to inspect the plan).
   double bucket_mb = 1.0;
   bool allreduce_in_one_process = false;
+  // CUDA: float32 GEMMs and convolutions may use TF32 tensor cores (ops/math_mode.h).
+  // The setting is process-wide: constructing a Trainer sets it to this value.
+  bool tf32 = false;
 };
 
 struct EvalResult {

@@ -14,6 +14,8 @@ namespace dagrad::op {
 extern const OpDef* input;
 extern const OpDef* parameter;
 extern const OpDef* full;
+// dtype conversion (cast_ops.cpp)
+extern const OpDef* cast;
 extern const OpDef* constant;
 // reductions and softmax (reduce_ops.cpp)
 extern const OpDef* sum;
@@ -52,6 +54,15 @@ extern const OpDef* confusion_matrix;
 extern const OpDef* dropout;
 extern const OpDef* batch_norm;
 extern const OpDef* batch_norm_backward;
+// normalisation (norm_ops.cpp)
+extern const OpDef* layer_norm;
+extern const OpDef* layer_norm_backward;
+// indexing (index_ops.cpp)
+extern const OpDef* gather;
+extern const OpDef* gather_backward;
+// attention (attention_ops.cpp)
+extern const OpDef* scaled_dot_product_attention;
+extern const OpDef* scaled_dot_product_attention_backward;
 // optimizer updates (optim_ops.cpp)
 extern const OpDef* sgd_update;
 extern const OpDef* adam_update;

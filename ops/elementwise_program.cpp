@@ -10,9 +10,10 @@ namespace {
 
 using Input = ElementwiseProgram::Input;
 
-Input describe_input(const Shape& in, const Shape& out) {
+Input describe_input(const Shape& in, DType dtype, const Shape& out) {
   Input x;
   x.shape = in;
+  x.dtype = dtype;
   if (in == out) return x;
   if (in.numel() == 1) {
     x.mode = Input::Mode::scalar;
@@ -50,14 +51,19 @@ ElementwiseProgram ElementwiseProgram::from_nodes(const Graph& g, std::span<cons
   ElementwiseProgram p;
   const TensorType& type = g.node(nodes.front()).outputs[0];
   p.shape = type.shape;
-  p.dtype = type.dtype;
-  for (const Value& v : inputs) p.inputs.push_back(describe_input(v.shape(), p.shape));
+  p.dtype = compute_dtype(type.dtype);
+  for (const Value& v : inputs) {
+    DAGRAD_ASSERT(compute_dtype(v.dtype()) == p.dtype);
+    p.inputs.push_back(describe_input(v.shape(), v.dtype(), p.shape));
+  }
   const int ni = static_cast<int>(inputs.size());
   for (int m : nodes) {
     const Node& n = g.node(m);
     DAGRAD_ASSERT(n.op->elementwise.has_value());
     Instr ins;
     ins.node = m;
+    ins.dtype = n.outputs[0].dtype;
+    DAGRAD_ASSERT(compute_dtype(ins.dtype) == p.dtype);
     ins.def = &*n.op->elementwise;
     ins.params.resize(ins.def->num_params);
     if (ins.def->num_params) ins.def->params(n, ins.params.data());

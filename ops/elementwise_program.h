@@ -4,6 +4,11 @@
 // so is one elementwise op alone. Backends evaluate programs without full-size
 // temporaries: the CPU tile by tile (ops/cpu/elementwise_program.cpp), CUDA as one
 // generated kernel (ops/cuda/elementwise_codegen.h).
+//
+// Values of several dtypes of one compute type may mix (compute_dtype: float32 for
+// float32, bfloat16 and float16; float64 alone): inputs are read into the compute type,
+// every instruction computes in it and rounds its result to its own dtype (so a fused
+// group gives exactly what its ops give one by one), and outputs are stored in theirs.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -24,6 +29,7 @@ struct ElementwiseProgram {
     // broadcast: the output's dimensions collapsed as far as this input allows, and the
     // input's element stride along each (0 where it is broadcast, 1 innermost otherwise).
     std::vector<int64_t> dims, strides;
+    DType dtype = DType::f32;  // as stored
   };
   struct Instr {
     int node = -1;
@@ -32,13 +38,14 @@ struct ElementwiseProgram {
     // Operands: i < inputs.size() is external input i; otherwise the result of
     // instruction i - inputs.size().
     std::vector<int> args;
+    DType dtype = DType::f32;  // of its result (its node's output), rounded to it
   };
 
   Shape shape;
-  DType dtype = DType::f32;
+  DType dtype = DType::f32;  // the compute type: float32 or float64
   std::vector<Input> inputs;
   std::vector<Instr> instrs;  // instruction i's result is register i
-  std::vector<int> outputs;   // per materialised output: the instruction it stores
+  std::vector<int> outputs;   // per materialised output: the instruction it stores (in its dtype)
   // What a device launcher derives once from the program and reuses at every launch
   // (CUDA: the compiled kernel); null until its first launch.
   mutable std::shared_ptr<void> launcher_state;
@@ -55,5 +62,9 @@ struct ElementwiseProgram {
 // share bytes with a full-shape input (in place). `stream` is where it runs (null: now).
 using ProgramLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
                                  std::span<Tensor> outputs, Stream* stream);
+// Evaluates elements [begin, end) of `p` only, on the calling thread (a kernel applying its
+// epilogue to a finished piece of its output).
+using RangeLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
+                               std::span<Tensor> outputs, int64_t begin, int64_t end);
 
 }  // namespace dagrad

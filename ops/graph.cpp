@@ -243,24 +243,47 @@ void Graph::add_control_edge(int from, int to) {
   boost::add_edge(from, to, impl_->g);
 }
 
-void Graph::set_input(int id, int slot, Value v) {
+void Graph::set_input(int id, int slot, Value v) { set_inputs(id, {{slot, v}}); }
+
+void Graph::set_inputs(int id, const std::vector<std::pair<int, Value>>& changes) {
   Node& n = node(id);
-  if (slot < 0 || slot >= static_cast<int>(n.inputs.size()))
-    throw GraphError(str_cat("[", n.op->name, "] node '", n.name, "' has no input ", slot));
-  if (v.graph != this) throw GraphError(str_cat("[", n.op->name, "] set_input: value belongs to another graph"));
-  if (v.type() != n.inputs[slot].type())
-    throw ShapeError(str_cat("[", n.op->name, "] set_input: new input ", v.type().to_string(),
-                             " does not match ", n.inputs[slot].type().to_string()));
-  int old = n.inputs[slot].node;
-  n.inputs[slot] = v;
-  bool still_used = std::any_of(n.inputs.begin(), n.inputs.end(), [&](const Value& x) { return x.node == old; });
-  if (!still_used) {
-    boost::remove_edge(old, id, impl_->g);
-    auto& r = impl_->readers[old];
-    r.erase(std::remove(r.begin(), r.end(), id), r.end());
+  std::vector<TensorType> in_types;
+  for (const Value& x : n.inputs) in_types.push_back(x.type());
+  bool retyped = false;
+  for (const auto& [slot, v] : changes) {
+    if (slot < 0 || slot >= static_cast<int>(n.inputs.size()))
+      throw GraphError(str_cat("[", n.op->name, "] node '", n.name, "' has no input ", slot));
+    if (v.graph != this) throw GraphError(str_cat("[", n.op->name, "] set_input: value belongs to another graph"));
+    retyped = retyped || v.type() != in_types[slot];
+    in_types[slot] = v.type();
   }
-  boost::add_edge(v.node, id, impl_->g);
-  impl_->readers[v.node].push_back(id);
+  if (retyped) {
+    // Other types are fine when the op, inferring again, gives the same outputs (a
+    // GEMM's float32 operands replaced by their bfloat16 casts, say).
+    const auto& [slot, v] = changes.front();
+    const std::string mismatch = str_cat("[", n.op->name, "] set_input: new input ", v.type().to_string(),
+                                         " does not match ", n.inputs[slot].type().to_string(), " and node '", n.name,
+                                         "' ");
+    std::vector<TensorType> out_types;
+    try {
+      out_types = n.op->infer(InferContext{*n.op, in_types, n.attrs, n.decoded.get()});
+    } catch (const Error& e) {
+      throw ShapeError(str_cat(mismatch, "refuses it: ", e.what()));
+    }
+    if (out_types != n.outputs) throw ShapeError(str_cat(mismatch, "would change its outputs"));
+  }
+  for (const auto& [slot, v] : changes) {
+    int old = n.inputs[slot].node;
+    n.inputs[slot] = v;
+    bool still_used = std::any_of(n.inputs.begin(), n.inputs.end(), [&](const Value& x) { return x.node == old; });
+    if (!still_used) {
+      boost::remove_edge(old, id, impl_->g);
+      auto& r = impl_->readers[old];
+      r.erase(std::remove(r.begin(), r.end(), id), r.end());
+    }
+    boost::add_edge(v.node, id, impl_->g);
+    impl_->readers[v.node].push_back(id);
+  }
 }
 
 std::vector<int> Graph::topo_order() const {

@@ -9,6 +9,7 @@
 #include <source_location>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/attrs.h"
@@ -118,8 +119,13 @@ class Graph {
   // Makes `to` run after `from` without a data edge (used for in-place writes: a writer
   // runs after the earlier readers of what it overwrites).
   void add_control_edge(int from, int to);
-  // Rewires input `slot` of node `id`. May create a cycle, reported by topo_order().
+  // Rewires input `slot` of node `id` to `v`, which has the old input's type or one with
+  // which the op infers the same outputs (ShapeError otherwise). May create a cycle,
+  // reported by topo_order().
   void set_input(int id, int slot, Value v);
+  // Several inputs of node `id` at once, (slot, value) pairs: the types are checked with
+  // all of them in place.
+  void set_inputs(int id, const std::vector<std::pair<int, Value>>& changes);
 
   // Deterministic topological order of all nodes (Boost.Graph); throws GraphError on a cycle.
   std::vector<int> topo_order() const;

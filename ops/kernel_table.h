@@ -20,6 +20,8 @@ class KernelTable {
   bool supports(const OpDef& op) const { return find(op) || (op.elementwise && elementwise); }
 
   ProgramLauncher elementwise = nullptr;
+  // Backends whose kernels may apply epilogues piece by piece (KernelContext::epilogue).
+  RangeLauncher elementwise_range = nullptr;
 
  private:
   std::vector<Kernel> by_op_;

@@ -34,11 +34,31 @@ void InferContext::expect_floating(size_t i) const {
                             dtype_name(inputs[i].dtype)));
 }
 
+void InferContext::expect_float(size_t i) const {
+  if (!is_float(inputs[i].dtype))
+    throw TypeError(str_cat("[", op.name, "] input ", i, " must be a floating-point dtype, got ",
+                            dtype_name(inputs[i].dtype)));
+}
+
 void InferContext::expect_same_dtype() const {
   for (size_t i = 1; i < inputs.size(); ++i)
     if (inputs[i].dtype != inputs[0].dtype)
       throw TypeError(str_cat("[", op.name, "] input ", i, " is ", dtype_name(inputs[i].dtype), " but input 0 is ",
                               dtype_name(inputs[0].dtype), "; convert one of them"));
+}
+
+DType InferContext::product_dtype() const {
+  DAGRAD_ASSERT(!op.low_precision_inputs.empty());
+  const size_t first = static_cast<size_t>(op.low_precision_inputs.front());
+  for (int slot : op.low_precision_inputs) {
+    const size_t i = static_cast<size_t>(slot);
+    if (i >= inputs.size()) continue;
+    expect_float(i);
+    if (inputs[i].dtype != inputs[first].dtype)
+      throw TypeError(str_cat("[", op.name, "] input ", i, " is ", dtype_name(inputs[i].dtype), " but input ", first,
+                              " is ", dtype_name(inputs[first].dtype), "; convert one of them"));
+  }
+  return compute_dtype(inputs[first].dtype);
 }
 
 Cost OpDef::cost_of(const Node& n) const {

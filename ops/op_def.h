@@ -14,6 +14,7 @@
 #include "ops/graph.h"
 #include "ops/param_codec.h"
 #include "runtime/device.h"
+#include "runtime/function_ref.h"
 #include "runtime/tensor.h"
 
 namespace dagrad {
@@ -24,7 +25,7 @@ class Stream;
 enum class OpKind : uint8_t {
   source,         // input, parameter, constant fill: no data inputs
   elementwise,    // out[i] depends on in[i] of its (broadcast) inputs
-  gemm,           // matrix products
+  gemm,           // matrix products (matmul, fused attention)
   convolution,    // convolutions and their gradients
   pooling,        // window reductions and their gradients
   reduction,      // sums, maxima, softmax along axes
@@ -65,20 +66,38 @@ struct InferContext {
   [[noreturn]] void fail(const std::string& msg) const;
   // Checks the input count and, when given, that every input is floating.
   void expect_inputs(size_t n) const;
-  void expect_floating(size_t i) const;
+  void expect_floating(size_t i) const;  // float32 or float64
+  void expect_float(size_t i) const;     // any floating type, 16-bit ones included
   void expect_same_dtype() const;  // all inputs share input 0's dtype
+  // The output dtype of an op that multiplies its low_precision_inputs: they must be
+  // floating and of one dtype; float32 when that is bfloat16 or float16 (products
+  // accumulated in float32), else that dtype.
+  DType product_dtype() const;
 };
 using InferFn = std::vector<TensorType> (*)(const InferContext&);
 
+// The fused elementwise group that follows a kernel in its step (scheduler epilogues),
+// offered to the kernel: a kernel that writes output 0 in finished pieces may run it on
+// each piece while that piece is still in cache, and then sets `applied`; otherwise the
+// executor runs it over the whole output afterwards. run(begin, end) evaluates the group
+// for elements [begin, end) of output 0 on the calling thread (any thread).
+struct Epilogue {
+  FunctionRef<void(int64_t begin, int64_t end)> run;
+  mutable bool applied = false;
+};
+
 // What a kernel sees: the node (its typed parameters and types), input and output tensors
 // already allocated with the inferred shapes, the run's step counter (seeds per-step
-// randomness, e.g. dropout masks) and the stream it runs on (null in the plain interpreter).
+// randomness, e.g. dropout masks), the stream it runs on (null in the plain interpreter)
+// and the epilogue it may apply itself (null when there is none, or the backend runs
+// epilogues only as whole passes).
 struct KernelContext {
   const Node& node;
   std::span<const Tensor> inputs;
   std::span<Tensor> outputs;
   uint64_t step = 0;
   Stream* stream = nullptr;
+  const Epilogue* epilogue = nullptr;
 
   template <class P>
   const P& params() const {
@@ -136,6 +155,10 @@ struct OpDef {
   std::vector<int> writes_inputs{};
   // Inputs through which no gradient flows (labels, indices, masks).
   std::vector<int> nondiff_inputs{};
+  // Inputs that may come in bfloat16 or float16 (GEMM and convolution operands): the op
+  // then multiplies in that precision, accumulates in float32 and returns float32. The
+  // mixed-precision pass (scheduler/mixed_precision.h) casts exactly these.
+  std::vector<int> low_precision_inputs{};
   std::optional<ElementwiseDef> elementwise{};
   std::string doc{};  // one line for `dagrad ops` and error messages
   int id = -1;        // set by the registry; kernel tables are indexed by it

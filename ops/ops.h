@@ -29,6 +29,12 @@ Value constant(Graph& g, const Tensor& value, DAGRAD_LOC);
 Value zeros_like(Value x, DAGRAD_LOC);
 Value ones_like(Value x, DAGRAD_LOC);
 
+// ---- dtype conversion ----
+// x's elements as dtype `to` (runtime/convert.h: round to nearest even into floating
+// types; float to integer truncates, saturates and maps NaN to 0; integers wrap). Its
+// gradient is cast back to x's dtype.
+Value cast(Value x, DType to, DAGRAD_LOC);
+
 // ---- elementwise, unary ----
 Value relu(Value x, DAGRAD_LOC);
 Value leaky_relu(Value x, double negative_slope = 0.01, DAGRAD_LOC);
@@ -39,6 +45,7 @@ Value silu(Value x, DAGRAD_LOC);  // x * sigmoid(x)
 Value hardswish(Value x, DAGRAD_LOC);
 // log(1 + exp(beta x)) / beta, linear where beta x > threshold (torch.nn.Softplus).
 Value softplus(Value x, double beta = 1, double threshold = 20, DAGRAD_LOC);
+Value erf(Value x, DAGRAD_LOC);  // the Gauss error function
 Value exp(Value x, DAGRAD_LOC);
 Value log(Value x, DAGRAD_LOC);
 Value sqrt(Value x, DAGRAD_LOC);
@@ -162,6 +169,56 @@ Value confusion_matrix(Value predicted, Value target, int64_t num_classes, DAGRA
 // batch statistics and updates running_mean/var in place with `momentum`.
 Value batch_norm(Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
                  double momentum = 0.1, double eps = 1e-5, DAGRAD_LOC);
+
+// Layer normalisation (ONNX LayerNormalization, PyTorch's LayerNorm): x is normalised
+// over its dims [axis, rank) with `epsilon` added to the variance, then multiplied by
+// gamma and shifted by beta, both of the normalised shape (either may be empty; beta only
+// with gamma). layer_norm_with_stats also returns the saved mean and 1/std (x's shape with
+// the normalised dims set to 1), as ONNX's optional outputs.
+Value layer_norm(Value x, Value gamma = {}, Value beta = {}, int64_t axis = -1, double epsilon = 1e-5, DAGRAD_LOC);
+std::vector<Value> layer_norm_with_stats(Value x, Value gamma = {}, Value beta = {}, int64_t axis = -1,
+                                         double epsilon = 1e-5, DAGRAD_LOC);
+// dx [, dgamma, dbeta] from the saved statistics (gamma empty when there is none).
+std::vector<Value> layer_norm_backward(Value dy, Value x, Value mean, Value invstd, Value gamma, int64_t axis,
+                                       DAGRAD_LOC);
+
+// ---- indexing ----
+// ONNX Gather: data indexed along `axis` by int64 indices (negative ones count from the
+// end); the result is data.shape[:axis] + indices.shape + data.shape[axis+1:]. An
+// embedding lookup is gather(table [V,D], ids [N,L]) -> [N,L,D]. An index out of range
+// is an error on the CPU and NaN on CUDA.
+Value gather(Value data, Value indices, int64_t axis = 0, DAGRAD_LOC);
+// Its adjoint: grad added into zeros of data_shape at the indices (a scatter-add in index
+// order, so deterministic).
+Value gather_backward(Value grad, Value indices, std::vector<int64_t> data_shape, int64_t axis = 0, DAGRAD_LOC);
+
+// ---- attention ----
+// softmax(q·kᵀ·scale + mask)·v, fused: q [N,H,L,d], k [N,H,S,d], v [N,H,S,dv] ->
+// [N,H,L,dv]. scale 0 means 1/sqrt(d); mask (may be empty) is additive and broadcasts to
+// [N,H,L,S] (0 attends, -inf ignores); causal lets query i see keys j <= i only. No
+// [N,H,L,S] tensor is ever in memory. A row whose keys are all masked gives NaN, as
+// softmax does. The mask gets no gradient.
+Value scaled_dot_product_attention(Value q, Value k, Value v, Value mask = {}, double scale = 0, bool causal = false,
+                                   DAGRAD_LOC);
+// The same over sequence-major q [N,L,H,d], k [N,S,H,d], v [N,S,H,dv] -> [N,L,H,dv]: a
+// [N,L,H·d] projection reshaped, without a permute (FlashAttention's layout).
+Value scaled_dot_product_attention_nlhd(Value q, Value k, Value v, Value mask = {}, double scale = 0,
+                                        bool causal = false, DAGRAD_LOC);
+// Self-attention over one packed qkv [N,L,3,H,d] (a [N,L,3E] projection reshaped) ->
+// [N,L,H,d]; its gradient is one packed tensor too, so nothing is sliced or concatenated.
+Value scaled_dot_product_attention_packed(Value qkv, Value mask = {}, double scale = 0, bool causal = false,
+                                          DAGRAD_LOC);
+// Also the row log-sum-exp of the scores [N,H,L] (what the backward op recomputes from).
+std::vector<Value> scaled_dot_product_attention_with_lse(Value q, Value k, Value v, Value mask = {}, double scale = 0,
+                                                         bool causal = false, DAGRAD_LOC);
+// dq, dk, dv of scaled_dot_product_attention from its out and saved lse, the cotangent
+// dout and, when valid, the cotangent of lse (the probabilities are recomputed).
+std::vector<Value> scaled_dot_product_attention_backward(Value q, Value k, Value v, Value out, Value lse, Value dout,
+                                                         Value mask, double scale, bool causal, Value lse_grad = {},
+                                                         DAGRAD_LOC);
+// The same attention composed of matmul, softmax and matmul (the [N,H,L,S] scores are
+// materialised): the fused op's reference. A causal mask is passed as `mask`.
+Value scaled_dot_product_attention_composed(Value q, Value k, Value v, Value mask = {}, double scale = 0, DAGRAD_LOC);
 
 // ---- optimizer updates ----
 // Update nodes write the parameter and its optimizer state in place and have no

@@ -12,11 +12,15 @@ OpRegistry& OpRegistry::instance() {
     auto* r = new OpRegistry;
     register_source_ops(*r);
     register_elementwise_ops(*r);
+    register_cast_ops(*r);
     register_reduce_ops(*r);
     register_shape_ops(*r);
     register_linalg_ops(*r);
     register_conv_ops(*r);
     register_nn_ops(*r);
+    register_norm_ops(*r);
+    register_index_ops(*r);
+    register_attention_ops(*r);
     register_optim_ops(*r);
     return r;
   }();

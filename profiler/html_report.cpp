@@ -7,6 +7,7 @@
 
 #include "profiler/memory_timeline.h"
 #include "profiler/summary.h"
+#include "profiler/xml_escape.h"
 #include "runtime/error.h"
 
 namespace dagrad::profiler {
@@ -32,19 +33,7 @@ std::string_view class_colour(StepClass k) {
 
 namespace {
 
-std::string esc(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string esc(std::string_view s) { return xml_escape(s); }
 
 std::string num(double v, int decimals) {
   char buf[64];

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "runtime/backend.h"
+#include "runtime/convert.h"
 
 namespace dagrad {
 
@@ -108,7 +109,7 @@ Tensor Tensor::to_dtype(DType dt) const {
     const S* s = data<S>();
     dispatch_all(dt, [&]<class D>() {
       D* d = out.data<D>();
-      for (int64_t i = 0; i < numel(); ++i) d[i] = static_cast<D>(s[i]);
+      for (int64_t i = 0; i < numel(); ++i) d[i] = convert<D>(s[i]);
     });
   });
   return out;
@@ -118,7 +119,8 @@ void Tensor::fill(double value) {
   if (!device().is_cpu()) throw DeviceError("fill: only CPU tensors can be filled directly");
   dispatch_all(dtype_, [&]<class T>() {
     T* p = data<T>();
-    for (int64_t i = 0; i < numel(); ++i) p[i] = static_cast<T>(value);
+    const T v = convert<T>(value);
+    for (int64_t i = 0; i < numel(); ++i) p[i] = v;
   });
 }
 
@@ -131,8 +133,12 @@ std::string Tensor::to_string(int64_t max_elems) const {
   os << " {";
   dispatch_all(dtype_, [&]<class T>() {
     const T* p = host.data<T>();
-    for (int64_t i = 0; i < std::min(numel(), max_elems); ++i)
-      os << (i ? ", " : "") << +p[i];
+    for (int64_t i = 0; i < std::min(numel(), max_elems); ++i) {
+      os << (i ? ", " : "");
+      if constexpr (std::is_same_v<T, bool>) os << (p[i] ? "true" : "false");
+      else if constexpr (is_half_type_v<T>) os << static_cast<float>(p[i]);
+      else os << +p[i];
+    }
   });
   if (numel() > max_elems) os << ", ...";
   os << "}";

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/allocator.h"
@@ -70,9 +71,11 @@ class Tensor {
   // Copies src's bytes into this tensor (any devices); shapes and dtypes must match.
   void copy_from(const Tensor& src);
   Tensor to(Device device) const;
-  // Converts element type (CPU only).
+  // Converts the element type with convert<D> (runtime/convert.h): rounding to nearest
+  // even into floating types, saturating float-to-integer, modular integer narrowing.
+  // CPU only.
   Tensor to_dtype(DType dtype) const;
-  void fill(double value);  // CPU only
+  void fill(double value);  // every element = convert<T>(value); CPU only
 
   template <class T>
   std::vector<T> to_vector() const;
@@ -103,7 +106,11 @@ Tensor Tensor::from_vector(const Shape& shape, const std::vector<T>& values) {
     throw ShapeError(str_cat("from_vector: ", values.size(), " values for shape ",
                              shape.to_string(), " (", shape.numel(), " elements)"));
   Tensor t = empty(shape, dtype_of<T>());
-  if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> packs bits
+    for (size_t i = 0; i < values.size(); ++i) t.data<bool>()[i] = values[i];
+  } else if (!values.empty()) {
+    std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  }
   return t;
 }
 

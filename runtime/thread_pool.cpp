@@ -13,7 +13,7 @@ thread_local bool t_inside_piece = false;
 
 ThreadPool::ThreadPool(int num_threads) {
   num_threads = std::max(1, num_threads);
-  for (int i = 0; i < num_threads - 1; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 0; i < num_threads - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -39,7 +39,19 @@ void ThreadPool::run_piece(int64_t piece) {
   t_inside_piece = false;
 }
 
-void ThreadPool::worker_loop(int worker_index) {
+int64_t ThreadPool::run_pieces() {
+  int64_t ran = 0;
+  for (int64_t p; (p = next_piece_.fetch_add(1, std::memory_order_relaxed)) < pieces_;) {
+    run_piece(p);
+    ++ran;
+  }
+  return ran;
+}
+
+// A worker joins a job under the mutex while it is unfinished, and the job's caller waits
+// for every worker that joined to leave: no worker ever claims pieces of a job it did
+// not join (the counter is reset for the next one only after all have left).
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     {
@@ -47,21 +59,22 @@ void ThreadPool::worker_loop(int worker_index) {
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
       if (stopping_) return;
       seen = generation_;
-      // Piece 0 belongs to the caller; worker i takes piece i + 1 if the job has one.
-      if (worker_index + 1 >= pieces_) continue;
+      if (pieces_left_ == 0) continue;  // the caller finished it alone
+      ++active_;
     }
-    run_piece(worker_index + 1);
+    const int64_t ran = run_pieces();
     std::lock_guard lock(mutex_);
-    if (--pieces_left_ == 0) done_.notify_one();
+    pieces_left_ -= ran;
+    if (--active_ == 0 && pieces_left_ == 0) done_.notify_one();
   }
 }
 
 void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
   if (end <= begin) return;
   grain = std::max<int64_t>(grain, 1);
-  int64_t pieces = std::min<int64_t>(num_threads(), (end - begin + grain - 1) / grain);
+  int64_t pieces = std::min<int64_t>(num_threads() * kPiecesPerThread, (end - begin + grain - 1) / grain);
   std::unique_lock submit(submit_mutex_, std::defer_lock);
-  if (pieces <= 1 || t_inside_piece || !submit.try_lock()) {
+  if (pieces <= 1 || num_threads() == 1 || t_inside_piece || !submit.try_lock()) {
     fn(begin, end);
     return;
   }
@@ -71,14 +84,16 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn
     begin_ = begin;
     end_ = end;
     pieces_ = pieces;
-    pieces_left_ = pieces - 1;
+    pieces_left_ = pieces;
+    next_piece_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
     ++generation_;
   }
   wake_.notify_all();
-  run_piece(0);
+  const int64_t ran = run_pieces();
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return pieces_left_ == 0; });
+  pieces_left_ -= ran;
+  done_.wait(lock, [&] { return pieces_left_ == 0 && active_ == 0; });
   fn_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

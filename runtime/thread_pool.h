@@ -1,7 +1,11 @@
 // One pool of worker threads owned by the runtime; kernels split their loops over it.
 // Results never depend on the thread count: a parallel_for partitions the range into
-// disjoint pieces, and kernels write each output element from exactly one piece.
+// disjoint pieces, and kernels write each output element from exactly one piece. The
+// range is cut into several pieces per thread, which the threads claim as they finish
+// their last: on a shared machine a thread that loses its core for a while leaves its
+// unclaimed pieces to the others instead of holding everyone up.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -25,16 +29,20 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+  static constexpr int64_t kPiecesPerThread = 4;
 
   // Calls fn(lo, hi) on disjoint pieces covering [begin, end), each at least `grain`
-  // long, on the workers and the calling thread; returns when all are done and rethrows
+  // long (up to kPiecesPerThread per thread), claimed by the workers and the calling
+  // thread as they become free; returns when all are done and rethrows
   // the first exception. Called from inside a piece, or while another thread holds the
   // pool, it runs fn(begin, end) inline, so nested use and concurrent streams are safe.
   void parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
 
  private:
-  void worker_loop(int worker_index);
+  void worker_loop();
   void run_piece(int64_t piece);
+  // Claims and runs pieces of the current job until none is left; returns how many ran.
+  int64_t run_pieces();
 
   std::vector<std::thread> workers_;
   std::mutex submit_mutex_;  // one parallel_for at a time owns the workers
@@ -46,7 +54,9 @@ class ThreadPool {
   // The job in flight.
   const RangeFn* fn_ = nullptr;
   int64_t begin_ = 0, end_ = 0, pieces_ = 0;
-  int64_t pieces_left_ = 0;
+  std::atomic<int64_t> next_piece_{0};
+  int64_t pieces_left_ = 0;  // pieces not yet finished (under mutex_)
+  int active_ = 0;           // workers inside the job (under mutex_)
   std::exception_ptr error_;
 };
 

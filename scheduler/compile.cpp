@@ -1,6 +1,7 @@
 #include "scheduler/compile.h"
 
 #include "runtime/error.h"
+#include "scheduler/mixed_precision.h"
 #include "scheduler/passes.h"
 
 namespace dagrad::scheduler {
@@ -12,6 +13,16 @@ ExecutionPlan compile(const Graph& graph, std::span<const Value> outputs, const 
     throw ValueError(str_cat("[scheduler] num_streams must be at least 1, got ", options.num_streams));
   if (options.alignment == 0 || (options.alignment & (options.alignment - 1)) != 0)
     throw ValueError(str_cat("[scheduler] alignment must be a power of two, got ", options.alignment));
+  if (options.precision != DType::f32) {
+    if (!is_half(options.precision))
+      throw ValueError(str_cat("[scheduler] precision must be float32, bfloat16 or float16, got ",
+                               dtype_name(options.precision)));
+    if (std::vector<int> left = float32_products(graph); !left.empty())
+      throw ValueError(str_cat("[scheduler] precision is ", dtype_name(options.precision), " but '",
+                               graph.node(left.front()).name, "' (and ", left.size() - 1,
+                               " more) multiplies float32 operands: apply scheduler::apply_mixed_precision to the "
+                               "graph before the optimizer's update nodes are added (the Trainer does)"));
+  }
 
   NodeGraph ng = build_node_graph(graph, outputs, options);
   Units units = fuse(ng, options);

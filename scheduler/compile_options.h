@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/dtype.h"
+
 namespace dagrad::scheduler {
 
 struct CompileOptions {
@@ -37,6 +39,12 @@ struct CompileOptions {
   // fused groups). Needs plan_memory.
   bool inplace = true;
   size_t alignment = 64;  // of every arena offset, in bytes
+  // Mixed precision: bfloat16 (or float16) GEMM and convolution operands, float32
+  // accumulation, everything else float32 (scheduler/mixed_precision.h). The pass runs on
+  // the graph before the optimizer's update nodes are added, so whoever builds the graph
+  // applies it (the Trainer does); compile() refuses a graph that still multiplies
+  // float32 operands. float32: off.
+  DType precision = DType::f32;
 };
 
 }  // namespace dagrad::scheduler

@@ -21,6 +21,7 @@ struct Executor::StepExec {
   // Fused steps, epilogues and elementwise ops without a kernel of their own.
   std::unique_ptr<ElementwiseProgram> program;
   ProgramLauncher launcher = nullptr;
+  RangeLauncher range_launcher = nullptr;  // epilogues a kernel may apply piece by piece
   std::vector<Tensor> group_ins, group_outs;
   std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
   uint64_t run_step = 0;  // of the run it was last submitted for
@@ -138,6 +139,7 @@ void Executor::prepare_steps() {
       const FusedGroup& grp = plan_.groups[step.group];
       se->program = std::make_unique<ElementwiseProgram>(grp.program(g));
       se->launcher = table.elementwise;
+      if (se->kernel) se->range_launcher = table.elementwise_range;
       if (!se->launcher)
         throw ValueError(str_cat("[executor] fused groups have no ", device_.to_string(),
                                  " implementation yet; compile with fuse=false"));
@@ -238,11 +240,18 @@ void Executor::submit(StepExec& se, uint64_t step) {
     const uint64_t step = se.run_step;
     Stream* stream = streams_[se.step->stream].get();
     double t0 = observer_ ? now_s() : 0;
-    if (se.kernel)
-      se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream});
-    else if (se.node)  // an elementwise op without a kernel of its own
-      se.launcher(*se.program, se.ins, se.outs, stream);
-    if (se.step->group >= 0) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    if (se.kernel) {
+      // The kernel may apply its epilogue to finished pieces of its output itself.
+      auto run_range = [&se](int64_t begin, int64_t end) {
+        se.range_launcher(*se.program, se.group_ins, se.group_outs, begin, end);
+      };
+      const Epilogue epilogue{run_range};
+      se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream, se.range_launcher ? &epilogue : nullptr});
+      if (se.step->group >= 0 && !epilogue.applied) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    } else {
+      if (se.node) se.launcher(*se.program, se.ins, se.outs, stream);  // an elementwise op without a kernel
+      if (se.step->group >= 0) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
+    }
     if (check_numerics_) check_step_outputs(*plan_.graph, se.step->nodes, se.node ? se.outs : se.group_outs, step);
     if (observer_) {
       // A device step only launches work: wait for it, so the time is its device time.

@@ -1,5 +1,6 @@
-// Pass 2: fusion. Elementwise nodes of one output shape and dtype merge, along their data
-// edges, into groups (chains and trees); a group can then fold into the matmul or
+// Pass 2: fusion. Elementwise nodes of one output shape and compute type (float32 with
+// bfloat16 and float16, or float64) merge, along their data edges, into groups (chains
+// and trees; casts between float32 and the 16-bit floats among them); a group can then fold into the matmul or
 // convolution that produces its input, as an epilogue run in the same step. (When the
 // producer's output is used nowhere else, memory planning lets the epilogue overwrite it
 // in place; otherwise it is kept, e.g. for relu_backward.) A merge is refused when it
@@ -32,9 +33,9 @@ bool fusible(const NodeGraph& ng, int id) {
   const OpDef& op = *n.op;
   if (!op.elementwise || !op.writes_inputs.empty() || n.outputs.size() != 1) return false;
   DType dt = n.outputs[0].dtype;
-  if (!is_floating(dt) || static_cast<int>(n.inputs.size()) != op.elementwise->arity) return false;
+  if (!is_float(dt) || static_cast<int>(n.inputs.size()) != op.elementwise->arity) return false;
   for (const Value& v : n.inputs)
-    if (v.dtype() != dt || !broadcasts_to(v.shape(), n.outputs[0].shape)) return false;
+    if (compute_dtype(v.dtype()) != compute_dtype(dt) || !broadcasts_to(v.shape(), n.outputs[0].shape)) return false;
   return true;
 }
 
@@ -104,7 +105,11 @@ class UnitBuilder {
   uint32_t current_stamp_ = 0;
 };
 
-bool same_type(const Node& a, const Node& b) { return a.outputs[0] == b.outputs[0]; }
+// One shape and one compute type: a fused program's registers are all alike.
+bool same_type(const Node& a, const Node& b) {
+  const TensorType &x = a.outputs[0], &y = b.outputs[0];
+  return x.shape == y.shape && compute_dtype(x.dtype) == compute_dtype(y.dtype);
+}
 
 bool is_epilogue_producer(const NodeGraph& ng, int id) {
   const Node& n = ng.graph->node(id);
@@ -198,7 +203,7 @@ Units fuse(const NodeGraph& ng, const CompileOptions& opt) {
       for (int m : mem)
         if (m != kernel) grp.nodes.push_back(m);
       grp.shape = g.node(grp.nodes.front()).outputs[0].shape;
-      grp.dtype = g.node(grp.nodes.front()).outputs[0].dtype;
+      grp.dtype = compute_dtype(g.node(grp.nodes.front()).outputs[0].dtype);
       std::set<int> in_group(grp.nodes.begin(), grp.nodes.end());
       for (int m : grp.nodes) {
         for (const Value& v : g.node(m).inputs) {

@@ -163,7 +163,7 @@ struct Builder {
       for (const ValueRef& out : grp.outputs)
         for (size_t i = 0; i < grp.inputs.size(); ++i) {
           const TensorType& t = g.node(grp.inputs[i].node).outputs[grp.inputs[i].index];
-          if (taken[i] || t.shape != grp.shape || t.dtype != grp.dtype) continue;
+          if (taken[i] || t.shape != grp.shape) continue;  // try_inplace checks bytes and dtype
           if (try_inplace(k, grp.inputs[i], out)) {
             taken[i] = 1;
             break;

@@ -2,15 +2,17 @@
 
 #include <cmath>
 
+#include "runtime/convert.h"
+
 namespace dagrad::scheduler {
 
 int64_t first_non_finite(const Tensor& t) {
-  if (!t.defined() || !is_floating(t.dtype())) return -1;
+  if (!t.defined() || !is_float(t.dtype())) return -1;
   Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
-  return dispatch_floating(host.dtype(), "check-numerics", [&]<class T>() -> int64_t {
+  return dispatch_float(host.dtype(), "check-numerics", [&]<class T>() -> int64_t {
     const T* p = host.data<T>();
     for (int64_t i = 0; i < host.numel(); ++i)
-      if (!std::isfinite(p[i])) return i;
+      if (!std::isfinite(convert<double>(p[i]))) return i;
     return -1;
   });
 }
@@ -19,8 +21,8 @@ void check_step_outputs(const Graph& g, std::span<const int> nodes, std::span<co
   for (size_t o = 0; o < outputs.size(); ++o) {
     int64_t i = first_non_finite(outputs[o]);
     if (i < 0) continue;
-    double v = outputs[o].dtype() == DType::f32 ? double(outputs[o].to(Device::cpu()).data<float>()[i])
-                                                 : outputs[o].to(Device::cpu()).data<double>()[i];
+    const Tensor host = outputs[o].to(Device::cpu());
+    const double v = dispatch_float(host.dtype(), "check-numerics", [&]<class T>() { return convert<double>(host.data<T>()[i]); });
     const Node& n = g.node(nodes.front());
     std::string what = nodes.size() == 1 ? str_cat("node '", n.name, "' (", n.op_name(), ", built at ", n.loc.to_string(), ")")
                                          : str_cat("fused group starting at node '", n.name, "' (", n.op_name(), ", built at ",

@@ -78,7 +78,7 @@ struct FusedGroup {
   std::vector<ValueRef> inputs;   // external inputs, each read once per tile
   std::vector<ValueRef> outputs;  // values materialised (used outside the group or requested)
   Shape shape;                    // every member's output shape
-  DType dtype = DType::f32;
+  DType dtype = DType::f32;       // the members' compute type (float32 or float64)
   int epilogue_of = -1;  // node whose output the group follows in the same step, or -1
 
   // The group as the program a backend's elementwise launcher runs.

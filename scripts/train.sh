@@ -6,6 +6,8 @@
 # minute of training on two cores. Prints test accuracy after every epoch and writes the
 # checkpoint, metrics.csv and curves.svg into out/. Extra arguments go to `dagrad train`
 # and replace the defaults below (e.g. --dataset fashion, --epochs 1, --seed 2, --threads 2).
+# Another --model (mnist-vit, say) trains with that model's own recipe instead of the
+# CNN's (dagrad train's defaults per model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,8 +22,6 @@ bash scripts/fetch_data.sh data
 
 # `dagrad train` refuses a flag given twice, so a default goes in only when the extra
 # arguments do not set that flag themselves ("--flag value" or "--flag=value").
-defaults=(--model mnist-cnn --dataset mnist --epochs 10 --batch 64 --lr 0.03 --momentum 0.9
-          --schedule step --gamma 0.7 --out out)
 given() {
   local arg
   for arg in "${@:2}"; do
@@ -29,6 +29,18 @@ given() {
   done
   return 1
 }
+# The model the extra arguments name ("--model M" or "--model=M"), else mnist-cnn.
+model=mnist-cnn
+prev=""
+for arg in "$@"; do
+  [ "$prev" = "--model" ] && model="$arg"
+  [ "${arg%%=*}" = "--model" ] && [ "$arg" != "--model" ] && model="${arg#*=}"
+  prev="$arg"
+done
+defaults=(--model mnist-cnn --dataset mnist --batch 64 --out out)
+if [ "$model" = mnist-cnn ]; then
+  defaults+=(--epochs 10 --lr 0.03 --momentum 0.9 --schedule step --gamma 0.7)
+fi
 args=()
 for ((i = 0; i < ${#defaults[@]}; i += 2)); do
   given "${defaults[i]}" "$@" || args+=("${defaults[i]}" "${defaults[i + 1]}")

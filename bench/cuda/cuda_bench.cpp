@@ -1,6 +1,7 @@
 // dagrad_cuda_bench: training throughput on the GPU, with and without CUDA Graph replay.
 //
 //   dagrad_cuda_bench [--model mnist-cnn] [--batch 64] [--steps 200] [--warmup 10] [--streams 1]
+//                     [--precision f32|bf16] [--tf32]
 //
 // The step is the trainer's compiled training step (forward, backward, SGD updates) on
 // a fixed random host batch, so every step also copies the batch to the device and the
@@ -16,6 +17,7 @@
 
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "ops/math_mode.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
@@ -55,12 +57,18 @@ int main(int argc, char** argv) {
   std::string model = "mnist-cnn";
   int64_t batch = 64;
   int steps = 200, warmup = 10, streams = 1;
-  app.add_option("--model", model, "mnist-cnn, lenet5 or mlp")->check(CLI::IsMember(models::model_names()));
+  app.add_option("--model", model, models::model_list())->check(CLI::IsMember(models::model_names()));
   app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed steps per mode")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   app.add_option("--streams", streams, "CUDA streams of the plan")->check(CLI::PositiveNumber);
+  std::string precision = "f32";
+  bool tf32 = false;
+  app.add_option("--precision", precision, "f32, or bf16: bfloat16 GEMM/convolution operands (mixed precision)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_flag("--tf32", tf32, "float32 GEMMs and convolutions on TF32 tensor cores");
   CLI11_PARSE(app, argc, argv);
+  set_tf32_allowed(tf32);
   try {
     Backend& gpu = backend_for(Device::cuda(0));  // the one-line reason when there is no GPU
     TrainConfig cfg;
@@ -69,12 +77,14 @@ int main(int argc, char** argv) {
     cfg.progress = false;
     cfg.device = Device::cuda(0);
     cfg.compile.num_streams = streams;
+    cfg.compile.precision = parse_dtype(precision);
     std::ostringstream log;
     Trainer trainer(models::make_model(model), cfg, log);
     const TensorMap in = random_batch(batch);
     scheduler::Executor& ex = trainer.train_session().executor_for(in);
-    std::printf("device %s; model %s, batch %lld, %d stream(s), %d kernels (%d fused groups)\n", gpu.name().c_str(),
-                model.c_str(), static_cast<long long>(batch), streams, ex.plan().num_kernels(),
+    std::printf("device %s; model %s, batch %lld, %d stream(s), %s%s, %d kernels (%d fused groups)\n",
+                gpu.name().c_str(), model.c_str(), static_cast<long long>(batch), streams,
+                precision == "bf16" ? "bfloat16 products" : "float32", tf32 ? " (TF32)" : "", ex.plan().num_kernels(),
                 static_cast<int>(ex.plan().groups.size()));
     for (int i = 0; i < std::max(warmup, 1); ++i) ex.run(in);
     report("eager (a launch per kernel)", seconds_per_step(steps, [&] { ex.run(in); }), batch);

@@ -25,21 +25,36 @@ namespace {
 
 constexpr const char* kMetadataKey = "__metadata__";
 
+// safetensors' names of dagrad's dtypes (every dtype has one).
 const char* st_dtype(DType t) {
   switch (t) {
     case DType::f32: return "F32";
     case DType::f64: return "F64";
+    case DType::bf16: return "BF16";
+    case DType::f16: return "F16";
+    case DType::boolean: return "BOOL";
+    case DType::i8: return "I8";
+    case DType::i16: return "I16";
     case DType::i32: return "I32";
     case DType::i64: return "I64";
     case DType::u8: return "U8";
+    case DType::u16: return "U16";
+    case DType::u32: return "U32";
+    case DType::u64: return "U64";
   }
   return "?";
 }
 
 std::optional<DType> parse_st_dtype(const std::string& s) {
-  for (DType t : {DType::f32, DType::f64, DType::i32, DType::i64, DType::u8})
+  for (DType t : kAllDTypes)
     if (s == st_dtype(t)) return t;
   return std::nullopt;
+}
+
+std::string st_dtype_list() {
+  std::string names;
+  for (DType t : kAllDTypes) names += str_cat(names.empty() ? "" : ", ", st_dtype(t));
+  return names;
 }
 
 // A read-only file descriptor with error messages naming the file.
@@ -107,7 +122,7 @@ Entry parse_entry(const std::string& file, const std::string& name, const nlohma
   const nlohmann::json& dtype = info["dtype"];
   std::optional<DType> t = dtype.is_string() ? parse_st_dtype(dtype.get<std::string>()) : std::nullopt;
   if (!t)
-    throw IoError(str_cat(who, ": unsupported dtype ", dtype.dump(), " (dagrad reads F32, F64, I32, I64, U8)"));
+    throw IoError(str_cat(who, ": unsupported dtype ", dtype.dump(), " (dagrad reads ", st_dtype_list(), ")"));
   e.dtype = *t;
 
   const nlohmann::json& shape = info["shape"];
@@ -251,6 +266,10 @@ Checkpoint load_safetensors(const std::filesystem::path& path) {
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(Shape(e.shape), e.dtype);
     if (t.nbytes()) in.read_at(data_start + e.begin, t.raw_data(), t.nbytes());
+    if (e.dtype == DType::boolean) {  // any nonzero byte is true; a C++ bool must hold 0 or 1
+      auto* bytes = static_cast<unsigned char*>(t.raw_data());
+      for (size_t i = 0; i < t.nbytes(); ++i) bytes[i] = bytes[i] != 0;
+    }
     ck.tensors.emplace(e.name, std::move(t));
   }
   return ck;

@@ -27,8 +27,9 @@ struct Checkpoint {
   CheckpointMetadata metadata;
 };
 
-// Writes float32, float64, int32, int64 and uint8 tensors (any device) as F32, F64, I32,
-// I64 and U8. Tensors are laid out by decreasing element size, then by name (the order of
+// Writes tensors of every dtype (any device) under safetensors' names: F32, F64, BF16, F16,
+// BOOL, I8, I16, I32, I64, U8, U16, U32, U64 (the same bytes: bfloat16 and float16 as
+// their 16-bit patterns, bool as one byte 0 or 1). Tensors are laid out by decreasing element size, then by name (the order of
 // the reference implementation), which keeps every tensor aligned to its element size.
 // Atomic: the bytes go to `<path>.tmp`, are fsynced and renamed over `path`; on failure the
 // temp file is removed, an existing checkpoint at `path` is left untouched, and an IoError
@@ -37,7 +38,8 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
                       const CheckpointMetadata& metadata = {});
 
 // Reads a checkpoint into CPU tensors after validating all of it: the header length against
-// the file size, the JSON, each tensor's dtype, shape and data_offsets (size agreeing with
+// the file size, the JSON, each tensor's dtype (any of the names above; a BOOL byte other
+// than 0 reads as true), shape and data_offsets (size agreeing with
 // shape and dtype, inside the data section) and that the tensors cover the data section
 // exactly, without overlaps or gaps. Every problem is an IoError naming the file and the
 // tensor.

@@ -4,16 +4,22 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "frontend/data/atomic_file.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "ops/op_def.h"
+#include "ops/params/attention.h"
+#include "ops/params/cast.h"
 #include "ops/params/conv.h"
 #include "ops/params/elementwise.h"
+#include "ops/params/index.h"
 #include "ops/params/linalg.h"
 #include "ops/params/nn.h"
+#include "ops/params/norm.h"
 #include "ops/params/reduce.h"
 #include "ops/params/shape.h"
 #include "ops/params/source.h"
@@ -220,6 +226,10 @@ void gelu(Writer& w, const Node& n) {
   w.node("Mul", {h, p1}, {out(w, n)});
 }
 
+void cast(Writer& w, const Node& n) {
+  attr(w.node("Cast", in_names(w, n), {out(w, n)}), "to", int64_t{dtype_to_onnx(n.params<CastParams>().to)});
+}
+
 // Evaluation-mode dropout is the identity; training-mode dropout has no deterministic form.
 void dropout(Writer& w, const Node& n) {
   const DropoutParams& p = n.params<DropoutParams>();
@@ -235,6 +245,96 @@ void batch_norm(Writer& w, const Node& n) {
   NodeProto& c = w.node("BatchNormalization", in_names(w, n), {w.name(n.output(0))});
   attr(c, "epsilon", p.eps);
   attr(c, "momentum", 1.0 - p.momentum);  // ONNX's momentum weighs the running value
+}
+
+// LayerNormalization (opset 17) with all three outputs, which are layer_norm's: y and the
+// saved mean and 1/std. ONNX needs a Scale: ones when the node has no gamma.
+void layer_norm(Writer& w, const Node& n) {
+  w.need_opset(17);
+  const LayerNormParams& p = n.params<LayerNormParams>();
+  std::vector<std::string> ins = in_names(w, n);
+  if (ins.size() == 1) {
+    const Shape& x = n.inputs[0].shape();
+    const int64_t rank = static_cast<int64_t>(x.rank()), first = p.axis < 0 ? p.axis + rank : p.axis;
+    const Shape normalised(std::vector<int64_t>(x.begin() + first, x.end()));
+    ins.push_back(w.initializer(w.fresh(out(w, n) + "_scale"), Tensor::full(normalised, 1.0, n.inputs[0].dtype())));
+  }
+  NodeProto& c = w.node("LayerNormalization", ins, {w.name(n.output(0)), w.name(n.output(1)), w.name(n.output(2))});
+  attr(c, "axis", p.axis);
+  attr(c, "epsilon", p.epsilon);
+}
+
+void gather(Writer& w, const Node& n) {
+  attr(w.node("Gather", in_names(w, n), {out(w, n)}), "axis", n.params<GatherParams>().axis);
+}
+
+// ONNX (to opset 17) has no attention op, so the fused one is written out:
+// softmax(q·kᵀ·scale + mask)·v, its inputs first brought to [N,H,L,d] (NLHD: transposed;
+// NL3HD: the packed qkv transposed to [3,N,H,L,d] and each part gathered), the output
+// back to the node's layout. The row log-sum-exp output is the scores' ReduceLogSumExp.
+void attention(Writer& w, const Node& n) {
+  const AttentionParams& p = n.params<AttentionParams>();
+  const DType dt = n.inputs[0].dtype();
+  const std::vector<std::string> ins = in_names(w, n);
+  const std::string base = w.name(n.output(0));
+  auto transposed = [&](const std::string& x, const std::vector<int64_t>& perm, const char* what) {
+    const std::string t = w.fresh(str_cat(base, "_", what));
+    attr(w.node("Transpose", {x}, {t}), "perm", perm);
+    return t;
+  };
+  std::string q = ins[0], k, v;
+  size_t mask_slot = 3;
+  if (p.layout == "NL3HD") {
+    const std::string qkv = transposed(ins[0], {2, 0, 3, 1, 4}, "qkv");
+    auto part = [&](int64_t i, const char* what) {
+      const std::string t = w.fresh(str_cat(base, "_", what));
+      attr(w.node("Gather", {qkv, w.scalar("index", static_cast<double>(i), DType::i64)}, {t}), "axis", int64_t{0});
+      return t;
+    };
+    q = part(0, "q"), k = part(1, "k"), v = part(2, "v");
+    mask_slot = 1;
+  } else if (p.layout == "NLHD") {
+    q = transposed(ins[0], {0, 2, 1, 3}, "q"), k = transposed(ins[1], {0, 2, 1, 3}, "k");
+    v = transposed(ins[2], {0, 2, 1, 3}, "v");
+  } else {
+    k = ins[1], v = ins[2];
+  }
+  const Shape& lse_shape = n.outputs[1].shape;  // [N, H, L]
+  const int64_t d = n.inputs[0].shape()[n.inputs[0].shape().rank() - 1], l = lse_shape[2];
+  const int64_t s_len = p.layout == "NL3HD" ? l : n.inputs[1].shape()[p.layout == "NHLD" ? 2 : 1];
+  const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(d));
+  std::string scores = w.fresh(base + "_qk");
+  w.node("MatMul", {q, transposed(k, {0, 1, 3, 2}, "kT")}, {scores});
+  std::string scaled = w.fresh(base + "_scores");
+  w.node("Mul", {scores, w.scalar("scale", scale, dt)}, {scaled});
+  if (n.inputs.size() > mask_slot) {
+    const std::string masked = w.fresh(base + "_masked");
+    w.node("Add", {scaled, ins[mask_slot]}, {masked});
+    scaled = masked;
+  }
+  if (p.causal) {  // query i attends keys j <= i: -inf above the diagonal
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    std::vector<double> m(static_cast<size_t>(l * s_len), 0.0);
+    for (int64_t i = 0; i < l; ++i)
+      for (int64_t j = i + 1; j < s_len; ++j) m[static_cast<size_t>(i * s_len + j)] = -kInf;
+    const std::string causal = w.fresh(base + "_causal");
+    w.node("Add", {scaled, w.initializer(w.fresh(base + "_causal_mask"),
+                                         Tensor::from_vector<double>(Shape{l, s_len}, m).to_dtype(dt))},
+           {causal});
+    scaled = causal;
+  }
+  const std::string probs = w.fresh(base + "_probs");
+  attr(w.node("Softmax", {scaled}, {probs}), "axis", int64_t{-1});
+  if (p.layout == "NHLD") {
+    w.node("MatMul", {probs, v}, {w.name(n.output(0))});
+  } else {
+    const std::string o = w.fresh(base + "_nhld");
+    w.node("MatMul", {probs, v}, {o});
+    attr(w.node("Transpose", {o}, {w.name(n.output(0))}), "perm", std::vector<int64_t>{0, 2, 1, 3});
+  }
+  NodeProto& lse = w.node("ReduceLogSumExp", {scaled}, {w.name(n.output(1))});
+  attr(lse, "axes", std::vector<int64_t>{-1});
+  attr(lse, "keepdims", int64_t{0});
 }
 
 void constant_of(Writer& w, const Node& n, const Tensor& t) { w.initializer(out(w, n), t); }
@@ -283,6 +383,7 @@ const std::map<std::string, ExportFn>& exporters() {
       {"max_pool2d", pool<true>},
       {"avg_pool2d", pool<false>},
       {"reshape", reshape},
+      {"cast", cast},
       {"softmax", softmax<false>},
       {"log_softmax", softmax<true>},
       {"sum", [](Writer& w, const Node& n) { reduce(w, n, "ReduceSum"); }},
@@ -295,6 +396,9 @@ const std::map<std::string, ExportFn>& exporters() {
       {"broadcast_to", broadcast},
       {"dropout", dropout},
       {"batch_norm", batch_norm},
+      {"layer_norm", layer_norm},
+      {"gather", gather},
+      {"scaled_dot_product_attention", attention},
   };
   return table;
 }

@@ -15,6 +15,7 @@
 #include "frontend/onnx/translate.h"
 #include "ops/op_def.h"
 #include "ops/ops.h"
+#include "runtime/convert.h"
 
 namespace dagrad::onnx {
 
@@ -307,7 +308,7 @@ std::vector<int64_t> NodeContext::known_ints(size_t i, const char* what) {
   const Tensor& t = known(i, what);
   std::vector<int64_t> out(static_cast<size_t>(t.numel()));
   dispatch_all(t.dtype(), [&]<class T>() {
-    for (int64_t k = 0; k < t.numel(); ++k) out[k] = static_cast<int64_t>(t.data<T>()[k]);
+    for (int64_t k = 0; k < t.numel(); ++k) out[k] = convert<int64_t>(t.data<T>()[k]);
   });
   return out;
 }
@@ -316,7 +317,7 @@ std::vector<double> NodeContext::known_doubles(size_t i, const char* what) {
   const Tensor& t = known(i, what);
   std::vector<double> out(static_cast<size_t>(t.numel()));
   dispatch_all(t.dtype(), [&]<class T>() {
-    for (int64_t k = 0; k < t.numel(); ++k) out[k] = static_cast<double>(t.data<T>()[k]);
+    for (int64_t k = 0; k < t.numel(); ++k) out[k] = convert<double>(t.data<T>()[k]);
   });
   return out;
 }

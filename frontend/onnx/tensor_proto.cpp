@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "frontend/onnx/errors.h"
+#include "runtime/convert.h"
 
 namespace dagrad::onnx {
 
@@ -23,12 +24,21 @@ DType dtype_from_onnx(int elem_type, const std::string& what) {
   switch (elem_type) {
     case TP::FLOAT: return DType::f32;
     case TP::DOUBLE: return DType::f64;
+    case TP::BFLOAT16: return DType::bf16;
+    case TP::FLOAT16: return DType::f16;
+    case TP::BOOL: return DType::boolean;
+    case TP::INT8: return DType::i8;
+    case TP::INT16: return DType::i16;
     case TP::INT32: return DType::i32;
     case TP::INT64: return DType::i64;
     case TP::UINT8: return DType::u8;
+    case TP::UINT16: return DType::u16;
+    case TP::UINT32: return DType::u32;
+    case TP::UINT64: return DType::u64;
     default:
       throw UnsupportedError(str_cat("'", what, "' has element type ", onnx_type_name(elem_type),
-                                     ", which dagrad cannot hold (it has float32, float64, int32, int64, uint8)"));
+                                     ", which dagrad cannot hold (it has float32, float64, bfloat16, float16, bool "
+                                     "and the 8- to 64-bit integers)"));
   }
 }
 
@@ -36,9 +46,17 @@ int dtype_to_onnx(DType t) {
   switch (t) {
     case DType::f32: return TP::FLOAT;
     case DType::f64: return TP::DOUBLE;
+    case DType::bf16: return TP::BFLOAT16;
+    case DType::f16: return TP::FLOAT16;
+    case DType::boolean: return TP::BOOL;
+    case DType::i8: return TP::INT8;
+    case DType::i16: return TP::INT16;
     case DType::i32: return TP::INT32;
     case DType::i64: return TP::INT64;
     case DType::u8: return TP::UINT8;
+    case DType::u16: return TP::UINT16;
+    case DType::u32: return TP::UINT32;
+    case DType::u64: return TP::UINT64;
   }
   throw InternalError(str_cat("no ONNX type for ", dtype_name(t)));
 }
@@ -54,7 +72,7 @@ void copy_field(const Field& values, Tensor& t, const std::string& name) {
                           " (", t.numel(), " elements)"));
   dispatch_all(t.dtype(), [&]<class T>() {
     T* out = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(values[static_cast<int>(i)]);
+    for (int64_t i = 0; i < t.numel(); ++i) out[i] = convert<T>(values[static_cast<int>(i)]);
   });
 }
 
@@ -76,9 +94,22 @@ Tensor tensor_from_proto(const TP& p) {
       throw IoError(str_cat("ONNX tensor '", name, "' has ", p.raw_data().size(), " bytes of raw data but ",
                             t.shape().to_string(), " ", dtype_name(dtype), " needs ", t.nbytes()));
     if (t.nbytes()) std::memcpy(t.raw_data(), p.raw_data().data(), t.nbytes());
+    if (dtype == DType::boolean) {  // any nonzero byte is true; a C++ bool must hold 0 or 1
+      auto* bytes = static_cast<unsigned char*>(t.raw_data());
+      for (size_t i = 0; i < t.nbytes(); ++i) bytes[i] = bytes[i] != 0;
+    }
     return t;
   }
   switch (p.data_type()) {
+    case TP::FLOAT16:
+    case TP::BFLOAT16: {  // the 16-bit patterns, one per int32_data entry
+      if (static_cast<int64_t>(p.int32_data().size()) != t.numel())
+        throw IoError(str_cat("ONNX tensor '", name, "' has ", p.int32_data().size(), " values for shape ",
+                              t.shape().to_string(), " (", t.numel(), " elements)"));
+      auto* bits = static_cast<uint16_t*>(t.raw_data());
+      for (int64_t i = 0; i < t.numel(); ++i) bits[i] = static_cast<uint16_t>(p.int32_data(static_cast<int>(i)));
+      break;
+    }
     case TP::FLOAT: copy_field(p.float_data(), t, name); break;
     case TP::DOUBLE: copy_field(p.double_data(), t, name); break;
     case TP::INT64: copy_field(p.int64_data(), t, name); break;

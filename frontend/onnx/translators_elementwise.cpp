@@ -170,6 +170,7 @@ const Translator kTranslators[] = {
     {"Neg", 1, unary<neg>},
     {"Abs", 1, unary<abs>},
     {"Sign", 9, unary<sign>},
+    {"Erf", 9, unary<erf>},
     {"Sin", 7, unary<sin>},
     {"Cos", 7, unary<cos>},
     {"Tan", 7, unary<tan>},

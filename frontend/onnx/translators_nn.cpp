@@ -8,6 +8,7 @@
 
 #include "frontend/onnx/translate.h"
 #include "ops/ops.h"
+#include "runtime/convert.h"
 
 namespace dagrad::onnx {
 
@@ -267,6 +268,18 @@ Outputs conv_transpose(NodeContext& c) {
   return one(sp.from_2d(y));
 }
 
+// dagrad's fused layer_norm over the dims [axis, rank); the optional Mean and InvStdDev
+// outputs are its saved statistics. (stash_type, the precision of the statistics, is
+// the input's own here: float32 for float32 inputs, as ONNX's default.)
+Outputs layer_normalization(NodeContext& c) {
+  c.accept_attrs({"axis", "epsilon", "stash_type"});
+  std::vector<Value> r = layer_norm_with_stats(c.input(0), c.input(1), c.has_input(2) ? c.input(2) : Value{},
+                                               c.attr_int("axis", -1), c.attr_float("epsilon", 1e-5));
+  Outputs outs(3);
+  for (size_t i = 0; i < 3; ++i) outs[i].value = r[i];
+  return outs;
+}
+
 // (x - mean) / (std + 1e-9) over `axes` (default N, H, W), as ONNX's function body.
 Outputs mean_variance_norm(NodeContext& c) {
   Value x = c.input(0);
@@ -356,7 +369,7 @@ Value nll(NodeContext& c, Value input, Value target, Value weight) {
     const int64_t ignore = c.attr_int("ignore_index", 0);
     if (ignore >= 0 && ignore < classes) {
       Tensor keep = Tensor::full(Shape{classes}, 1.0, input.dtype());
-      dispatch_all(keep.dtype(), [&]<class T>() { keep.data<T>()[ignore] = T(0); });
+      dispatch_all(keep.dtype(), [&]<class T>() { keep.data<T>()[ignore] = convert<T>(0); });
       mask = mask * reshape(constant(c.graph(), keep), per_class);
     }
   }
@@ -424,6 +437,7 @@ const Translator kTranslators[] = {
     {"MatMul", 1, matmul_},
     {"BatchNormalization", 1, batch_norm_},
     {"InstanceNormalization", 1, instance_norm},
+    {"LayerNormalization", 17, layer_normalization},
     {"Dropout", 1, dropout_},
     {"ConvTranspose", 1, conv_transpose},
     {"MeanVarianceNormalization", 9, mean_variance_norm},

@@ -10,6 +10,7 @@
 #include "frontend/onnx/translate.h"
 #include "ops/ops.h"
 #include "ops/shape_util.h"
+#include "runtime/convert.h"
 
 namespace dagrad::onnx {
 
@@ -217,27 +218,29 @@ Outputs expand_(NodeContext& c) {
   return one(broadcast_to(c.input(0), broadcast_shapes(in, Shape(target), "Expand")));
 }
 
-// Cast: a no-op to the same type; values known at import time are converted then.
+// Cast: the cast op (runtime/convert.h's conversions); values known at import time are
+// converted then.
 Outputs cast_(NodeContext& c) {
   const int to = static_cast<int>(c.attr_int("to", 0));
   DType want;
   try {
-    want = [&] {
-      switch (to) {
-        case ::onnx::TensorProto::FLOAT: return DType::f32;
-        case ::onnx::TensorProto::DOUBLE: return DType::f64;
-        case ::onnx::TensorProto::INT32: return DType::i32;
-        case ::onnx::TensorProto::INT64: return DType::i64;
-        case ::onnx::TensorProto::UINT8: return DType::u8;
-        default: throw UnsupportedError("");
-      }
-    }();
+    want = dtype_from_onnx(to, "to");
   } catch (const UnsupportedError&) {
-    c.unsupported(str_cat("casting to ONNX type ", to));
+    c.unsupported(str_cat("casting to ONNX type ", onnx_type_name(to)));
   }
   if (c.dtype(0) == want) return one(c.input(0));
   if (c.is_known(0)) return known(c.known(0, "input").to_dtype(want));
-  c.unsupported(str_cat("casting ", dtype_name(c.dtype(0)), " to ", dtype_name(want), " in the graph"));
+  return one(cast(c.input(0), want));
+}
+
+// dagrad's gather; int32 indices known at import are widened to int64 (the op's type).
+Outputs gather_(NodeContext& c) {
+  c.accept_attrs({"axis"});
+  const int64_t axis = c.attr_int("axis", 0);
+  if (c.dtype(1) == DType::i64) return one(gather(c.input(0), c.input(1), axis));
+  if (c.dtype(1) != DType::i32 || !c.is_known(1))
+    c.unsupported(str_cat(dtype_name(c.dtype(1)), " indices computed in the graph (dagrad gathers by int64)"));
+  return one(gather(c.input(0), constant(c.graph(), c.known(1, "indices").to_dtype(DType::i64)), axis));
 }
 
 Outputs tile_(NodeContext& c) {
@@ -303,9 +306,13 @@ Outputs range_(NodeContext& c) {
   if (n > (int64_t{1} << 26)) c.unsupported(str_cat("a range of ", n, " elements (too large)"));
   Tensor out = Tensor::empty(Shape{n}, start.dtype());
   dispatch_all(start.dtype(), [&]<class T>() {
-    const T s0 = start.data<T>()[0];
-    const T d0 = static_cast<T>(delta);
-    for (int64_t i = 0; i < n; ++i) out.data<T>()[i] = static_cast<T>(s0 + static_cast<T>(i) * d0);
+    if constexpr (is_half_type_v<T>) {
+      c.unsupported(str_cat("a range of ", dtype_name(start.dtype()), " (float32, float64 and integers only)"));
+    } else {
+      const T s0 = start.data<T>()[0];
+      const T d0 = static_cast<T>(delta);
+      for (int64_t i = 0; i < n; ++i) out.data<T>()[i] = static_cast<T>(s0 + static_cast<T>(i) * d0);
+    }
   });
   return known(out);
 }
@@ -353,6 +360,7 @@ const Translator kTranslators[] = {
     {"Split", 2, split_},           {"Expand", 8, expand_},     {"Cast", 6, cast_},
     {"Tile", 6, tile_},             {"Pad", 1, pad_},           {"Range", 11, range_},
     {"Trilu", 14, trilu_},          {"DepthToSpace", 1, depth_to_space},                    {"SpaceToDepth", 1, space_to_depth},
+    {"Gather", 1, gather_},
 };
 
 }  // namespace

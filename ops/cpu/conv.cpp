@@ -1,5 +1,6 @@
 // conv2d and its backward ops on the CPU: float32 on dagrad's GEMM engine
-// (ops/cpu/conv_f32.cpp); float64 (gradient checks) by per-image im2col + BLAS here.
+// (ops/cpu/conv_f32.cpp), bfloat16 operands on vdpbf16ps (ops/cpu/conv_bf16.cpp); float64
+// (gradient checks) by per-image im2col + BLAS here.
 // Work is split over whole images, and the weight gradient sums fixed groups of images
 // in group order, so no result depends on the number of threads.
 #include "ops/cpu/conv.h"
@@ -11,7 +12,9 @@
 #include <vector>
 
 #include "ops/cpu/conv_f32.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/im2col.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
@@ -100,13 +103,34 @@ void conv2d_weight_grad_ref(const ConvGeom& g, const T* dy, const T* x, T* dw) {
 
 }  // namespace
 
+// bfloat16 operands run on vdpbf16ps where the CPU has it (ops/cpu/gemm_bf16.h); 16-bit
+// operands are otherwise widened to float32 (exact) and multiplied there.
+namespace {
+bool use_bf16_kernels(const Tensor& t) {
+  return t.dtype() == DType::bf16 && gemm_bf16::available() && !reference_kernels();
+}
+const uint16_t* bits(const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); }
+}  // namespace
+
 void conv2d_cpu(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
+  if (use_bf16_kernels(x)) {
+    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
+    return gemm_bf16::conv2d_forward(g, bits(x), bits(w), bias, ctx.outputs[0].data<float>(), ctx.epilogue);
+  }
+  if (is_half(x.dtype())) {
+    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
+    const float* xf = float32_operand(x, gemm_engine::Slot::widen_a);
+    const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, bias, ctx.outputs[0].data<float>(), ctx.epilogue);
+    return conv2d_forward_ref<float>(g, xf, wf, bias, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (!reference_kernels()) return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
+      if (!reference_kernels())
+        return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>(), ctx.epilogue);
     }
     conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
   });
@@ -115,6 +139,13 @@ void conv2d_cpu(const KernelContext& ctx) {
 void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(ctx.outputs[0].shape(), w.shape(), ctx.params<ConvInputGradParams>());
+  if (use_bf16_kernels(dy)) return gemm_bf16::conv2d_input_grad(g, bits(dy), bits(w), ctx.outputs[0].data<float>());
+  if (is_half(dy.dtype())) {
+    const float* dyf = float32_operand(dy, gemm_engine::Slot::widen_a);
+    const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_input_grad_f32(g, dyf, wf, ctx.outputs[0].data<float>());
+    return conv2d_input_grad_ref<float>(g, dyf, wf, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
@@ -126,6 +157,13 @@ void conv2d_backward_input_cpu(const KernelContext& ctx) {
 void conv2d_backward_weight_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   const ConvGeom g = conv_geom(x.shape(), ctx.outputs[0].shape(), ctx.params<ConvWeightGradParams>());
+  if (use_bf16_kernels(dy)) return gemm_bf16::conv2d_weight_grad(g, bits(dy), bits(x), ctx.outputs[0].data<float>());
+  if (is_half(dy.dtype())) {
+    const float* dyf = float32_operand(dy, gemm_engine::Slot::widen_a);
+    const float* xf = float32_operand(x, gemm_engine::Slot::widen_b);
+    if (!reference_kernels()) return conv2d_weight_grad_f32(g, dyf, xf, ctx.outputs[0].data<float>());
+    return conv2d_weight_grad_ref<float>(g, dyf, xf, ctx.outputs[0].data<float>());
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       if (!reference_kernels()) return conv2d_weight_grad_f32(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>());

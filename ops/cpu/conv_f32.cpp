@@ -23,6 +23,7 @@
 
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
+#include "ops/cpu/transpose.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -111,7 +112,8 @@ bool direct_input_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 && offsets_fit(g.o * (g.oh + 2 * ph) * (g.ow + 2 * pw));
 }
 
-void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
   float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.o, ge::kMr) * k);
@@ -128,6 +130,7 @@ void forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
       gemm_direct_b(g.o, nq, k, wpk, img, koff, yq, nq, bias);
       for (int64_t o = 0; o < g.o; ++o)
         compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
+      if (epilogue) epilogue->run(n * g.o * g.out_pixels(), (n + 1) * g.o * g.out_pixels());
     }
   });
 }
@@ -167,28 +170,27 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
 
 // dy_n[O, OH, OW] as B panels of the weight gradient: panel j0 (width w) holds
 // dyᵀ[q, j0 .. j0+w) for every flattened q = oh*wp + ow, zero for wrapped columns and
-// channels past O. Panels follow each other: panel j0 starts at j0 * nq.
-void pack_dy_transposed(const ConvGeom& g, const float* dy_n, int64_t wp, float* bt) {
+// channels past O. Panels follow each other: panel j0 starts at j0 * nq. Each panel's
+// channels are first laid out as flattened rows in `rows` (w x nq floats of scratch),
+// then transposed in 16 x 16 blocks.
+void pack_dy_transposed(const ConvGeom& g, const float* dy_n, int64_t wp, float* bt, float* rows) {
   const int64_t nq = g.oh * wp;
   for (int64_t j0 = 0; j0 < g.o;) {
     const int w = ge::panel_width(g.o - j0);
     const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
-    float* panel = bt + j0 * nq;
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      std::fill(panel + (oh * wp + g.ow) * w, panel + (oh + 1) * wp * w, 0.f);
     for (int jj = 0; jj < w; ++jj) {
+      float* row = rows + jj * nq;
       if (jj >= nr) {
-        for (int64_t oh = 0; oh < g.oh; ++oh)
-          for (int64_t ow = 0; ow < g.ow; ++ow) panel[(oh * wp + ow) * w + jj] = 0.f;
+        std::fill(row, row + nq, 0.f);
         continue;
       }
       const float* src = dy_n + (j0 + jj) * g.out_pixels();
       for (int64_t oh = 0; oh < g.oh; ++oh) {
-        float* d = panel + oh * wp * w + jj;
-        const float* s = src + oh * g.ow;
-        for (int64_t ow = 0; ow < g.ow; ++ow) d[ow * w] = s[ow];
+        std::memcpy(row + oh * wp, src + oh * g.ow, static_cast<size_t>(g.ow) * sizeof(float));
+        std::fill(row + oh * wp + g.ow, row + (oh + 1) * wp, 0.f);
       }
     }
+    transpose_32bit(reinterpret_cast<const uint32_t*>(rows), nq, w, nq, reinterpret_cast<uint32_t*>(bt + j0 * nq), w);
     j0 += w;
   }
 }
@@ -206,12 +208,13 @@ void weight_grad_direct(const ConvGeom& g, const float* dy, const float* x, floa
     ge::Scratch& s = ge::thread_scratch();
     float* img = s.get(Slot::image, image + slack);
     float* bt = s.get(Slot::pack_b, nq * ge::round_up(g.o, ge::kLanes));
+    float* rows = s.get(Slot::pack_a, nq * ge::kNr);
     for (int64_t grp = lo; grp < hi; ++grp) {
       float* acc = partials + grp * wsize;
       const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
       for (int64_t n = first; n < last; ++n) {
         pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-        pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt);
+        pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt, rows);
         for (int64_t j0 = 0; j0 < g.o;) {
           const int w = ge::panel_width(g.o - j0);
           const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
@@ -322,7 +325,8 @@ class Patches {
   std::array<ValidRange, kTaps> taps_{};
 };
 
-void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                    const Epilogue* epilogue) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
@@ -336,6 +340,7 @@ void forward_packed(const ConvGeom& g, const float* x, const float* w, const flo
             patches.pack_rows(k0, kc, p0, nr, wd, dst);
           },
           y + n * g.o * pixels, pixels, false, bias);
+      if (epilogue) epilogue->run(n * g.o * pixels, (n + 1) * g.o * pixels);
     }
   });
 }
@@ -388,12 +393,14 @@ void weight_grad_packed(const ConvGeom& g, const float* dy, const float* x, floa
 
 }  // namespace
 
-void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                        const Epilogue* epilogue) {
   if (g.n == 0) return;
+  if (epilogue) epilogue->applied = true;  // image by image, below
   if (direct_forward_ok(g))
-    forward_direct(g, x, w, bias, y);
+    forward_direct(g, x, w, bias, y, epilogue);
   else
-    forward_packed(g, x, w, bias, y);
+    forward_packed(g, x, w, bias, y, epilogue);
 }
 
 void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx) {

@@ -1,11 +1,14 @@
 // float32 conv2d and its backward ops on dagrad's GEMM engine (ops/cpu/conv_f32.cpp).
 #pragma once
+#include "ops/op_def.h"
 #include "ops/params/conv.h"
 
 namespace dagrad {
 
-// y[N,O,OH,OW] = conv(x, w) + bias (bias may be null).
-void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
+// y[N,O,OH,OW] = conv(x, w) + bias (bias may be null). With an epilogue, each image's
+// output is passed through it as soon as it is finished (and epilogue->applied is set).
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                        const Epilogue* epilogue = nullptr);
 // dx[N,C,H,W] from dy[N,O,OH,OW] and w.
 void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx);
 // dw[O,C,KH,KW] from dy and x.

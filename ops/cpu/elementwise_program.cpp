@@ -1,15 +1,19 @@
 // The CPU launcher of elementwise programs (one op, or a fused group): the output range
-// is cut into tiles of kTile elements; per tile, broadcast inputs are gathered into small buffers,
-// full-shape inputs are read in place, and every member's tile function runs on
-// cache-resident tiles. Only materialised outputs touch memory. Tiles are independent
-// and every element is computed by the same functions in the same order, so the result
-// does not depend on the thread count and equals the unfused evaluation.
+// is cut into tiles of kTile elements; per tile, broadcast inputs are gathered into small
+// buffers, full-shape inputs in the compute type are read in place (16-bit ones are
+// widened into a buffer), and every member's tile function runs on cache-resident tiles,
+// each result rounded to its dtype when that is a 16-bit float. Only materialised outputs
+// touch memory. Tiles are independent and every element is computed by the same functions
+// in the same order, so the result does not depend on the thread count and equals the
+// unfused evaluation.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "ops/cpu/cast.h"
 #include "ops/cpu/elementwise_program.h"
+#include "runtime/convert.h"
 #include "runtime/error.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
@@ -23,8 +27,10 @@ using Input = ElementwiseProgram::Input;
 // Elements per tile: every register of a tile stays in L1.
 constexpr int64_t kTile = 512;
 
-template <class T>
-void gather(const Input& in, const T* src, int64_t base, int64_t len, T* dst) {
+// dst[0, len) = the input's elements for output positions [base, base + len), converted
+// from S to T.
+template <class S, class T>
+void gather(const Input& in, const S* src, int64_t base, int64_t len, T* dst) {
   const int r = static_cast<int>(in.dims.size());
   int64_t idx[16];
   DAGRAD_ASSERT(r > 0 && r <= 16);
@@ -38,9 +44,11 @@ void gather(const Input& in, const T* src, int64_t base, int64_t len, T* dst) {
   for (int64_t pos = 0; pos < len;) {
     int64_t seg = std::min(inner - idx[r - 1], len - pos);
     if (inner_stride == 0) {
-      std::fill(dst + pos, dst + pos + seg, src[off]);
-    } else {
+      std::fill(dst + pos, dst + pos + seg, convert<T>(src[off]));
+    } else if constexpr (std::is_same_v<S, T>) {
       std::memcpy(dst + pos, src + off, static_cast<size_t>(seg) * sizeof(T));
+    } else {
+      for (int64_t k = 0; k < seg; ++k) dst[pos + k] = convert<T>(src[off + k]);
     }
     pos += seg;
     idx[r - 1] += seg;
@@ -57,39 +65,54 @@ void gather(const Input& in, const T* src, int64_t base, int64_t len, T* dst) {
   }
 }
 
+// x[0, n) rounded to `dtype` (a 16-bit float) and back: what storing and reloading gives.
+void round_to(float* x, int64_t n, DType dtype) {
+  if (dtype == DType::bf16) {
+    for (int64_t i = 0; i < n; ++i) x[i] = bf16_bits_to_float(float_to_bf16_bits(x[i]));
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = f16_bits_to_float(float_to_f16_bits(x[i]));
+  }
+}
+
 bool overlaps(const Tensor& a, const Tensor& b) {
   auto pa = static_cast<const char*>(a.raw_data()), pb = static_cast<const char*>(b.raw_data());
   return pa < pb + b.nbytes() && pb < pa + a.nbytes();
 }
 
+// Elements [begin, end), split over the pool (parallel) or on the calling thread.
 template <class T>
-void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs) {
-  const int64_t n = p.shape.numel();
+void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, int64_t begin,
+               int64_t end, bool parallel) {
   const int ni = static_cast<int>(p.inputs.size()), nr = static_cast<int>(p.instrs.size());
   const int no = static_cast<int>(outputs.size());
+  constexpr DType kCompute = dtype_of<T>();
   // The launcher's tables live in the calling thread's buffers (the pieces below only
   // read them); every piece has its own registers in its own thread's buffers.
-  const T** in_ptr = thread_buffer<const T*, 0>(ni);
-  for (int i = 0; i < ni; ++i) in_ptr[i] = inputs[i].data<T>();
+  const char** in_ptr = thread_buffer<const char*, 0>(ni);
+  for (int i = 0; i < ni; ++i) in_ptr[i] = static_cast<const char*>(inputs[i].raw_data());
   // out_of[r]: the output register r is stored to. A result is computed straight into its
-  // output unless that output shares bytes with an input still to be read in this tile.
+  // output when that output is stored in the compute type and shares no bytes with an
+  // input still to be read in this tile.
   int* out_of = thread_buffer<int, 0>(nr);
   std::fill(out_of, out_of + nr, -1);
   char* direct = thread_buffer<char, 0>(no);
   std::fill(direct, direct + no, 1);
-  T** out_ptr = thread_buffer<T*, 0>(no);
+  char** out_ptr = thread_buffer<char*, 0>(no);
   for (int j = 0; j < no; ++j) {
-    out_ptr[j] = outputs[j].data<T>();
+    out_ptr[j] = static_cast<char*>(outputs[j].raw_data());
+    direct[j] = outputs[j].dtype() == kCompute;
     for (int i = 0; i < ni; ++i) direct[j] = direct[j] && !overlaps(outputs[j], inputs[i]);
     out_of[p.outputs[j]] = j;
   }
   double* scalar = thread_buffer<double, 0>(ni);
   std::fill(scalar, scalar + ni, 0.0);
   for (int i = 0; i < ni; ++i)
-    if (p.inputs[i].mode == Input::Mode::scalar) scalar[i] = static_cast<double>(in_ptr[i][0]);
+    if (p.inputs[i].mode == Input::Mode::scalar)
+      scalar[i] = dispatch_float(p.inputs[i].dtype, "elementwise",
+                                 [&]<class S>() { return convert<double>(*reinterpret_cast<const S*>(in_ptr[i])); });
 
-  const int64_t tiles = (n + kTile - 1) / kTile;
-  parallel_for(0, tiles, 8, [&](int64_t t0, int64_t t1) {
+  const int64_t tiles = (end - begin + kTile - 1) / kTile;
+  auto piece = [&](int64_t t0, int64_t t1) {
     // Registers and gather buffers for this piece; scalars are filled once.
     T* scratch = thread_buffer<T, 1>(static_cast<size_t>(nr + ni) * kTile);
     auto reg = [&](int r) { return scratch + static_cast<size_t>(r) * kTile; };
@@ -101,17 +124,26 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
     for (const ElementwiseProgram::Instr& ins : p.instrs) max_args = std::max(max_args, ins.args.size());
     const T** args = thread_buffer<const T*, 2>(max_args);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t base = t * kTile, len = std::min(kTile, n - base);
+      const int64_t base = begin + t * kTile, len = std::min(kTile, end - base);
       for (int i = 0; i < ni; ++i) {
-        switch (p.inputs[i].mode) {
+        const Input& in = p.inputs[i];
+        switch (in.mode) {
           case Input::Mode::full:
-            operand[i] = in_ptr[i] + base;
+            if (in.dtype == kCompute) {
+              operand[i] = reinterpret_cast<const T*>(in_ptr[i]) + base;
+            } else {
+              convert_elements(in_ptr[i] + base * static_cast<int64_t>(dtype_size(in.dtype)), in.dtype, gbuf(i),
+                               kCompute, len);
+              operand[i] = gbuf(i);
+            }
             break;
           case Input::Mode::scalar:
             operand[i] = gbuf(i);
             break;
           case Input::Mode::broadcast:
-            gather(p.inputs[i], in_ptr[i], base, len, gbuf(i));
+            dispatch_float(in.dtype, "elementwise", [&]<class S>() {
+              gather(in, reinterpret_cast<const S*>(in_ptr[i]), base, len, gbuf(i));
+            });
             operand[i] = gbuf(i);
             break;
         }
@@ -119,10 +151,11 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       for (int r = 0; r < nr; ++r) {
         const ElementwiseProgram::Instr& ins = p.instrs[r];
         int j = out_of[r];
-        T* dst = j >= 0 && direct[j] ? out_ptr[j] + base : reg(r);
+        T* dst = j >= 0 && direct[j] ? reinterpret_cast<T*>(out_ptr[j]) + base : reg(r);
         for (size_t a = 0; a < ins.args.size(); ++a) args[a] = operand[ins.args[a]];
         if constexpr (std::is_same_v<T, float>) {
           ins.def->tile_f32(args, dst, len, ins.params.data());
+          if (ins.dtype != kCompute) round_to(dst, len, ins.dtype);
         } else {
           ins.def->tile_f64(args, dst, len, ins.params.data());
         }
@@ -130,17 +163,35 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       }
       for (int j = 0; j < no; ++j) {
         const T* res = operand[ni + p.outputs[j]];
-        if (res != out_ptr[j] + base) std::memcpy(out_ptr[j] + base, res, static_cast<size_t>(len) * sizeof(T));
+        const DType out_t = outputs[j].dtype();
+        if (out_t != kCompute) {  // exact: the result was rounded to out_t already
+          convert_elements(res, kCompute, out_ptr[j] + base * static_cast<int64_t>(dtype_size(out_t)), out_t, len);
+        } else if (res != reinterpret_cast<T*>(out_ptr[j]) + base) {
+          std::memcpy(reinterpret_cast<T*>(out_ptr[j]) + base, res, static_cast<size_t>(len) * sizeof(T));
+        }
       }
     }
-  });
+  };
+  if (parallel)
+    parallel_for(0, tiles, 8, piece);
+  else
+    piece(0, tiles);
 }
 
 }  // namespace
 
 void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, Stream*) {
   DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
-  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs); });
+  dispatch_floating(p.dtype, "elementwise",
+                    [&]<class T>() { run_typed<T>(p, inputs, outputs, 0, p.shape.numel(), true); });
+}
+
+void run_program_range_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                           int64_t begin, int64_t end) {
+  DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
+  DAGRAD_ASSERT(begin >= 0 && begin <= end && end <= p.shape.numel());
+  if (begin == end) return;
+  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs, begin, end, false); });
 }
 
 }  // namespace dagrad

@@ -11,5 +11,8 @@ namespace dagrad {
 
 void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
                      Stream* stream = nullptr);
+// Elements [begin, end) only, on the calling thread.
+void run_program_range_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                           int64_t begin, int64_t end);
 
 }  // namespace dagrad

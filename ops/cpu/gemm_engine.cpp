@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "ops/cpu/transpose.h"
+
 namespace dagrad::gemm_engine {
 
 namespace {
@@ -197,15 +199,10 @@ void pack_b_panel(const float* b, int64_t rs, int64_t cs, int64_t kc, int nr, in
     return;
   }
   if (rs == 1) {
-    // Stored transposed: read each column's contiguous run, scatter it into the panel.
-    for (int j = 0; j < w; ++j) {
-      if (j < nr) {
-        const float* src = b + j * cs;
-        for (int64_t k = 0; k < kc; ++k) dst[k * w + j] = src[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) dst[k * w + j] = 0.f;
-      }
-    }
+    // Stored transposed: each column is contiguous along k; transposed in 16 x 16 blocks.
+    transpose_32bit(reinterpret_cast<const uint32_t*>(b), cs, nr, kc, reinterpret_cast<uint32_t*>(dst), w);
+    if (nr < w)
+      for (int64_t k = 0; k < kc; ++k) std::fill(dst + k * w + nr, dst + (k + 1) * w, 0.f);
     return;
   }
   for (int64_t k = 0; k < kc; ++k)

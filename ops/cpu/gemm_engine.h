@@ -58,7 +58,7 @@ void micro_kernel_direct_a(int w, int64_t kc, const float* const* a_rows, const 
 // Per-thread buffers, grown on demand and kept (64-byte aligned): once warm, no kernel
 // allocates. run() uses pack_a and pack_b; callers use the others (a kernel's calling
 // thread fills `shared` for its pool pieces, which use their own image and output).
-enum class Slot { pack_a, pack_b, image, output, shared, partials, count };
+enum class Slot { pack_a, pack_b, image, output, shared, partials, widen_a, widen_b, count };
 class Scratch {
  public:
   Scratch() = default;

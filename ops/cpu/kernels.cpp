@@ -4,10 +4,14 @@
 #include <cstring>
 
 #include "ops/builtin_ops.h"
+#include "ops/cpu/attention.h"
+#include "ops/cpu/cast.h"
 #include "ops/cpu/conv.h"
 #include "ops/cpu/elementwise_program.h"
+#include "ops/cpu/gather.h"
 #include "ops/cpu/matmul.h"
 #include "ops/cpu/nn_kernels.h"
+#include "ops/cpu/norm.h"
 #include "ops/cpu/optim.h"
 #include "ops/cpu/pool.h"
 #include "ops/cpu/reduce.h"
@@ -28,7 +32,9 @@ void constant_cpu(const KernelContext& ctx) {
 
 void fill_cpu_kernels(KernelTable& t) {
   t.elementwise = run_program_cpu;
+  t.elementwise_range = run_program_range_cpu;
   t.set(*op::full, full_cpu);
+  t.set(*op::cast, cast_cpu);
   t.set(*op::constant, constant_cpu);
 
   t.set(*op::sum, sum_cpu);
@@ -67,6 +73,12 @@ void fill_cpu_kernels(KernelTable& t) {
   t.set(*op::dropout, dropout_cpu);
   t.set(*op::batch_norm, batch_norm_cpu);
   t.set(*op::batch_norm_backward, batch_norm_backward_cpu);
+  t.set(*op::layer_norm, layer_norm_cpu);
+  t.set(*op::layer_norm_backward, layer_norm_backward_cpu);
+  t.set(*op::gather, gather_cpu);
+  t.set(*op::gather_backward, gather_backward_cpu);
+  t.set(*op::scaled_dot_product_attention, attention_cpu);
+  t.set(*op::scaled_dot_product_attention_backward, attention_backward_cpu);
 
   t.set(*op::sgd_update, sgd_update_cpu);
   t.set(*op::adam_update, adam_update_cpu);

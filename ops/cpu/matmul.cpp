@@ -1,4 +1,6 @@
-// matmul on the CPU: one GEMM call per (batch, row block, column block, k chunk) tile.
+// matmul on the CPU: one GEMM call per (batch, row block, column block, k chunk) tile,
+// float32 and float64 on ops/cpu/gemm.h, bfloat16 operands on vdpbf16ps (gemm_bf16.h)
+// where the CPU has it, widened to float32 otherwise.
 // The tiling depends only on the shapes, never on the thread count, so every output
 // element is computed by the same calls in the same order whatever the number of
 // threads (determinism). A long reduction with a small output (a linear layer's forward
@@ -7,9 +9,13 @@
 #include "ops/cpu/matmul.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/operands.h"
+#include "ops/cpu/reference_kernels.h"
 #include "ops/params/linalg.h"
 #include "runtime/thread_pool.h"
 
@@ -52,13 +58,14 @@ Tiling plan_tiles(int64_t batch, int64_t m, int64_t n, int64_t k) {
                 std::max<int64_t>(1, ceil_div(k, tk))};
 }
 
-template <class T>
-void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b) {
-  const Shape& as = a.shape();
-  const Shape& bs = b.shape();
-  int64_t m = c.shape().dim(-2), n = c.shape().dim(-1);
+// In: the operands' element type; T: the result's (float32 for bfloat16 operands, whose
+// tiles run on vdpbf16ps).
+template <class In, class T>
+void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, T* pc, const Shape& cs, bool trans_a,
+                  bool trans_b) {
+  int64_t m = cs.dim(-2), n = cs.dim(-1);
   int64_t k = trans_a ? as.dim(-2) : as.dim(-1);
-  int64_t batch = c.numel() / std::max<int64_t>(1, m * n);
+  int64_t batch = cs.numel() / std::max<int64_t>(1, m * n);
   if (m * n == 0) return;
   bool shared_b = bs.rank() == 2 && batch > 1;
   // A shared b with an untransposed a is one tall GEMM: [batch*M, K] · [K, N].
@@ -68,9 +75,6 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
   }
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const int64_t a_batch_stride = m * k, b_batch_stride = bs.rank() == 2 ? 0 : k * n, c_batch_stride = m * n;
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
-  T* pc = c.data<T>();
 
   const Tiling t = plan_tiles(batch, m, n, k);
   const int64_t tiles_m = ceil_div(m, t.bm), tiles_n = ceil_div(n, t.bn), tiles_k = std::max<int64_t>(1, ceil_div(k, t.bk));
@@ -87,10 +91,13 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
       const int64_t rows = std::min(t.bm, m - m0), cols = std::min(t.bn, n - n0), depth = std::min(t.bk, k - k0);
       // Rows of op(A) start at row m0 of A, or at column m0 when A is stored transposed;
       // likewise for the columns of op(B); chunk k0 moves along the other index.
-      const T* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
-      const T* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
+      const In* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
+      const In* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
       T* c0 = ki == 0 ? pc + bi * c_batch_stride : partials + ((ki - 1) * batch + bi) * m * n;
-      gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
+      if constexpr (std::is_same_v<In, uint16_t>)
+        gemm_bf16::gemm(trans_a, trans_b, rows, cols, depth, a0, lda, b0, ldb, c0 + m0 * n + n0, n, false);
+      else
+        gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
     }
   });
   if (tiles_k == 1) return;
@@ -107,8 +114,22 @@ void matmul_typed(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, boo
 
 void matmul_cpu(const KernelContext& ctx) {
   const MatmulParams& p = ctx.params<MatmulParams>();
-  dispatch_floating(ctx.outputs[0].dtype(), "matmul", [&]<class T>() {
-    matmul_typed<T>(ctx.inputs[0], ctx.inputs[1], ctx.outputs[0], p.trans_a, p.trans_b);
+  const Tensor &a = ctx.inputs[0], &b = ctx.inputs[1];
+  Tensor& c = ctx.outputs[0];
+  if (a.dtype() == DType::bf16 && gemm_bf16::available() && !reference_kernels()) {
+    matmul_typed(reinterpret_cast<const uint16_t*>(a.raw_data()), a.shape(),
+                 reinterpret_cast<const uint16_t*>(b.raw_data()), b.shape(), c.data<float>(), c.shape(), p.trans_a,
+                 p.trans_b);
+    return;
+  }
+  if (is_half(a.dtype())) {  // the fallback: products of 16-bit values are exact in float32
+    matmul_typed(float32_operand(a, gemm_engine::Slot::widen_a), a.shape(),
+                 float32_operand(b, gemm_engine::Slot::widen_b), b.shape(), c.data<float>(), c.shape(), p.trans_a,
+                 p.trans_b);
+    return;
+  }
+  dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
+    matmul_typed(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/nn_kernels.h"
 #include "ops/params/nn.h"
 #include "runtime/thread_pool.h"
@@ -14,28 +15,6 @@ namespace {
 
 // Channels per parallel piece: enough values to be worth a thread.
 int64_t channel_grain(const ChannelGeom& d) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d.count())); }
-
-// Σ term(i) for i in [0, len): chunks of up to 1024 terms summed in T over 16 lanes
-// (vectorised), chunks added in double, so float32 keeps ~7 digits for any length. The
-// order is fixed by len alone, so results are reproducible.
-template <class T, class Term>
-double lane_sum(int64_t len, Term term) {
-  constexpr int kLanes = 16;
-  constexpr int64_t kChunk = 1024;
-  double total = 0;
-  for (int64_t start = 0; start < len; start += kChunk) {
-    const int64_t end = std::min(len, start + kChunk);
-    T acc[kLanes] = {};
-    int64_t i = start;
-    for (; i + kLanes <= end; i += kLanes)
-      for (int k = 0; k < kLanes; ++k) acc[k] += term(i + k);
-    double chunk = 0;
-    for (; i < end; ++i) chunk += term(i);
-    for (int k = 0; k < kLanes; ++k) chunk += acc[k];
-    total += chunk;
-  }
-  return total;
-}
 
 }  // namespace
 

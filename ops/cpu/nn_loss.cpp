@@ -7,6 +7,7 @@
 
 #include "ops/cpu/nn_kernels.h"
 #include "ops/params/nn.h"
+#include "runtime/convert.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
@@ -165,12 +166,10 @@ void one_hot_cpu(const KernelContext& ctx) {
   const OneHotParams& p = ctx.params<OneHotParams>();
   const Tensor& idx = ctx.inputs[0];
   Tensor& out = ctx.outputs[0];
-  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  const OneHotLayout layout = one_hot_layout(p, out.shape());
+  const int64_t outer = layout.outer, inner = layout.inner;
   out.fill(0.0);
-  dispatch_all(idx.dtype(), [&]<class I>() {
+  dispatch_integral(idx.dtype(), "one_hot", [&]<class I>() {
     dispatch_all(out.dtype(), [&]<class T>() {
       const I* in = idx.data<I>();
       T* o = out.data<T>();
@@ -178,7 +177,7 @@ void one_hot_cpu(const KernelContext& ctx) {
         for (int64_t i = 0; i < inner; ++i) {
           int64_t k = static_cast<int64_t>(in[a * inner + i]);
           if (p.negative_wraps && k < 0) k += p.depth;
-          if (k >= 0 && k < p.depth) o[(a * p.depth + k) * inner + i] = T(1);
+          if (k >= 0 && k < p.depth) o[(a * p.depth + k) * inner + i] = convert<T>(true);
         }
     });
   });

@@ -212,6 +212,22 @@ void reduce_rows(const T* x, T* out, const Geometry& g, double scale) {
     return a;
   };
 
+  // One short run per output (a row sum over a head dim, say): in order, as the lanes
+  // would give it (lane k holds element k alone, and the lanes are combined in order),
+  // without filling and folding 32 lanes per output.
+  if (nruns == 1 && len < kLanes) {
+    parallel_for(0, outs, std::max<int64_t>(1, kWork / len), [&](int64_t lo, int64_t hi) {
+      OffsetWalker w(kept.n, kept.s, lo);
+      for (int64_t o = lo; o < hi; ++o, w.next()) {
+        const T* xo = x + w.offset();
+        Acc a = Op::identity();
+        for (int64_t k = 0; k < len; ++k) a = Op::combine(a, static_cast<Acc>(xo[k]));
+        out[o] = Op::finish(a, scale);
+      }
+    });
+    return;
+  }
+
   if (items == 1) {
     parallel_for(0, outs, std::max<int64_t>(1, kWork / (nruns * len)), [&](int64_t lo, int64_t hi) {
       OffsetWalker w(kept.n, kept.s, lo);

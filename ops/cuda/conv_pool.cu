@@ -213,5 +213,7 @@ void launch_avg_pool_backward(const PoolGeom& g, const T* dy, T* dx, cudaStream_
 DAGRAD_INSTANTIATE(float)
 DAGRAD_INSTANTIATE(double)
 #undef DAGRAD_INSTANTIATE
+// 16-bit images (bfloat16 or float16 bit patterns: im2col only moves them).
+template void launch_im2col<uint16_t>(const ConvGeom&, const uint16_t*, uint16_t*, int64_t, cudaStream_t);
 
 }  // namespace dagrad::cuda

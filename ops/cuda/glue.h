@@ -19,8 +19,10 @@ inline cudaStream_t handle_of(const KernelContext& ctx) { return stream_of(ctx).
 // the strides chain. Throws InternalError beyond kMaxDims (after merging).
 StridedView make_view(const std::vector<int64_t>& size, const std::vector<int64_t>& stride, const char* who);
 
+void fill_cast(KernelTable& t);
 void fill_reduce_shape(KernelTable& t);
 void fill_linalg_conv(KernelTable& t);
 void fill_nn_optim(KernelTable& t);
+void fill_transformer(KernelTable& t);  // layer norm, gather, fused attention
 
 }  // namespace dagrad::cuda

@@ -32,9 +32,11 @@ StridedView make_view(const std::vector<int64_t>& size, const std::vector<int64_
 
 void fill_cuda_kernels(KernelTable& t) {
   t.elementwise = cuda::run_program_cuda;
+  cuda::fill_cast(t);
   cuda::fill_reduce_shape(t);
   cuda::fill_linalg_conv(t);
   cuda::fill_nn_optim(t);
+  cuda::fill_transformer(t);
 }
 
 }  // namespace dagrad

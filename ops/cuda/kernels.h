@@ -11,6 +11,7 @@
 
 #include "ops/params/conv.h"
 #include "ops/params/nn.h"
+#include "runtime/float16.h"
 
 namespace dagrad::cuda {
 
@@ -32,9 +33,15 @@ struct StridedView {
 void launch_strided_copy(const void* src, const StridedView& v, void* dst, int64_t n, int elem_size,
                          cudaStream_t stream);
 
+// ---- dtype conversion (cast.cu) ----
+
+// dst[i] = convert<D>(src[i]) (runtime/convert.h); S and D are any dtypes' C++ types.
+template <class S, class D>
+void launch_cast(const S* src, D* dst, int64_t n, cudaStream_t stream);
+
 // ---- fills and transforms through Thrust (thrust_ops.cu) ----
 
-// p[0, n) = value; T = float, double, int32_t, int64_t, uint8_t.
+// p[0, n) = value; T = the C++ type of any dtype.
 template <class T>
 void launch_fill(T* p, int64_t n, T value, cudaStream_t stream);
 // SgdStep / AdamStep of ops/optim_math.h per element; lr (and Adam's step count t) are
@@ -74,7 +81,8 @@ void launch_argmax(const T* x, int64_t* out, int64_t outer, int64_t n, int64_t i
 // ---- convolution and pooling (conv_pool.cu), NCHW ----
 
 // cols[img][(c,i,j)][(oh,ow)] = x[img][c][oh·sh - ph + i·dh][ow·sw - pw + j·dw] (0 outside)
-// for `images` consecutive images starting at x.
+// for `images` consecutive images starting at x. T = float, double, or uint16_t for the
+// bit patterns of 16-bit floats.
 template <class T>
 void launch_im2col(const ConvGeom& g, const T* x, T* cols, int64_t images, cudaStream_t stream);
 // The adjoint: dx[img] = Σ of the column entries read from each pixel (a gather, in a

@@ -1,12 +1,16 @@
 // CUDA kernels of matmul, convolution and pooling. GEMMs are cuBLAS strided-batched
 // calls on the stream's handle; convolution lowers chunks of images with im2col (into
-// the stream's workspace) and multiplies the whole chunk in one batched GEMM.
+// the stream's workspace) and multiplies the whole chunk in one batched GEMM. bfloat16
+// and float16 operands multiply on tensor cores with float32 accumulation and float32
+// results (cublasGemmStridedBatchedEx); float32 uses TF32 tensor cores only when
+// allowed (ops/math_mode.h, --tf32).
 #include <cublas_v2.h>
 
 #include <algorithm>
 
 #include "ops/builtin_ops.h"
 #include "ops/cuda/glue.h"
+#include "ops/math_mode.h"
 #include "ops/params/linalg.h"
 #include "runtime/cuda/cuda_check.h"
 
@@ -27,13 +31,34 @@ void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T
           const T* b, int64_t stride_b, T beta, T* c, int64_t stride_c, int64_t batch) {
   const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
+    if (tf32_allowed()) {
+      DAGRAD_CUBLAS_CHECK(cublas_api().gemm_strided_batched_ex(
+          h, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda, stride_a, &beta, c,
+          CUDA_R_32F, n, stride_c, batch, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT));
+      return;
+    }
     DAGRAD_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
                                                      stride_a, &beta, c, n, stride_c, batch));
-  else
+  } else {
     DAGRAD_CUBLAS_CHECK(cublas_api().dgemm_strided_batched(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda,
                                                      stride_a, &beta, c, n, stride_c, batch));
+  }
 }
+
+// The same with 16-bit operands (`type`: CUDA_R_16BF or CUDA_R_16F) and a float32 C.
+void gemm_half(cublasHandle_t h, cudaDataType type, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+               const void* a, int64_t stride_a, const void* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
+               int64_t batch) {
+  const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  DAGRAD_CUBLAS_CHECK(cublas_api().gemm_strided_batched_ex(h, op_b, op_a, n, m, k, &alpha, b, type, ldb, stride_b, a,
+                                                           type, lda, stride_a, &beta, c, CUDA_R_32F, n, stride_c,
+                                                           batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+cudaDataType cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F; }
+const uint16_t* half_bits(const Tensor& t) { return static_cast<const uint16_t*>(t.raw_data()); }
 
 void zero(Tensor& t, cudaStream_t s) {
   if (t.nbytes()) DAGRAD_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), s));
@@ -58,6 +83,11 @@ void matmul_cuda(const KernelContext& ctx) {
     m *= batch;
     batch = 1;
   }
+  if (is_half(a.dtype())) {
+    gemm_half(stream.cublas(), cuda_type(a.dtype()), ta, tb, m, n, k, 1.f, a.raw_data(), stride_a, b.raw_data(),
+              stride_b, 0.f, c.data<float>(), m * n, batch);
+    return;
+  }
   dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
     gemm<T>(stream.cublas(), ta, tb, m, n, k, T(1), a.data<T>(), stride_a, b.data<T>(), stride_b, T(0), c.data<T>(),
             m * n, batch);
@@ -80,6 +110,26 @@ void conv2d_cuda(const KernelContext& ctx) {
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
+  if (is_half(x.dtype())) {  // 16-bit columns, float32 output (and bias)
+    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(uint16_t);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    uint16_t* cols = per_image ? static_cast<uint16_t*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      const uint16_t* x_n = half_bits(x) + n0 * in_image;
+      float* y_n = y.data<float>() + n0 * g.o * pixels;
+      const uint16_t* b_mat = x_n;
+      if (cols) {
+        launch_im2col(g, x_n, cols, nb, s);
+        b_mat = cols;
+      }
+      if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
+      gemm_half(stream.cublas(), cuda_type(x.dtype()), false, false, g.o, pixels, patch, 1.f, w.raw_data(), 0, b_mat,
+                patch * pixels, bias ? 1.f : 0.f, y_n, g.o * pixels, nb);
+    }
+    return;
+  }
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
     const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
@@ -109,6 +159,19 @@ void conv2d_backward_input_cuda(const KernelContext& ctx) {
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
+  if (is_half(dy.dtype())) {  // 16-bit operands, float32 columns and dx
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(float);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    float* cols = per_image ? static_cast<float*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      float* dx_n = dx.data<float>() + n0 * in_image;
+      gemm_half(stream.cublas(), cuda_type(dy.dtype()), true, false, patch, pixels, g.o, 1.f, w.raw_data(), 0,
+                half_bits(dy) + n0 * g.o * pixels, g.o * pixels, 0.f, cols ? cols : dx_n, patch * pixels, nb);
+      if (cols) launch_col2im(g, cols, dx_n, nb, s);
+    }
+    return;
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
     const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
     const int64_t chunk = chunk_images(g.n, per_image);
@@ -133,6 +196,28 @@ void conv2d_backward_weight_cuda(const KernelContext& ctx) {
   const cudaStream_t s = stream.handle();
   if (g.n == 0) return zero(dw, s);
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels(), wsize = g.o * patch;
+  if (is_half(dy.dtype())) {  // 16-bit columns, float32 per-image terms summed in order
+    const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(uint16_t);
+    const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(float);
+    const int64_t chunk = chunk_images(g.n, per_image);
+    char* ws = static_cast<char*>(stream.workspace(per_image * static_cast<size_t>(chunk)));
+    float* parts = reinterpret_cast<float*>(ws);
+    uint16_t* cols =
+        cols_per_image ? reinterpret_cast<uint16_t*>(ws + static_cast<size_t>(chunk * wsize) * sizeof(float)) : nullptr;
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, g.n - n0);
+      const uint16_t* x_n = half_bits(x) + n0 * in_image;
+      const uint16_t* b_mat = x_n;
+      if (cols) {
+        launch_im2col(g, x_n, cols, nb, s);
+        b_mat = cols;
+      }
+      gemm_half(stream.cublas(), cuda_type(dy.dtype()), false, true, g.o, patch, pixels, 1.f,
+                half_bits(dy) + n0 * g.o * pixels, g.o * pixels, b_mat, patch * pixels, 0.f, parts, wsize, nb);
+      launch_sum_parts(parts, nb, wsize, dw.data<float>(), n0 > 0, s);
+    }
+    return;
+  }
   dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
     const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(T);

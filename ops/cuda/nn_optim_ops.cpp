@@ -67,10 +67,8 @@ void one_hot_cuda(const KernelContext& ctx) {
   const OneHotParams& p = ctx.params<OneHotParams>();
   const Tensor& idx = ctx.inputs[0];
   Tensor& out = ctx.outputs[0];
-  const int64_t rank = out.rank(), axis = p.axis < 0 ? p.axis + rank : p.axis;
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= out.shape()[d];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= out.shape()[d];
+  const OneHotLayout layout = one_hot_layout(p, out.shape());
+  const int64_t outer = layout.outer, inner = layout.inner;
   auto launch = [&]<class I>() {
     switch (out.dtype()) {
       case DType::f32: return launch_one_hot<I, float>(idx.data<I>(), out.data<float>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));

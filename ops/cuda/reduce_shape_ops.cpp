@@ -8,6 +8,7 @@
 #include "ops/params/shape.h"
 #include "ops/params/source.h"
 #include "ops/shape_util.h"
+#include "runtime/convert.h"
 #include "runtime/cuda/cuda_check.h"
 
 namespace dagrad::cuda {
@@ -199,7 +200,7 @@ void full_cuda(const KernelContext& ctx) {
   Tensor& y = ctx.outputs[0];
   const double value = ctx.params<FillParams>().value;
   dispatch_all(y.dtype(),
-               [&]<class T>() { launch_fill<T>(y.data<T>(), y.numel(), static_cast<T>(value), handle_of(ctx)); });
+               [&]<class T>() { launch_fill<T>(y.data<T>(), y.numel(), convert<T>(value), handle_of(ctx)); });
 }
 
 }  // namespace

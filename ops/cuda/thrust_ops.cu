@@ -101,6 +101,14 @@ template void launch_fill<double>(double*, int64_t, double, cudaStream_t);
 template void launch_fill<int32_t>(int32_t*, int64_t, int32_t, cudaStream_t);
 template void launch_fill<int64_t>(int64_t*, int64_t, int64_t, cudaStream_t);
 template void launch_fill<uint8_t>(uint8_t*, int64_t, uint8_t, cudaStream_t);
+template void launch_fill<bfloat16>(bfloat16*, int64_t, bfloat16, cudaStream_t);
+template void launch_fill<float16>(float16*, int64_t, float16, cudaStream_t);
+template void launch_fill<bool>(bool*, int64_t, bool, cudaStream_t);
+template void launch_fill<int8_t>(int8_t*, int64_t, int8_t, cudaStream_t);
+template void launch_fill<int16_t>(int16_t*, int64_t, int16_t, cudaStream_t);
+template void launch_fill<uint16_t>(uint16_t*, int64_t, uint16_t, cudaStream_t);
+template void launch_fill<uint32_t>(uint32_t*, int64_t, uint32_t, cudaStream_t);
+template void launch_fill<uint64_t>(uint64_t*, int64_t, uint64_t, cudaStream_t);
 #define DAGRAD_INSTANTIATE(T)                                                                                  \
   template void launch_sgd<T>(T*, const T*, T*, const float*, double, double, bool, int64_t, cudaStream_t);   \
   template void launch_adam<T>(T*, const T*, T*, T*, const float*, float*, double, double, double, double, bool, \

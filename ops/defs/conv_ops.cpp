@@ -92,36 +92,43 @@ Shape pool_out_shape(const PoolGeom& g) { return Shape{g.n, g.c, g.oh, g.ow}; }
 
 // ---- shape inference ----
 
+// x and weight multiply (float32 output for 16-bit ones); the bias adds to the output.
 std::vector<TensorType> infer_conv2d(const InferContext& c) {
   if (c.inputs.size() != 2 && c.inputs.size() != 3)
     c.fail(str_cat("expects 2 or 3 inputs (x, weight[, bias]), got ", c.inputs.size()));
-  check_floating_same(c);
+  const DType out = c.product_dtype();
   ConvGeom g = check_conv(c, c.params<ConvParams>(), c.inputs[0].shape, "input", c.inputs[1].shape, "weight");
-  if (c.inputs.size() == 3 && c.inputs[2].shape != Shape{g.o})
-    c.fail(str_cat("bias must be [", g.o, "] (one value per output channel), got ", c.inputs[2].shape.to_string()));
-  return {TensorType{conv_out_shape(g), c.inputs[0].dtype}};
+  if (c.inputs.size() == 3) {
+    if (c.inputs[2].shape != Shape{g.o})
+      c.fail(str_cat("bias must be [", g.o, "] (one value per output channel), got ", c.inputs[2].shape.to_string()));
+    if (c.inputs[2].dtype != out)
+      throw TypeError(str_cat("[conv2d] bias is ", dtype_name(c.inputs[2].dtype), " but the output is ",
+                              dtype_name(out), is_half(c.inputs[0].dtype) ? " (16-bit inputs accumulate in float32)" : "",
+                              "; give the bias as ", dtype_name(out)));
+  }
+  return {TensorType{conv_out_shape(g), out}};
 }
 
 std::vector<TensorType> infer_conv2d_backward_input(const InferContext& c) {
   c.expect_inputs(2);
-  check_floating_same(c);
+  const DType out = c.product_dtype();
   const ConvInputGradParams& p = c.params<ConvInputGradParams>();
   Shape x = shape_attr(c, "x_shape", p.x_shape);
   const Shape& w = c.inputs[1].shape;
   ConvGeom g = check_conv(c, p, x, "x_shape", w, "weight");
   check_grad_y(c, conv_out_shape(g), str_cat("conv2d of x_shape ", x.to_string(), " with weight ", w.to_string()));
-  return {TensorType{x, c.inputs[0].dtype}};
+  return {TensorType{x, out}};
 }
 
 std::vector<TensorType> infer_conv2d_backward_weight(const InferContext& c) {
   c.expect_inputs(2);
-  check_floating_same(c);
+  const DType out = c.product_dtype();
   const Shape& x = c.inputs[1].shape;
   const ConvWeightGradParams& p = c.params<ConvWeightGradParams>();
   Shape w = shape_attr(c, "w_shape", p.w_shape);
   ConvGeom g = check_conv(c, p, x, "x", w, "w_shape");
   check_grad_y(c, conv_out_shape(g), str_cat("conv2d of x ", x.to_string(), " with w_shape ", w.to_string()));
-  return {TensorType{w, c.inputs[0].dtype}};
+  return {TensorType{w, out}};
 }
 
 std::vector<TensorType> infer_pool(const InferContext& c) {
@@ -203,6 +210,9 @@ Cost pool_cost(const Node& n) {
 // y = conv(x, w) is linear in each argument: dx = conv_transpose(dy, w) (backward_input)
 // and dw = correlate(dy, x) (backward_weight). Each backward op is itself linear in both
 // inputs, and <gg, backward_input(dy, w)> = <conv(gg, w), dy>, which gives the rules below.
+// With 16-bit operands the incoming float32 gradient is cast to their dtype for the
+// product, and each float32 result back to its input's dtype (casts to the same dtype add
+// no node).
 
 // The forward's parameters, from any op of the family (the backward ops' structs derive from them).
 template <class P>
@@ -218,8 +228,9 @@ std::vector<Value> conv2d_vjp(const VjpContext& c) {
   const ConvParams opt = conv_options<ConvParams>(c.node);
   Value x = c.inputs[0], w = c.inputs[1], gy = c.grad_outputs[0];
   std::vector<Value> grads(c.inputs.size());
-  if (c.needs_grad[0]) grads[0] = conv2d_backward_input(gy, w, x.shape(), opt);
-  if (c.needs_grad[1]) grads[1] = conv2d_backward_weight(gy, x, w.shape(), opt);
+  const Value gy_in = c.needs_grad[0] || c.needs_grad[1] ? cast(gy, x.dtype()) : Value{};
+  if (c.needs_grad[0]) grads[0] = cast(conv2d_backward_input(gy_in, w, x.shape(), opt), x.dtype());
+  if (c.needs_grad[1]) grads[1] = cast(conv2d_backward_weight(gy_in, x, w.shape(), opt), w.dtype());
   if (c.inputs.size() > 2 && c.needs_grad[2]) grads[2] = sum(gy, {0, 2, 3});  // db[O]
   return grads;
 }
@@ -227,20 +238,20 @@ std::vector<Value> conv2d_vjp(const VjpContext& c) {
 // dx = backward_input(dy, w); gg has x's shape.
 std::vector<Value> conv2d_backward_input_vjp(const VjpContext& c) {
   const ConvParams opt = conv_options<ConvInputGradParams>(c.node);
-  Value dy = c.inputs[0], w = c.inputs[1], gg = c.grad_outputs[0];
+  Value dy = c.inputs[0], w = c.inputs[1], gg = cast(c.grad_outputs[0], c.inputs[0].dtype());
   std::vector<Value> grads(2);
-  if (c.needs_grad[0]) grads[0] = conv2d(gg, w, {}, opt);                          // [N,O,OH,OW]
-  if (c.needs_grad[1]) grads[1] = conv2d_backward_weight(dy, gg, w.shape(), opt);  // [O,C,KH,KW]
+  if (c.needs_grad[0]) grads[0] = cast(conv2d(gg, w, {}, opt), dy.dtype());                          // [N,O,OH,OW]
+  if (c.needs_grad[1]) grads[1] = cast(conv2d_backward_weight(dy, gg, w.shape(), opt), w.dtype());  // [O,C,KH,KW]
   return grads;
 }
 
 // dw = backward_weight(dy, x); gg has w's shape.
 std::vector<Value> conv2d_backward_weight_vjp(const VjpContext& c) {
   const ConvParams opt = conv_options<ConvWeightGradParams>(c.node);
-  Value dy = c.inputs[0], x = c.inputs[1], gg = c.grad_outputs[0];
+  Value dy = c.inputs[0], x = c.inputs[1], gg = cast(c.grad_outputs[0], c.inputs[0].dtype());
   std::vector<Value> grads(2);
-  if (c.needs_grad[0]) grads[0] = conv2d(x, gg, {}, opt);                         // [N,O,OH,OW]
-  if (c.needs_grad[1]) grads[1] = conv2d_backward_input(dy, gg, x.shape(), opt);  // [N,C,H,W]
+  if (c.needs_grad[0]) grads[0] = cast(conv2d(x, gg, {}, opt), dy.dtype());                         // [N,O,OH,OW]
+  if (c.needs_grad[1]) grads[1] = cast(conv2d_backward_input(dy, gg, x.shape(), opt), x.dtype());  // [N,C,H,W]
   return grads;
 }
 
@@ -284,6 +295,7 @@ void register_conv_ops(OpRegistry& r) {
                        .infer = infer_conv2d,
                        .vjp = conv2d_vjp,
                        .cost = conv2d_cost,
+                       .low_precision_inputs = {0, 1},
                        .doc = "2-D convolution: x [N,C,H,W], weight [O,C,KH,KW], optional bias [O]"});
   op::conv2d_backward_input = &r.add({.name = "conv2d_backward_input",
                                       .kind = OpKind::convolution,
@@ -291,6 +303,7 @@ void register_conv_ops(OpRegistry& r) {
                                       .infer = infer_conv2d_backward_input,
                                       .vjp = conv2d_backward_input_vjp,
                                       .cost = conv2d_backward_input_cost,
+                                      .low_precision_inputs = {0, 1},
                                       .doc = "gradient of conv2d with respect to x: (grad_y, weight) -> [N,C,H,W]"});
   op::conv2d_backward_weight =
       &r.add({.name = "conv2d_backward_weight",
@@ -299,6 +312,7 @@ void register_conv_ops(OpRegistry& r) {
               .infer = infer_conv2d_backward_weight,
               .vjp = conv2d_backward_weight_vjp,
               .cost = conv2d_backward_weight_cost,
+              .low_precision_inputs = {0, 1},
               .doc = "gradient of conv2d with respect to the weight: (grad_y, x) -> [O,C,KH,KW]"});
   op::max_pool2d = &r.add({.name = "max_pool2d",
                            .kind = OpKind::pooling,

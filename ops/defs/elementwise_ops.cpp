@@ -12,16 +12,17 @@ namespace dagrad {
 
 namespace {
 
+// Any floating dtype: 16-bit inputs are computed in float32 and rounded back.
 std::vector<TensorType> infer_unary(const InferContext& c) {
   c.expect_inputs(1);
-  c.expect_floating(0);
+  c.expect_float(0);
   return {c.inputs[0]};
 }
 
 std::vector<TensorType> infer_binary(const InferContext& c) {
   c.expect_inputs(2);
   c.expect_same_dtype();
-  c.expect_floating(0);
+  c.expect_float(0);
   return {TensorType{broadcast_shapes(c.inputs[0].shape, c.inputs[1].shape, c.op.name.c_str()), c.inputs[0].dtype}};
 }
 
@@ -86,6 +87,11 @@ Value tanh_grad(const VjpContext& c, Value g) {
   return g * (1.0 - y * y);
 }
 Value exp_grad(const VjpContext& c, Value g) { return g * c.outputs[0]; }
+// erf'(x) = 2/sqrt(pi) · exp(-x²).
+Value erf_grad(const VjpContext& c, Value g) {
+  Value x = c.inputs[0];
+  return g * (exp(x * x * -1.0) * math::kTwoOverSqrtPi);
+}
 Value log_grad(const VjpContext& c, Value g) { return g / c.inputs[0]; }
 Value sqrt_grad(const VjpContext& c, Value g) { return (g * 0.5) / c.outputs[0]; }
 Value neg_grad(const VjpContext&, Value g) { return -g; }
@@ -252,6 +258,11 @@ void register_elementwise_ops(OpRegistry& r) {
                                                .doc = "log(1 + exp(beta * x)) / beta; x where beta * x > threshold"}));
 
   // Unary math.
+  r.add(elementwise<Erf>({.name = "erf",
+                          .flags = kEpilogue,
+                          .vjp = unary_vjp<erf_grad>,
+                          .cost = flops<1>,
+                          .doc = "the Gauss error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x"}));
   r.add(elementwise<Exp>({.name = "exp", .vjp = unary_vjp<exp_grad>, .cost = flops<1>, .doc = "e^x"}));
   r.add(elementwise<Log>({.name = "log", .vjp = unary_vjp<log_grad>, .cost = flops<1>, .doc = "natural logarithm"}));
   r.add(elementwise<Sqrt>({.name = "sqrt", .vjp = unary_vjp<sqrt_grad>, .cost = flops<1>, .doc = "square root"}));
@@ -315,7 +326,9 @@ void register_elementwise_ops(OpRegistry& r) {
                                                      .cost = flops<2>,
                                                      .nondiff_inputs = {1},
                                                      .doc = "grad where x > 0, else negative_slope * grad"}));
+  // Fusible into the GEMM producing its gradient input (linear2's dX in a transformer).
   r.add(elementwise<GeluBackward>({.name = "gelu_backward",
+                                   .flags = kEpilogue,
                                    .vjp = gelu_backward_vjp,
                                    .cost = flops<9>,
                                    .doc = "grad * gelu'(x): the gradient of gelu"}));
@@ -335,6 +348,7 @@ Value hardswish(Value x, const std::source_location& loc) { return apply("hardsw
 Value softplus(Value x, double beta, double threshold, const std::source_location& loc) {
   return apply("softplus", {x}, encode_params(SoftplusParams{beta, threshold}), loc);
 }
+Value erf(Value x, const std::source_location& loc) { return apply("erf", {x}, {}, loc); }
 Value exp(Value x, const std::source_location& loc) { return apply("exp", {x}, {}, loc); }
 Value log(Value x, const std::source_location& loc) { return apply("log", {x}, {}, loc); }
 Value sqrt(Value x, const std::source_location& loc) { return apply("sqrt", {x}, {}, loc); }

@@ -33,9 +33,7 @@ std::string operand(const char* name, const Shape& s, bool trans, int64_t k) {
 
 std::vector<TensorType> infer_matmul(const InferContext& c) {
   c.expect_inputs(2);
-  c.expect_floating(0);
-  c.expect_floating(1);
-  c.expect_same_dtype();
+  const DType out = c.product_dtype();
   const Shape& a = c.inputs[0].shape;
   const Shape& b = c.inputs[1].shape;
   if (a.rank() < 2 || b.rank() < 2)
@@ -51,21 +49,22 @@ std::vector<TensorType> infer_matmul(const InferContext& c) {
                    "; they must be equal, or b must be 2-D (shared across the batch)"));
   batch.push_back(m);
   batch.push_back(n);
-  return {TensorType{Shape(std::move(batch)), c.inputs[0].dtype}};
+  return {TensorType{Shape(std::move(batch)), out}};
 }
 
 Cost matmul_cost(const Node& n) {
   MatmulDims d = matmul_dims(n.outputs[0].shape, n.inputs[0].shape(), n.params<MatmulParams>().trans_a);
-  double es = static_cast<double>(dtype_size(n.outputs[0].dtype));
+  const double in_size = static_cast<double>(dtype_size(n.inputs[0].dtype()));
   return Cost{2.0 * d.batch * d.m * d.n * d.k,
-              es * static_cast<double>(n.inputs[0].shape().numel() + n.inputs[1].shape().numel()),
-              es * static_cast<double>(n.outputs[0].shape.numel())};
+              in_size * static_cast<double>(n.inputs[0].shape().numel() + n.inputs[1].shape().numel()),
+              static_cast<double>(dtype_size(n.outputs[0].dtype) * n.outputs[0].shape.numel())};
 }
 
 // C = op(A)·op(B): d op(A) = G·op(B)ᵀ and d op(B) = op(A)ᵀ·G; transposing back where an
 // operand was read transposed gives the four cases below, all without explicit copies.
+// 16-bit operands multiply G in their dtype, and their float32 gradients are cast back.
 std::vector<Value> matmul_vjp(const VjpContext& c) {
-  Value a = c.inputs[0], b = c.inputs[1], g = c.grad_outputs[0];
+  Value a = c.inputs[0], b = c.inputs[1], g = cast(c.grad_outputs[0], a.dtype());
   const bool ta = c.node.params<MatmulParams>().trans_a, tb = c.node.params<MatmulParams>().trans_b;
   bool shared_b = b.shape().rank() == 2 && a.shape().rank() > 2;
   Value da, db;
@@ -93,6 +92,8 @@ std::vector<Value> matmul_vjp(const VjpContext& c) {
       db = sum(per_batch, batch_axes);
     }
   }
+  if (da.valid()) da = cast(da, a.dtype());
+  if (db.valid()) db = cast(db, b.dtype());
   return {da, db};
 }
 
@@ -106,8 +107,9 @@ void register_linalg_ops(OpRegistry& r) {
                        .infer = infer_matmul,
                        .vjp = matmul_vjp,
                        .cost = matmul_cost,
+                       .low_precision_inputs = {0, 1},
                        .doc = "[..., M, K] x [..., K, N] -> [..., M, N] (b may be 2-D, shared by the batch); "
-                              "trans_a/trans_b transpose the last two dims"});
+                              "trans_a/trans_b transpose the last two dims; bfloat16/float16 operands give float32"});
 }
 
 Value matmul(Value a, Value b, bool trans_a, bool trans_b, const std::source_location& loc) {

@@ -71,7 +71,7 @@ std::vector<TensorType> infer_one_hot(const InferContext& c) {
   c.expect_inputs(1);
   const OneHotParams& p = c.params<OneHotParams>();
   const TensorType& in = c.inputs[0];
-  if (is_floating(in.dtype))
+  if (!is_integral(in.dtype) || in.dtype == DType::boolean)
     throw TypeError(str_cat("[one_hot] indices must be integers, got ", dtype_name(in.dtype)));
   if (p.depth < 1) c.fail(str_cat("depth must be >= 1, got ", p.depth));
   const int64_t rank = static_cast<int64_t>(in.shape.rank()) + 1;

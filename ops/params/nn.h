@@ -84,6 +84,18 @@ inline ChannelGeom channel_geom(const Shape& x) {
   for (size_t i = 2; i < x.rank(); ++i) g.s *= x[i];
   return g;
 }
+
+// one_hot's output viewed as [outer, depth, inner] around the new axis.
+struct OneHotLayout {
+  int64_t outer = 1, inner = 1;
+};
+inline OneHotLayout one_hot_layout(const OneHotParams& p, const Shape& out) {
+  const int64_t rank = static_cast<int64_t>(out.rank()), axis = p.axis < 0 ? p.axis + rank : p.axis;
+  OneHotLayout l;
+  for (int64_t d = 0; d < axis; ++d) l.outer *= out[d];
+  for (int64_t d = axis + 1; d < rank; ++d) l.inner *= out[d];
+  return l;
+}
 #endif
 
 }  // namespace dagrad

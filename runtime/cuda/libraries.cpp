@@ -43,6 +43,7 @@ CublasApi load_cublas() {
   sym("cublasGetStatusString", api.status_string);
   sym("cublasSgemmStridedBatched_64", api.sgemm_strided_batched);
   sym("cublasDgemmStridedBatched_64", api.dgemm_strided_batched);
+  sym("cublasGemmStridedBatchedEx_64", api.gemm_strided_batched_ex);
   sym("cublasSscal_v2_64", api.sscal);
   sym("cublasDscal_v2_64", api.dscal);
   return api;

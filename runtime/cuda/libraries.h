@@ -22,6 +22,7 @@ struct CublasApi {
   decltype(&cublasGetStatusString) status_string;
   decltype(&cublasSgemmStridedBatched_64) sgemm_strided_batched;
   decltype(&cublasDgemmStridedBatched_64) dgemm_strided_batched;
+  decltype(&cublasGemmStridedBatchedEx_64) gemm_strided_batched_ex;  // 16-bit operands, TF32
   decltype(&cublasSscal_v2_64) sscal;
   decltype(&cublasDscal_v2_64) dscal;
 };

@@ -125,3 +125,27 @@ TEST(GradTransform, BackwardGraphIsDeterministic) {
   }
   for (size_t i = 0; i < ga.size(); ++i) EXPECT_EQ(ga[i].node, gb[i].node);
 }
+
+// A cast's gradient is cast back: d/dx Σ cast(cast(x, bf16), f32)·w = w rounded to
+// bfloat16 (the way back goes through bfloat16 too), in x's dtype.
+TEST(GradTransform, CastGradientsReturnInTheInputDtype) {
+  Graph g;
+  Value x = g.input("x", Shape{6}, DType::f64);
+  Value w = g.input("w", Shape{6}, DType::f32);
+  Value y = cast(cast(x, DType::bf16), DType::f32);
+  std::vector<Value> gx = autograd::grad(g, sum(mul(y, w)), {x});
+  ASSERT_EQ(gx[0].dtype(), DType::f64);
+  TensorMap bind{{"x", random_tensor(Shape{6}, DType::f64, 5)},
+                 {"w", Tensor::from_vector<float>(Shape{6}, {1.0f, 1.00390625f, -3.0f, 0.1f, 1e-3f, 70000.0f})}};
+  const std::vector<double> got = values(run(g, gx, bind)[0]);
+  const std::vector<double> want = {1.0, 1.0, -3.0, 0.10009765625, 0.00099945068359375, 70144.0};
+  EXPECT_EQ(got, want);
+  // Integers carry no gradient: an integer cast on the way cuts it.
+  Graph h;
+  Value a = h.input("a", Shape{3}, DType::f32);
+  Value cut = cast(cast(a, DType::i32), DType::f32);
+  std::vector<Value> ga = autograd::grad(h, sum(mul(cut, a)), {a});
+  const std::vector<double> ga_got =
+      values(run(h, ga, {{"a", Tensor::from_vector<float>(Shape{3}, {1.5f, -2.5f, 7.0f})}})[0]);
+  EXPECT_EQ(ga_got, (std::vector<double>{1.0, -2.0, 7.0}));  // only through the direct factor a
+}

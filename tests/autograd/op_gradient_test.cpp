@@ -27,6 +27,8 @@ const std::set<std::string>& non_differentiable_ops() {
       "greater_equal", "sign", "floor", "ceil", "round",       // piecewise constant: derivative 0 almost everywhere
       "sgd_update", "adam_update",   // optimizer updates: write state in place, no outputs
       "test_opaque",                 // registered by grad_errors_test.cpp to test the refusal
+      // second derivatives of fused attention would need the [L,S] probabilities it avoids
+      "scaled_dot_product_attention_backward",
   };
   return ops;
 }

@@ -52,6 +52,8 @@ TEST(TrainConfig, Defaults) {
   EXPECT_EQ(cfg.compile.num_streams, 1);
   EXPECT_TRUE(cfg.compile.fuse);
   EXPECT_TRUE(cfg.compile.plan_memory);
+  EXPECT_EQ(cfg.compile.precision, DType::f32);
+  EXPECT_FALSE(cfg.tf32);
   EXPECT_EQ(cfg.bucket_mb, 1.0);
   EXPECT_FALSE(cfg.allreduce_in_one_process);
 }
@@ -63,7 +65,7 @@ TEST(TrainConfig, EveryFlagReachesItsField) {
                    "--momentum", "0.5", "--nesterov", "--weight-decay", "0.01", "--schedule", "step", "--step-size",
                    "100", "--gamma", "0.25", "--warmup", "12", "--seed", "42", "--device", "cpu", "--streams", "2",
                    "--no-fusion", "--no-memory-plan", "--bucket-mb", "4", "--allreduce", "--max-steps", "9",
-                   "--quiet", "--check-numerics"}),
+                   "--quiet", "--check-numerics", "--precision", "bf16", "--tf32"}),
       &stop);
   EXPECT_EQ(cfg.model_name, "lenet5");
   EXPECT_EQ(cfg.epochs, 7);
@@ -81,6 +83,8 @@ TEST(TrainConfig, EveryFlagReachesItsField) {
   EXPECT_EQ(cfg.compile.num_streams, 2);
   EXPECT_FALSE(cfg.compile.fuse);
   EXPECT_FALSE(cfg.compile.plan_memory);
+  EXPECT_EQ(cfg.compile.precision, DType::bf16);
+  EXPECT_TRUE(cfg.tf32);
   EXPECT_EQ(cfg.bucket_mb, 4.0);
   EXPECT_TRUE(cfg.allreduce_in_one_process);
   EXPECT_EQ(cfg.max_steps_per_epoch, 9);
@@ -98,4 +102,35 @@ TEST(TrainConfig, StepSizeOneIsOneStep) {
 TEST(TrainConfig, AnUnknownDeviceIsAnErrorNamingIt) {
   TrainArgs a = parse_train({"--device", "tpu"});
   EXPECT_NE(dagrad::testing::error_of<Error>([&] { train_config(a); }).find("tpu"), std::string::npos);
+}
+
+// Flags left out take the model's recipe (models::default_recipe): mnist-vit trains with
+// AdamW and a one-cycle schedule; a flag given replaces only its own field.
+TEST(TrainConfig, UnsetFlagsTakeTheModelsRecipe) {
+  const TrainConfig vit = train_config(parse_train({"--model", "mnist-vit"}));
+  EXPECT_EQ(vit.optimizer, "adamw");
+  EXPECT_EQ(vit.schedule.base_lr, 5e-3);
+  EXPECT_EQ(vit.weight_decay, 0.1);
+  EXPECT_EQ(vit.schedule.kind, optim::LrSchedule::Kind::onecycle);
+  EXPECT_EQ(vit.epochs, 10);
+  EXPECT_EQ(vit.schedule.total_steps, optim::LrSchedule::kRun);  // the cycle spans the run
+
+  const TrainConfig mixed =
+      train_config(parse_train({"--model", "mnist-vit", "--lr", "0.001", "--epochs", "2", "--schedule", "cosine"}));
+  EXPECT_EQ(mixed.optimizer, "adamw");
+  EXPECT_EQ(mixed.weight_decay, 0.1);
+  EXPECT_EQ(mixed.schedule.base_lr, 0.001);
+  EXPECT_EQ(mixed.epochs, 2);
+  EXPECT_EQ(mixed.schedule.kind, optim::LrSchedule::Kind::cosine);
+
+  // Setting a recipe field explicitly to the default of another model still counts as given.
+  const TrainConfig sgd =
+      train_config(parse_train({"--model", "mnist-vit", "--optimizer", "sgd", "--weight-decay", "0"}));
+  EXPECT_EQ(sgd.optimizer, "sgd");
+  EXPECT_EQ(sgd.weight_decay, 0);
+}
+
+TEST(TrainConfig, PrecisionIsCheckedByTheFlag) {
+  EXPECT_EQ(train_config(parse_train({"--precision", "f32"})).compile.precision, DType::f32);
+  EXPECT_THROW(parse_train({"--precision", "f16"}), CLI::ValidationError);
 }

@@ -117,6 +117,28 @@ TEST(CudaCodegen, MnistCnnTrainingGroupsCompile) {
   }
 }
 
+// Mixed precision: groups that read and write bfloat16 next to float32 (casts folded into
+// epilogues and gradient groups).
+TEST(CudaCodegen, MixedPrecisionTrainingGroupsCompile) {
+  scheduler::CompileOptions opt;
+  opt.precision = DType::bf16;
+  std::unique_ptr<Trainer> keep;
+  const scheduler::ExecutionPlan plan = training_plan("mnist-cnn", opt, keep);
+  int with_half = 0;
+  for (const scheduler::FusedGroup& grp : plan.groups) {
+    const ElementwiseProgram p = grp.program(*plan.graph);
+    const std::string src = cuda::elementwise_source(p);
+    for (const ElementwiseProgram::Instr& ins : p.instrs)
+      if (ins.dtype == DType::bf16) {
+        ++with_half;
+        EXPECT_TRUE(contains(src, "dagrad::float_to_bf16_bits(")) << src;
+        break;
+      }
+  }
+  EXPECT_GE(with_half, 3) << plan.to_table();
+  EXPECT_GE(compile_groups(plan), 4);
+}
+
 TEST(CudaCodegen, OtherModelsTrainingGroupsCompile) {
   for (const std::string& model : models::model_names()) {
     SCOPED_TRACE(model);

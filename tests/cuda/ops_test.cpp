@@ -11,6 +11,7 @@
 #include "op_cases.h"
 #include "comm/collective_ops.h"
 #include "ops/kernel_table.h"
+#include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
 
@@ -139,4 +140,24 @@ TEST(CudaOps, LargeShapesMatchCpu) {
   RunResult gpu = run_graph(g, outs, bind, Device::cuda(0), scheduler::CompileOptions{});
   for (size_t i = 0; i < outs.size(); ++i)
     EXPECT_TRUE(all_close(gpu.outputs[i], cpu.outputs[i], 1e-3)) << "output " << i;
+}
+
+// TF32 is opt-in: off, a float32 GEMM on the GPU matches the CPU to float32 summation
+// error; on, inputs lose 13 of their 23 mantissa bits (2^-11 relative each), so results
+// move by about 1e-3 of their size, more than float32 ever does, and less than 1e-2.
+TEST(CudaOps, Tf32IsOptIn) {
+  REQUIRE_CUDA_DEVICE();
+  Graph g;
+  Value a = g.input("a", Shape{128, 512}), b = g.input("b", Shape{512, 96});
+  Value c = matmul(a, b);
+  TensorMap bind{{"a", random_tensor(Shape{128, 512}, DType::f32, 11)}, {"b", random_tensor(Shape{512, 96}, DType::f32, 12)}};
+  RunResult cpu = run_graph(g, {c}, bind, Device::cpu(), plain_options());
+  ASSERT_FALSE(tf32_allowed());
+  RunResult exact = run_graph(g, {c}, bind, Device::cuda(0), plain_options());
+  set_tf32_allowed(true);
+  RunResult fast = run_graph(g, {c}, bind, Device::cuda(0), plain_options());
+  set_tf32_allowed(false);
+  EXPECT_TRUE(all_close(exact.outputs[0], cpu.outputs[0], 1e-5));
+  EXPECT_TRUE(all_close(fast.outputs[0], cpu.outputs[0], 1e-2));
+  EXPECT_FALSE(all_close(fast.outputs[0], cpu.outputs[0], 1e-5)) << "TF32 did not change the result";
 }

@@ -68,3 +68,22 @@ TEST(CudaTraining, EvaluateAndCheckpointFromTheDevice) {
   const Tensor images = test.gather(std::vector<int64_t>{0, 1, 2}).input;
   EXPECT_TRUE(cuda_testing::all_close(gpu.predict(images), cpu.predict(images), 1e-3));
 }
+
+// Mixed precision on the GPU (bfloat16 tensor-core products, float32 accumulation) against
+// the CPU's mixed precision: the same casts round the same values, so the two curves
+// differ only by the products' summation order, as in float32 (above), plus bfloat16
+// roundings that order may flip; both stay within 2% of each other over the epoch.
+TEST(CudaTraining, MixedPrecisionFollowsTheCpu) {
+  REQUIRE_CUDA_DEVICE();
+  MnistDataset train = dagrad::testing::synthetic_digits(480, 1);
+  std::ostringstream log;
+  TrainConfig c = config(Device::cpu(), 1), g = config(Device::cuda(0), 1);
+  c.compile.precision = g.compile.precision = DType::bf16;
+  Trainer cpu(models::mnist_cnn(), c, log), gpu(models::mnist_cnn(), g, log);
+  cpu.train_epoch(train, 0);
+  gpu.train_epoch(train, 0);
+  ASSERT_EQ(gpu.step_losses().size(), cpu.step_losses().size());
+  for (size_t i = 0; i < cpu.step_losses().size(); ++i)
+    EXPECT_NEAR(gpu.step_losses()[i], cpu.step_losses()[i], 0.02 * (1 + std::abs(cpu.step_losses()[i]))) << "step " << i;
+  EXPECT_LT(gpu.step_losses().back(), gpu.step_losses().front());
+}

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <nlohmann/json.hpp>
 
+#include "runtime/convert.h"
 #include "test_files.h"
 
 namespace dagrad {
@@ -22,10 +24,10 @@ Tensor ramp(const Shape& shape, double scale) {
   Tensor t = Tensor::empty(shape, dtype_of<T>());
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = static_cast<double>(i * 37 % 101 - 50) * scale;
-    if constexpr (std::is_floating_point_v<T>)
-      t.data<T>()[i] = static_cast<T>(v);
+    if constexpr (is_float_type_v<T>)
+      t.data<T>()[i] = convert<T>(v);
     else
-      t.data<T>()[i] = static_cast<T>(static_cast<int64_t>(v));  // uint8 wraps, as intended
+      t.data<T>()[i] = static_cast<T>(static_cast<int64_t>(v));  // unsigned types wrap, as intended
   }
   return t;
 }
@@ -43,6 +45,14 @@ NamedTensors sample_tensors() {
       {"bn.num_batches", ramp<int64_t>(Shape{}, 1e12)},  // a scalar
       {"mask", ramp<uint8_t>(Shape{7}, -1)},
       {"empty", Tensor::empty(Shape{0, 5}, DType::f32)},
+      {"w_bf16", ramp<bfloat16>(Shape{3, 3}, 0.37)},
+      {"w_f16", ramp<float16>(Shape{5}, 0.011)},
+      {"keep", Tensor::from_vector<bool>(Shape{3}, {true, false, true})},
+      {"i8", ramp<int8_t>(Shape{4}, 2)},
+      {"i16", ramp<int16_t>(Shape{4}, 500)},
+      {"u16", ramp<uint16_t>(Shape{4}, 300)},
+      {"u32", ramp<uint32_t>(Shape{4}, 1e6)},
+      {"u64", ramp<uint64_t>(Shape{4}, 1e15)},
   };
 }
 
@@ -88,6 +98,9 @@ TEST(Safetensors, RoundTripIsExactForEveryDtype) {
   Checkpoint ck = load_safetensors(dir / "model.safetensors");
   expect_same(tensors, ck.tensors);
   EXPECT_EQ(ck.metadata, meta);
+  for (DType t : kAllDTypes)  // the sample really holds every dtype
+    EXPECT_TRUE(std::any_of(tensors.begin(), tensors.end(), [&](const auto& kv) { return kv.second.dtype() == t; }))
+        << dtype_name(t);
   // Without metadata there is no "__metadata__" entry, and reading gives none.
   save_safetensors(dir / "plain.safetensors", tensors);
   EXPECT_TRUE(load_safetensors(dir / "plain.safetensors").metadata.empty());
@@ -107,8 +120,11 @@ TEST(Safetensors, LayoutFollowsTheFormat) {
   std::string text(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(n));
   EXPECT_EQ(text.rfind("{\"__metadata__\":{\"model\":\"m\"}", 0), 0u) << text;
   auto header = nlohmann::json::parse(text);
-  // Offsets: the 8-byte types first, then 4-byte, then bytes, by name within each; packed.
-  std::vector<std::string> order = {"bn.num_batches", "fc.bias", "conv1.weight", "empty", "step_counts", "mask"};
+  // Offsets: the 8-byte types first, then 4-, 2- and 1-byte ones, by name within each; packed.
+  std::vector<std::string> order = {"bn.num_batches", "fc.bias", "u64",    "conv1.weight", "empty", "step_counts",
+                                    "u32",            "i16",     "u16",    "w_bf16",       "w_f16", "i8",
+                                    "keep",           "mask"};
+  ASSERT_EQ(order.size(), tensors.size());
   uint64_t offset = 0;
   for (const std::string& name : order) {
     auto offsets = header[name]["data_offsets"];
@@ -122,6 +138,10 @@ TEST(Safetensors, LayoutFollowsTheFormat) {
   EXPECT_EQ(header["step_counts"]["dtype"], "I32");
   EXPECT_EQ(header["bn.num_batches"]["dtype"], "I64");
   EXPECT_EQ(header["mask"]["dtype"], "U8");
+  EXPECT_EQ(header["w_bf16"]["dtype"], "BF16");
+  EXPECT_EQ(header["w_f16"]["dtype"], "F16");
+  EXPECT_EQ(header["keep"]["dtype"], "BOOL");
+  EXPECT_EQ(header["u64"]["dtype"], "U64");
   EXPECT_EQ(header["conv1.weight"]["shape"], nlohmann::json::parse("[4,1,3,3]"));
   EXPECT_EQ(header["bn.num_batches"]["shape"], nlohmann::json::array());
   // The header's keys appear in offset order.
@@ -166,8 +186,27 @@ TEST(Safetensors, BadJson) {
 }
 
 TEST(Safetensors, UnsupportedDtype) {
-  expect_header_refused(R"({"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})", 4,
-                        "a.safetensors: tensor 'w': unsupported dtype \"BF16\" (dagrad reads F32, F64, I32, I64, U8)");
+  expect_header_refused(R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", 2,
+                        "a.safetensors: tensor 'w': unsupported dtype \"F8_E4M3\" (dagrad reads F32, F64, BF16, F16, "
+                        "BOOL, I8, I16, I32, I64, U8, U16, U32, U64)");
+}
+
+// Bytes as PyTorch writes them: bfloat16 1.0 is 0x3f80, float16 -2.0 is 0xc000, and any
+// nonzero BOOL byte is true.
+TEST(Safetensors, ReadsSixteenBitFloatsAndBoolsWrittenElsewhere) {
+  TempDir dir;
+  write_st(dir / "a.safetensors",
+           R"({"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"h":{"dtype":"F16","shape":[1],"data_offsets":[4,6]},)"
+           R"("m":{"dtype":"BOOL","shape":[3],"data_offsets":[6,9]}})",
+           std::vector<uint8_t>{0x80, 0x3f, 0xc0, 0xff, 0x00, 0xc0, 0x00, 0x01, 0x07});
+  Checkpoint ck = load_safetensors(dir / "a.safetensors");
+  const Tensor& b = ck.tensors.at("b");
+  ASSERT_EQ(b.dtype(), DType::bf16);
+  EXPECT_EQ(static_cast<float>(b.data<bfloat16>()[0]), 1.0f);
+  EXPECT_TRUE(std::isnan(static_cast<float>(b.data<bfloat16>()[1])));
+  ASSERT_EQ(ck.tensors.at("h").dtype(), DType::f16);
+  EXPECT_EQ(static_cast<float>(ck.tensors.at("h").data<float16>()[0]), -2.0f);
+  EXPECT_EQ(ck.tensors.at("m").to_vector<bool>(), (std::vector<bool>{false, true, true}));
 }
 
 TEST(Safetensors, MalformedEntries) {

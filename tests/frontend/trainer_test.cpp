@@ -10,6 +10,7 @@
 #include "frontend/checkpoint/safetensors.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "ops/math_mode.h"
 #include "synthetic_data.h"
 #include "test_train_config.h"
 #include "tests/error_of.h"
@@ -72,6 +73,18 @@ TEST(Trainer, CpuTrainingDoesNotLoadCublas) {
   const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
   ASSERT_FALSE(mapped.empty());
   EXPECT_EQ(mapped.find("libcublas"), std::string::npos);
+}
+
+// TrainConfig::tf32 is the process-wide TF32 switch while the trainer runs (--tf32).
+TEST(Trainer, SetsTheTf32SwitchFromItsConfig) {
+  std::ostringstream log;
+  TrainConfig cfg = test_train_config("mlp");
+  cfg.tf32 = true;
+  { Trainer trainer(models::mlp(), cfg, log); }
+  EXPECT_TRUE(tf32_allowed());
+  cfg.tf32 = false;
+  { Trainer trainer(models::mlp(), cfg, log); }
+  EXPECT_FALSE(tf32_allowed());
 }
 
 TEST(Trainer, AdamTrainsToo) {

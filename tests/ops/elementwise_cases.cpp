@@ -23,7 +23,10 @@ constexpr DType kDtypes[] = {DType::f32, DType::f64};
 // Larger than several parallel grains (16K elements) and not a multiple of 16.
 constexpr int64_t kLargeDim = 60013;
 
-double tol_for(DType t) { return t == DType::f64 ? 1e-12 : 1e-5; }
+// bfloat16 results are computed in float32 and rounded to 8 significant bits: within half
+// a unit in the last place, 2^-9 relative, of the double-precision reference (less than
+// 2^-8 measured against 1 + |want|, with float32's own error far below that).
+double tol_for(DType t) { return t == DType::f64 ? 1e-12 : (t == DType::bf16 ? 1.0 / 256 : 1e-5); }
 
 std::string label(DType t, const std::string& shapes) { return str_cat(dtype_name(t), " ", shapes); }
 
@@ -51,6 +54,12 @@ std::vector<OpCase> unary_cases(const UnaryRef& f, const Attrs& attrs = {}, Rang
       c.skip_grad = s.numel() > 100000;
       cases.push_back(std::move(c));
     }
+  // bfloat16 values, computed in float32 and rounded (the gradient check is float64's).
+  for (const Shape& s : {Shape{7}, Shape{33, 17}, Shape{2, kLargeDim}}) {
+    OpCase c = unary_case(s.to_string(), DType::bf16, random_tensor(s, DType::bf16, seed++, r.lo, r.hi), f, attrs);
+    c.skip_grad = true;
+    cases.push_back(std::move(c));
+  }
   return cases;
 }
 
@@ -97,6 +106,15 @@ std::vector<OpCase> binary_cases(const BinaryRef& f, const Attrs& attrs = {}, Ra
       c.skip_grad = broadcast_shapes(sa, sb).numel() > 100000;
       cases.push_back(std::move(c));
     }
+  const std::pair<Shape, Shape> half_shapes[] = {
+      {Shape{7}, Shape{7}}, {Shape{2, 3, 4}, Shape{3, 1}}, {Shape{}, Shape{2, 2}}, {Shape{3, kLargeDim}, Shape{kLargeDim}}};
+  for (const auto& [sa, sb] : half_shapes) {
+    Tensor a = random_tensor(sa, DType::bf16, seed++, ra.lo, ra.hi);
+    Tensor b = random_tensor(sb, DType::bf16, seed++, rb.lo, rb.hi);
+    OpCase c = binary_case(DType::bf16, std::move(a), std::move(b), f, attrs);
+    c.skip_grad = true;
+    cases.push_back(std::move(c));
+  }
   return cases;
 }
 
@@ -152,6 +170,10 @@ DAGRAD_OP_CASES("sigmoid") {
 
 DAGRAD_OP_CASES("tanh") {
   return unary_cases([](double x, const Attrs&) { return std::tanh(x); }, {}, {-3.0, 3.0});
+}
+
+DAGRAD_OP_CASES("erf") {
+  return unary_cases([](double x, const Attrs&) { return std::erf(x); }, {}, {-3.0, 3.0});
 }
 
 DAGRAD_OP_CASES("gelu") {

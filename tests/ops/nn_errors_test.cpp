@@ -127,6 +127,13 @@ TEST(NnErrors, ConfusionMatrixInputs) {
                            "[confusion_matrix] predicted[2] = 3 is out of range for 3 classes");
 }
 
+TEST(NnErrors, OneHotIndicesMustBeIntegers) {
+  Graph g;
+  for (DType t : {DType::f32, DType::bf16, DType::f16, DType::boolean})
+    expect_error<TypeError>([&] { one_hot(g.input(str_cat("i", dtype_name(t)), Shape{3}, t), 4); },
+                            str_cat("[one_hot] indices must be integers, got ", dtype_name(t)));
+}
+
 TEST(NnErrors, DropoutProbabilityOutOfRange) {
   Graph g;
   Value x = g.input("x", Shape{4, 4});

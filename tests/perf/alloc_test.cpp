@@ -50,13 +50,14 @@ TEST(AllocCounter, CountsEveryThread) {
   EXPECT_EQ(counter::stop(), 0);
 }
 
-TEST(SteadyState, TrainingStepAllocatesNothing) {
+void check_steady_state(DType precision) {
   set_num_threads(2);
   TrainConfig cfg = dagrad::testing::test_train_config("mnist-cnn");
   cfg.batch_size = 16;
   cfg.seed = 5;
   cfg.schedule.base_lr = 0.01;
   cfg.compile.num_streams = 2;  // the optimised configuration: fusion, memory plan, 2 streams
+  cfg.compile.precision = precision;
   std::ostringstream log;
   Trainer trainer(models::mnist_cnn(), cfg, log);
   scheduler::Session& session = trainer.train_session();
@@ -87,7 +88,7 @@ TEST(SteadyState, TrainingStepAllocatesNothing) {
     clean = counter::stop() == 0 ? clean + 1 : 0;
     losses.push_back(out[0].data<float>()[0]);
   }
-  RecordProperty("warmup_steps", warmup);
+  ::testing::Test::RecordProperty("warmup_steps", warmup);
   const uint64_t step_before = session.next_step();
   constexpr int kSteps = 8;
   counter::start();
@@ -108,3 +109,9 @@ TEST(SteadyState, TrainingStepAllocatesNothing) {
   EXPECT_GE(changes, kSteps);
   for (float l : losses) EXPECT_TRUE(std::isfinite(l));
 }
+
+TEST(SteadyState, TrainingStepAllocatesNothing) { check_steady_state(DType::f32); }
+
+// Mixed precision adds casts and 16-bit kernels (their operand buffers are per-thread
+// scratch, like the rest).
+TEST(SteadyState, MixedPrecisionTrainingStepAllocatesNothing) { check_steady_state(DType::bf16); }

@@ -15,9 +15,54 @@ TEST(DType, SizesAndNames) {
   EXPECT_EQ(parse_dtype("f64"), DType::f64);
   EXPECT_EQ(parse_dtype("u8"), DType::u8);
   EXPECT_EQ(parse_dtype("int64"), DType::i64);
-  EXPECT_THROW(parse_dtype("float16"), ValueError);
+  EXPECT_THROW(parse_dtype("float8"), ValueError);
   EXPECT_TRUE(is_floating(DType::f64));
   EXPECT_FALSE(is_floating(DType::i32));
+  EXPECT_FALSE(is_floating(DType::bf16));  // dispatch_floating's types only
+  EXPECT_TRUE(is_float(DType::bf16));
+  EXPECT_TRUE(is_half(DType::f16));
+  EXPECT_TRUE(is_integral(DType::boolean));
+}
+
+TEST(DType, EveryDtypeHasASizeANameAndParsesBack) {
+  EXPECT_EQ(std::size(kAllDTypes), 13u);
+  for (DType t : kAllDTypes) {
+    EXPECT_EQ(parse_dtype(dtype_name(t)), t);
+    EXPECT_EQ(parse_dtype(dtype_short_name(t)), t);
+    EXPECT_EQ(dispatch_all(t, []<class T>() { return sizeof(T); }), dtype_size(t)) << dtype_name(t);
+    EXPECT_EQ(dispatch_all(t, []<class T>() { return dtype_of<T>(); }), t);
+  }
+  EXPECT_EQ(parse_dtype("bfloat16"), DType::bf16);
+  EXPECT_EQ(parse_dtype("bf16"), DType::bf16);
+  EXPECT_EQ(parse_dtype("float16"), DType::f16);
+  EXPECT_EQ(parse_dtype("bool"), DType::boolean);
+  EXPECT_EQ(parse_dtype("u64"), DType::u64);
+  EXPECT_EQ(dtype_size(DType::bf16), 2u);
+  EXPECT_EQ(dtype_size(DType::boolean), 1u);
+  try {
+    parse_dtype("half");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown dtype 'half' (expected one of float32, float64, bfloat16"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DType, DispatchFamilies) {
+  auto name = [](DType t) { return dispatch_float(t, "test", []<class T>() { return dtype_name(dtype_of<T>()); }); };
+  EXPECT_EQ(name(DType::bf16), "bfloat16");
+  EXPECT_EQ(name(DType::f64), "float64");
+  EXPECT_THROW(name(DType::i8), TypeError);
+  auto bits = [](DType t) { return dispatch_integral(t, "test", []<class T>() { return sizeof(T) * 8; }); };
+  EXPECT_EQ(bits(DType::u16), 16u);
+  EXPECT_EQ(bits(DType::boolean), 8u);
+  try {
+    bits(DType::f16);
+    FAIL();
+  } catch (const TypeError& e) {
+    EXPECT_STREQ(e.what(), "[test] expects bool or an integer dtype, got float16");
+  }
 }
 
 TEST(DType, DispatchFloatingRejectsIntegers) {

@@ -47,6 +47,36 @@ TEST(Tensor, DtypeConversion) {
   EXPECT_EQ(t.to_dtype(DType::i32).to_vector<int32_t>(), (std::vector<int32_t>{1, -2, 3}));
 }
 
+TEST(Tensor, ConversionsBetweenEveryPairOfDtypes) {
+  // Values every dtype holds exactly (0, 1, 3; 100 fits int8): any path gives them back.
+  Tensor t = Tensor::from_vector<double>(Shape{4}, {0, 1, 3, 100});
+  for (DType a : kAllDTypes) {
+    Tensor ta = t.to_dtype(a);
+    ASSERT_EQ(ta.dtype(), a);
+    for (DType b : kAllDTypes) {
+      const std::vector<double> back = ta.to_dtype(b).to_dtype(DType::f64).to_vector<double>();
+      const std::vector<double> want =
+          a == DType::boolean || b == DType::boolean ? std::vector<double>{0, 1, 1, 1} : std::vector<double>{0, 1, 3, 100};
+      EXPECT_EQ(back, want) << dtype_name(a) << " -> " << dtype_name(b);
+    }
+  }
+  // Rounding and saturation follow convert<> (runtime/convert.h).
+  Tensor x = Tensor::from_vector<float>(Shape{3}, {1.00390625f, 300.7f, -1e9f});
+  EXPECT_EQ(x.to_dtype(DType::bf16).to_dtype(DType::f32).to_vector<float>(), (std::vector<float>{1.0f, 300.0f, -998244352.0f}));
+  EXPECT_EQ(x.to_dtype(DType::u8).to_vector<uint8_t>(), (std::vector<uint8_t>{1, 255, 0}));
+  EXPECT_EQ(x.to_dtype(DType::i16).to_vector<int16_t>(), (std::vector<int16_t>{1, 300, -32768}));
+}
+
+TEST(Tensor, FillAndPrintSixteenBitFloatsAndBools) {
+  Tensor h = Tensor::full(Shape{2}, 0.1, DType::bf16);
+  EXPECT_EQ(h.data<bfloat16>()[1].bits, 0x3dcd);  // 0.1 rounded to bfloat16: 0.10009765625
+  EXPECT_EQ(h.to_string(), "Tensor[2] bfloat16 {0.100098, 0.100098}");
+  EXPECT_EQ(Tensor::full(Shape{1}, -65536, DType::f16).to_string(), "Tensor[1] float16 {-inf}");
+  EXPECT_EQ(Tensor::from_vector<bool>(Shape{2}, {true, false}).to_string(), "Tensor[2] bool {true, false}");
+  EXPECT_EQ(Tensor::full(Shape{1}, 7.9, DType::i8).to_string(), "Tensor[1] int8 {7}");
+  EXPECT_EQ(Tensor::full(Shape{2}, 2, DType::boolean).to_vector<bool>(), (std::vector<bool>{true, true}));
+}
+
 TEST(Allocator, SixtyFourByteAlignmentAndStats) {
   Allocator& a = cpu_allocator();
   size_t before = a.stats().bytes_in_use;

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -26,16 +28,41 @@ TEST(ThreadPool, ComputesSumAndUsesSeveralThreads) {
   std::vector<int64_t> partial(3, 0);
   std::mutex m;
   std::set<std::thread::id> ids;
+  int pieces = 0;
   pool.parallel_for(0, 300000, 1, [&](int64_t lo, int64_t hi) {
     int64_t s = 0;
     for (int64_t i = lo; i < hi; ++i) s += i;
+    // Long enough that the workers, woken at the start, claim pieces too.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::lock_guard lock(m);
     partial.push_back(s);
     ids.insert(std::this_thread::get_id());
+    ++pieces;
   });
   int64_t total = std::accumulate(partial.begin(), partial.end(), int64_t{0});
   EXPECT_EQ(total, int64_t{300000} * 299999 / 2);
+  EXPECT_EQ(pieces, 3 * ThreadPool::kPiecesPerThread);
   EXPECT_EQ(ids.size(), 3u);
+}
+
+// Pieces are claimed as threads become free: while one thread is stuck in a slow piece,
+// the others take the rest, so the slow one runs no second piece.
+TEST(ThreadPool, FreeThreadsTakeTheRemainingPieces) {
+  ThreadPool pool(2);
+  std::mutex m;
+  std::map<std::thread::id, int> per_thread;
+  std::atomic<bool> first{true};
+  pool.parallel_for(0, 8, 1, [&](int64_t, int64_t) {
+    const bool slow = first.exchange(false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(slow ? 400 : 5));
+    std::lock_guard lock(m);
+    ++per_thread[std::this_thread::get_id()];
+  });
+  ASSERT_EQ(per_thread.size(), 2u);
+  int total = 0, least = 8;
+  for (const auto& [id, n] : per_thread) total += n, least = std::min(least, n);
+  EXPECT_EQ(total, 8);
+  EXPECT_EQ(least, 1) << "the thread with the slow piece should have run only that one";
 }
 
 TEST(ThreadPool, NestedCallsRunInline) {

@@ -41,4 +41,26 @@ TEST(CheckNumerics, FirstNonFinite) {
   EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<double>(Shape{3}, {1, 2, 3})), -1);
   EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<float>(Shape{3}, {1, INFINITY, NAN})), 1);
   EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<int64_t>(Shape{1}, {5})), -1);
+  // 16-bit floats overflow early: 1e5 is infinity in float16, and NaN stays NaN in bfloat16.
+  EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<double>(Shape{3}, {1, 1e5, 2}).to_dtype(DType::f16)), 1);
+  EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<float>(Shape{2}, {NAN, 1}).to_dtype(DType::bf16)), 0);
+  EXPECT_EQ(scheduler::first_non_finite(Tensor::from_vector<float>(Shape{2}, {3, 1}).to_dtype(DType::bf16)), -1);
+}
+
+// Mixed precision: a bfloat16 value (a cast's output) that overflows is caught at its op.
+TEST(CheckNumerics, ReportsSixteenBitOutputs) {
+  Graph g;
+  Value x = g.input("x", Shape{3});
+  Value h = cast(x * 1e30, DType::f16);  // float16 tops out at 65504
+  scheduler::CompileOptions opt;
+  opt.fuse = false;
+  scheduler::Executor ex(scheduler::compile(g, std::vector<Value>{h}, opt));
+  ex.set_check_numerics(true);
+  try {
+    ex.run({{"x", Tensor::from_vector<float>(Shape{3}, {0, 1e-30f, 1})}});
+    FAIL() << "expected NumericsError";
+  } catch (const NumericsError& e) {
+    EXPECT_NE(std::string(e.what()).find("(cast, built at numerics_test.cpp"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("produced Inf at element 2 of output 0 [3]"), std::string::npos) << e.what();
+  }
 }

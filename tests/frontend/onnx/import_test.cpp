@@ -11,16 +11,10 @@
 
 using namespace dagrad;
 using dagrad::onnx::testing::ModelBuilder;
+using dagrad::onnx::testing::random;
 using dagrad::testing::error_of;
 
 namespace {
-
-Tensor random(const Shape& s, uint64_t seed) {
-  Tensor t = Tensor::empty(s);
-  Generator g(seed);
-  fill_uniform(t, g, -1.0, 1.0);
-  return t;
-}
 
 // Conv(3x3, pad 1) -> Relu -> Flatten -> Gemm(transB) -> LogSoftmax, with a symbolic batch.
 ModelBuilder small_cnn() {

@@ -7,8 +7,17 @@
 #include <vector>
 
 #include "frontend/onnx/tensor_proto.h"
+#include "runtime/rng.h"
 
 namespace dagrad::onnx::testing {
+
+// Uniform in [-1, 1), reproducible from the seed.
+inline Tensor random(const Shape& s, uint64_t seed) {
+  Tensor t = Tensor::empty(s);
+  Generator g(seed);
+  fill_uniform(t, g, -1.0, 1.0);
+  return t;
+}
 
 class ModelBuilder {
  public:

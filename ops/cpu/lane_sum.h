@@ -1,0 +1,34 @@
+// Reproducible sums of long runs for the normalisation kernels (batch norm, layer norm).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+namespace dagrad {
+
+// Σ term(i) for i in [0, len): chunks of up to 1024 terms summed in T over 16 lanes
+// (vectorised), chunks added in double, so float32 keeps ~7 digits for any length. The
+// order is fixed by len alone, so results are reproducible.
+template <class T, class Term>
+double lane_sum(int64_t len, Term term) {
+  constexpr int kLanes = 16;
+  constexpr int64_t kChunk = 1024;
+  double total = 0;
+  for (int64_t start = 0; start < len; start += kChunk) {
+    const int64_t end = std::min(len, start + kChunk);
+    T acc[kLanes] = {};
+    int64_t i = start;
+    // The lane loop stays a loop (not unrolled) so that the loop vectoriser takes it: the
+    // build disables SLP vectorisation (a GCC 12 miscompile), which would leave an
+    // unrolled one scalar.
+    for (; i + kLanes <= end; i += kLanes)
+#pragma GCC unroll 1
+      for (int k = 0; k < kLanes; ++k) acc[k] += term(i + k);
+    double chunk = 0;
+    for (; i < end; ++i) chunk += term(i);
+    for (int k = 0; k < kLanes; ++k) chunk += acc[k];
+    total += chunk;
+  }
+  return total;
+}
+
+}  // namespace dagrad

@@ -1,0 +1,68 @@
+#include "ops/cpu/transpose.h"
+
+#include <immintrin.h>
+
+// GCC 12's intrinsics pass an undefined vector as the unused merge source of the shuffles
+// below and then warn about it when inlined into a function compiled for AVX-512 by a
+// target attribute.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace dagrad {
+
+namespace {
+
+#define DAGRAD_AVX512_TARGET __attribute__((target("avx512f")))
+
+// One 16 x 16 block: rows r are loaded, then 32-bit, 64-bit and two 128-bit-lane shuffle
+// stages; after the second, u[4g + j] holds, in lane L, column 4L + j of rows 4g..4g+3.
+DAGRAD_AVX512_TARGET void block_16x16(const uint32_t* src, int64_t ss, uint32_t* dst, int64_t ds) {
+  __m512i r[16], t[16], u[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + i * ss);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    const __m512i* a = t + 4 * g;
+    u[4 * g + 0] = _mm512_unpacklo_epi64(a[0], a[2]);
+    u[4 * g + 1] = _mm512_unpackhi_epi64(a[0], a[2]);
+    u[4 * g + 2] = _mm512_unpacklo_epi64(a[1], a[3]);
+    u[4 * g + 3] = _mm512_unpackhi_epi64(a[1], a[3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i va = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), vb = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i wa = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88),
+                  wb = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    _mm512_storeu_si512(dst + (j)*ds, _mm512_shuffle_i32x4(va, wa, 0x88));
+    _mm512_storeu_si512(dst + (8 + j) * ds, _mm512_shuffle_i32x4(va, wa, 0xdd));
+    _mm512_storeu_si512(dst + (4 + j) * ds, _mm512_shuffle_i32x4(vb, wb, 0x88));
+    _mm512_storeu_si512(dst + (12 + j) * ds, _mm512_shuffle_i32x4(vb, wb, 0xdd));
+  }
+}
+
+bool has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+  }();
+  return has;
+}
+
+void scalar(const uint32_t* src, int64_t ss, int64_t r0, int64_t r1, int64_t c0, int64_t c1, uint32_t* dst,
+            int64_t ds) {
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = c0; c < c1; ++c) dst[c * ds + r] = src[r * ss + c];
+}
+
+}  // namespace
+
+void transpose_32bit(const uint32_t* src, int64_t ss, int64_t rows, int64_t cols, uint32_t* dst, int64_t ds) {
+  if (!has_avx512()) return scalar(src, ss, 0, rows, 0, cols, dst, ds);
+  const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
+  for (int64_t r = 0; r < rows16; r += 16)
+    for (int64_t c = 0; c < cols16; c += 16) block_16x16(src + r * ss + c, ss, dst + c * ds + r, ds);
+  scalar(src, ss, 0, rows16, cols16, cols, dst, ds);
+  scalar(src, ss, rows16, rows, 0, cols, dst, ds);
+}
+
+}  // namespace dagrad

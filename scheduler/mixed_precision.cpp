@@ -1,0 +1,83 @@
+#include "scheduler/mixed_precision.h"
+
+#include <map>
+
+#include "ops/builtin_ops.h"
+#include "ops/op_def.h"
+#include "ops/params/cast.h"
+#include "runtime/error.h"
+
+namespace dagrad::scheduler {
+
+namespace {
+
+// The node's multiplied operands, when they are all float32 (mixed or other dtypes are
+// left as their author wrote them).
+std::vector<int> float32_operands(const Node& n) {
+  std::vector<int> slots;
+  for (int slot : n.op->low_precision_inputs) {
+    if (slot >= static_cast<int>(n.inputs.size())) continue;
+    if (n.inputs[slot].dtype() != DType::f32) return {};
+    slots.push_back(slot);
+  }
+  return slots;
+}
+
+// A node that overwrites `v` in place (an optimizer update), or -1.
+int in_place_writer(const Graph& g, const Value& v) {
+  for (int reader : g.users(v.node)) {
+    const Node& r = g.node(reader);
+    for (int slot : r.op->writes_inputs)
+      if (slot < static_cast<int>(r.inputs.size()) && r.inputs[slot] == v) return reader;
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::vector<int> float32_products(const Graph& g) {
+  std::vector<int> ids;
+  for (size_t id = 0; id < g.num_nodes(); ++id)
+    if (!float32_operands(g.node(static_cast<int>(id))).empty()) ids.push_back(static_cast<int>(id));
+  return ids;
+}
+
+MixedPrecisionResult apply_mixed_precision(Graph& g, DType low) {
+  if (!is_half(low))
+    throw ValueError(str_cat("[mixed precision] the low precision must be bfloat16 or float16, got ", dtype_name(low)));
+  MixedPrecisionResult result;
+  const std::vector<int> targets = float32_products(g);
+  // Refuse before changing anything.
+  for (int id : targets)
+    for (int slot : float32_operands(g.node(id))) {
+      const Value v = g.node(id).inputs[slot];
+      if (int w = in_place_writer(g, v); w >= 0)
+        throw ValueError(str_cat("[mixed precision] '", v.producer().name, "' is already overwritten in place by '",
+                                 g.node(w).name, "'; apply the pass before the optimizer's update nodes are added"));
+    }
+  std::map<std::pair<int, int>, Value> cast_of;  // (node, output) -> its cast
+  for (int id : targets) {
+    std::vector<std::pair<int, Value>> changes;
+    for (int slot : float32_operands(g.node(id))) {
+      const Value v = g.node(id).inputs[slot];
+      auto [it, added] = cast_of.try_emplace({v.node, v.index});
+      if (added) {
+        // Named after the value it copies ("conv1.weight.bf16"), at that value's source line.
+        const Node& src = v.producer();
+        std::string name = str_cat(src.name, v.index ? str_cat(":", v.index) : std::string(), ".", dtype_short_name(low));
+        if (g.has_node(name)) name.clear();  // taken: the graph numbers it
+        const SourceLoc loc = src.loc;
+        const int c = g.add_node(*op::cast, {v}, encode_params(CastParams{low}), name, std::source_location::current());
+        g.node(c).loc = loc;
+        it->second = g.node(c).output();
+        ++result.casts;
+      }
+      changes.emplace_back(slot, it->second);
+    }
+    g.set_inputs(id, changes);
+    ++result.products;
+  }
+  return result;
+}
+
+}  // namespace dagrad::scheduler

@@ -1,0 +1,36 @@
+// The mixed-precision pass (DESIGN.md, "Scheduler"): a graph-to-graph rewrite that gives
+// every GEMM and convolution its operands in a 16-bit float (bfloat16; float16 works the
+// same way but, without loss scaling, small gradients underflow). Each float32 value an
+// op lists in its low_precision_inputs becomes `cast(value, low)`, one cast per value
+// shared by all its readers: a weight is cast once per step and its forward and both
+// backward products read that copy; an activation is cast once for the forward product
+// and the weight gradient. Those ops accumulate in float32 and return float32, so nothing
+// else changes: softmax, losses, normalisation statistics, reductions and optimizer
+// updates run in float32 on float32 values, and parameters and optimizer state stay
+// float32 (master weights). The casts are ordinary nodes: plans show them, fusion folds
+// them into neighbouring elementwise groups and epilogues, the memory plan counts their
+// smaller buffers. The pass decides by the ops' low_precision_inputs, never by names.
+//
+// Run it after autograd and before the optimizer's update nodes are added (the Trainer
+// does): a cast must read a weight before its update overwrites it, which the graph
+// orders only for readers that exist when the update is added.
+#pragma once
+#include "ops/graph.h"
+
+namespace dagrad::scheduler {
+
+struct MixedPrecisionResult {
+  int casts = 0;     // cast nodes added
+  int products = 0;  // GEMM/convolution nodes rewired
+};
+
+// Rewrites `g` in place; `low` is bfloat16 or float16 (ValueError otherwise, and when a
+// value to cast is already written in place by an update node: apply the pass earlier).
+MixedPrecisionResult apply_mixed_precision(Graph& g, DType low);
+
+// The GEMM/convolution nodes that still multiply float32 operands: what the pass would
+// rewrite. compile() refuses a plan whose CompileOptions::precision asks for 16-bit
+// products when there are any.
+std::vector<int> float32_products(const Graph& g);
+
+}  // namespace dagrad::scheduler

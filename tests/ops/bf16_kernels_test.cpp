@@ -1,0 +1,129 @@
+// The bfloat16 GEMM and convolution kernels (vdpbf16ps, ops/cpu/gemm_bf16.h) and their
+// float32 fallback, each against the plain double-precision references of the op cases
+// and against each other, on the reference geometries and on the MNIST CNN's own shapes.
+// The fallback is forced here as it runs on a processor without AVX512_BF16.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "op_cases.h"
+#include "ops/cpu/gemm_bf16.h"
+#include "ops/interpreter.h"
+#include "ops/ops.h"
+#include "ops/registry.h"
+
+using namespace dagrad;
+using namespace dagrad::testing;
+
+namespace {
+
+// Sets the fallback for one scope.
+struct Fallback {
+  explicit Fallback(bool on) { gemm_bf16::force_fallback(on); }
+  ~Fallback() { gemm_bf16::force_fallback(false); }
+};
+
+Tensor run_op(const OpDef& def, const OpCase& c) {
+  Graph g;
+  std::vector<Value> ins;
+  TensorMap bind;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const std::string name = str_cat("in", i);
+    ins.push_back(g.input(name, c.inputs[i].shape(), c.inputs[i].dtype()));
+    bind[name] = c.inputs[i];
+  }
+  const int id = g.add_node(def, ins, c.attrs, "op", std::source_location::current());
+  return interpret(g, std::vector<Value>{g.node(id).output()}, bind)[0];
+}
+
+// |got - want| / (1 + |want|) over all elements.
+double worst_error(const Tensor& got, const Tensor& want) {
+  double worst = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) worst = std::max(worst, std::abs(at(got, i) - at(want, i)) / (1 + std::abs(at(want, i))));
+  return worst;
+}
+
+bool has_bf16_input(const OpCase& c) {
+  for (const Tensor& t : c.inputs)
+    if (t.dtype() == DType::bf16) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(BFloat16Kernels, AvailabilityFollowsCpuidAndTheSwitch) {
+  EXPECT_EQ(gemm_bf16::available(), gemm_bf16::cpu_has_avx512_bf16());
+  {
+    Fallback f(true);
+    EXPECT_FALSE(gemm_bf16::available());
+  }
+  EXPECT_EQ(gemm_bf16::available(), gemm_bf16::cpu_has_avx512_bf16());
+}
+
+// Every bfloat16 case of the product ops, with the kernels and with the fallback: both
+// within float32 summation error of the exact sums of the bfloat16 values.
+TEST(BFloat16Kernels, ProductCasesMatchTheReferenceOnBothPaths) {
+  int checked = 0;
+  for (const char* op : {"matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"}) {
+    const OpDef& def = op_def(op);
+    for (CaseGenerator gen : op_case_table().at(op))
+      for (const OpCase& c : gen()) {
+        if (!has_bf16_input(c)) continue;
+        SCOPED_TRACE(str_cat(op, " [", c.label, "]"));
+        const Tensor want = c.reference(c.inputs, c.attrs)[0];
+        const Tensor fast = run_op(def, c);
+        Tensor slow;
+        {
+          Fallback f(true);
+          slow = run_op(def, c);
+        }
+        ASSERT_EQ(fast.dtype(), DType::f32);
+        EXPECT_LE(worst_error(fast, want), 1e-4);
+        EXPECT_LE(worst_error(slow, want), 1e-4);
+        ++checked;
+      }
+  }
+  EXPECT_GE(checked, 40);
+}
+
+// The MNIST CNN's shapes at batch 9 (a partial weight-gradient group): conv2 forward and
+// both gradients, fc1 forward and both gradients, and conv1's weight gradient (one input
+// channel). The two paths pair and order their float32 sums differently, so they agree to
+// float32 summation error, not bit for bit; the kernels must also really run (they differ).
+TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
+  if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
+  Graph g;
+  const int64_t n = 9;
+  auto in = [&](const char* name, Shape s) { return g.input(name, s, DType::bf16); };
+  Value x1 = in("x1", Shape{n, 32, 26, 26}), w2 = in("w2", Shape{64, 32, 3, 3}), dy2 = in("dy2", Shape{n, 64, 24, 24});
+  Value x0 = in("x0", Shape{n, 1, 28, 28}), dy1 = in("dy1", Shape{n, 32, 26, 26});
+  Value h = in("h", Shape{n, 9216}), w3 = in("w3", Shape{128, 9216}), dy3 = in("dy3", Shape{n, 128});
+  std::vector<Value> outs = {conv2d(x1, w2),
+                             conv2d_backward_input(dy2, w2, x1.shape(), {}),
+                             conv2d_backward_weight(dy2, x1, w2.shape(), {}),
+                             conv2d_backward_weight(dy1, x0, Shape{32, 1, 3, 3}, {}),
+                             matmul(h, w3, false, true),
+                             matmul(dy3, w3),
+                             matmul(dy3, h, true, false)};
+  TensorMap bind;
+  uint64_t seed = 500;
+  for (const char* name : {"x1", "w2", "dy2", "x0", "dy1", "h", "w3", "dy3"}) {
+    const Node& node = g.node(name);
+    bind[name] = random_tensor(node.outputs[0].shape, DType::bf16, seed++);
+  }
+  const std::vector<Tensor> fast = interpret(g, outs, bind);
+  std::vector<Tensor> slow;
+  {
+    Fallback f(true);
+    slow = interpret(g, outs, bind);
+  }
+  for (size_t i = 0; i < outs.size(); ++i) {
+    SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
+    // Sums of up to 9216 products of values within [-1, 1]: float32 rounding over such sums
+    // stays below 1e-4 of 1 + |sum|.
+    EXPECT_LE(worst_error(fast[i], slow[i]), 1e-4);
+    int differ = 0;
+    for (int64_t k = 0; k < fast[i].numel(); ++k) differ += at(fast[i], k) != at(slow[i], k);
+    EXPECT_GT(differ, 0) << "the bfloat16 kernel did not run";
+  }
+}
