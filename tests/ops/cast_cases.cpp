@@ -41,7 +41,9 @@ Tensor ints(const Shape& s, DType t, int64_t lo, int64_t hi, uint64_t seed) {
   Tensor x = Tensor::empty(s, DType::i64);
   for (int64_t i = 0; i < x.numel(); ++i) {
     const uint64_t r = uint64_t{random_bits(seed, 2 * static_cast<uint64_t>(i))} << 32 | random_bits(seed, 2 * static_cast<uint64_t>(i) + 1);
-    x.data<int64_t>()[i] = lo + static_cast<int64_t>(r % static_cast<uint64_t>(hi - lo + 1));
+    // In uint64_t: hi - lo may exceed int64_t's range (the result is converted back modulo 2^64).
+    const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+    x.data<int64_t>()[i] = static_cast<int64_t>(static_cast<uint64_t>(lo) + r % span);
   }
   return x.to_dtype(t);
 }
