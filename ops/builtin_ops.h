@@ -21,6 +21,7 @@ extern const OpDef* constant;
 extern const OpDef* sum;
 extern const OpDef* mean;
 extern const OpDef* max;
+extern const OpDef* prod;
 extern const OpDef* sum_to;
 extern const OpDef* broadcast_to;
 extern const OpDef* softmax;

@@ -66,9 +66,13 @@ DAGRAD_MATH_UNARY(rint, rint)
 #if defined(__CUDACC__)
 DAGRAD_HD float pow(float x, float y) { return ::powf(x, y); }
 DAGRAD_HD double pow(double x, double y) { return ::pow(x, y); }
+DAGRAD_HD float fmod(float x, float y) { return ::fmodf(x, y); }
+DAGRAD_HD double fmod(double x, double y) { return ::fmod(x, y); }
 #else
 DAGRAD_HD float pow(float x, float y) { return std::pow(x, y); }
 DAGRAD_HD double pow(double x, double y) { return std::pow(x, y); }
+DAGRAD_HD float fmod(float x, float y) { return std::fmod(x, y); }
+DAGRAD_HD double fmod(double x, double y) { return std::fmod(x, y); }
 #endif
 
 #if !defined(__CUDACC__)
@@ -383,6 +387,19 @@ template <class T>
 struct Div {
   static constexpr const char* kName = "Div";
   DAGRAD_HD T operator()(T a, T b) const { return a / b; }
+};
+
+template <class T>
+struct PowTensor {
+  static constexpr const char* kName = "PowTensor";
+  DAGRAD_HD T operator()(T a, T b) const { return math::pow(a, b); }
+};
+
+// The remainder of a / b truncated toward zero, with the sign of a (C's fmod).
+template <class T>
+struct Fmod {
+  static constexpr const char* kName = "Fmod";
+  DAGRAD_HD T operator()(T a, T b) const { return math::fmod(a, b); }
 };
 
 // Ties pick a, matching the vjp, which routes the gradient by a >= b.

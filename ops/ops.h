@@ -74,6 +74,8 @@ Value add(Value a, Value b, DAGRAD_LOC);
 Value sub(Value a, Value b, DAGRAD_LOC);
 Value mul(Value a, Value b, DAGRAD_LOC);
 Value div(Value a, Value b, DAGRAD_LOC);
+Value pow(Value a, Value b, DAGRAD_LOC);   // a^b elementwise
+Value fmod(Value a, Value b, DAGRAD_LOC);  // a - trunc(a/b)·b, with a's sign
 Value maximum(Value a, Value b, DAGRAD_LOC);
 Value minimum(Value a, Value b, DAGRAD_LOC);
 Value greater_equal(Value a, Value b, DAGRAD_LOC);  // 1 where a >= b else 0; no gradient
@@ -101,6 +103,7 @@ Value operator/(double a, Value b);
 Value sum(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 Value mean(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 Value max(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
+Value prod(Value x, std::vector<int64_t> axes = {}, bool keepdims = false, DAGRAD_LOC);
 // Sums the dimensions that broadcasting expanded, giving `shape` (vjp of broadcasting).
 Value sum_to(Value x, const Shape& shape, DAGRAD_LOC);
 Value broadcast_to(Value x, const Shape& shape, DAGRAD_LOC);

@@ -29,7 +29,8 @@ constexpr int64_t kMaxFoldBytes = int64_t{256} << 20;
 const std::map<std::string, std::vector<Translator>>& translators() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, std::vector<Translator>>;
-    for (auto family : {elementwise_translators(), nn_translators(), shape_translators(), reduce_translators()})
+    for (auto family : {elementwise_translators(), nn_translators(), shape_translators(), reduce_translators(),
+                        resize_translators()})
       for (const Translator& tr : family) (*t)[tr.op_type].push_back(tr);
     for (auto& [_, list] : *t)
       std::sort(list.begin(), list.end(), [](const Translator& a, const Translator& b) { return a.since < b.since; });

@@ -88,8 +88,15 @@ std::span<const Translator> elementwise_translators();
 std::span<const Translator> nn_translators();
 std::span<const Translator> shape_translators();
 std::span<const Translator> reduce_translators();
+std::span<const Translator> resize_translators();
 
 inline Outputs one(Value v) { return {Slot{v, {}}}; }
+
+// dagrad's arithmetic kernels compute in float32 and float64; ONNX applies arithmetic,
+// comparisons and reductions to integers and bool as well. Those compute in float64
+// (exact for integers below 2^53; 16-bit floats in float32) and are cast back.
+DType arithmetic_dtype(DType t);
+Value as_dtype(Value v, DType t);  // v, cast to t when it is not already
 inline Outputs known(Tensor t) { return {Slot{{}, std::move(t)}}; }
 
 }  // namespace dagrad::onnx

@@ -77,14 +77,27 @@ Spatial spatial_of(NodeContext& c, const Shape& x) {
 Outputs conv(NodeContext& c) {
   const Shape x = c.shape(0), w = c.shape(1);
   const Spatial sp = spatial_of(c, x);
-  if (c.attr_int("group", 1) != 1) c.unsupported("group != 1 (grouped convolutions)");
   const Window win = window_of(c, x, c.attr_ints("kernel_shape", {w.begin() + 2, w.end()}));
   ConvParams p;
   p.stride = sp.hw(win.strides, 1);
   p.dilation = sp.hw(win.dilations, 1);
   p.padding = sp.hw(win.pads, 0);
+  Value in = sp.to_2d(c.input(0)), weight = sp.to_2d(c.input(1));
   Value bias = c.has_input(2) ? c.input(2) : Value{};
-  return one(sp.from_2d(conv2d(sp.to_2d(c.input(0)), sp.to_2d(c.input(1)), bias, p)));
+  const int64_t groups = c.attr_int("group", 1);
+  if (groups == 1) return one(sp.from_2d(conv2d(in, weight, bias, p)));
+  // Grouped: each group's input channels against its slice of the filters, the
+  // outputs concatenated along channels.
+  if (groups < 1 || x[1] % groups || w[0] % groups || w[1] * groups != x[1])
+    c.invalid(str_cat("group = ", groups, " does not divide the input's ", x[1], " and the weight's ", w[0],
+                      " channels (weight ", w.to_string(), ")"));
+  const int64_t cin = x[1] / groups, cout = w[0] / groups;
+  std::vector<Value> outs;
+  for (int64_t g = 0; g < groups; ++g) {
+    Value b = bias.valid() ? slice(bias, 0, g * cout, (g + 1) * cout) : Value{};
+    outs.push_back(conv2d(slice(in, 1, g * cin, (g + 1) * cin), slice(weight, 0, g * cout, (g + 1) * cout), b, p));
+  }
+  return one(sp.from_2d(concat(outs, 1)));
 }
 
 PoolParams pool_params(NodeContext& c, const Shape& x, const Spatial& sp) {
@@ -396,6 +409,24 @@ Outputs hardmax(NodeContext& c) {
   return one(one_hot(argmax(x, axis), x.shape()[axis], axis, x.dtype()));
 }
 
+// OneHot: dagrad's one_hot (negative indices wrap, as ONNX says), then off + (on - off)·h.
+Outputs one_hot_(NodeContext& c) {
+  c.accept_attrs({"axis"});
+  const std::vector<double> depth = c.known_doubles(1, "depth");
+  const Tensor values = c.known(2, "values");
+  if (depth.size() != 1 || values.numel() != 2) c.invalid("depth must hold one value and values two (off, on)");
+  Value idx = c.is_known(0) && is_floating(c.dtype(0)) ? constant(c.graph(), c.known(0, "indices").to_dtype(DType::i64))
+                                                       : c.input(0);
+  if (is_floating(idx.dtype())) c.unsupported("floating-point indices computed in the graph");
+  const DType t = values.dtype();
+  const double off = values.to_dtype(DType::f64).data<double>()[0], on = values.to_dtype(DType::f64).data<double>()[1];
+  const int64_t n = static_cast<int64_t>(depth[0]);
+  if (n < 1) c.invalid(str_cat("depth ", depth[0], " is not positive"));
+  if (off == 0 && on == 1) return one(one_hot(idx, n, c.attr_int("axis", -1), t, true));
+  if (!is_floating(t)) c.unsupported(str_cat("integer values other than (0, 1), here (", off, ", ", on, ")"));
+  return one(one_hot(idx, n, c.attr_int("axis", -1), t, true) * (on - off) + off);
+}
+
 const Translator kTranslators[] = {
     {"Conv", 1, conv},
     {"MaxPool", 1, max_pool},
@@ -413,6 +444,7 @@ const Translator kTranslators[] = {
     {"Einsum", 12, einsum},
     {"NegativeLogLikelihoodLoss", 12, nll_loss_},
     {"SoftmaxCrossEntropyLoss", 12, softmax_cross_entropy_loss},
+    {"OneHot", 9, one_hot_},
     {"Hardmax", 1, hardmax},
 };
 

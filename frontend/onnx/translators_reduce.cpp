@@ -1,4 +1,5 @@
-// ONNX reductions (ReduceSum ... ReduceLogSumExp), ArgMax/ArgMin, Softmax, LogSoftmax.
+// ONNX reductions (ReduceSum ... ReduceLogSumExp), ArgMax/ArgMin, Softmax, LogSoftmax,
+// CumSum.
 #include <onnx/onnx_pb.h>
 
 #include "frontend/onnx/translate.h"
@@ -31,11 +32,11 @@ Reduction reduction_of(NodeContext& c, bool axes_input) {
 template <Value (*Reduce)(Value, std::vector<int64_t>, bool, const std::source_location&)>
 Outputs reduce_with(NodeContext& c, bool axes_input, Value (*pre)(Value), Value (*post)(Value)) {
   const Reduction r = reduction_of(c, axes_input);
-  Value x = c.input(0);
-  if (r.noop) return one(x);
+  if (r.noop) return one(c.input(0));
+  Value x = as_dtype(c.input(0), arithmetic_dtype(c.dtype(0)));
   if (pre) x = pre(x);
   Value y = Reduce(x, r.axes, r.keepdims, std::source_location::current());
-  return one(post ? post(y) : y);
+  return one(as_dtype(post ? post(y) : y, c.dtype(0)));
 }
 
 Value square(Value x) { return x * x; }
@@ -47,11 +48,13 @@ Value exp_(Value x) { return exp(x); }
 Value sum_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return sum(x, a, k, l); }
 Value mean_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return mean(x, a, k, l); }
 Value max_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return max(x, a, k, l); }
+Value prod_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return prod(x, a, k, l); }
 
 template <int kSince>
 Outputs reduce_sum(NodeContext& c) { return reduce_with<sum_>(c, kSince >= 13, nullptr, nullptr); }
 Outputs reduce_mean(NodeContext& c) { return reduce_with<mean_>(c, false, nullptr, nullptr); }
 Outputs reduce_max(NodeContext& c) { return reduce_with<max_>(c, false, nullptr, nullptr); }
+Outputs reduce_prod(NodeContext& c) { return reduce_with<prod_>(c, false, nullptr, nullptr); }
 Outputs reduce_min(NodeContext& c) { return reduce_with<max_>(c, false, neg_, neg_); }
 Outputs reduce_sum_square(NodeContext& c) { return reduce_with<sum_>(c, false, square, nullptr); }
 Outputs reduce_l1(NodeContext& c) { return reduce_with<sum_>(c, false, abs_, nullptr); }
@@ -81,26 +84,69 @@ Outputs softmax_(NodeContext& c) {
   return one(reshape(f(rows, -1), std::vector<int64_t>(in.begin(), in.end())));
 }
 
-Outputs arg_max(NodeContext& c) {
-  if (c.attr_int("select_last_index", 0)) c.unsupported("select_last_index = 1");
-  Value x = c.input(0);
-  const int64_t axis = c.attr_int("axis", 0);
-  Value i = argmax(x, axis);
+// ArgMax/ArgMin: the first extreme, or with select_last_index the last one, found as the
+// first in the input reversed along the axis (a product with the exchange matrix).
+template <bool kMin>
+Outputs arg_extreme(NodeContext& c) {
+  c.accept_attrs({"axis", "keepdims", "select_last_index"});
+  Value x = as_dtype(c.input(0), arithmetic_dtype(c.dtype(0)));
+  const int64_t rank = static_cast<int64_t>(x.shape().rank());
+  int64_t axis = c.attr_int("axis", 0);
+  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " out of range for rank ", rank));
+  if (axis < 0) axis += rank;
+  if (kMin) x = -x;
+  const bool last = c.attr_int("select_last_index", 0) != 0;
+  const int64_t n = x.shape()[axis];
+  Value i;
+  if (!last) {
+    i = argmax(x, axis);
+  } else {
+    std::vector<int64_t> perm(rank);
+    for (int64_t d = 0; d < rank; ++d) perm[d] = d;
+    std::swap(perm[axis], perm[rank - 1]);
+    Tensor flip = Tensor::zeros(Shape{n, n}, DType::f64);
+    for (int64_t k = 0; k < n; ++k) flip.data<double>()[k * n + (n - 1 - k)] = 1.0;
+    Value moved = axis == rank - 1 ? x : permute(x, perm);
+    if (rank == 1) moved = reshape(moved, {1, n});
+    Value reversed = matmul(moved, constant(c.graph(), flip.to_dtype(x.dtype())));
+    if (rank == 1) reversed = reshape(reversed, {n});
+    if (axis != rank - 1) reversed = permute(reversed, perm);
+    // index in the original = n - 1 - index in the reversed, in float64 and back
+    i = cast(static_cast<double>(n - 1) - cast(argmax(reversed, axis), DType::f64), DType::i64);
+  }
   if (!c.attr_int("keepdims", 1)) return one(i);
   std::vector<int64_t> dims(x.shape().begin(), x.shape().end());
-  dims[axis < 0 ? axis + static_cast<int64_t>(dims.size()) : axis] = 1;
+  dims[axis] = 1;
   return one(reshape(i, dims));
 }
 
-Outputs arg_min(NodeContext& c) {
-  if (c.attr_int("select_last_index", 0)) c.unsupported("select_last_index = 1");
+// CumSum as a product with a triangular 0/1 matrix along the (last, after a permute)
+// axis: exact for the sums of small integers and differentiable like any matmul.
+Outputs cum_sum(NodeContext& c) {
+  c.accept_attrs({"exclusive", "reverse"});
   Value x = c.input(0);
-  const int64_t axis = c.attr_int("axis", 0);
-  Value i = argmax(-x, axis);
-  if (!c.attr_int("keepdims", 1)) return one(i);
-  std::vector<int64_t> dims(x.shape().begin(), x.shape().end());
-  dims[axis < 0 ? axis + static_cast<int64_t>(dims.size()) : axis] = 1;
-  return one(reshape(i, dims));
+  const int64_t rank = static_cast<int64_t>(x.shape().rank());
+  int64_t axis = c.known_ints(1, "axis")[0];
+  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " out of range for rank ", rank));
+  if (axis < 0) axis += rank;
+  const bool exclusive = c.attr_int("exclusive", 0), reverse = c.attr_int("reverse", 0);
+  const int64_t n = x.shape()[axis];
+  // out[..., j] = Σ_i x[..., i] · m[i, j]
+  Tensor m64 = Tensor::zeros(Shape{n, n}, DType::f64);
+  double* mp = m64.data<double>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const bool in = reverse ? (exclusive ? i > j : i >= j) : (exclusive ? i < j : i <= j);
+      mp[i * n + j] = in ? 1.0 : 0.0;
+    }
+  std::vector<int64_t> perm(rank);
+  for (int64_t d = 0; d < rank; ++d) perm[d] = d;
+  std::swap(perm[axis], perm[rank - 1]);  // its own inverse
+  Value moved = axis == rank - 1 ? x : permute(x, perm);
+  if (rank == 1) moved = reshape(moved, {1, n});
+  Value summed = matmul(moved, constant(c.graph(), m64.to_dtype(x.dtype())));
+  if (rank == 1) return one(reshape(summed, {n}));
+  return one(axis == rank - 1 ? summed : permute(summed, perm));
 }
 
 const Translator kTranslators[] = {
@@ -108,6 +154,7 @@ const Translator kTranslators[] = {
     {"ReduceSum", 13, reduce_sum<13>},
     {"ReduceMean", 1, reduce_mean},
     {"ReduceMax", 1, reduce_max},
+    {"ReduceProd", 1, reduce_prod},
     {"ReduceMin", 1, reduce_min},
     {"ReduceSumSquare", 1, reduce_sum_square},
     {"ReduceL1", 1, reduce_l1},
@@ -116,8 +163,9 @@ const Translator kTranslators[] = {
     {"ReduceLogSumExp", 1, reduce_log_sum_exp},
     {"Softmax", 1, softmax_<false>},
     {"LogSoftmax", 1, softmax_<true>},
-    {"ArgMax", 1, arg_max},
-    {"ArgMin", 1, arg_min},
+    {"ArgMax", 1, arg_extreme<false>},
+    {"ArgMin", 1, arg_extreme<true>},
+    {"CumSum", 11, cum_sum},
 };
 
 }  // namespace

@@ -145,6 +145,20 @@ Outputs constant_of_shape(NodeContext& c) {
   return known(out);
 }
 
+// EyeLike: ones on diagonal k of a 2-D tensor shaped like the input, known at import.
+Outputs eye_like(NodeContext& c) {
+  c.accept_attrs({"dtype", "k"});
+  const Shape in = c.shape(0);
+  if (in.rank() != 2) c.invalid(str_cat("the input must be 2-D, not ", in.to_string()));
+  const DType t = c.has_attr("dtype") ? dtype_from_onnx(static_cast<int>(c.attr_int("dtype", 0)), "the output")
+                                      : c.dtype(0);
+  const int64_t k = c.attr_int("k", 0);
+  Tensor out = Tensor::zeros(in, DType::f64);
+  for (int64_t i = 0; i < in[0]; ++i)
+    if (i + k >= 0 && i + k < in[1]) out.data<double>()[i * in[1] + i + k] = 1.0;
+  return known(out.to_dtype(t));
+}
+
 // Slice with step 1 along each listed axis (attributes before opset 10, inputs after).
 Outputs slice_(NodeContext& c) {
   const Shape in = c.shape(0);
@@ -342,7 +356,7 @@ const Translator kTranslators[] = {
     {"Reshape", 1, reshape_},       {"Flatten", 1, flatten_},   {"Transpose", 1, transpose_},
     {"Concat", 1, concat_},         {"Squeeze", 1, squeeze_},   {"Unsqueeze", 1, unsqueeze_},
     {"Shape", 1, shape_},           {"Size", 1, size_},         {"Constant", 1, constant_},
-    {"ConstantOfShape", 9, constant_of_shape},                  {"Slice", 1, slice_},
+    {"ConstantOfShape", 9, constant_of_shape},  {"EyeLike", 9, eye_like},                  {"Slice", 1, slice_},
     {"Split", 2, split_},           {"Expand", 8, expand_},     {"Cast", 6, cast_},
     {"Tile", 6, tile_},             {"Pad", 1, pad_},           {"Range", 11, range_},
     {"Trilu", 14, trilu_},          {"DepthToSpace", 1, depth_to_space},                    {"SpaceToDepth", 1, space_to_depth},

@@ -40,6 +40,7 @@ void fill_cpu_kernels(KernelTable& t) {
   t.set(*op::sum, sum_cpu);
   t.set(*op::mean, mean_cpu);
   t.set(*op::max, max_cpu);
+  t.set(*op::prod, prod_cpu);
   t.set(*op::sum_to, sum_to_cpu);
   t.set(*op::broadcast_to, broadcast_to_cpu);
   t.set(*op::softmax, softmax_cpu);

@@ -1,4 +1,4 @@
-// sum, mean, max and sum_to: one reduction engine. Every output element is reduced in an
+// sum, mean, max, prod and sum_to: one reduction engine. Every output element is reduced in an
 // order fixed by the shapes alone (never by the thread count): contiguous runs are
 // folded into kLanes interleaved accumulators per block of at most kBlock elements and
 // the block partials combined in order; strided reductions add whole input rows, four
@@ -39,6 +39,15 @@ struct MaxOp {
   static Acc identity() { return -std::numeric_limits<T>::infinity(); }
   static Acc combine(Acc a, Acc b) { return ((b > a) | (b != b)) ? b : a; }  // | vectorises, || branches
   static T finish(Acc a, double) { return a; }
+};
+
+// Products accumulate in double too (no early underflow or overflow in float32).
+template <class T>
+struct ProdOp {
+  using Acc = double;
+  static Acc identity() { return 1; }
+  static Acc combine(Acc a, Acc b) { return a * b; }
+  static T finish(Acc a, double) { return static_cast<T>(a); }
 };
 
 // Which input dims a reduction folds (inline up to rank 8: kernels allocate nothing).
@@ -294,6 +303,7 @@ void mean_cpu(const KernelContext& ctx) {
 }
 
 void max_cpu(const KernelContext& ctx) { reduce<MaxOp>(ctx.inputs[0], ctx.outputs[0], node_mask(ctx), 1.0, "max"); }
+void prod_cpu(const KernelContext& ctx) { reduce<ProdOp>(ctx.inputs[0], ctx.outputs[0], node_mask(ctx), 1.0, "prod"); }
 
 // Reduces the leading dims that broadcasting added and the dims it expanded from 1.
 void sum_to_cpu(const KernelContext& ctx) {

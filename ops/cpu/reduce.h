@@ -7,6 +7,7 @@ namespace dagrad {
 void sum_cpu(const KernelContext& ctx);
 void mean_cpu(const KernelContext& ctx);
 void max_cpu(const KernelContext& ctx);
+void prod_cpu(const KernelContext& ctx);
 void sum_to_cpu(const KernelContext& ctx);
 void broadcast_to_cpu(const KernelContext& ctx);
 void softmax_cpu(const KernelContext& ctx);

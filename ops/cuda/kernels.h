@@ -63,7 +63,7 @@ struct ReduceGeom {
   int64_t outs = 1, nred = 1;
   bool inner_reduced = false;  // the input's unit-stride dim is reduced (contiguous runs)
 };
-enum class ReduceOp { sum, max };
+enum class ReduceOp { sum, max, prod };
 // Work pieces per output: > 1 splits long reductions into partials combined in order.
 int64_t reduce_chunks(const ReduceGeom& g);
 // Scratch bytes launch_reduce needs (0 when no partials).

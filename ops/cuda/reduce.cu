@@ -1,4 +1,4 @@
-// Reductions (sum, mean, max, sum_to), softmax / log_softmax and argmax. Sums
+// Reductions (sum, mean, max, prod, sum_to), softmax / log_softmax and argmax. Sums
 // accumulate in double, as on the CPU. Every output is folded in an order fixed by the
 // shapes (a block tree, or one thread's loop), long reductions in fixed chunks whose
 // partials are combined in chunk order: results never depend on timing.
@@ -25,6 +25,14 @@ struct MaxAcc {
   __device__ static Acc identity() { return -static_cast<T>(INFINITY); }
   __device__ static Acc combine(Acc a, Acc b) { return max_nan(a, b); }
   __device__ static T finish(Acc a, double) { return a; }
+};
+
+template <class T>
+struct ProdAcc {
+  using Acc = double;
+  __device__ static Acc identity() { return 1.0; }
+  __device__ static Acc combine(Acc a, Acc b) { return a * b; }
+  __device__ static T finish(Acc a, double) { return static_cast<T>(a); }
 };
 
 // std::max's rule (the CPU's softmax uses it): the first of equal or unordered values.
@@ -202,10 +210,11 @@ template <class T>
 void launch_reduce(ReduceOp op, const T* x, T* out, const ReduceGeom& g, double scale, void* workspace,
                    cudaStream_t stream) {
   if (g.outs == 0) return;
-  if (op == ReduceOp::sum)
-    reduce_typed<T, SumAcc<T>>(x, out, g, scale, workspace, stream);
-  else
-    reduce_typed<T, MaxAcc<T>>(x, out, g, scale, workspace, stream);
+  switch (op) {
+    case ReduceOp::sum: return reduce_typed<T, SumAcc<T>>(x, out, g, scale, workspace, stream);
+    case ReduceOp::max: return reduce_typed<T, MaxAcc<T>>(x, out, g, scale, workspace, stream);
+    case ReduceOp::prod: return reduce_typed<T, ProdAcc<T>>(x, out, g, scale, workspace, stream);
+  }
 }
 
 template <class T>

@@ -75,6 +75,7 @@ void mean_cuda(const KernelContext& ctx) {
 }
 
 void max_cuda(const KernelContext& ctx) { reduce(ctx, ReduceOp::max, node_mask(ctx), 1.0, "max"); }
+void prod_cuda(const KernelContext& ctx) { reduce(ctx, ReduceOp::prod, node_mask(ctx), 1.0, "prod"); }
 
 // The leading dims broadcasting added and the dims it expanded from 1.
 void sum_to_cuda(const KernelContext& ctx) {
@@ -208,6 +209,7 @@ void fill_reduce_shape(KernelTable& t) {
   t.set(*op::sum, sum_cuda);
   t.set(*op::mean, mean_cuda);
   t.set(*op::max, max_cuda);
+  t.set(*op::prod, prod_cuda);
   t.set(*op::sum_to, sum_to_cuda);
   t.set(*op::broadcast_to, broadcast_to_cuda);
   t.set(*op::softmax, softmax_cuda<false>);

@@ -192,6 +192,18 @@ std::pair<Value, Value> div_grad(const VjpContext& c, Value g) {
   Value g_over_b = g / c.inputs[1];
   return {g_over_b, c.needs_grad[1] ? -(g_over_b * c.outputs[0]) : Value{}};
 }
+// y = a^b: da = g·b·a^(b-1), db = g·y·log(a) (a > 0 where b needs a gradient).
+std::pair<Value, Value> pow_tensor_grad(const VjpContext& c, Value g) {
+  Value a = c.inputs[0], b = c.inputs[1];
+  return {c.needs_grad[0] ? g * b * pow(a, b - 1.0) : Value{},
+          c.needs_grad[1] ? g * c.outputs[0] * log(a) : Value{}};
+}
+// y = a - trunc(a/b)·b: da = g, db = -g·trunc(a/b) = -g·(a - y)/b.
+std::pair<Value, Value> fmod_grad(const VjpContext& c, Value g) {
+  Value a = c.inputs[0], b = c.inputs[1];
+  return {g, c.needs_grad[1] ? -(g * (a - c.outputs[0]) / b) : Value{}};
+}
+
 // The gradient goes to a where b >= a (as Minimum picks a on ties), else to b.
 std::pair<Value, Value> minimum_grad(const VjpContext& c, Value g) {
   Value ga = g * greater_equal(c.inputs[1], c.inputs[0]);
@@ -288,6 +300,14 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(elementwise<Sub>({.name = "sub", .vjp = binary_vjp<sub_grad>, .cost = flops<1>, .doc = "a - b (broadcasting)"}));
   r.add(elementwise<Mul>({.name = "mul", .vjp = binary_vjp<mul_grad>, .cost = flops<1>, .doc = "a * b (broadcasting)"}));
   r.add(elementwise<Div>({.name = "div", .vjp = binary_vjp<div_grad>, .cost = flops<1>, .doc = "a / b (broadcasting)"}));
+  r.add(elementwise<PowTensor>({.name = "pow_tensor",
+                                .vjp = binary_vjp<pow_tensor_grad>,
+                                .cost = flops<1>,
+                                .doc = "a ^ b elementwise (broadcasting)"}));
+  r.add(elementwise<Fmod>({.name = "fmod",
+                           .vjp = binary_vjp<fmod_grad>,
+                           .cost = flops<1>,
+                           .doc = "a - trunc(a / b) * b, the sign of a (broadcasting)"}));
   r.add(elementwise<Maximum>(
       {.name = "maximum", .vjp = binary_vjp<maximum_grad>, .cost = flops<1>, .doc = "max(a, b) (broadcasting)"}));
   r.add(elementwise<Minimum>(
@@ -358,6 +378,8 @@ Value add(Value a, Value b, const std::source_location& loc) { return apply("add
 Value sub(Value a, Value b, const std::source_location& loc) { return apply("sub", {a, b}, {}, loc); }
 Value mul(Value a, Value b, const std::source_location& loc) { return apply("mul", {a, b}, {}, loc); }
 Value div(Value a, Value b, const std::source_location& loc) { return apply("div", {a, b}, {}, loc); }
+Value pow(Value a, Value b, const std::source_location& loc) { return apply("pow_tensor", {a, b}, {}, loc); }
+Value fmod(Value a, Value b, const std::source_location& loc) { return apply("fmod", {a, b}, {}, loc); }
 Value maximum(Value a, Value b, const std::source_location& loc) { return apply("maximum", {a, b}, {}, loc); }
 Value minimum(Value a, Value b, const std::source_location& loc) { return apply("minimum", {a, b}, {}, loc); }
 Value greater_equal(Value a, Value b, const std::source_location& loc) {

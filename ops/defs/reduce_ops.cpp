@@ -1,4 +1,4 @@
-// Reductions (sum, mean, max, argmax), the broadcasting pair sum_to / broadcast_to, and
+// Reductions (sum, mean, max, prod, argmax), the broadcasting pair sum_to / broadcast_to, and
 // softmax / log_softmax along one axis.
 #include "ops/builtin_ops.h"
 #include "ops/defs/families.h"
@@ -10,7 +10,7 @@
 namespace dagrad {
 
 namespace op {  // the handles of ops/builtin_ops.h
-const OpDef *sum, *mean, *max, *sum_to, *broadcast_to, *softmax, *log_softmax, *argmax;
+const OpDef *sum, *mean, *max, *prod, *sum_to, *broadcast_to, *softmax, *log_softmax, *argmax;
 }  // namespace op
 
 namespace {
@@ -70,6 +70,13 @@ std::vector<Value> max_vjp(const VjpContext& c) {
   const std::vector<int64_t> kept = dims_of(keepdims_shape(c.node));
   Value y = reshape(c.outputs[0], kept);
   return {reshape(c.grad_outputs[0], kept) * greater_equal(c.inputs[0], y)};
+}
+
+// prod: dx = dy · y / x (inputs are assumed free of zeros).
+std::vector<Value> prod_vjp(const VjpContext& c) {
+  if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
+  const std::vector<int64_t> kept = dims_of(keepdims_shape(c.node));
+  return {reshape(c.grad_outputs[0], kept) * reshape(c.outputs[0], kept) / c.inputs[0]};
 }
 
 // Why `small` does not broadcast to `big` (dims aligned right, each equal or 1), or "".
@@ -179,6 +186,8 @@ void register_reduce_ops(OpRegistry& r) {
       {.name = "mean", .vjp = sum_vjp, .doc = "mean over axes (all when empty), optionally keeping them as 1"}));
   op::max = &r.add(reduction(
       {.name = "max", .vjp = max_vjp, .doc = "maximum over axes (all when empty), optionally keeping them as 1"}));
+  op::prod = &r.add(reduction(
+      {.name = "prod", .vjp = prod_vjp, .doc = "product over axes (all when empty), optionally keeping them as 1"}));
   op::sum_to = &r.add({.name = "sum_to",
                        .kind = OpKind::reduction,
                        .params = params_codec<ShapeParams>(),
@@ -216,6 +225,10 @@ Value mean(Value x, std::vector<int64_t> axes, bool keepdims, const std::source_
 
 Value max(Value x, std::vector<int64_t> axes, bool keepdims, const std::source_location& loc) {
   return apply("max", {x}, reduce_attrs(std::move(axes), keepdims), loc);
+}
+
+Value prod(Value x, std::vector<int64_t> axes, bool keepdims, const std::source_location& loc) {
+  return apply("prod", {x}, reduce_attrs(std::move(axes), keepdims), loc);
 }
 
 Value sum_to(Value x, const Shape& shape, const std::source_location& loc) {

@@ -302,6 +302,18 @@ DAGRAD_OP_CASES("div") {
   return cases;
 }
 
+DAGRAD_OP_CASES("pow_tensor") {
+  // Positive bases: the exponent's gradient takes log(a).
+  return binary_cases([](double a, double b, const Attrs&) { return std::pow(a, b); }, {}, kPositive, {-2.0, 2.0});
+}
+
+DAGRAD_OP_CASES("fmod") {
+  // Divisors away from zero; quotients away from integers are likely for random inputs,
+  // so finite differences do not straddle a jump.
+  return binary_cases([](double a, double b, const Attrs&) { return std::fmod(a, b); }, {}, {-3.0, 3.0},
+                      {0.7, 1.3}, 301);
+}
+
 DAGRAD_OP_CASES("maximum") {
   // Continuous random inputs: ties (where the gradient is not defined) do not occur.
   return binary_cases([](double a, double b, const Attrs&) { return a >= b ? a : b; });

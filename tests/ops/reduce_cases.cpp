@@ -1,4 +1,4 @@
-// Reference cases of the reduce family: sum, mean, max, sum_to, broadcast_to, softmax,
+// Reference cases of the reduce family: sum, mean, max, prod, sum_to, broadcast_to, softmax,
 // log_softmax, argmax.
 #include <algorithm>
 #include <cmath>
@@ -27,7 +27,7 @@ std::vector<bool> mask_of(const Shape& s, const std::vector<int64_t>& axes) {
 }
 
 // Plain-loop reduction in double: every input element goes into its output element.
-enum class Kind { sum, mean, max };
+enum class Kind { sum, mean, max, prod };
 Tensor reduce_ref(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims, Kind kind) {
   const Shape& s = x.shape();
   std::vector<bool> mask = mask_of(s, axes);
@@ -37,14 +37,14 @@ Tensor reduce_ref(const Tensor& x, const std::vector<int64_t>& axes, bool keepdi
     if (!mask[d] || keepdims) out_dims.push_back(kept.back());
   }
   Shape kept_shape(kept);
-  const double init = kind == Kind::max ? -std::numeric_limits<double>::infinity() : 0.0;
+  const double init = kind == Kind::max ? -std::numeric_limits<double>::infinity() : kind == Kind::prod ? 1.0 : 0.0;
   std::vector<double> acc(kept_shape.numel(), init);
   for (int64_t i = 0; i < x.numel(); ++i) {
     std::vector<int64_t> c = coords_of(s, i);
     for (size_t d = 0; d < s.rank(); ++d)
       if (mask[d]) c[d] = 0;
     double& a = acc[flat_of(kept_shape, c)];
-    a = kind == Kind::max ? std::max(a, at(x, i)) : a + at(x, i);
+    a = kind == Kind::max ? std::max(a, at(x, i)) : kind == Kind::prod ? a * at(x, i) : a + at(x, i);
   }
   if (kind == Kind::mean)
     for (double& a : acc) a *= static_cast<double>(kept_shape.numel()) / static_cast<double>(x.numel());
@@ -86,7 +86,9 @@ std::vector<OpCase> reduce_cases(Kind kind) {
       {{20000, 7}, {0}, false},
       {{50, 3000, 5}, {1}, true},
   };
-  const char* names[] = {"sum", "mean", "max"};
+  const char* names[] = {"sum", "mean", "max", "prod"};
+  // Products of values near 1 stay representable; away from 0, so the gradient y / x is.
+  const double lo = kind == Kind::prod ? 0.7 : -1.0, hi = kind == Kind::prod ? 1.3 : 1.0;
   std::vector<OpCase> cases;
   uint64_t seed = 100 + static_cast<uint64_t>(kind) * 1000;
   for (const ReduceCase& rc : table)
@@ -95,7 +97,7 @@ std::vector<OpCase> reduce_cases(Kind kind) {
       c.label = label(
           rc.shape, t,
           str_cat(names[static_cast<int>(kind)], " axes=", attr_to_string(rc.axes), rc.keepdims ? " keepdims" : ""));
-      c.inputs = {random_tensor(rc.shape, t, seed++)};
+      c.inputs = {random_tensor(rc.shape, t, seed++, lo, hi)};
       c.attrs = Attrs{{"axes", rc.axes}, {"keepdims", rc.keepdims}};
       c.reference = [kind](const std::vector<Tensor>& in, const Attrs& a) {
         return std::vector<Tensor>{reduce_ref(in[0], a.get_ints("axes"), a.get_bool("keepdims"), kind)};
@@ -106,7 +108,7 @@ std::vector<OpCase> reduce_cases(Kind kind) {
   // Axes left out of the attributes mean all of them.
   OpCase c;
   c.label = "[4,3] no attributes";
-  c.inputs = {random_tensor(Shape{4, 3}, DType::f64, seed)};
+  c.inputs = {random_tensor(Shape{4, 3}, DType::f64, seed, lo, hi)};
   c.reference = [kind](const std::vector<Tensor>& in, const Attrs&) {
     return std::vector<Tensor>{reduce_ref(in[0], {}, false, kind)};
   };
@@ -117,6 +119,7 @@ std::vector<OpCase> reduce_cases(Kind kind) {
 DAGRAD_OP_CASES("sum") { return reduce_cases(Kind::sum); }
 DAGRAD_OP_CASES("mean") { return reduce_cases(Kind::mean); }
 DAGRAD_OP_CASES("max") { return reduce_cases(Kind::max); }
+DAGRAD_OP_CASES("prod") { return reduce_cases(Kind::prod); }
 
 // ---- sum_to and broadcast_to ----
 
