@@ -280,9 +280,12 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     auto t0 = std::chrono::steady_clock::now();
     int64_t steps_before = static_cast<int64_t>(global_step_);
+    const size_t losses_before = step_losses_.size();
     EpochMetrics m;
     m.epoch = e + 1;
     m.train_loss = train_epoch(train, e);
+    m.step_losses.assign(step_losses_.begin() + static_cast<std::ptrdiff_t>(losses_before), step_losses_.end());
+    m.first_step = steps_before + 1;
     m.seconds = seconds_since(t0);
     int64_t steps = static_cast<int64_t>(global_step_) - steps_before;
     int64_t images = std::min<int64_t>(steps * cfg_.batch_size * comm::world().world_size(), train.size());
