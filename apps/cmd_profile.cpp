@@ -1,11 +1,12 @@
 // dagrad profile: trains a model on random data for a few steps and reports, for the
 // last ones, where the time went (trace, summary, critical path, plan views and an HTML
-// report), and what the step would take if ops ran faster (--what-if).
+// report with a roofline), and what the step would take if ops ran faster (--what-if).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "apps/common.h"
@@ -14,7 +15,9 @@
 #include "frontend/trainer.h"
 #include "models/models.h"
 #include "profiler/critical_path.h"
+#include "profiler/machine_peaks.h"
 #include "profiler/profiler.h"
+#include "profiler/roofline.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/thread_pool.h"
@@ -62,6 +65,18 @@ TensorMap random_batch(int64_t batch, uint64_t seed, const SampleNames& names) {
   return {{names.input, images}, {names.target, labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
 }
 
+// The roofline's ceilings at the profiled thread count: measured once (about a second),
+// then read from the cache. A GPU whose peaks cannot be had only loses the roofline.
+std::optional<profiler::MachinePeak> machine_peak(const Device& device) {
+  if (device.is_cpu()) return profiler::cpu_peak(num_threads());
+  try {
+    return profiler::cuda_peak(device.index);
+  } catch (const Error& e) {
+    std::cout << "note: no roofline: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
 void run_profile(const ProfileArgs& a) {
   if (comm::world().rank() == 0) prepare_output_directory(a.out, "--out");  // fail before profiling, not after
   TrainConfig cfg = train_config(a.train);
@@ -103,11 +118,14 @@ void run_profile(const ProfileArgs& a) {
   for (int i = 0; i < a.steps; ++i) prof.run([&] { session.run(batch); });
 
   if (comm::world().rank() != 0) return;  // under mpirun every rank ran the steps; rank 0 reports
+  report.peak = machine_peak(cfg.device);
   prof.write_report(a.out, title, report);
   const profiler::Profile p = prof.profile();
+  const profiler::Summary summary = profiler::summarize(p);
   const std::string what_ifs = profiler::what_if_text(profiler::what_if_results(p, report));
   std::cout << "plan: " << prof.plan().summary() << "\n\n"
-            << profiler::summarize(p).to_table() << "\n"
+            << summary.to_table(report.peak ? &*report.peak : nullptr)
+            << (report.peak ? profiler::roofline_text(summary, *report.peak) : "") << "\n"
             << prof.memory_timeline().to_text(prof.plan()) << "\n"
             << profiler::critical_path_text(p, /*step_table=*/false) << (what_ifs.empty() ? "" : "\n") << what_ifs
             << "\n";

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "profiler/machine_peaks.h"
+
 namespace dagrad::bench {
 
 struct BenchOptions {
@@ -48,6 +50,7 @@ struct OpTime {
   int calls = 0;
   double cpu_ms = 0;
   double flops = 0;
+  double bytes = 0;  // moved, from the cost model (as the profiler counts them)
 };
 
 struct BenchReport {
@@ -55,6 +58,9 @@ struct BenchReport {
   Throughput train;
   Throughput infer;
   std::vector<OpTime> ops;  // with options.op_profile, sorted by time
+  // With options.op_profile: the machine's peaks at options.threads (cached), the roof
+  // of the "% roof" column.
+  profiler::MachinePeak peak;
   double arena_mib = 0;           // the training plan's planned arena
   double train_peak_rss_mib = 0;  // of the whole process, after training
   double peak_rss_mib = 0;        // of the whole process, at the end (inference included)

@@ -80,6 +80,7 @@ std::vector<OpTime> op_profile(scheduler::Session& session, const TensorMap& bat
     o.calls += 1;
     o.cpu_ms += 1e3 * (now - last);
     o.flops += info.flops;
+    o.bytes += info.bytes;
     last = now;
   });
   for (int r = 0; r < runs; ++r) {
@@ -91,6 +92,7 @@ std::vector<OpTime> op_profile(scheduler::Session& session, const TensorMap& bat
   for (auto& [_, o] : by_label) {
     o.cpu_ms /= runs;
     o.flops /= runs;
+    o.bytes /= runs;
     o.calls /= runs;
     out.push_back(o);
   }
@@ -122,7 +124,10 @@ BenchReport run_bench(const BenchOptions& o) {
   TensorMap batch = random_batch(o.batch, o.seed, true);
   r.train = measure(train, batch, o.batch, o.warmup_steps, o.seconds);
   r.arena_mib = static_cast<double>(train.executor_for(batch).arena_bytes()) / (1 << 20);
-  if (o.op_profile) r.ops = op_profile(train, batch, 10);
+  if (o.op_profile) {
+    r.ops = op_profile(train, batch, 10);
+    r.peak = profiler::cpu_peak(o.threads);
+  }
   r.train_peak_rss_mib = peak_rss_mib();
 
   if (o.infer) {

@@ -7,6 +7,7 @@
 
 #include "profiler/critical_path.h"
 #include "profiler/memory_timeline.h"
+#include "profiler/roofline.h"
 #include "profiler/summary.h"
 #include "runtime/error.h"
 
@@ -234,18 +235,22 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
      << "\" text-anchor=\"middle\">plan step (issue order)</text>\n</svg>\n";
 }
 
-void summary_table_html(std::ostringstream& os, const Summary& s) {
+void summary_table_html(std::ostringstream& os, const Summary& s, const MachinePeak* peak) {
   os << "<table class=\"summary\"><thead><tr><th>op</th><th>kind</th><th>calls</th><th>total ms</th><th>mean &micro;s"
-        "</th><th class=\"share\">share</th><th>MFLOP</th><th>GFLOP/s</th><th>GB/s</th></tr></thead><tbody>\n";
+        "</th><th class=\"share\">share</th><th>MFLOP</th><th>GFLOP/s</th><th>GB/s</th>"
+     << (peak ? "<th>% roof</th>" : "") << "</tr></thead><tbody>\n";
   auto row = [&](const std::string& op, const std::string& kind_cell, double calls, double sec, double share,
                  double flops, double bytes, const char* cls) {
+    const bool total = std::string_view(cls) == "total";
     os << "<tr class=\"" << cls << "\"><td class=\"op\">" << esc(op) << "</td><td>" << kind_cell << "</td><td>"
        << num(calls, calls == std::floor(calls) ? 0 : 2) << "</td><td>" << num(sec * 1e3, 3) << "</td><td>"
-       << (std::string_view(cls) == "total" ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1))
+       << (total ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1))
        << "</td><td class=\"share\"><div class=\"bar\" style=\"width:" << num(share * 100, 1) << "%\"></div><span>"
        << num(share * 100, 1) << "%</span></td><td>" << num(flops * 1e-6, 2) << "</td><td>"
        << num(sec > 0 ? flops / sec * 1e-9 : 0, 2) << "</td><td>" << num(sec > 0 ? bytes / sec * 1e-9 : 0, 2)
-       << "</td></tr>\n";
+       << "</td>";
+    if (peak) os << "<td>" << (total ? "" : num(100 * roof_fraction(flops, bytes, sec, *peak), 1) + "%") << "</td>";
+    os << "</tr>\n";
   };
   for (const SummaryRow& r : s.rows)
     row(r.op,
@@ -270,6 +275,8 @@ svg text { font: 11px "DejaVu Sans", sans-serif; }
 .step:hover { stroke: #000; stroke-width: 1.5; }
 .step.critical { stroke: #d62728; stroke-width: 2.5; }
 .critical-hop { stroke: #d62728; stroke-width: 2; stroke-dasharray: 4 3; pointer-events: none; }
+.roof-label { fill: #d62728; }
+.point-label { fill: #333; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .swatch.critical { background: #fff; border: 2.5px solid #d62728; width: 8px; height: 8px; }
 pre.critical { background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px 12px; white-space: pre-wrap;
                font-size: 12px; }
@@ -297,7 +304,8 @@ code { background: #eee; padding: 1px 4px; border-radius: 3px; }
 
 }  // namespace
 
-std::string html_report(const Profile& p, const std::string& title, const std::vector<WhatIfResult>& what_ifs) {
+std::string html_report(const Profile& p, const std::string& title, const std::vector<WhatIfResult>& what_ifs,
+                        const MachinePeak* peak) {
   DAGRAD_ASSERT(p.plan != nullptr);
   const ExecutionPlan& plan = *p.plan;
   std::vector<StepInfo> info(plan.steps.size());
@@ -351,7 +359,15 @@ std::string html_report(const Profile& p, const std::string& title, const std::v
 
   os << "<h2>Per-op summary</h2>\n<p class=\"meta\">Per run, mean over " << s.runs
      << " runs; share is of the kernel time of all streams; GFLOP/s and GB/s from the cost model.</p>\n";
-  summary_table_html(os, s);
+  summary_table_html(os, s, peak);
+  if (peak) {
+    os << "<h2>Roofline</h2>\n";
+    std::istringstream lines(roofline_text(s, *peak));
+    for (std::string line; std::getline(lines, line);) os << "<p class=\"meta\">" << esc(line) << "</p>\n";
+    os << "<p class=\"meta\">Each dot is an op: its arithmetic intensity and achieved rate from the cost model, its "
+          "area its share of the kernel time; hover for numbers. Ops without FLOPs are not drawn.</p>\n"
+       << roofline_svg(s, *peak);
+  }
   os << "<p class=\"meta\">Files: <code>trace.json</code>, <code>summary.txt</code>, <code>plan.txt</code>, "
         "<code>plan.dot</code>, <code>plan.json</code>.</p>\n</body></html>\n";
   return os.str();

@@ -8,6 +8,7 @@
 #include "profiler/chrome_trace.h"
 #include "profiler/critical_path.h"
 #include "profiler/html_report.h"
+#include "profiler/roofline.h"
 #include "runtime/error.h"
 
 namespace dagrad::profiler {
@@ -37,7 +38,12 @@ std::vector<WhatIfResult> what_if_results(const Profile& p, const ReportOptions&
 
 std::string summary_text(const Profile& p, const ReportOptions& o) {
   const scheduler::ExecutionPlan& plan = *p.plan;
-  std::string out = summarize(p).to_table() + "\n" + profiler::memory_timeline(plan).to_text(plan);
+  const Summary s = summarize(p);
+  const MachinePeak* peak = o.peak ? &*o.peak : nullptr;
+  std::string out = s.to_table(peak);
+  if (peak && s.runs > 0) out += roofline_text(s, *peak);
+  out += "\n";
+  out += profiler::memory_timeline(plan).to_text(plan);
   if (p.num_runs() == 0) return out;
   out += "\n";
   out += critical_path_text(p);
@@ -156,7 +162,8 @@ void Profiler::write_report(const std::filesystem::path& dir, const std::string&
   write_file(dir / "plan.txt", pl.to_table());
   write_file(dir / "plan.dot", pl.to_dot());
   write_file(dir / "plan.json", pl.to_json());
-  write_file(dir / "report.html", html_report(p, title, what_if_results(p, options)));
+  write_file(dir / "report.html",
+             html_report(p, title, what_if_results(p, options), options.peak ? &*options.peak : nullptr));
 }
 
 }  // namespace dagrad::profiler

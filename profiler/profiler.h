@@ -19,10 +19,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "profiler/machine_peaks.h"
 #include "profiler/memory_timeline.h"
 #include "profiler/profile.h"
 #include "profiler/summary.h"
@@ -43,12 +45,15 @@ struct ReportOptions {
   // Kernels that run at full speed at once in a replay (replay.h): 1 on the CPU, where
   // every stream's kernels share the thread pool.
   double replay_capacity = 1;
+  // The machine's peaks at the profiled thread count (machine_peaks.h): with them, the
+  // per-op tables get a "% roof" column and report.html a roofline chart (roofline.h).
+  std::optional<MachinePeak> peak;
 };
 
 // The what-ifs of `options` replayed on `profile`.
 std::vector<WhatIfResult> what_if_results(const Profile& profile, const ReportOptions& options);
-// summary.txt: the per-op summary, the memory plan, the critical path with every step's
-// slack, and the what-ifs.
+// summary.txt: the per-op summary (with the roofline when the peaks are known), the
+// memory plan, the critical path with every step's slack, and the what-ifs.
 std::string summary_text(const Profile& profile, const ReportOptions& options = {});
 
 class Profiler {

@@ -58,6 +58,7 @@
 #include "profiler/profile.h"
 #include "profiler/profiler.h"
 #include "profiler/replay.h"
+#include "profiler/roofline.h"
 #include "profiler/step_info.h"
 #include "profiler/summary.h"
 #include "profiler/what_if.h"

@@ -307,7 +307,10 @@ TEST(CriticalPath, SummaryTextMarksThePath) {
   TwoBranches t;
   const ExecutionPlan plan = t.compile(2);
   Profile p = timed_profile(plan, [](const Step&) { return 1e-3; });
-  const std::string text = summary_text(p, ReportOptions{{{"matmul", 2}}, {{"streams=1", &plan}}, 1});
+  ReportOptions o;
+  o.what_ifs = {{"matmul", 2}};
+  o.other_plans = {{"streams=1", &plan}};
+  const std::string text = summary_text(p, o);
   for (const char* want : {"critical path of run 0 (the median): ", "slack ms", "what-if matmul=2: 2 steps",
                            "what-if streams=1: ", " * "})
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
