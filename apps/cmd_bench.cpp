@@ -30,6 +30,7 @@ struct BenchArgs {
   bench::BenchOptions opt;
   bool gemm = false;
   bool json = false;
+  double memory_budget_mib = 0;
   SweepArgs sweep;
   CLI::Option* threads = nullptr;
 };
@@ -68,7 +69,9 @@ void run_sweep_command(const BenchArgs& a) {
 void run_bench_command(const BenchArgs& a) {
   if (!a.sweep.ops.empty()) return run_sweep_command(a);
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates()) << "\n" << std::flush;
-  bench::BenchReport r = bench::run_bench(a.opt);
+  bench::BenchOptions opt = a.opt;
+  opt.memory_budget = mib_to_bytes(a.memory_budget_mib);
+  bench::BenchReport r = bench::run_bench(opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
 }
 
@@ -100,6 +103,10 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_flag("--infer", a->opt.infer, "also measure inference (forward only, evaluation mode)");
   cmd->add_option("--streams", a->opt.streams, "streams of the training plan")
       ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  cmd->add_option("--memory-budget", a->memory_budget_mib,
+                  "MiB the training plan's peak may take (recomputation; see dagrad plan); 0: no limit")
+      ->check(non_negative_number)
       ->capture_default_str();
   cmd->add_flag("--ops", a->opt.op_profile, "also print CPU time per op of a training step");
   cmd->add_flag("--gemm", a->gemm,
@@ -135,7 +142,7 @@ Command add_bench_command(CLI::App& app) {
                 "cache ($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json)")
       ->needs(sweep);
   for (const char* name : {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams",
-                           "--ops", "--gemm", "--json", "--seed"})
+                           "--memory-budget", "--ops", "--gemm", "--json", "--seed"})
     sweep->excludes(cmd->get_option(name));
   return {cmd, [a] { run_bench_command(*a); }};
 }

@@ -30,10 +30,14 @@ struct ScheduleOptions {
   bool no_memory_plan = false;
   double bucket_mb = 1.0;  // data parallel: MiB of gradients per all-reduce
   bool allreduce = false;  // all-reduce nodes even in one process
+  double memory_budget_mib = 0;  // planned peak limit; 0: none
 
   void add_to(CLI::App& cmd);
   scheduler::CompileOptions compile_options() const;
 };
+
+// --memory-budget MiB as bytes.
+size_t mib_to_bytes(double mib);
 
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).

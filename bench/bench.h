@@ -22,6 +22,7 @@ struct BenchOptions {
   bool infer = false;      // also measure inference
   int64_t infer_batch = 1000;
   int streams = 1;
+  size_t memory_budget = 0;  // bytes; 0: none (CompileOptions::memory_budget)
   bool op_profile = false;  // per-op CPU time of one training step (see OpTime)
   uint64_t seed = 1;
 };

@@ -115,6 +115,7 @@ BenchReport run_bench(const BenchOptions& o) {
   cfg.seed = o.seed;
   cfg.momentum = 0.9;
   cfg.compile.num_streams = o.streams;
+  cfg.compile.memory_budget = o.memory_budget;
   cfg.progress = false;
   std::ostringstream quiet;
   std::shared_ptr<nn::Module> model = models::make_model(o.model);

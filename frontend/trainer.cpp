@@ -164,6 +164,8 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
   Backend& backend = backend_for(cfg_.device);  // throws the one-line reason without a GPU
   train_session_ = std::make_unique<scheduler::Session>(build_train, cfg_.compile, backend);
   eval_session_ = std::make_unique<scheduler::Session>(build_eval, cfg_.compile, backend);
+  train_session_->set_log(&log_);
+  eval_session_->set_log(&log_);
   train_session_->set_check_numerics(cfg_.check_numerics);
   eval_session_->set_check_numerics(cfg_.check_numerics);
   train_session_->bind(state_);

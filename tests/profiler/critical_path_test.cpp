@@ -203,7 +203,7 @@ struct TwoBranches {
     Value b = sigmoid(matmul(x, g.input("w2", Shape{32, 24})));
     outputs = {sum(a * b + 1.0)};
   }
-  ExecutionPlan compile(int streams) const {
+  ExecutionPlan compile(int streams) {
     scheduler::CompileOptions o;
     o.num_streams = streams;
     o.fuse = false;

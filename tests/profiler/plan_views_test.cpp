@@ -37,7 +37,7 @@ struct TwoBranches {
               {"w1", Tensor::full(Shape{32, 24}, 0.25)},
               {"w2", Tensor::full(Shape{32, 24}, -0.125)}};
   }
-  ExecutionPlan compile(int streams, bool fuse) const {
+  ExecutionPlan compile(int streams, bool fuse) {
     CompileOptions o;
     o.num_streams = streams;
     o.fuse = fuse;
