@@ -34,6 +34,7 @@ struct BenchArgs {
   bool attention = false;
   std::vector<int64_t> lengths = {64, 256, 1024};
   std::string precision = "f32";
+  double memory_budget_mib = 0;
   SweepArgs sweep;
   CLI::Option* threads = nullptr;
 };
@@ -81,6 +82,7 @@ void run_bench_command(BenchArgs a) {
   }
   a.opt.precision = parse_dtype(a.precision);
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
+  a.opt.memory_budget = mib_to_bytes(a.memory_budget_mib);
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
 }
@@ -116,6 +118,10 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   add_precision_option(*cmd, a->precision);
+  cmd->add_option("--memory-budget", a->memory_budget_mib,
+                  "MiB the training plan's peak may take (recomputation; see dagrad plan); 0: no limit")
+      ->check(non_negative_number)
+      ->capture_default_str();
   cmd->add_flag("--ops", a->opt.op_profile, "also print CPU time per op of a training step");
   cmd->add_flag("--gemm", a->gemm,
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "
@@ -157,7 +163,8 @@ Command add_bench_command(CLI::App& app) {
                 "cache ($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json)")
       ->needs(sweep);
   for (const char* name : {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams",
-                           "--precision", "--ops", "--gemm", "--json", "--seed", "--attention", "--lengths"})
+                           "--precision", "--memory-budget", "--ops", "--gemm", "--json", "--seed", "--attention",
+                           "--lengths"})
     sweep->excludes(cmd->get_option(name));
   return {cmd, [a] { run_bench_command(*a); }};
 }

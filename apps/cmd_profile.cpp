@@ -1,14 +1,23 @@
 // dagrad profile: trains a model on random data for a few steps and reports, for the
-// last ones, where the time went (trace, summary, plan views and an HTML report).
+// last ones, where the time went (trace, summary, critical path, plan views and an HTML
+// report with a roofline), and what the step would take if ops ran faster (--what-if).
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <thread>
 
 #include "apps/common.h"
 #include "apps/train_args.h"
 #include "comm/communicator.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "profiler/critical_path.h"
+#include "profiler/machine_peaks.h"
 #include "profiler/profiler.h"
+#include "profiler/roofline.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/thread_pool.h"
@@ -23,7 +32,27 @@ struct ProfileArgs {
   int steps = 10;
   int warmup = 3;
   std::string out = "profile";
+  std::vector<std::string> what_if;  // OP_OR_KIND=FACTOR or streams=K
 };
+
+// The other plans a --what-if streams=K predicts the run on: the same model compiled
+// with K streams, by a Trainer of its own (a plan refers to its graph, so both live on).
+struct OtherPlans {
+  std::vector<std::unique_ptr<Trainer>> trainers;
+  std::vector<std::pair<std::string, const scheduler::ExecutionPlan*>> plans;
+};
+
+OtherPlans compile_other_plans(const ProfileArgs& a, const TrainConfig& cfg, const std::vector<int>& streams,
+                               const TensorMap& batch) {
+  OtherPlans o;
+  for (int k : streams) {
+    TrainConfig other = cfg;
+    other.compile.num_streams = k;
+    o.trainers.push_back(std::make_unique<Trainer>(models::load_model(a.train.model), other, std::cout));
+    o.plans.emplace_back(str_cat("streams=", k), &o.trainers.back()->train_session().executor_for(batch).plan());
+  }
+  return o;
+}
 
 // A training batch needs no data set: standard-normal images and uniform labels, under
 // the trainer's input names.
@@ -36,6 +65,18 @@ TensorMap random_batch(int64_t batch, uint64_t seed, const SampleNames& names) {
   return {{names.input, images}, {names.target, labels}, {"lr", Tensor::full(Shape{}, 0.01)}};
 }
 
+// The roofline's ceilings at the profiled thread count: measured once (about a second),
+// then read from the cache. A GPU whose peaks cannot be had only loses the roofline.
+std::optional<profiler::MachinePeak> machine_peak(const Device& device) {
+  if (device.is_cpu()) return profiler::cpu_peak(num_threads());
+  try {
+    return profiler::cuda_peak(device.index);
+  } catch (const Error& e) {
+    std::cout << "note: no roofline: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
 void run_profile(const ProfileArgs& a) {
   if (comm::world().rank() == 0) prepare_output_directory(a.out, "--out");  // fail before profiling, not after
   TrainConfig cfg = train_config(a.train);
@@ -43,6 +84,27 @@ void run_profile(const ProfileArgs& a) {
   Trainer trainer(models::load_model(a.train.model), cfg, std::cout);
   scheduler::Session& session = trainer.train_session();
   TensorMap batch = random_batch(a.train.batch, a.train.seed, trainer.names());
+  // What-ifs are checked against the plan before anything is profiled.
+  profiler::ReportOptions report;
+  std::vector<int> other_streams;
+  for (const std::string& spec : a.what_if) {
+    profiler::WhatIf w = profiler::parse_what_if(spec);
+    if (w.target != "streams") {
+      report.what_ifs.push_back(w);
+      continue;
+    }
+    if (w.factor != std::floor(w.factor) || w.factor < 1 || w.factor > 16)
+      throw ValueError(str_cat("--what-if ", spec, ": streams=K needs a stream count K from 1 to 16"));
+    other_streams.push_back(static_cast<int>(w.factor));
+  }
+  profiler::check_what_ifs(session.executor_for(batch).plan(), report.what_ifs);
+  OtherPlans others = compile_other_plans(a, cfg, other_streams, batch);
+  report.other_plans = others.plans;
+  // On the CPU every stream's kernels share the cores: a kernel takes the pool's threads,
+  // so cores / threads kernels run at full speed at once. A GPU profile times each step
+  // alone, and its streams' kernels can overlap on the device (an optimistic bound).
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  report.replay_capacity = cfg.device.is_cpu() ? std::max(1.0, cores / num_threads()) : profiler::kUnboundedCapacity;
 
   const ScheduleOptions& sched = a.train.sched;
   std::string title = str_cat(a.train.model, ", batch ", a.train.batch, ", ", sched.streams,
@@ -56,8 +118,17 @@ void run_profile(const ProfileArgs& a) {
   for (int i = 0; i < a.steps; ++i) prof.run([&] { session.run(batch); });
 
   if (comm::world().rank() != 0) return;  // under mpirun every rank ran the steps; rank 0 reports
-  prof.write_report(a.out, title);
-  std::cout << "plan: " << prof.plan().summary() << "\n\n" << prof.summary_table() << "\n";
+  report.peak = machine_peak(cfg.device);
+  prof.write_report(a.out, title, report);
+  const profiler::Profile p = prof.profile();
+  const profiler::Summary summary = profiler::summarize(p);
+  const std::string what_ifs = profiler::what_if_text(profiler::what_if_results(p, report));
+  std::cout << "plan: " << prof.plan().summary() << "\n\n"
+            << summary.to_table(report.peak ? &*report.peak : nullptr)
+            << (report.peak ? profiler::roofline_text(summary, *report.peak) : "") << "\n"
+            << prof.memory_timeline().to_text(prof.plan()) << "\n"
+            << profiler::critical_path_text(p, /*step_table=*/false) << (what_ifs.empty() ? "" : "\n") << what_ifs
+            << "\n";
   std::filesystem::path dir(a.out);
   std::cout << "wrote " << (dir / "trace.json").string() << " (open in ui.perfetto.dev or chrome://tracing), "
             << (dir / "summary.txt").string() << ", " << (dir / "plan.txt").string() << ", "
@@ -90,6 +161,20 @@ Command add_profile_command(CLI::App& app) {
                   "streams do not overlap while profiling")
       ->capture_default_str();
   cmd->add_option("--seed", a->train.seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
+  cmd->add_option("--what-if", a->what_if,
+                  "OP_OR_KIND=FACTOR: predict the step if the steps of op OP (conv2d, or a step label such as "
+                  "fused[add+relu]) or kind KIND (conv, gemm, pool, elementwise, fused, reduce, loss, optimizer, "
+                  "other) ran FACTOR times as fast, by replaying the profiled run's dependency graph; streams=K "
+                  "predicts the step on the same plan with K streams. Repeatable; several are also applied together")
+      ->allow_extra_args(false)
+      ->check([](const std::string& spec) {
+        try {
+          profiler::parse_what_if(spec);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
   return {cmd, [a] { run_profile(*a); }};
 }
 

@@ -62,6 +62,11 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
                  "produces them; each optimizer update waits only for its own bucket")
       ->check(positive_number)
       ->capture_default_str();
+  cmd.add_option("--memory-budget", memory_budget_mib,
+                 "MiB the planned peak may take: above it, values held across the peak are dropped and recomputed "
+                 "for their later readers (cheapest per byte first); 0: no limit")
+      ->check(non_negative_number)
+      ->capture_default_str();
   cmd.add_flag("--allreduce", allreduce,
                "add the gradient all-reduce nodes (and the communication stream) even in one process, to see or "
                "time the data-parallel plan");
@@ -71,12 +76,15 @@ void ScheduleOptions::add_to(CLI::App& cmd) {
                "bits, float32 accumulation): faster, but results change");
 }
 
+size_t mib_to_bytes(double mib) { return static_cast<size_t>(mib * 1024.0 * 1024.0); }
+
 scheduler::CompileOptions ScheduleOptions::compile_options() const {
   scheduler::CompileOptions o;
   o.num_streams = streams;
   o.fuse = !no_fusion;
   o.plan_memory = !no_memory_plan;
   o.precision = parse_dtype(precision);
+  o.memory_budget = mib_to_bytes(memory_budget_mib);
   return o;
 }
 

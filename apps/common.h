@@ -32,6 +32,7 @@ struct ScheduleOptions {
   bool allreduce = false;  // all-reduce nodes even in one process
   std::string precision = "f32";  // f32 | bf16 (mixed precision)
   bool tf32 = false;              // CUDA: TF32 tensor cores for float32 products
+  double memory_budget_mib = 0;  // planned peak limit; 0: none
 
   void add_to(CLI::App& cmd);
   scheduler::CompileOptions compile_options() const;
@@ -39,6 +40,8 @@ struct ScheduleOptions {
 
 // --precision f32|bf16 (bench shares it).
 void add_precision_option(CLI::App& cmd, std::string& precision);
+// --memory-budget MiB as bytes.
+size_t mib_to_bytes(double mib);
 
 // Option checks whose errors read "--batch: must be > 0, got -3" (CLI11's own name the
 // whole double range).

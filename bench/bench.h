@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/dtype.h"
+#include "profiler/machine_peaks.h"
 
 namespace dagrad::bench {
 
@@ -22,6 +23,7 @@ struct BenchOptions {
   bool infer = false;      // also measure inference
   int64_t infer_batch = 1000;
   int streams = 1;
+  size_t memory_budget = 0;  // bytes; 0: none (CompileOptions::memory_budget)
   bool op_profile = false;  // per-op CPU time of one training step (see OpTime)
   uint64_t seed = 1;
   DType precision = DType::f32;  // bfloat16: mixed precision (CompileOptions::precision)
@@ -51,6 +53,7 @@ struct OpTime {
   int calls = 0;
   double cpu_ms = 0;
   double flops = 0;
+  double bytes = 0;  // moved, from the cost model (as the profiler counts them)
 };
 
 struct BenchReport {
@@ -59,6 +62,9 @@ struct BenchReport {
   Throughput train;
   Throughput infer;
   std::vector<OpTime> ops;  // with options.op_profile, sorted by time
+  // With options.op_profile: the machine's peaks at options.threads (cached), the roof
+  // of the "% roof" column.
+  profiler::MachinePeak peak;
   double arena_mib = 0;           // the training plan's planned arena
   double train_peak_rss_mib = 0;  // of the whole process, after training
   double peak_rss_mib = 0;        // of the whole process, at the end (inference included)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench/bench.h"
+#include "profiler/roofline.h"
 
 namespace dagrad::bench {
 
@@ -75,14 +76,24 @@ std::string format_report(const BenchReport& r) {
     double total = 0;
     for (const OpTime& t : r.ops) total += t.cpu_ms;
     out += "\nCPU time per training step by op (all threads; 10 steps averaged)\n";
-    std::snprintf(line, sizeof line, "%-52s %5s %9s %6s %9s\n", "op", "calls", "CPU ms", "share", "GFLOP/s");
+    std::snprintf(line, sizeof line, "%-52s %5s %9s %6s %9s %7s\n", "op", "calls", "CPU ms", "share", "GFLOP/s",
+                  "% roof");
     out += line;
     for (const OpTime& t : r.ops) {
-      std::snprintf(line, sizeof line, "%-52s %5d %9.3f %5.1f%% %9.1f\n", t.op.c_str(), t.calls, t.cpu_ms,
-                    total > 0 ? 100 * t.cpu_ms / total : 0, t.cpu_ms > 0 ? t.flops / t.cpu_ms / 1e6 : 0);
+      // CPU time over the threads: the op's time had it kept every core busy, so this is
+      // the share of the roof of the cores it did use.
+      const double core_s = t.cpu_ms * 1e-3 / o.threads;
+      std::snprintf(line, sizeof line, "%-52s %5d %9.3f %5.1f%% %9.1f %6.1f%%\n", t.op.c_str(), t.calls, t.cpu_ms,
+                    total > 0 ? 100 * t.cpu_ms / total : 0, t.cpu_ms > 0 ? t.flops / t.cpu_ms / 1e6 : 0,
+                    100 * profiler::roof_fraction(t.flops, t.bytes, core_s, r.peak));
       out += line;
     }
     std::snprintf(line, sizeof line, "%-52s %5s %9.3f\n", "total", "", total);
+    out += line;
+    std::snprintf(line, sizeof line,
+                  "%% roof: of min(%.1f GFLOP/s, intensity x %.1f GB/s), the peaks of %s, per CPU second the op "
+                  "used\n",
+                  r.peak.gflops, r.peak.gbps, r.peak.description.c_str());
     out += line;
   }
   return out;

@@ -81,6 +81,7 @@ std::vector<OpTime> op_profile(scheduler::Session& session, const TensorMap& bat
     o.calls += 1;
     o.cpu_ms += 1e3 * (now - last);
     o.flops += info.flops;
+    o.bytes += info.bytes;
     last = now;
   });
   for (int r = 0; r < runs; ++r) {
@@ -92,6 +93,7 @@ std::vector<OpTime> op_profile(scheduler::Session& session, const TensorMap& bat
   for (auto& [_, o] : by_label) {
     o.cpu_ms /= runs;
     o.flops /= runs;
+    o.bytes /= runs;
     o.calls /= runs;
     out.push_back(o);
   }
@@ -123,6 +125,7 @@ BenchReport run_bench(const BenchOptions& o) {
                                                     recipe.weight_decay > 0 ? str_cat(" weight decay ", recipe.weight_decay) : "");
   cfg.compile.num_streams = o.streams;
   cfg.compile.precision = o.precision;
+  cfg.compile.memory_budget = o.memory_budget;
   cfg.progress = false;
   std::ostringstream quiet;
   std::shared_ptr<nn::Module> model = models::make_model(o.model);
@@ -132,7 +135,10 @@ BenchReport run_bench(const BenchOptions& o) {
   TensorMap batch = random_batch(o.batch, o.seed, true, recipe.lr);
   r.train = measure(train, batch, o.batch, o.warmup_steps, o.seconds);
   r.arena_mib = static_cast<double>(train.executor_for(batch).arena_bytes()) / (1 << 20);
-  if (o.op_profile) r.ops = op_profile(train, batch, 10);
+  if (o.op_profile) {
+    r.ops = op_profile(train, batch, 10);
+    r.peak = profiler::cpu_peak(o.threads);
+  }
   r.train_peak_rss_mib = peak_rss_mib();
 
   if (o.infer) {

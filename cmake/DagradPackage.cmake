@@ -34,8 +34,9 @@ set(DAGRAD_PUBLIC_HEADERS
   autograd/grad.h
   scheduler/compile.h scheduler/compile_options.h scheduler/executor.h scheduler/mixed_precision.h scheduler/plan.h
   scheduler/plan_check.h scheduler/session.h
-  profiler/chrome_trace.h profiler/html_report.h profiler/memory_timeline.h profiler/profile.h
-  profiler/machine_peaks.h profiler/profiler.h profiler/step_info.h profiler/summary.h
+  profiler/chrome_trace.h profiler/critical_path.h profiler/html_report.h profiler/memory_timeline.h
+  profiler/profile.h profiler/machine_peaks.h profiler/profiler.h profiler/replay.h profiler/roofline.h
+  profiler/step_info.h profiler/summary.h profiler/what_if.h
   frontend/data_parallel.h frontend/image.h frontend/metrics.h frontend/nn.h frontend/nn_norm.h
   frontend/nn_transformer.h frontend/objective.h frontend/optim.h frontend/trainer.h
   frontend/data/dataset.h frontend/data/idx.h frontend/data/loader.h frontend/data/mnist.h

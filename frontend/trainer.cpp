@@ -172,6 +172,8 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
   Backend& backend = backend_for(cfg_.device);  // throws the one-line reason without a GPU
   train_session_ = std::make_unique<scheduler::Session>(build_train, cfg_.compile, backend);
   eval_session_ = std::make_unique<scheduler::Session>(build_eval, cfg_.compile, backend);
+  train_session_->set_log(&log_);
+  eval_session_->set_log(&log_);
   train_session_->set_check_numerics(cfg_.check_numerics);
   eval_session_->set_check_numerics(cfg_.check_numerics);
   train_session_->bind(state_);
@@ -288,9 +290,12 @@ std::vector<EpochMetrics> Trainer::fit(const Dataset& train, const Dataset& test
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     auto t0 = std::chrono::steady_clock::now();
     int64_t steps_before = static_cast<int64_t>(global_step_);
+    const size_t losses_before = step_losses_.size();
     EpochMetrics m;
     m.epoch = e + 1;
     m.train_loss = train_epoch(train, e);
+    m.step_losses.assign(step_losses_.begin() + static_cast<std::ptrdiff_t>(losses_before), step_losses_.end());
+    m.first_step = steps_before + 1;
     m.seconds = seconds_since(t0);
     int64_t steps = static_cast<int64_t>(global_step_) - steps_before;
     int64_t images = std::min<int64_t>(steps * cfg_.batch_size * comm::world().world_size(), train.size());

@@ -243,6 +243,35 @@ void Graph::add_control_edge(int from, int to) {
   boost::add_edge(from, to, impl_->g);
 }
 
+int Graph::add_copy(int id, std::string name) {
+  const Node& orig = node(id);
+  // Writers that ran before `id` stay before the copy (add_node orders it after the
+  // latest); those after `id` must now also wait for the copy.
+  std::vector<int> later_writers;
+  for (const Value& v : orig.inputs)
+    if (auto w = impl_->writer_of.find(v.node); w != impl_->writer_of.end() && w->second > id)
+      later_writers.push_back(w->second);
+  std::vector<std::pair<int, int>> saved;
+  for (int w : later_writers)
+    for (const Value& v : orig.inputs)
+      if (impl_->writer_of.count(v.node) && impl_->writer_of[v.node] == w) saved.emplace_back(v.node, w);
+  for (const auto& [target, w] : saved) impl_->writer_of.erase(target);
+  int copy = add_node(*orig.op, orig.inputs, orig.attrs, orig.decoded, std::move(name), std::source_location::current());
+  for (const auto& [target, w] : saved) impl_->writer_of[target] = w;
+  nodes_[copy]->loc = nodes_[id]->loc;
+  for (int w : later_writers) boost::add_edge(copy, w, impl_->g);
+  return copy;
+}
+
+void Graph::remove_control_edges_from(int id) {
+  node(id);
+  std::set<int> targets;
+  for (auto [e, end] = boost::out_edges(id, impl_->g); e != end; ++e) targets.insert(static_cast<int>(boost::target(*e, impl_->g)));
+  const auto& r = impl_->readers[id];
+  for (int t : targets)
+    if (std::find(r.begin(), r.end(), t) == r.end()) boost::remove_edge(id, t, impl_->g);
+}
+
 void Graph::set_input(int id, int slot, Value v) { set_inputs(id, {{slot, v}}); }
 
 void Graph::set_inputs(int id, const std::vector<std::pair<int, Value>>& changes) {

@@ -119,6 +119,12 @@ class Graph {
   // Makes `to` run after `from` without a data edge (used for in-place writes: a writer
   // runs after the earlier readers of what it overwrites).
   void add_control_edge(int from, int to);
+  // Appends a copy of node `id` (same op, inputs, parameters and source line) that reads
+  // its inputs as `id` does: before the in-place writers that `id` runs before (a
+  // recomputation of `id`'s outputs later in the run). Returns the copy's id.
+  int add_copy(int id, std::string name);
+  // Removes the ordering-only edges out of `id` (to nodes that read none of its outputs).
+  void remove_control_edges_from(int id);
   // Rewires input `slot` of node `id` to `v`, which has the old input's type or one with
   // which the op infers the same outputs (ShapeError otherwise). May create a cycle,
   // reported by topo_order().

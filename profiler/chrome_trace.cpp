@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "profiler/critical_path.h"
 #include "profiler/memory_timeline.h"
 #include "profiler/step_info.h"
 #include "runtime/error.h"
@@ -49,6 +50,8 @@ std::string to_chrome_trace(const Profile& p) {
       {{"name", str_cat("dagrad executor (", plan.num_streams, " stream", plan.num_streams == 1 ? "" : "s", ")")}}));
   events.push_back(metadata("thread_name", kRunsTid, {{"name", "runs (host wall time)"}}));
   events.push_back(metadata("thread_sort_index", kRunsTid, {{"sort_index", 0}}));
+  events.push_back(metadata("thread_name", kCriticalTid, {{"name", "critical path"}}));
+  events.push_back(metadata("thread_sort_index", kCriticalTid, {{"sort_index", 1 << 21}}));
   for (int s = 0; s < plan.num_streams; ++s) {
     // Streams past the compute ones: the communication stream (gradient all-reduces).
     bool comm = s >= plan.options.num_streams;
@@ -113,13 +116,21 @@ std::string to_chrome_trace(const Profile& p) {
     }
   };
 
+  // Per run, each step's place in the run's schedule: on the critical path, and its slack.
+  std::vector<int> task_of(plan.steps.size(), -1);
+  ScheduleAnalysis crit;
   int current = -1;
   for (const StepRecord& r : p.steps) {
     if (r.run != current) {
       if (current >= 0) flush_flows();
       std::fill(at.begin(), at.end(), nullptr);
       current = r.run;
+      const RunSchedule rs = run_schedule(p, r.run);
+      crit = analyze_schedule(rs.tasks);
+      for (size_t i = 0; i < rs.tasks.size(); ++i) task_of[rs.tasks[i].step] = static_cast<int>(i);
     }
+    const int task = task_of[r.step];
+    const bool critical = task >= 0 && crit.on_path[task];
     at.at(r.step) = &r;
     const StepInfo& si = info.at(r.step);
     const Step& st = plan.steps[r.step];
@@ -131,14 +142,23 @@ std::string to_chrome_trace(const Profile& p) {
               {"bytes", si.bytes},
               {"GFLOP/s", r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0.0}};
     if (st.group >= 0) args["fused_group"] = st.group;
-    events.push_back({{"ph", "X"},
-                      {"name", si.label},
-                      {"cat", step_class_name(si.kind)},
-                      {"pid", kPid},
-                      {"tid", stream_tid(r.stream)},
-                      {"ts", us(r.start_s)},
-                      {"dur", round_ns(us(r.end_s) - us(r.start_s))},
-                      {"args", std::move(args)}});
+    args["critical_path"] = critical;
+    args["slack_us"] = task >= 0 ? round_ns(std::max(0.0, crit.times[task].slack()) * 1e6) : 0.0;
+    json event{{"ph", "X"},
+               {"name", si.label},
+               {"cat", step_class_name(si.kind)},
+               {"pid", kPid},
+               {"tid", stream_tid(r.stream)},
+               {"ts", us(r.start_s)},
+               {"dur", round_ns(us(r.end_s) - us(r.start_s))},
+               {"args", std::move(args)}};
+    if (critical) {  // the same slice on the critical path's track
+      json copy = event;
+      copy["tid"] = kCriticalTid;
+      copy["cat"] = "critical";
+      events.push_back(std::move(copy));
+    }
+    events.push_back(std::move(event));
     events.push_back({{"ph", "C"},
                       {"name", "planned live arena MiB"},
                       {"pid", kPid},

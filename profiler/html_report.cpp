@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "profiler/critical_path.h"
 #include "profiler/memory_timeline.h"
+#include "profiler/roofline.h"
 #include "profiler/summary.h"
 #include "profiler/xml_escape.h"
 #include "runtime/error.h"
@@ -68,6 +70,11 @@ constexpr double kPlotW = kWidth - kLeft - kRight;
 
 void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::vector<StepInfo>& info) {
   const ExecutionPlan& plan = *p.plan;
+  // The critical path and slack of this run, by plan step.
+  const RunSchedule rs = run_schedule(p, run);
+  const ScheduleAnalysis crit = analyze_schedule(rs.tasks);
+  std::vector<int> task_of(plan.steps.size(), -1);
+  for (size_t i = 0; i < rs.tasks.size(); ++i) task_of[rs.tasks[i].step] = static_cast<int>(i);
   const Graph& g = *plan.graph;
   const RunRecord& rr = p.runs[run];
   std::vector<StepRecord> steps = p.run_steps(run);
@@ -107,7 +114,13 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
                 num(r.seconds() * 1e3, 3), " ms", "\n", num(si.flops * 1e-6, 2), " MFLOP (",
                 num(r.seconds() > 0 ? si.flops / r.seconds() * 1e-9 : 0, 2), " GFLOP/s), ", format_bytes(si.bytes),
                 " (", num(r.seconds() > 0 ? si.bytes / r.seconds() * 1e-9 : 0, 2), " GB/s)", "\nnodes:", members);
-    os << "<g><title>" << esc(title) << "</title><rect class=\"step\" x=\"" << num(x, 2) << "\" y=\"" << y + 3
+    const int t = task_of[r.step];
+    const bool critical = t >= 0 && crit.on_path[t];
+    if (t >= 0)
+      title += str_cat("\n", critical ? "on the critical path" : "slack ",
+                       critical ? "" : num(std::max(0.0, crit.times[t].slack()) * 1e3, 3) + " ms");
+    os << "<g><title>" << esc(title) << "</title><rect class=\"step" << (critical ? " critical" : "") << "\" x=\""
+       << num(x, 2) << "\" y=\"" << y + 3
        << "\" width=\"" << num(w, 2) << "\" height=\"" << lane_h - 6 << "\" fill=\"" << class_colour(si.kind) << "\"/>";
     std::string text = fit(si.label, w);
     if (!text.empty())
@@ -137,6 +150,15 @@ void timeline_svg(std::ostringstream& os, const Profile& p, int run, const std::
          << "</title><line class=\"flow\" x1=\"" << num(x1, 2) << "\" y1=\"" << y1 << "\" x2=\"" << num(x2, 2)
          << "\" y2=\"" << y2 << "\" marker-end=\"url(#arrow)\"/></g>\n";
     }
+  }
+  // The critical path's hops between streams: from a step's end to the next one's start.
+  for (size_t k = 1; k < crit.path.size(); ++k) {
+    const StepRecord* a = at[rs.tasks[crit.path[k - 1]].step];
+    const StepRecord* b = at[rs.tasks[crit.path[k]].step];
+    if (!a || !b || a->stream == b->stream) continue;
+    os << "<line class=\"critical-hop\" x1=\"" << num(x_of(a->end_s), 2) << "\" y1=\""
+       << lane_y(a->stream) + lane_h / 2 << "\" x2=\"" << num(x_of(b->start_s), 2) << "\" y2=\""
+       << lane_y(b->stream) + lane_h / 2 << "\"/>\n";
   }
   os << "</svg>\n";
 }
@@ -202,18 +224,22 @@ void memory_svg(std::ostringstream& os, const ExecutionPlan& plan, const MemoryT
      << "\" text-anchor=\"middle\">plan step (issue order)</text>\n</svg>\n";
 }
 
-void summary_table_html(std::ostringstream& os, const Summary& s) {
+void summary_table_html(std::ostringstream& os, const Summary& s, const MachinePeak* peak) {
   os << "<table class=\"summary\"><thead><tr><th>op</th><th>kind</th><th>calls</th><th>total ms</th><th>mean &micro;s"
-        "</th><th class=\"share\">share</th><th>MFLOP</th><th>GFLOP/s</th><th>GB/s</th></tr></thead><tbody>\n";
+        "</th><th class=\"share\">share</th><th>MFLOP</th><th>GFLOP/s</th><th>GB/s</th>"
+     << (peak ? "<th>% roof</th>" : "") << "</tr></thead><tbody>\n";
   auto row = [&](const std::string& op, const std::string& kind_cell, double calls, double sec, double share,
                  double flops, double bytes, const char* cls) {
+    const bool total = std::string_view(cls) == "total";
     os << "<tr class=\"" << cls << "\"><td class=\"op\">" << esc(op) << "</td><td>" << kind_cell << "</td><td>"
        << num(calls, calls == std::floor(calls) ? 0 : 2) << "</td><td>" << num(sec * 1e3, 3) << "</td><td>"
-       << (std::string_view(cls) == "total" ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1))
+       << (total ? "" : num(calls > 0 ? sec / calls * 1e6 : 0, 1))
        << "</td><td class=\"share\"><div class=\"bar\" style=\"width:" << num(share * 100, 1) << "%\"></div><span>"
        << num(share * 100, 1) << "%</span></td><td>" << num(flops * 1e-6, 2) << "</td><td>"
        << num(sec > 0 ? flops / sec * 1e-9 : 0, 2) << "</td><td>" << num(sec > 0 ? bytes / sec * 1e-9 : 0, 2)
-       << "</td></tr>\n";
+       << "</td>";
+    if (peak) os << "<td>" << (total ? "" : num(100 * roof_fraction(flops, bytes, sec, *peak), 1) + "%") << "</td>";
+    os << "</tr>\n";
   };
   for (const SummaryRow& r : s.rows)
     row(r.op,
@@ -236,6 +262,13 @@ svg text { font: 11px "DejaVu Sans", sans-serif; }
 .lane-label { fill: #333; font-weight: bold; }
 .step { stroke: #fff; stroke-width: 0.6; }
 .step:hover { stroke: #000; stroke-width: 1.5; }
+.step.critical { stroke: #d62728; stroke-width: 2.5; }
+.critical-hop { stroke: #d62728; stroke-width: 2; stroke-dasharray: 4 3; pointer-events: none; }
+.roof-label { fill: #d62728; }
+.point-label { fill: #333; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
+.swatch.critical { background: #fff; border: 2.5px solid #d62728; width: 8px; height: 8px; }
+pre.critical { background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px 12px; white-space: pre-wrap;
+               font-size: 12px; }
 .box-label { fill: #fff; pointer-events: none; }
 .flow { stroke: #333; stroke-width: 1; opacity: 0.55; }
 .live { fill: #4e79a733; stroke: #4e79a7; stroke-width: 1.5; }
@@ -260,7 +293,8 @@ code { background: #eee; padding: 1px 4px; border-radius: 3px; }
 
 }  // namespace
 
-std::string html_report(const Profile& p, const std::string& title) {
+std::string html_report(const Profile& p, const std::string& title, const std::vector<WhatIfResult>& what_ifs,
+                        const MachinePeak* peak) {
   DAGRAD_ASSERT(p.plan != nullptr);
   const ExecutionPlan& plan = *p.plan;
   std::vector<StepInfo> info(plan.steps.size());
@@ -285,21 +319,44 @@ std::string html_report(const Profile& p, const std::string& title) {
 
   int run = p.median_run();
   os << "<h2>Timeline of run " << run << " (median wall time, " << num(p.runs[run].seconds() * 1e3, 2)
-     << " ms)</h2>\n<p class=\"meta\">Hover a box for its nodes, time, FLOPs and bytes; arrows are cross-stream "
-        "events. Open <code>trace.json</code> in ui.perfetto.dev or chrome://tracing for every run.</p>\n";
+     << " ms)</h2>\n<p class=\"meta\">Hover a box for its nodes, time, FLOPs, bytes and slack; arrows are "
+        "cross-stream events; red outlines mark the critical path, dashed red lines its hops between streams. "
+        "Open <code>trace.json</code> in ui.perfetto.dev or chrome://tracing for every run.</p>\n";
   timeline_svg(os, p, run, info);
   os << "<div class=\"legend\">";
   for (StepClass k : all_step_classes())
     os << "<span class=\"item\"><span class=\"swatch\" style=\"background:" << class_colour(k) << "\"></span>"
        << step_class_name(k) << "</span>";
-  os << "</div>\n";
+  os << "<span class=\"item\"><span class=\"swatch critical\"></span>critical path</span></div>\n";
+
+  os << "<h2>Critical path</h2>\n<pre class=\"critical\">" << esc(critical_path_text(p, false)) << "</pre>\n";
+  if (!what_ifs.empty()) {
+    os << "<p class=\"meta\">What-ifs replay the median run's schedule (dependencies and dispatch gaps kept, "
+          "concurrent kernels sharing the machine) with the named steps sped up by their factor.</p>\n"
+          "<table class=\"summary what-if\"><thead><tr><th>what-if</th><th>steps</th><th>their ms</th>"
+          "<th>predicted ms</th><th>measured ms</th><th>change</th></tr></thead><tbody>\n";
+    for (const WhatIfResult& w : what_ifs)
+      os << "<tr><td class=\"op\">" << esc(w.what) << "</td><td>" << w.steps << "</td><td>"
+         << num(w.step_seconds * 1e3, 3) << "</td><td>" << num(w.predicted_wall * 1e3, 3) << "</td><td>"
+         << num(w.measured_wall * 1e3, 3) << "</td><td>"
+         << num(w.measured_wall > 0 ? (w.predicted_wall / w.measured_wall - 1) * 100 : 0, 1) << "%</td></tr>\n";
+    os << "</tbody></table>\n";
+  }
 
   os << "<h2>Memory plan</h2>\n<p class=\"meta\">" << esc(mem.to_text(plan)) << "</p>\n";
   memory_svg(os, plan, mem, info);
 
   os << "<h2>Per-op summary</h2>\n<p class=\"meta\">Per run, mean over " << s.runs
      << " runs; share is of the kernel time of all streams; GFLOP/s and GB/s from the cost model.</p>\n";
-  summary_table_html(os, s);
+  summary_table_html(os, s, peak);
+  if (peak) {
+    os << "<h2>Roofline</h2>\n";
+    std::istringstream lines(roofline_text(s, *peak));
+    for (std::string line; std::getline(lines, line);) os << "<p class=\"meta\">" << esc(line) << "</p>\n";
+    os << "<p class=\"meta\">Each dot is an op: its arithmetic intensity and achieved rate from the cost model, its "
+          "area its share of the kernel time; hover for numbers. Ops without FLOPs are not drawn.</p>\n"
+       << roofline_svg(s, *peak);
+  }
   os << "<p class=\"meta\">Files: <code>trace.json</code>, <code>summary.txt</code>, <code>plan.txt</code>, "
         "<code>plan.dot</code>, <code>plan.json</code>.</p>\n</body></html>\n";
   return os.str();

@@ -6,7 +6,9 @@
 #include <limits>
 
 #include "profiler/chrome_trace.h"
+#include "profiler/critical_path.h"
 #include "profiler/html_report.h"
+#include "profiler/roofline.h"
 #include "runtime/error.h"
 
 namespace dagrad::profiler {
@@ -24,6 +26,34 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 }
 
 }  // namespace
+
+std::vector<WhatIfResult> what_if_results(const Profile& p, const ReportOptions& o) {
+  std::vector<WhatIfResult> out;
+  if (p.num_runs() == 0) return out;
+  for (const WhatIf& w : o.what_ifs) out.push_back(what_if(p, {w}, o.replay_capacity));
+  if (o.what_ifs.size() > 1) out.push_back(what_if(p, o.what_ifs, o.replay_capacity));
+  for (const auto& [what, plan] : o.other_plans) out.push_back(what_if_plan(p, *plan, what, o.replay_capacity));
+  return out;
+}
+
+std::string summary_text(const Profile& p, const ReportOptions& o) {
+  const scheduler::ExecutionPlan& plan = *p.plan;
+  const Summary s = summarize(p);
+  const MachinePeak* peak = o.peak ? &*o.peak : nullptr;
+  std::string out = s.to_table(peak);
+  if (peak && s.runs > 0) out += roofline_text(s, *peak);
+  out += "\n";
+  out += profiler::memory_timeline(plan).to_text(plan);
+  if (p.num_runs() == 0) return out;
+  out += "\n";
+  out += critical_path_text(p);
+  const std::vector<WhatIfResult> what_ifs = what_if_results(p, o);
+  if (!what_ifs.empty())
+    out += "\nwhat-ifs replay the median run's schedule (dependencies and dispatch gaps kept, concurrent kernels "
+           "sharing the machine) with the steps named sped up by their factor\n" +
+           what_if_text(what_ifs);
+  return out;
+}
 
 Profiler::Profiler(scheduler::Executor& executor) : executor_(executor) {}
 
@@ -114,24 +144,26 @@ std::string Profiler::to_chrome_trace() const { return profiler::to_chrome_trace
 
 Summary Profiler::summary() const { return summarize(profile()); }
 
-std::string Profiler::summary_table() const { return summary().to_table() + "\n" + memory_timeline().to_text(plan()); }
+std::string Profiler::summary_table(const ReportOptions& o) const { return summary_text(profile(), o); }
 
 MemoryTimeline Profiler::memory_timeline() const { return profiler::memory_timeline(plan()); }
 
 std::string Profiler::to_html(const std::string& title) const { return html_report(profile(), title); }
 
-void Profiler::write_report(const std::filesystem::path& dir, const std::string& title) const {
+void Profiler::write_report(const std::filesystem::path& dir, const std::string& title,
+                            const ReportOptions& options) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(str_cat("[profiler] cannot create directory '", dir.string(), "': ", ec.message()));
   Profile p = profile();
   const scheduler::ExecutionPlan& pl = plan();
   write_file(dir / "trace.json", profiler::to_chrome_trace(p));
-  write_file(dir / "summary.txt", summarize(p).to_table() + "\n" + profiler::memory_timeline(pl).to_text(pl));
+  write_file(dir / "summary.txt", summary_text(p, options));
   write_file(dir / "plan.txt", pl.to_table());
   write_file(dir / "plan.dot", pl.to_dot());
   write_file(dir / "plan.json", pl.to_json());
-  write_file(dir / "report.html", html_report(p, title));
+  write_file(dir / "report.html",
+             html_report(p, title, what_if_results(p, options), options.peak ? &*options.peak : nullptr));
 }
 
 }  // namespace dagrad::profiler

@@ -19,16 +19,42 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "profiler/machine_peaks.h"
 #include "profiler/memory_timeline.h"
 #include "profiler/profile.h"
 #include "profiler/summary.h"
+#include "profiler/what_if.h"
 #include "scheduler/executor.h"
 #include "scheduler/session.h"
 
 namespace dagrad::profiler {
+
+// What the reports add to the measured profile.
+struct ReportOptions {
+  // Replayed on the median run's schedule: each alone, then all together when there are
+  // several (what_if.h).
+  std::vector<WhatIf> what_ifs;
+  // Other plans of the same graph to predict the run on, each with its label
+  // ("streams=2"); they must outlive the call.
+  std::vector<std::pair<std::string, const scheduler::ExecutionPlan*>> other_plans;
+  // Kernels that run at full speed at once in a replay (replay.h): 1 on the CPU, where
+  // every stream's kernels share the thread pool.
+  double replay_capacity = 1;
+  // The machine's peaks at the profiled thread count (machine_peaks.h): with them, the
+  // per-op tables get a "% roof" column and report.html a roofline chart (roofline.h).
+  std::optional<MachinePeak> peak;
+};
+
+// The what-ifs of `options` replayed on `profile`.
+std::vector<WhatIfResult> what_if_results(const Profile& profile, const ReportOptions& options);
+// summary.txt: the per-op summary (with the roofline when the peaks are known), the
+// memory plan, the critical path with every step's slack, and the what-ifs.
+std::string summary_text(const Profile& profile, const ReportOptions& options = {});
 
 class Profiler {
  public:
@@ -55,15 +81,16 @@ class Profiler {
   Profile profile() const;
 
   // The outputs, each also a function of Profile (chrome_trace.h, summary.h,
-  // memory_timeline.h, html_report.h).
+  // memory_timeline.h, critical_path.h, what_if.h, html_report.h).
   std::string to_chrome_trace() const;
   Summary summary() const;
-  std::string summary_table() const;  // the summary, then the memory line
+  std::string summary_table(const ReportOptions& options = {}) const;  // summary.txt's text
   MemoryTimeline memory_timeline() const;
   std::string to_html(const std::string& title) const;
   // Writes trace.json, summary.txt, plan.txt, plan.dot, plan.json and report.html into
   // `dir` (created if needed). Throws IoError when a file cannot be written.
-  void write_report(const std::filesystem::path& dir, const std::string& title) const;
+  void write_report(const std::filesystem::path& dir, const std::string& title,
+                    const ReportOptions& options = {}) const;
 
  private:
   void record(const scheduler::StepTiming& t);

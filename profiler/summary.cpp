@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "profiler/roofline.h"
 #include "runtime/error.h"
 
 namespace dagrad::profiler {
@@ -61,7 +62,7 @@ std::string calls_text(double calls) {
 
 }  // namespace
 
-std::string Summary::to_table() const {
+std::string Summary::to_table(const MachinePeak* peak) const {
   if (runs == 0) return "profile: no runs recorded\n";
   std::string out;
   char line[512];
@@ -73,24 +74,27 @@ std::string Summary::to_table() const {
   out += line;
   out += "times are per run (mean over the profiled runs); share is of the kernel time of all streams\n\n";
   const size_t w = 44;
-  std::snprintf(line, sizeof line, "%-*s %-11s %6s %10s %10s %7s %10s %9s %8s\n", static_cast<int>(w), "op", "kind",
-                "calls", "total ms", "mean us", "share", "MFLOP", "GFLOP/s", "GB/s");
+  std::snprintf(line, sizeof line, "%-*s %-11s %6s %10s %10s %7s %10s %9s %8s%s\n", static_cast<int>(w), "op", "kind",
+                "calls", "total ms", "mean us", "share", "MFLOP", "GFLOP/s", "GB/s", peak ? "   % roof" : "");
   out += line;
-  out += std::string(w + 80, '-') + "\n";
+  const std::string rule(w + 80 + (peak ? 9 : 0), '-');
+  out += rule + "\n";
   auto row_line = [&](const std::string& op, std::string_view kind, double calls_, double sec, double share,
-                      double flops_, double gf, double gb) {
-    char mean[32] = "";  // of one call: meaningless on the total row
+                      double flops_, double bytes_) {
+    char mean[32] = "", roof[32] = "";  // of one call, and of one op: meaningless on the total row
     if (!kind.empty()) std::snprintf(mean, sizeof mean, "%.1f", calls_ > 0 ? sec / calls_ * 1e6 : 0.0);
-    std::snprintf(line, sizeof line, "%-*s %-11s %6s %10.3f %10s %6.1f%% %10.2f %9.2f %8.2f\n", static_cast<int>(w),
+    if (!kind.empty() && peak)
+      std::snprintf(roof, sizeof roof, " %7.1f%%", 100 * roof_fraction(flops_, bytes_, sec, *peak));
+    std::snprintf(line, sizeof line, "%-*s %-11s %6s %10.3f %10s %6.1f%% %10.2f %9.2f %8.2f%s\n", static_cast<int>(w),
                   clip(op, w).c_str(), std::string(kind).c_str(), calls_text(calls_).c_str(), sec * 1e3, mean,
-                  share * 100, flops_ * 1e-6, gf, gb);
+                  share * 100, flops_ * 1e-6, sec > 0 ? flops_ / sec * 1e-9 : 0, sec > 0 ? bytes_ / sec * 1e-9 : 0,
+                  roof);
     out += line;
   };
   for (const SummaryRow& r : rows)
-    row_line(r.op, step_class_name(r.kind), r.calls, r.seconds, r.share, r.flops, r.gflops_per_s(), r.gbytes_per_s());
-  out += std::string(w + 80, '-') + "\n";
-  row_line("total", "", calls, step_seconds, step_seconds > 0 ? 1.0 : 0.0, flops,
-           step_seconds > 0 ? flops / step_seconds * 1e-9 : 0, step_seconds > 0 ? bytes / step_seconds * 1e-9 : 0);
+    row_line(r.op, step_class_name(r.kind), r.calls, r.seconds, r.share, r.flops, r.bytes);
+  out += rule + "\n";
+  row_line("total", "", calls, step_seconds, step_seconds > 0 ? 1.0 : 0.0, flops, bytes);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "profiler/machine_peaks.h"
 #include "profiler/profile.h"
 #include "profiler/step_info.h"
 
@@ -34,8 +35,9 @@ struct Summary {
   double bytes = 0;
   std::vector<SummaryRow> rows;  // by time, longest first (ties by name)
 
-  // Header lines, then one row per op and a total row (fixed-width text).
-  std::string to_table() const;
+  // Header lines, then one row per op and a total row (fixed-width text); with `peak`,
+  // a "% roof" column (roofline.h).
+  std::string to_table(const MachinePeak* peak = nullptr) const;
 };
 
 Summary summarize(const Profile& profile);

@@ -1,5 +1,7 @@
 #include "scheduler/compile.h"
 
+#include <algorithm>
+
 #include "runtime/error.h"
 #include "scheduler/mixed_precision.h"
 #include "scheduler/passes.h"
@@ -8,7 +10,7 @@ namespace dagrad::scheduler {
 
 using namespace detail;
 
-ExecutionPlan compile(const Graph& graph, std::span<const Value> outputs, const CompileOptions& options) {
+ExecutionPlan compile(Graph& graph, std::span<const Value> outputs, const CompileOptions& options) {
   if (options.num_streams < 1)
     throw ValueError(str_cat("[scheduler] num_streams must be at least 1, got ", options.num_streams));
   if (options.alignment == 0 || (options.alignment & (options.alignment - 1)) != 0)
@@ -23,8 +25,21 @@ ExecutionPlan compile(const Graph& graph, std::span<const Value> outputs, const 
                                " more) multiplies float32 operands: apply scheduler::apply_mixed_precision to the "
                                "graph before the optimizer's update nodes are added (the Trainer does)"));
   }
+  // Without pruning, clones that were tried and given up would still run.
+  if (options.memory_budget > 0 && !options.prune)
+    throw ValueError("[scheduler] memory_budget needs prune on");
+  ExecutionPlan plan = compile_plan(graph, outputs, options);
+  plan.recompute.budget = options.memory_budget;
+  plan.recompute.peak_before = plan.arena_bytes;
+  if (options.memory_budget == 0 || plan.arena_bytes <= options.memory_budget) return plan;
+  return recompute_to_budget(graph, outputs, options, std::move(plan));
+}
 
-  NodeGraph ng = build_node_graph(graph, outputs, options);
+namespace detail {
+
+ExecutionPlan compile_plan(const Graph& graph, std::span<const Value> outputs, const CompileOptions& options,
+                           std::span<const int> program_id) {
+  NodeGraph ng = build_node_graph(graph, outputs, options, program_id);
   Units units = fuse(ng, options);
   std::vector<int> order = order_units(ng, units, options);
   StreamPlan sp = assign_streams(ng, units, order, options);
@@ -94,5 +109,9 @@ ExecutionPlan compile(const Graph& graph, std::span<const Value> outputs, const 
     if (ng.role[id] == Role::bound) plan.bound_nodes.push_back(static_cast<int>(id));
   return plan;
 }
+
+}  // namespace detail
+
+bool Recomputation::contains(int node) const { return std::binary_search(nodes.begin(), nodes.end(), node); }
 
 }  // namespace dagrad::scheduler

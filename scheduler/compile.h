@@ -14,10 +14,12 @@ namespace dagrad::scheduler {
 
 // Compiles the nodes that `outputs` need, plus every in-place writer (optimizer update)
 // of the graph. Throws GraphError on a foreign or empty output or a cycle, ValueError on
-// bad options.
-ExecutionPlan compile(const Graph& graph, std::span<const Value> outputs, const CompileOptions& options = {});
+// bad options. The graph changes only under a memory budget the plain plan exceeds:
+// recomputing clones are appended and later readers rewired to them (so compile a graph
+// of its own to compare with the plain plan).
+ExecutionPlan compile(Graph& graph, std::span<const Value> outputs, const CompileOptions& options = {});
 // For a braced list: compile(g, {loss, accuracy}).
-inline ExecutionPlan compile(const Graph& graph, const std::vector<Value>& outputs,
+inline ExecutionPlan compile(Graph& graph, const std::vector<Value>& outputs,
                              const CompileOptions& options = {}) {
   return compile(graph, std::span<const Value>(outputs), options);
 }

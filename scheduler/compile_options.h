@@ -45,6 +45,12 @@ struct CompileOptions {
   // applies it (the Trainer does); compile() refuses a graph that still multiplies
   // float32 operands. float32: off.
   DType precision = DType::f32;
+  // Bytes the planned peak (arena) may take; 0: no limit. Above it, compile drops values
+  // live across the peak and recomputes them for their later readers (clone nodes added
+  // to the graph), cheapest FLOPs per byte first, until the plan fits or nothing more
+  // helps; the plan then says what it reached (ExecutionPlan::recompute). Needs prune
+  // and plan_memory.
+  size_t memory_budget = 0;
 };
 
 }  // namespace dagrad::scheduler

@@ -48,7 +48,8 @@ ValueRef alias_root(const NodeGraph& ng, ValueRef v) {
   return v;
 }
 
-NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const CompileOptions& opt) {
+NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const CompileOptions& opt,
+                           std::span<const int> program_id) {
   check_outputs(g, outputs);
   const int n = static_cast<int>(g.num_nodes());
   NodeGraph ng;
@@ -106,6 +107,7 @@ NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const
   // Alias hazards. The graph orders an in-place writer after the earlier direct readers of
   // what it overwrites; readers through views need the same, and so do later readers
   // through views (they must see the new value). Program order (node ids) decides which.
+  auto program_pos = [&](int id) { return id < static_cast<int>(program_id.size()) ? program_id[id] : id; };
   for (int w : kept) {
     if (ng.role[w] != Role::compute) continue;
     const Node& wn = g.node(w);
@@ -115,7 +117,7 @@ NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const
       for (const ValueRef& v : alias_set(ng, root))
         for (int r : ng.readers[v.node]) {
           if (r == w || ng.role[r] != Role::compute || !reads_value(g.node(r), v)) continue;
-          if (r < w) {
+          if (program_pos(r) < program_pos(w)) {
             dep_sets[w].insert(r);
           } else {
             dep_sets[r].insert(w);

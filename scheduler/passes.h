@@ -33,7 +33,11 @@ struct NodeGraph {
 
   bool requested(ValueRef v) const { return is_output[v.node][v.index] != 0; }
 };
-NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const CompileOptions& opt);
+// `program_id`: per node, the position in program order that decides in-place hazards
+// (empty: the node id). A recomputing clone takes its original's, so it reads a
+// parameter before the update its original ran before.
+NodeGraph build_node_graph(const Graph& g, std::span<const Value> outputs, const CompileOptions& opt,
+                           std::span<const int> program_id = {});
 // The value whose bytes `v` shares: follows views down to a bound or computed value.
 ValueRef alias_root(const NodeGraph& ng, ValueRef v);
 
@@ -85,5 +89,15 @@ struct MemoryPlan {
 };
 MemoryPlan plan_memory(const NodeGraph& ng, const Units& u, const std::vector<int>& order, const StreamPlan& sp,
                        const CompileOptions& opt);
+
+// Passes 1-5 and the plan they make (compile.cpp), without recomputation.
+ExecutionPlan compile_plan(const Graph& g, std::span<const Value> outputs, const CompileOptions& opt,
+                           std::span<const int> program_id = {});
+
+// Recomputation (recompute.cpp): from `plan` (compile_plan's, over budget), clones nodes
+// into `g` for the late readers of values live across the peak until the plan fits or
+// nothing more helps; returns the best plan, its `recompute` filled in.
+ExecutionPlan recompute_to_budget(Graph& g, std::span<const Value> outputs, const CompileOptions& opt,
+                                  ExecutionPlan plan);
 
 }  // namespace dagrad::scheduler::detail

@@ -79,7 +79,8 @@ std::string describe(const ExecutionPlan& p, const Step& s) {
   if (!s.is_compute()) return str_cat("event ", s.event);
   const Graph& g = *p.graph;
   std::ostringstream os;
-  auto name = [&](int id) { return str_cat(g.node(id).name, " (", g.node(id).op_name(), ")"); };
+  auto mark = [&](int id) { return p.recompute.contains(id) ? "^" : ""; };
+  auto name = [&](int id) { return str_cat(mark(id), g.node(id).name, " (", g.node(id).op_name(), ")"); };
   if (s.kind == StepKind::kernel && s.group < 0) return name(s.nodes[0]);
   size_t first = 0;
   if (s.kind == StepKind::kernel) {
@@ -87,7 +88,8 @@ std::string describe(const ExecutionPlan& p, const Step& s) {
     first = 1;
   }
   os << "[";
-  for (size_t i = first; i < s.nodes.size(); ++i) os << (i > first ? " " : "") << g.node(s.nodes[i]).op_name();
+  for (size_t i = first; i < s.nodes.size(); ++i)
+    os << (i > first ? " " : "") << mark(s.nodes[i]) << g.node(s.nodes[i]).op_name();
   os << "]";
   return os.str();
 }
@@ -118,10 +120,23 @@ std::string ExecutionPlan::summary() const {
   size_t epilogues = 0, arena = 0;
   for (const FusedGroup& gr : groups) epilogues += gr.epilogue_of >= 0;
   for (const Buffer& b : buffers) arena += b.kind == Buffer::Kind::arena;
-  return str_cat(count(num_streams, "stream"), ", ", count(groups.size(), "fused group"), " (",
-                 count(epilogues, "epilogue"), "), ", count(events.size(), "event"), ", ", count(arena, "arena buffer"),
-                 " (unplanned ", unplanned_bytes, " bytes); ", count(num_kernels(), "kernel"), ", planned peak ",
-                 arena_bytes, " bytes (", human_bytes(arena_bytes), ")");
+  std::string s = str_cat(count(num_streams, "stream"), ", ", count(groups.size(), "fused group"), " (",
+                          count(epilogues, "epilogue"), "), ", count(events.size(), "event"), ", ",
+                          count(arena, "arena buffer"), " (unplanned ", unplanned_bytes, " bytes); ",
+                          count(num_kernels(), "kernel"), ", planned peak ", arena_bytes, " bytes (",
+                          human_bytes(arena_bytes), ")");
+  if (recompute.budget > 0)
+    s += str_cat("; memory budget ", human_bytes(recompute.budget), recompute.met ? " met" : " NOT met",
+                 " (peak without recomputation ", human_bytes(recompute.peak_before), "), ",
+                 count(recompute.nodes.size(), "recomputed node"), ", +", recompute.extra_flops / 1e6, " MFLOP");
+  return s;
+}
+
+std::string ExecutionPlan::budget_warning() const {
+  if (recompute.met) return {};
+  return str_cat("warning: [scheduler] memory budget ", human_bytes(recompute.budget),
+                 " cannot be met: the smallest planned peak recomputation reached is ", human_bytes(arena_bytes),
+                 " (", arena_bytes, " bytes; ", human_bytes(recompute.peak_before), " without it)");
 }
 
 std::string ExecutionPlan::to_table() const {
@@ -162,7 +177,19 @@ std::string ExecutionPlan::to_table() const {
        << (b.kind == Buffer::Kind::arena ? std::to_string(b.offset) : "-") << std::setw(10) << live << " " << aliases
        << "\n";
   }
-  os << "(* = requested output, live to the end of the run)\n\n" << summary() << "\n";
+  os << "(* = requested output, live to the end of the run)\n";
+  if (recompute.budget > 0) {
+    os << "\nrecomputed (^ above): " << recompute.nodes.size() << " nodes, +" << recompute.extra_flops / 1e6
+       << " MFLOP per run; planned peak " << human_bytes(arena_bytes) << " (" << arena_bytes << " bytes) against a budget of "
+       << human_bytes(recompute.budget) << " (" << recompute.budget << " bytes); " << human_bytes(recompute.peak_before)
+       << " without recomputation\n";
+    for (size_t i = 0; i < recompute.nodes.size(); ++i) {
+      const Node& n = graph->node(recompute.nodes[i]);
+      os << "  step " << std::setw(4) << node_step[n.id] << "  " << n.name << " (" << n.op_name() << ") repeats "
+         << graph->node(recompute.originals[i]).name << ", " << n.op->cost_of(n).flops / 1e6 << " MFLOP\n";
+    }
+  }
+  os << "\n" << summary() << "\n";
   return os.str();
 }
 
@@ -225,6 +252,12 @@ std::string ExecutionPlan::to_json() const {
   j["num_kernels"] = num_kernels();
   j["arena_bytes"] = arena_bytes;
   j["unplanned_bytes"] = unplanned_bytes;
+  j["recompute"] = {{"budget", recompute.budget},
+                    {"met", recompute.met},
+                    {"peak_before", recompute.peak_before},
+                    {"extra_flops", recompute.extra_flops},
+                    {"nodes", recompute.nodes},
+                    {"originals", recompute.originals}};
   json opts;
   opts["prune"] = options.prune;
   opts["fuse"] = options.fuse;
@@ -234,6 +267,7 @@ std::string ExecutionPlan::to_json() const {
   opts["plan_memory"] = options.plan_memory;
   opts["inplace"] = options.inplace;
   opts["alignment"] = options.alignment;
+  opts["memory_budget"] = options.memory_budget;
   j["options"] = opts;
   auto value_json = [&](const ValueRef& v) {
     return json{{"node", v.node}, {"index", v.index}, {"name", g.node(v.node).name}};

@@ -85,6 +85,18 @@ struct FusedGroup {
   ElementwiseProgram program(const Graph& g) const;
 };
 
+// What recomputation under CompileOptions::memory_budget did (empty without a budget).
+struct Recomputation {
+  size_t budget = 0;        // bytes; 0: no budget
+  size_t peak_before = 0;   // planned peak without recomputation
+  double extra_flops = 0;   // per run, of the recomputing nodes (cost model)
+  std::vector<int> nodes;   // recomputing nodes the plan runs (clones), ascending
+  std::vector<int> originals;  // per entry of `nodes`: the node it repeats
+  bool met = true;          // the planned peak fits the budget
+
+  bool contains(int node) const;
+};
+
 struct ExecutionPlan {
   const Graph* graph = nullptr;
   CompileOptions options;
@@ -102,6 +114,7 @@ struct ExecutionPlan {
   std::vector<int> node_step;  // node id -> compute step that runs it, or -1
   size_t arena_bytes = 0;      // planned peak: the arena the executor allocates
   size_t unplanned_bytes = 0;  // sum of all arena buffers (aligned): the no-reuse baseline
+  Recomputation recompute;
 
   int buffer_of(ValueRef v) const;
   int buffer_of(const Value& v) const { return buffer_of(ValueRef{v.node, v.index}); }
@@ -113,6 +126,9 @@ struct ExecutionPlan {
   int step_of(int node) const { return node_step.at(node); }
 
   std::string summary() const;   // one line: kernels, groups, streams, events, peak bytes
+  // Empty when the memory budget (if any) is met; otherwise one line saying so and the
+  // smallest peak recomputation reached.
+  std::string budget_warning() const;
   std::string to_table() const;  // steps, then buffers, then the summary
   std::string to_dot() const;    // fused groups as clusters, streams as node colours
   std::string to_json() const;   // everything above, machine-readable

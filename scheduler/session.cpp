@@ -1,6 +1,7 @@
 #include "scheduler/session.h"
 
 #include <algorithm>
+#include <ostream>
 
 #include "runtime/error.h"
 #include "scheduler/compile.h"
@@ -53,6 +54,7 @@ Session::Entry& Session::entry_for(const TensorMap& inputs) {
   e.graph = std::make_unique<Graph>();
   std::vector<Value> outputs = build_(*e.graph, inputs);
   e.executor = std::make_unique<Executor>(compile(*e.graph, outputs, options_), backend_);
+  if (std::string w = e.executor->plan().budget_warning(); !w.empty() && log_) *log_ << w << "\n" << std::flush;
   e.executor->set_check_numerics(check_numerics_);
   for (const auto& [name, t] : state_)
     if (e.graph->has_node(name)) e.executor->bind(name, t);

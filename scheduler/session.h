@@ -5,6 +5,7 @@
 // counter (dropout seeds) runs on across them.
 #pragma once
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,8 @@ class Session {
     check_numerics_ = on;
     for (auto& [sig, e] : cache_) e.executor->set_check_numerics(on);
   }
+  // Where compile warnings go (a memory budget that cannot be met); null: nowhere.
+  void set_log(std::ostream* log) { log_ = log; }
   uint64_t next_step() const { return next_step_; }
   void set_next_step(uint64_t s) { next_step_ = s; }
 
@@ -64,6 +67,7 @@ class Session {
   Entry* last_ = nullptr;  // the last run's entry (map nodes do not move)
   uint64_t next_step_ = 0;
   bool check_numerics_ = false;
+  std::ostream* log_ = nullptr;
 };
 
 }  // namespace dagrad::scheduler

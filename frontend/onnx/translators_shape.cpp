@@ -328,7 +328,8 @@ Outputs trilu_(NodeContext& c) {
   Tensor mask = Tensor::empty(Shape{rows, cols}, DType::f64);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) mask.data<double>()[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
-  return one(x * constant(c.graph(), mask.to_dtype(x.dtype())));
+  const DType t = arithmetic_dtype(x.dtype());
+  return one(as_dtype(as_dtype(x, t) * constant(c.graph(), mask.to_dtype(t)), x.dtype()));
 }
 
 // DepthToSpace / SpaceToDepth: a reshape, a permutation and a reshape.

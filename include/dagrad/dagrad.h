@@ -56,12 +56,16 @@
 
 // Profiling a run.
 #include "profiler/chrome_trace.h"
+#include "profiler/critical_path.h"
 #include "profiler/html_report.h"
 #include "profiler/memory_timeline.h"
 #include "profiler/profile.h"
 #include "profiler/profiler.h"
+#include "profiler/replay.h"
+#include "profiler/roofline.h"
 #include "profiler/step_info.h"
 #include "profiler/summary.h"
+#include "profiler/what_if.h"
 
 // Models, training, data and checkpoints.
 #include "frontend/checkpoint/safetensors.h"

@@ -19,7 +19,7 @@ scheduler::CompileOptions plain_options() {
   return o;
 }
 
-RunResult run_graph(const Graph& g, const std::vector<Value>& outputs, const TensorMap& bindings, Device device,
+RunResult run_graph(Graph& g, const std::vector<Value>& outputs, const TensorMap& bindings, Device device,
                     const scheduler::CompileOptions& options, uint64_t step) {
   scheduler::Executor ex(scheduler::compile(g, outputs, options), backend_for(device));
   TensorMap inputs, state;

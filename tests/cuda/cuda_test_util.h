@@ -28,7 +28,7 @@ struct RunResult {
 // Compiles `outputs` of `g` with `options` and runs it once (run step `step`) on
 // `device`, on fresh device copies of `bindings` (input nodes passed to run(), the
 // rest bound as state).
-RunResult run_graph(const Graph& g, const std::vector<Value>& outputs, const TensorMap& bindings, Device device,
+RunResult run_graph(Graph& g, const std::vector<Value>& outputs, const TensorMap& bindings, Device device,
                     const scheduler::CompileOptions& options, uint64_t step = 0);
 
 // |got - want| <= tol·(1 + |want|) elementwise, same shape and dtype; the failure names

@@ -110,8 +110,13 @@ TEST(Trainer, ResumeReproducesAnUninterruptedRun) {
   std::ostringstream log;
 
   Trainer full(models::mnist_cnn(), cfg, log);
-  full.fit(train, test);
+  std::vector<EpochMetrics> rows = full.fit(train, test);
   ASSERT_EQ(full.step_losses().size(), 8u);
+  // Each epoch's row carries its steps' losses (the per-step curve), numbered globally.
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].first_step, 1);
+  EXPECT_EQ(rows[1].first_step, 5);
+  EXPECT_EQ(rows[1].step_losses, std::vector<float>(full.step_losses().begin() + 4, full.step_losses().end()));
 
   std::filesystem::path ckpt = temp_path("resume.safetensors");
   TrainConfig first = cfg;

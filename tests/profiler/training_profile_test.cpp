@@ -14,7 +14,9 @@
 #include "models/models.h"
 #include "ops/op_def.h"
 #include "profiler/chrome_trace.h"
+#include "profiler/critical_path.h"
 #include "profiler/profiler.h"
+#include "profiler/what_if.h"
 #include "runtime/rng.h"
 #include "scheduler/session.h"
 
@@ -67,11 +69,12 @@ class TrainingProfile : public ::testing::TestWithParam<Case> {
 
   const ExecutionPlan& plan() const { return prof_->plan(); }
 
-  // The step events of the trace (cat "run" marks the host's run spans).
+  // The step events of the trace (cat "run" marks the host's run spans, "critical" the
+  // copies on the critical path's track).
   std::vector<json> step_events() const {
     std::vector<json> out;
     for (const json& e : trace_.at("traceEvents"))
-      if (e.at("ph") == "X" && e.at("cat") != "run") out.push_back(e);
+      if (e.at("ph") == "X" && e.at("cat") != "run" && e.at("cat") != "critical") out.push_back(e);
     return out;
   }
 
@@ -189,6 +192,48 @@ TEST_P(TrainingProfile, SummaryFlopsEqualTheCostModelOfThePlan) {
   EXPECT_NE(prof_->summary_table().find("conv2d_backward_weight"), std::string::npos);
 }
 
+TEST_P(TrainingProfile, CriticalPathExplainsEveryRun) {
+  Profile p = prof_->profile();
+  size_t path_steps = 0;
+  for (int r = 0; r < kRuns; ++r) {
+    const RunSchedule rs = run_schedule(p, r);
+    const ScheduleAnalysis a = analyze_schedule(rs.tasks);
+    ASSERT_EQ(rs.tasks.size(), static_cast<size_t>(plan().num_kernels()));
+    EXPECT_NEAR(rs.wall_of(a), p.runs[r].seconds(), 1e-6) << "run " << r;
+    // A chain: each step of the path waits for the one before it, and none has slack.
+    ASSERT_FALSE(a.path.empty());
+    for (size_t k = 0; k < a.path.size(); ++k) {
+      const ScheduleTask& t = rs.tasks[a.path[k]];
+      EXPECT_NEAR(a.times[a.path[k]].slack(), 0, 1e-9);
+      if (k == 0)
+        EXPECT_TRUE(t.deps.empty());
+      else
+        EXPECT_NE(std::find(t.deps.begin(), t.deps.end(), a.path[k - 1]), t.deps.end());
+    }
+    for (const TaskTimes& t : a.times) EXPECT_GE(t.slack(), -1e-9);
+    path_steps += a.path.size();
+  }
+  // The trace marks the same steps and repeats them on the critical path's track.
+  size_t marked = 0, on_track = 0;
+  for (const json& e : trace_.at("traceEvents")) {
+    if (e.at("ph") != "X") continue;
+    if (e.at("cat") == "critical") {
+      ++on_track;
+      EXPECT_EQ(e.at("tid").get<int>(), kCriticalTid);
+    } else if (e.at("cat") != "run") {
+      marked += e.at("args").at("critical_path").get<bool>();
+      EXPECT_GE(e.at("args").at("slack_us").get<double>(), 0);
+    }
+  }
+  EXPECT_EQ(marked, path_steps);
+  EXPECT_EQ(on_track, path_steps);
+  // Replaying with nothing changed gives the median run back, shared machine or not.
+  const double median = p.runs[p.median_run()].seconds();
+  for (double capacity : {1.0, kUnboundedCapacity})
+    EXPECT_NEAR(what_if(p, {{"conv", 1}}, capacity).predicted_wall, median, 1e-6);
+  EXPECT_LT(what_if(p, {{"conv", 4}}, 1).predicted_wall, median);
+}
+
 TEST_P(TrainingProfile, WritesEveryReportFile) {
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() /
@@ -204,7 +249,13 @@ TEST_P(TrainingProfile, WritesEveryReportFile) {
   EXPECT_TRUE(json::accept(plan_json));
   std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
   EXPECT_NE(page.find("stream 0"), std::string::npos);
+  EXPECT_NE(page.find("class=\"step critical\""), std::string::npos);
+  EXPECT_NE(page.find("<h2>Critical path</h2>"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
+  std::ifstream summary(dir / "summary.txt");
+  std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("critical path of run "), std::string::npos);
+  EXPECT_NE(text.find("slack ms"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

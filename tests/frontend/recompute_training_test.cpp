@@ -1,0 +1,65 @@
+// Training the MNIST CNN under a memory budget: the recomputing plan must give the same
+// losses and parameters as the plain plan, bit for bit, on one and two streams.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "frontend/trainer.h"
+#include "models/models.h"
+#include "scheduler/plan.h"
+#include "scheduler/session.h"
+#include "synthetic_data.h"
+#include "test_train_config.h"
+
+using namespace dagrad;
+using dagrad::testing::test_train_config;
+
+namespace {
+
+struct TrainRun {
+  std::vector<float> losses;
+  TensorMap state;
+  size_t peak = 0;
+  size_t recomputed = 0;
+};
+
+TrainRun train(const Dataset& data, int streams, size_t budget) {
+  TrainConfig cfg = test_train_config("mnist-cnn");
+  cfg.compile.num_streams = streams;
+  cfg.compile.memory_budget = budget;
+  std::ostringstream log;
+  Trainer trainer(models::make_model("mnist-cnn"), cfg, log);
+  trainer.train_epoch(data, 0);
+  TrainRun r;
+  r.losses = trainer.step_losses();
+  for (const auto& [name, t] : trainer.state()) r.state[name] = t.clone();
+  const TensorMap batch{{trainer.names().input, Tensor::zeros(Shape{cfg.batch_size, 1, 28, 28})},
+                        {trainer.names().target, Tensor::zeros(Shape{cfg.batch_size}, DType::i64)},
+                        {"lr", Tensor::full(Shape{}, 0.01)}};
+  const scheduler::ExecutionPlan& plan = trainer.train_session().executor_for(batch).plan();
+  r.peak = plan.arena_bytes;
+  r.recomputed = plan.recompute.nodes.size();
+  return r;
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST(RecomputeTraining, MnistCnnMatchesThePlainPlanBitForBit) {
+  MnistDataset data = dagrad::testing::synthetic_digits(96, 5);  // three steps of 32
+  for (int streams : {1, 2}) {
+    SCOPED_TRACE(str_cat(streams, " streams"));
+    TrainRun plain = train(data, streams, 0);
+    TrainRun budgeted = train(data, streams, plain.peak * 6 / 10);
+    EXPECT_GT(budgeted.recomputed, 0u);
+    EXPECT_LT(budgeted.peak, plain.peak);
+    ASSERT_EQ(budgeted.losses.size(), plain.losses.size());
+    for (size_t i = 0; i < plain.losses.size(); ++i)
+      EXPECT_EQ(std::memcmp(&budgeted.losses[i], &plain.losses[i], sizeof(float)), 0) << "step " << i;
+    for (const auto& [name, t] : plain.state) EXPECT_TRUE(bit_equal(budgeted.state.at(name), t)) << name;
+  }
+}
