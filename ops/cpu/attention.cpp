@@ -185,20 +185,7 @@ void scores(const AttentionGeom& g, const T* q, const T* mask, int64_t b, const 
   }
 }
 
-// The input slots of q, k, v (the same for the packed qkv) and of the first input after
-// them.
-struct Slots {
-  size_t q, k, v, next;
-  explicit Slots(const KernelContext& ctx) {
-    const bool packed = ctx.params<AttentionParams>().layout == "NL3HD";
-    q = 0;
-    k = packed ? 0 : 1;
-    v = packed ? 0 : 2;
-    next = packed ? 1 : 3;
-  }
-};
-
-AttentionGeom geom_of(const KernelContext& ctx, const Slots& in, size_t mask_slot) {
+AttentionGeom geom_of(const KernelContext& ctx, const AttentionSlots& in, size_t mask_slot) {
   const Shape* mask = ctx.inputs.size() > mask_slot ? &ctx.inputs[mask_slot].shape() : nullptr;
   return attention_geom(ctx.inputs[in.q].shape(), ctx.inputs[in.k].shape(), ctx.inputs[in.v].shape(), mask,
                         ctx.params<AttentionParams>());
@@ -206,7 +193,7 @@ AttentionGeom geom_of(const KernelContext& ctx, const Slots& in, size_t mask_slo
 
 template <class T>
 void attention_forward(const KernelContext& ctx) {
-  const Slots in(ctx);
+  const AttentionSlots in(ctx.params<AttentionParams>());
   const AttentionGeom g = geom_of(ctx, in, in.next);
   const T* q = ctx.inputs[in.q].data<T>();
   const T* k = ctx.inputs[in.k].data<T>();
@@ -280,7 +267,7 @@ void attention_forward(const KernelContext& ctx) {
 // Inputs after q, k, v: out, lse, dout, then the mask and the cotangent of lse if given.
 template <class T>
 void attention_backward(const KernelContext& ctx) {
-  const Slots in(ctx);
+  const AttentionSlots in(ctx.params<AttentionParams>());
   const bool lse_grad = ctx.params<AttentionParams>().lse_grad;
   const bool has_mask = ctx.inputs.size() == in.next + 4 + (lse_grad ? 1 : 0);
   const AttentionGeom g = geom_of(ctx, in, has_mask ? in.next + 3 : ctx.inputs.size());

@@ -14,19 +14,6 @@ namespace dagrad {
 
 namespace {
 
-GatherGeom geom_of(const Shape& data, int64_t axis, int64_t count) {
-  const int64_t r = static_cast<int64_t>(data.rank());
-  const size_t a = static_cast<size_t>(axis < 0 ? axis + r : axis);
-  GatherGeom g;
-  g.n = data[a];
-  g.count = count;
-  for (size_t i = 0; i < data.rank(); ++i) {
-    if (i < a) g.outer *= data[i];
-    if (i > a) g.inner *= data[i];
-  }
-  return g;
-}
-
 // The index as a row of [0, n), or a ValueError naming it.
 int64_t checked_index(const char* who, int64_t t, int64_t n, int64_t position) {
   const int64_t row = t < 0 ? t + n : t;
@@ -41,7 +28,7 @@ int64_t checked_index(const char* who, int64_t t, int64_t n, int64_t position) {
 void gather_cpu(const KernelContext& ctx) {
   const Tensor& data = ctx.inputs[0];
   const Tensor& indices = ctx.inputs[1];
-  const GatherGeom g = geom_of(data.shape(), ctx.params<GatherParams>().axis, indices.numel());
+  const GatherGeom g = gather_geom(data.shape(), ctx.params<GatherParams>().axis, indices.numel());
   const int64_t* idx = indices.data<int64_t>();
   for (int64_t i = 0; i < g.count; ++i) checked_index("gather", idx[i], g.n, i);
   const size_t row_bytes = static_cast<size_t>(g.inner) * dtype_size(data.dtype());
@@ -61,7 +48,7 @@ void gather_cpu(const KernelContext& ctx) {
 void gather_backward_cpu(const KernelContext& ctx) {
   const Tensor& grad = ctx.inputs[0];
   const Tensor& indices = ctx.inputs[1];
-  const GatherGeom g = geom_of(ctx.outputs[0].shape(), ctx.params<GatherBackwardParams>().axis, indices.numel());
+  const GatherGeom g = gather_geom(ctx.outputs[0].shape(), ctx.params<GatherBackwardParams>().axis, indices.numel());
   const int64_t* idx = indices.data<int64_t>();
   for (int64_t i = 0; i < g.count; ++i) checked_index("gather_backward", idx[i], g.n, i);
   dispatch_floating(grad.dtype(), "gather_backward", [&]<class T>() {

@@ -67,9 +67,8 @@ void one_hot_cuda(const KernelContext& ctx) {
   const OneHotParams& p = ctx.params<OneHotParams>();
   const Tensor& idx = ctx.inputs[0];
   Tensor& out = ctx.outputs[0];
-  const OneHotLayout layout = one_hot_layout(p, out.shape());
-  const int64_t outer = layout.outer, inner = layout.inner;
   auto launch = [&]<class I>() {
+    const auto [outer, inner] = one_hot_layout(p, out.shape());
     switch (out.dtype()) {
       case DType::f32: return launch_one_hot<I, float>(idx.data<I>(), out.data<float>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));
       case DType::f64: return launch_one_hot<I, double>(idx.data<I>(), out.data<double>(), outer, p.depth, inner, p.negative_wraps, handle_of(ctx));

@@ -41,19 +41,6 @@ void layer_norm_backward_cuda(const KernelContext& ctx) {
   });
 }
 
-GatherGeom gather_geom(const Shape& data, int64_t axis, int64_t count) {
-  const int64_t r = static_cast<int64_t>(data.rank());
-  const size_t a = static_cast<size_t>(axis < 0 ? axis + r : axis);
-  GatherGeom g;
-  g.n = data[a];
-  g.count = count;
-  for (size_t i = 0; i < data.rank(); ++i) {
-    if (i < a) g.outer *= data[i];
-    if (i > a) g.inner *= data[i];
-  }
-  return g;
-}
-
 void gather_cuda(const KernelContext& ctx) {
   const Tensor &data = ctx.inputs[0], &indices = ctx.inputs[1];
   const GatherGeom g = gather_geom(data.shape(), ctx.params<GatherParams>().axis, indices.numel());
@@ -79,19 +66,7 @@ void gather_backward_cuda(const KernelContext& ctx) {
   });
 }
 
-// The slots of q, k, v (one packed qkv for NL3HD) and of the first input after them.
-struct Slots {
-  size_t q, k, v, next;
-  explicit Slots(const KernelContext& ctx) {
-    const bool packed = ctx.params<AttentionParams>().layout == "NL3HD";
-    q = 0;
-    k = packed ? 0 : 1;
-    v = packed ? 0 : 2;
-    next = packed ? 1 : 3;
-  }
-};
-
-AttentionGeom attention_geom_of(const KernelContext& ctx, const Slots& in, size_t mask_slot, const char* who) {
+AttentionGeom attention_geom_of(const KernelContext& ctx, const AttentionSlots& in, size_t mask_slot, const char* who) {
   const Shape* mask = ctx.inputs.size() > mask_slot ? &ctx.inputs[mask_slot].shape() : nullptr;
   const AttentionGeom g = attention_geom(ctx.inputs[in.q].shape(), ctx.inputs[in.k].shape(), ctx.inputs[in.v].shape(),
                                          mask, ctx.params<AttentionParams>());
@@ -102,7 +77,7 @@ AttentionGeom attention_geom_of(const KernelContext& ctx, const Slots& in, size_
 }
 
 void attention_cuda(const KernelContext& ctx) {
-  const Slots in(ctx);
+  const AttentionSlots in(ctx.params<AttentionParams>());
   const AttentionGeom g = attention_geom_of(ctx, in, in.next, "scaled_dot_product_attention");
   dispatch_floating(ctx.inputs[0].dtype(), "scaled_dot_product_attention", [&]<class T>() {
     launch_attention<T>(g, ctx.inputs[in.q].data<T>(), ctx.inputs[in.k].data<T>(), ctx.inputs[in.v].data<T>(),
@@ -114,7 +89,7 @@ void attention_cuda(const KernelContext& ctx) {
 // The packed layout's single dqkv is written by all three gradients (at their offsets).
 // Inputs after q, k, v: out, lse, dout, then the mask and the cotangent of lse if given.
 void attention_backward_cuda(const KernelContext& ctx) {
-  const Slots in(ctx);
+  const AttentionSlots in(ctx.params<AttentionParams>());
   const bool lse_grad = ctx.params<AttentionParams>().lse_grad;
   const bool has_mask = ctx.inputs.size() == in.next + 4 + (lse_grad ? 1 : 0);
   const AttentionGeom g =

@@ -77,6 +77,15 @@ struct AttentionGeom {
 };
 
 #ifndef __CUDACC__
+// The kernels' input slots of q, k, v (one packed qkv for NL3HD) and of the first input
+// after them.
+struct AttentionSlots {
+  size_t q = 0, k = 1, v = 2, next = 3;
+  explicit AttentionSlots(const AttentionParams& p) {
+    if (p.layout == "NL3HD") k = v = 0, next = 1;
+  }
+};
+
 // The layout a parameter string names, or -1 (shape inference reports it).
 inline int attention_layout_of(const std::string& s) {
   if (s == "NHLD") return static_cast<int>(AttentionLayout::nhld);

@@ -1,9 +1,13 @@
 // Typed parameters of gather (ONNX Gather, the embedding lookup) and its backward op, and
 // the [outer, axis, inner] view both backends index with. The POD part compiles in device
-// code.
+// code; gather_geom is host-only.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#ifndef __CUDACC__
+#include "runtime/shape.h"
+#endif
 
 namespace dagrad {
 
@@ -34,5 +38,20 @@ struct GatherBackwardParams {
 struct GatherGeom {
   int64_t outer = 1, n = 1, inner = 1, count = 0;
 };
+
+#ifndef __CUDACC__
+inline GatherGeom gather_geom(const Shape& data, int64_t axis, int64_t count) {
+  const int64_t r = static_cast<int64_t>(data.rank());
+  const size_t a = static_cast<size_t>(axis < 0 ? axis + r : axis);
+  GatherGeom g;
+  g.n = data[a];
+  g.count = count;
+  for (size_t i = 0; i < data.rank(); ++i) {
+    if (i < a) g.outer *= data[i];
+    if (i > a) g.inner *= data[i];
+  }
+  return g;
+}
+#endif
 
 }  // namespace dagrad
