@@ -21,16 +21,6 @@
 namespace dagrad::scheduler::testing {
 namespace {
 
-Tensor pseudo_random(const Shape& s, uint64_t seed, double scale) {
-  Tensor t = Tensor::empty(s, DType::f32);
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    t.data<float>()[i] = static_cast<float>(scale * ((x % 2001) / 1000.0 - 1.0));
-  }
-  return t;
-}
-
 struct Net {
   Graph g;
   std::vector<Value> params, outputs;
