@@ -272,6 +272,15 @@ void Graph::remove_control_edges_from(int id) {
     if (std::find(r.begin(), r.end(), t) == r.end()) boost::remove_edge(id, t, impl_->g);
 }
 
+bool Graph::remove_control_edge(int from, int to) {
+  node(from);
+  node(to);
+  const auto& r = impl_->readers[from];
+  if (std::find(r.begin(), r.end(), to) != r.end()) return false;
+  boost::remove_edge(from, to, impl_->g);
+  return true;
+}
+
 void Graph::set_input(int id, int slot, Value v) { set_inputs(id, {{slot, v}}); }
 
 void Graph::set_inputs(int id, const std::vector<std::pair<int, Value>>& changes) {

@@ -125,6 +125,9 @@ class Graph {
   int add_copy(int id, std::string name);
   // Removes the ordering-only edges out of `id` (to nodes that read none of its outputs).
   void remove_control_edges_from(int id);
+  // Removes the ordering-only edge from `from` to `to`; false (and nothing removed) when
+  // `to` reads an output of `from`.
+  bool remove_control_edge(int from, int to);
   // Rewires input `slot` of node `id` to `v`, which has the old input's type or one with
   // which the op infers the same outputs (ShapeError otherwise). May create a cycle,
   // reported by topo_order().

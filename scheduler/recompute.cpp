@@ -10,6 +10,7 @@
 // same run step (dropout's mask is a pure function of seed, step and element index).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -22,6 +23,7 @@ namespace dagrad::scheduler::detail {
 namespace {
 
 constexpr int kNever = -1;
+constexpr int kMaxChain = 4;  // clones in one chain of clones reading clones
 
 // Which ops may run twice, by kind and flags: 0 cheap, 1 only when nothing cheap is
 // left, kNever for effects (in-place writers), communication, sources and losses.
@@ -152,11 +154,30 @@ std::string unused_name(const Graph& g, const std::string& base) {
 struct Change {
   std::vector<int> clones;  // the producer's clone first, then clones of views
   std::vector<std::tuple<int, int, Value>> rewired;  // reader, slot, the value it read
+  std::vector<std::tuple<int, int, int>> moved;      // clone, placed after before, placed after now
 };
 
-Change apply(Graph& g, const ExecutionPlan& p, const Candidate& c) {
+// Where each clone is placed: the node its ordering-only edge comes from.
+using Placement = std::map<int, int>;
+
+// Places `clone` after `pred` when that is earlier than where it is (a new clone reads
+// it sooner), and the clones it reads with it.
+void place_no_later(Graph& g, const ExecutionPlan& p, Placement& placed, int clone, int pred, Change& ch) {
+  auto it = placed.find(clone);
+  if (it == placed.end() || p.node_step[it->second] <= p.node_step[pred]) return;
+  if (!g.remove_control_edge(it->second, clone)) return;
+  g.add_control_edge(pred, clone);
+  ch.moved.emplace_back(clone, it->second, pred);
+  it->second = pred;
+  for (const Value& in : g.node(clone).inputs) place_no_later(g, p, placed, in.node, pred, ch);
+}
+
+Change apply(Graph& g, const ExecutionPlan& p, const Candidate& c, int original, const std::map<int, int>& clone_of,
+             Placement& placed) {
   Change ch;
-  const int clone = g.add_copy(c.value.node, unused_name(g, g.node(c.value.node).name + ".recompute"));
+  // A copy of the original node, which the graph orders right against in-place writers
+  // of what it reads (a copy of a clone would read them after the update).
+  const int clone = g.add_copy(original, unused_name(g, g.node(original).name + ".recompute"));
   ch.clones.push_back(clone);
   // After the peak: after the compute step issued just before the first late reader (an
   // ancestor of no late reader, since the issue order is topological).
@@ -164,7 +185,19 @@ Change apply(Graph& g, const ExecutionPlan& p, const Candidate& c) {
   for (const Read& r : c.late) first = std::min(first, r.step);
   int before = first - 1;
   while (before > 0 && !p.steps[before].is_compute()) --before;
-  g.add_control_edge(p.steps[before].nodes.back(), clone);
+  const int pred = p.steps[before].nodes.back();
+  g.add_control_edge(pred, clone);
+  placed[clone] = pred;
+  // The clone reads values already recomputed rather than holding their originals across
+  // the peak, and has them recomputed in time.
+  const std::vector<Value> inputs = g.node(clone).inputs;
+  for (size_t s = 0; s < inputs.size(); ++s) {
+    int src = inputs[s].node;
+    for (auto it = clone_of.find(src); it != clone_of.end(); it = clone_of.find(src)) src = it->second;
+    if (src == inputs[s].node) continue;
+    g.set_input(clone, static_cast<int>(s), Value{&g, src, inputs[s].index});
+    place_no_later(g, p, placed, src, pred, ch);
+  }
 
   std::map<int, int> view_clone;
   for (const Read& r : c.late) {
@@ -187,9 +220,16 @@ Change apply(Graph& g, const ExecutionPlan& p, const Candidate& c) {
   return ch;
 }
 
-void undo(Graph& g, const Change& ch) {
+void undo(Graph& g, const Change& ch, Placement& placed) {
   for (auto it = ch.rewired.rbegin(); it != ch.rewired.rend(); ++it)
     g.set_input(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it));
+  for (auto it = ch.moved.rbegin(); it != ch.moved.rend(); ++it) {
+    const auto& [clone, before, now] = *it;
+    g.remove_control_edge(now, clone);
+    g.add_control_edge(before, clone);
+    placed[clone] = before;
+  }
+  placed.erase(ch.clones.front());
   // An orphaned clone must not stay needed by the in-place writers it was ordered before.
   g.remove_control_edges_from(ch.clones.front());
 }
@@ -204,29 +244,62 @@ ExecutionPlan recompute_to_budget(Graph& g, std::span<const Value> outputs, cons
     while (origin.size() < g.num_nodes()) origin.push_back(static_cast<int>(origin.size()));
     return std::span<const int>(origin);
   };
+  std::map<int, int> clone_of;  // node -> its newest kept clone
+  Placement placed;
   Score best = score(plan);
   // Every trial appends nodes, so the search is bounded.
   int trials_left = 64 + 4 * static_cast<int>(g.num_nodes());
+
+  // Tries `c`; while the peak does not come down, also recomputes a value the newest clone
+  // reads (a chain of clones reading clones: dropping an activation often pays only once
+  // the value it is computed from is dropped too). Keeps the first chain that lowers the
+  // score, otherwise undoes all of it.
+  auto try_chain = [&](Candidate c) {
+    std::vector<std::pair<int, Change>> chain;  // the node cloned, the change
+    std::optional<ExecutionPlan> next;
+    const ExecutionPlan* at = &plan;
+    for (int depth = 0; depth < kMaxChain && trials_left-- > 0; ++depth) {
+      chain.emplace_back(c.value.node, apply(g, *at, c, program_id()[c.value.node], clone_of, placed));
+      const int clone = chain.back().second.clones.front();
+      program_id();
+      origin[clone] = origin[c.value.node];
+      try {
+        next = compile_plan(g, outputs, opt, program_id());
+      } catch (const GraphError&) {
+          break;  // the clone would have to run both before an in-place update and after it
+      }
+      if (score(*next) < best) {
+        best = score(*next);
+        plan = std::move(*next);
+        for (const auto& [node, change] : chain) clone_of[node] = change.clones.front();
+        return true;
+      }
+      // Extend by the cheapest value the newest clone is computed from (a few steps up).
+      std::set<int> upstream{clone};
+      for (int hop = 0; hop < kMaxChain; ++hop)
+        for (int n : std::vector<int>(upstream.begin(), upstream.end()))
+          for (const Value& in : g.node(n).inputs) upstream.insert(in.node);
+      std::vector<Candidate> more = candidates(g, *next, find_peak(*next).step);
+      auto it = std::find_if(more.begin(), more.end(), [&](const Candidate& m) {
+        return m.value.node != clone && upstream.contains(m.value.node);
+      });
+      if (it == more.end()) break;
+      c = std::move(*it);
+      at = &*next;
+    }
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) undo(g, it->second, placed);
+    return false;
+  };
+
   bool improved = true;
   while (improved && plan.arena_bytes > opt.memory_budget && trials_left > 0) {
     improved = false;
-    for (const Candidate& c : candidates(g, plan, find_peak(plan).step)) {
-      if (trials_left-- <= 0) break;
-      Change ch = apply(g, plan, c);
-      program_id();
-      origin[ch.clones.front()] = origin[c.value.node];
-      try {
-        ExecutionPlan next = compile_plan(g, outputs, opt, program_id());
-        if (score(next) < best) {
-          best = score(next);
-          plan = std::move(next);
-          improved = true;
-          break;
-        }
-      } catch (const GraphError&) {
-        // the clone would have to run both before an in-place update and after it
+    for (Candidate& c : candidates(g, plan, find_peak(plan).step)) {
+      if (trials_left <= 0) break;
+      if (try_chain(std::move(c))) {
+        improved = true;
+        break;
       }
-      undo(g, ch);
     }
   }
   // The graph has grown since the best plan was compiled (rejected clones, pruned now):
