@@ -2,7 +2,9 @@
 // are live; a value computed before it and read again after it is held across it only
 // for those later readers. Such a value is dropped by cloning its producer (an ordinary
 // node, reading the same inputs) for the readers after the peak, the clone ordered after
-// the step just before the first of them. Cheapest recompute per byte first (FLOPs from
+// the step just before the first of them; a clone reads the clones of its inputs where
+// they exist, and a change that does not lower the peak alone is extended upstream (a
+// chain of clones). Cheapest recompute per byte first (FLOPs from
 // the cost model); GEMM and convolution outputs only when no cheaper value is left. Each
 // change is kept only when the re-planned peak improves, otherwise undone (the readers
 // rewired back; the orphaned clone is pruned), so the loop ends with the smallest peak.
@@ -259,14 +261,15 @@ ExecutionPlan recompute_to_budget(Graph& g, std::span<const Value> outputs, cons
     std::optional<ExecutionPlan> next;
     const ExecutionPlan* at = &plan;
     for (int depth = 0; depth < kMaxChain && trials_left-- > 0; ++depth) {
-      chain.emplace_back(c.value.node, apply(g, *at, c, program_id()[c.value.node], clone_of, placed));
+      const int original = program_id()[c.value.node];
+      chain.emplace_back(c.value.node, apply(g, *at, c, original, clone_of, placed));
       const int clone = chain.back().second.clones.front();
       program_id();
-      origin[clone] = origin[c.value.node];
+      origin[clone] = original;
       try {
         next = compile_plan(g, outputs, opt, program_id());
       } catch (const GraphError&) {
-          break;  // the clone would have to run both before an in-place update and after it
+        break;  // the clone would have to run both before an in-place update and after it
       }
       if (score(*next) < best) {
         best = score(*next);
