@@ -5,26 +5,19 @@
 // kernels, which call `dagrad::<kName><T>{params...}(a, b)`. A functor's scalar members
 // are the double fields of its op's parameter struct, in order.
 //
-// So this header must stay self-contained: no project includes, host headers only
-// outside NVRTC, and math only through the dagrad::math helpers below, which map to
+// So this header must stay self-contained: no project include but runtime/hostdev.h
+// (whose text NVRTC is given first), host headers only outside NVRTC, and math only through the dagrad::math helpers below, which map to
 // std:: on the host and to the CUDA math library (expf / exp) on the device.
 #pragma once
 
 #ifndef __CUDACC_RTC__
 #include <cmath>
+
+#include "runtime/hostdev.h"  // NVRTC is given its text first
 #endif
 #if !defined(__CUDACC__)
 #include <bit>
 #include <cstdint>
-#endif
-
-// Same definition as runtime/hostdev.h (which this header must not include).
-#ifndef DAGRAD_HD
-#if defined(__CUDACC__)
-#define DAGRAD_HD __host__ __device__ __forceinline__
-#else
-#define DAGRAD_HD inline
-#endif
 #endif
 
 namespace dagrad {
@@ -124,25 +117,26 @@ inline float erf_rational(float x) {
 }  // namespace detail
 #endif
 
-// erf; float on the host as detail::erf_rational (vectorisable).
+// As DAGRAD_MATH_UNARY, with float on the host computed by `host_float` instead, a
+// form the host compiler vectorises.
 #if defined(__CUDACC__)
-DAGRAD_HD float erf(float x) { return ::erff(x); }
-DAGRAD_HD double erf(double x) { return ::erf(x); }
+#define DAGRAD_MATH_UNARY_HOST_FLOAT(name, cname, host_float) \
+  DAGRAD_HD float name(float x) { return ::cname##f(x); }     \
+  DAGRAD_HD double name(double x) { return ::cname(x); }
 #else
-DAGRAD_HD float erf(float x) { return detail::erf_rational(x); }
-DAGRAD_HD double erf(double x) { return std::erf(x); }
+#define DAGRAD_MATH_UNARY_HOST_FLOAT(name, cname, host_float) \
+  DAGRAD_HD float name(float x) { return host_float(x); }     \
+  DAGRAD_HD double name(double x) { return std::cname(x); }
 #endif
+
+// erf; float on the host as detail::erf_rational.
+DAGRAD_MATH_UNARY_HOST_FLOAT(erf, erf, detail::erf_rational)
 
 // e^x for the ops whose loops must vectorise (GELU's gradient, attention): float on the
 // host as detail::exp_poly, otherwise as exp. (exp itself stays std::exp, so the
 // existing models' results do not move by an ulp.)
-#if defined(__CUDACC__)
-DAGRAD_HD float vexp(float x) { return ::expf(x); }
-DAGRAD_HD double vexp(double x) { return ::exp(x); }
-#else
-DAGRAD_HD float vexp(float x) { return detail::exp_poly(x); }
-DAGRAD_HD double vexp(double x) { return std::exp(x); }
-#endif
+DAGRAD_MATH_UNARY_HOST_FLOAT(vexp, exp, detail::exp_poly)
+#undef DAGRAD_MATH_UNARY_HOST_FLOAT
 
 constexpr double kSqrtHalf = 0.70710678118654752440;    // 1/sqrt(2)
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2*pi)

@@ -108,68 +108,50 @@ template <> constexpr DType dtype_of<uint64_t>() { return DType::u64; }
 
 std::ostream& operator<<(std::ostream& os, DType t);
 
+namespace dtype_detail {
+// The one dispatch loop behind dispatch_*: fn.template operator()<T>() for the T among
+// Ts whose dtype is t; otherwise `throw miss()`. Each dispatch_* below only names its
+// types and its error.
+template <class T, class... Rest, class Fn, class Miss>
+decltype(auto) dispatch_among(DType t, Fn& fn, const Miss& miss) {
+  if (t == dtype_of<T>()) return fn.template operator()<T>();
+  if constexpr (sizeof...(Rest) > 0)
+    return dispatch_among<Rest...>(t, fn, miss);
+  else
+    throw miss();
+}
+}  // namespace dtype_detail
+
 // Calls fn.template operator()<T>() with T = float or double; anything else is a TypeError
 // naming `who`. Kernels use it to instantiate once per floating type.
 template <class Fn>
 decltype(auto) dispatch_floating(DType t, std::string_view who, Fn&& fn) {
-  switch (t) {
-    case DType::f32: return fn.template operator()<float>();
-    case DType::f64: return fn.template operator()<double>();
-    default:
-      throw TypeError(str_cat("[", who, "] expects float32 or float64, got ", dtype_name(t)));
-  }
+  return dtype_detail::dispatch_among<float, double>(t, fn, [&] {
+    return TypeError(str_cat("[", who, "] expects float32 or float64, got ", dtype_name(t)));
+  });
 }
 
 // Same for every floating type: float, double, bfloat16, float16.
 template <class Fn>
 decltype(auto) dispatch_float(DType t, std::string_view who, Fn&& fn) {
-  switch (t) {
-    case DType::f32: return fn.template operator()<float>();
-    case DType::f64: return fn.template operator()<double>();
-    case DType::bf16: return fn.template operator()<bfloat16>();
-    case DType::f16: return fn.template operator()<float16>();
-    default:
-      throw TypeError(str_cat("[", who, "] expects a floating-point dtype, got ", dtype_name(t)));
-  }
+  return dtype_detail::dispatch_among<float, double, bfloat16, float16>(t, fn, [&] {
+    return TypeError(str_cat("[", who, "] expects a floating-point dtype, got ", dtype_name(t)));
+  });
 }
 
 // Same for bool and the integer types.
 template <class Fn>
 decltype(auto) dispatch_integral(DType t, std::string_view who, Fn&& fn) {
-  switch (t) {
-    case DType::boolean: return fn.template operator()<bool>();
-    case DType::i8: return fn.template operator()<int8_t>();
-    case DType::i16: return fn.template operator()<int16_t>();
-    case DType::i32: return fn.template operator()<int32_t>();
-    case DType::i64: return fn.template operator()<int64_t>();
-    case DType::u8: return fn.template operator()<uint8_t>();
-    case DType::u16: return fn.template operator()<uint16_t>();
-    case DType::u32: return fn.template operator()<uint32_t>();
-    case DType::u64: return fn.template operator()<uint64_t>();
-    default:
-      throw TypeError(str_cat("[", who, "] expects bool or an integer dtype, got ", dtype_name(t)));
-  }
+  return dtype_detail::dispatch_among<bool, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>(
+      t, fn, [&] { return TypeError(str_cat("[", who, "] expects bool or an integer dtype, got ", dtype_name(t))); });
 }
 
 // Same for every dtype.
 template <class Fn>
 decltype(auto) dispatch_all(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::f32: return fn.template operator()<float>();
-    case DType::f64: return fn.template operator()<double>();
-    case DType::bf16: return fn.template operator()<bfloat16>();
-    case DType::f16: return fn.template operator()<float16>();
-    case DType::boolean: return fn.template operator()<bool>();
-    case DType::i8: return fn.template operator()<int8_t>();
-    case DType::i16: return fn.template operator()<int16_t>();
-    case DType::i32: return fn.template operator()<int32_t>();
-    case DType::i64: return fn.template operator()<int64_t>();
-    case DType::u8: return fn.template operator()<uint8_t>();
-    case DType::u16: return fn.template operator()<uint16_t>();
-    case DType::u32: return fn.template operator()<uint32_t>();
-    case DType::u64: return fn.template operator()<uint64_t>();
-  }
-  throw InternalError("bad dtype");
+  return dtype_detail::dispatch_among<float, double, bfloat16, float16, bool, int8_t, int16_t, int32_t, int64_t,
+                                      uint8_t, uint16_t, uint32_t, uint64_t>(t, fn,
+                                                                            [] { return InternalError("bad dtype"); });
 }
 
 }  // namespace dagrad

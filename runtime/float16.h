@@ -7,19 +7,14 @@
 //
 // Host and device, and self-contained like ops/elementwise_math.h: the CUDA backend
 // passes this text to NVRTC in front of the generated elementwise kernels, so it uses
-// no project header and only built-in integer types.
+// only built-in integer types and no project header but runtime/hostdev.h (whose text
+// NVRTC is given first).
 #pragma once
 
 #ifndef __CUDACC_RTC__
 #include <cstring>
-#endif
 
-#ifndef DAGRAD_HD
-#if defined(__CUDACC__)
-#define DAGRAD_HD __host__ __device__ __forceinline__
-#else
-#define DAGRAD_HD inline
-#endif
+#include "runtime/hostdev.h"
 #endif
 
 namespace dagrad {
@@ -29,35 +24,23 @@ typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-DAGRAD_HD u32 float_bits(float f) {
+// The bit patterns of float and double: the device's intrinsics, the host's memcpy.
 #if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
+DAGRAD_HD u32 float_bits(float f) { return __float_as_uint(f); }
+DAGRAD_HD float bits_float(u32 u) { return __uint_as_float(u); }
+DAGRAD_HD u64 double_bits(double d) { return static_cast<u64>(__double_as_longlong(d)); }
 #else
-  u32 u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
+template <class To, class From>
+inline To copy_bits(From v) {
+  static_assert(sizeof(To) == sizeof(From));
+  To t;
+  std::memcpy(&t, &v, sizeof t);
+  return t;
 }
-
-DAGRAD_HD float bits_float(u32 u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
+DAGRAD_HD u32 float_bits(float f) { return copy_bits<u32>(f); }
+DAGRAD_HD float bits_float(u32 u) { return copy_bits<float>(u); }
+DAGRAD_HD u64 double_bits(double d) { return copy_bits<u64>(d); }
 #endif
-}
-
-DAGRAD_HD u64 double_bits(double d) {
-#if defined(__CUDA_ARCH__)
-  return static_cast<u64>(__double_as_longlong(d));
-#else
-  u64 u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-#endif
-}
 
 // `x` rounded to a binary format with `man` mantissa and `exp` exponent bits (man <= 23),
 // as its bit pattern: every case of the rounding, in one place.
@@ -123,33 +106,37 @@ DAGRAD_HD float f16_bits_to_float(unsigned short h) {
 DAGRAD_HD unsigned short float_to_f16_bits(float f) { return f16_detail::narrow_double(static_cast<double>(f), 10, 5); }
 DAGRAD_HD unsigned short double_to_f16_bits(double d) { return f16_detail::narrow_double(d, 10, 5); }
 
-// Storage types: the bit pattern, converted explicitly (never by arithmetic on it).
-struct bfloat16 {
-  unsigned short bits;
-  bfloat16() = default;
-  DAGRAD_HD explicit bfloat16(float f) : bits(float_to_bf16_bits(f)) {}
-  DAGRAD_HD explicit bfloat16(double d) : bits(double_to_bf16_bits(d)) {}
-  DAGRAD_HD static bfloat16 from_bits(unsigned short b) {
-    bfloat16 h;
-    h.bits = b;
-    return h;
-  }
-  DAGRAD_HD explicit operator float() const { return bf16_bits_to_float(bits); }
-  DAGRAD_HD explicit operator double() const { return static_cast<double>(bf16_bits_to_float(bits)); }
+namespace f16_detail {
+// What tells bfloat16 and float16 apart: their conversions.
+struct bf16_format {
+  static DAGRAD_HD float widen(u16 h) { return bf16_bits_to_float(h); }
+  static DAGRAD_HD u16 narrow(float f) { return float_to_bf16_bits(f); }
+  static DAGRAD_HD u16 narrow(double d) { return double_to_bf16_bits(d); }
+};
+struct f16_format {
+  static DAGRAD_HD float widen(u16 h) { return f16_bits_to_float(h); }
+  static DAGRAD_HD u16 narrow(float f) { return float_to_f16_bits(f); }
+  static DAGRAD_HD u16 narrow(double d) { return double_to_f16_bits(d); }
 };
 
-struct float16 {
+// A storage type: the bit pattern, converted explicitly (never by arithmetic on it).
+template <class Format>
+struct half_float {
   unsigned short bits;
-  float16() = default;
-  DAGRAD_HD explicit float16(float f) : bits(float_to_f16_bits(f)) {}
-  DAGRAD_HD explicit float16(double d) : bits(double_to_f16_bits(d)) {}
-  DAGRAD_HD static float16 from_bits(unsigned short b) {
-    float16 h;
+  half_float() = default;
+  DAGRAD_HD explicit half_float(float f) : bits(Format::narrow(f)) {}
+  DAGRAD_HD explicit half_float(double d) : bits(Format::narrow(d)) {}
+  DAGRAD_HD static half_float from_bits(unsigned short b) {
+    half_float h;
     h.bits = b;
     return h;
   }
-  DAGRAD_HD explicit operator float() const { return f16_bits_to_float(bits); }
-  DAGRAD_HD explicit operator double() const { return static_cast<double>(f16_bits_to_float(bits)); }
+  DAGRAD_HD explicit operator float() const { return Format::widen(bits); }
+  DAGRAD_HD explicit operator double() const { return static_cast<double>(Format::widen(bits)); }
 };
+}  // namespace f16_detail
+
+using bfloat16 = f16_detail::half_float<f16_detail::bf16_format>;
+using float16 = f16_detail::half_float<f16_detail::f16_format>;
 
 }  // namespace dagrad

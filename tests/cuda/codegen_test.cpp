@@ -76,7 +76,7 @@ TEST(CudaCodegen, PreludeIsElementwiseMathVerbatim) {
 // calls it: dagrad::<Functor><T>{params...}(args...).
 TEST(CudaCodegen, EveryElementwiseFunctorCompilesWithNvrtc) {
   std::ostringstream os;
-  os << cuda::elementwise_math_source() << "\n";
+  os << cuda::hostdev_source() << "\n" << cuda::elementwise_math_source() << "\n";
   int k = 0;
   for (const OpDef* d : OpRegistry::instance().all()) {
     if (!d->elementwise) continue;
