@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 
+#include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_f32.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/transpose.h"
@@ -27,12 +28,9 @@ namespace {
 
 namespace ge = gemm_engine;
 using ge::Slot;
-
-constexpr int64_t kWeightGradGroup = 8;  // images per weight-gradient partial sum (fixed order)
+using namespace conv_direct;
 
 inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
-
-int64_t floats_for_ints(int64_t n) { return ge::round_up(n, 16); }  // keeps what follows 64-byte aligned
 
 bool offsets_fit(int64_t words) { return words < INT32_MAX / 2; }
 
@@ -79,55 +77,15 @@ void pad_image_pairs(const uint16_t* src, int64_t ch, int64_t h, int64_t w, int6
   std::fill(dst + pairs * hp * wp, dst + pairs * hp * wp + slack, 0u);
 }
 
-// dst[c, hp, wp] = src[c, h, w] at (top, left), zeros around, then `slack` zeros.
-void pad_image(const uint16_t* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp,
-               int64_t wp, int64_t slack, uint16_t* dst) {
-  for (int64_t c = 0; c < ch; ++c)
-    for (int64_t r = 0; r < hp; ++r) {
-      uint16_t* d = dst + (c * hp + r) * wp;
-      const int64_t sr = r - top;
-      if (sr < 0 || sr >= h) {
-        std::fill(d, d + wp, uint16_t{0});
-        continue;
-      }
-      std::fill(d, d + left, uint16_t{0});
-      std::memcpy(d + left, src + (c * h + sr) * w, static_cast<size_t>(w) * sizeof(uint16_t));
-      std::fill(d + left + w, d + wp, uint16_t{0});
-    }
-  std::fill(dst + ch * hp * wp, dst + ch * hp * wp + slack, uint16_t{0});
-}
-
-// off[(cp,i,j)] = cp*plane + i*dh*row + j*dw: the pair plane of channel pair cp, shifted.
-void tap_offsets(int64_t planes, int64_t kh, int64_t kw, int64_t plane, int64_t row, int64_t dh, int64_t dw,
-                 int32_t* off) {
-  for (int64_t c = 0; c < planes; ++c)
-    for (int64_t i = 0; i < kh; ++i)
-      for (int64_t j = 0; j < kw; ++j) *off++ = static_cast<int32_t>(c * plane + i * dh * row + j * dw);
-}
-
-void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
-  for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
-}
-
 // C[m, n] = A·B (+ bias[row]) with A in whole-K panels of kp pairs (panel at apk + i0*kp)
 // and B(p, q) = b[koff[p] + q].
 void gemm_direct_b(int64_t m, int64_t n, int64_t kp, const uint32_t* apk, const uint32_t* b, const int32_t* koff,
                    float* c, int64_t ldc, const float* bias) {
   const int64_t kc_max = ge::ceil_div(kp, ge::ceil_div(kp, kMaxKcPairs));
-  for (int64_t j0 = 0; j0 < n;) {
-    const int w = panel_width(n - j0);
-    const int nr = static_cast<int>(std::min<int64_t>(w, n - j0));
-    for (int64_t k0 = 0; k0 < kp; k0 += kc_max) {
-      const int64_t kc = std::min(kc_max, kp - k0);
-      for (int64_t i0 = 0; i0 < m; i0 += kMr) {
-        const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
-        micro_kernel_direct_b(w, kc, apk + i0 * kp + k0 * kMr, b + j0, koff + k0, c + i0 * ldc + j0, ldc, mr, nr,
-                              k0 > 0, k0 == 0 && bias ? bias + i0 : nullptr);
-      }
-    }
-    j0 += w;
-  }
+  for_each_tile<kMr, panel_width>(m, n, kp, kc_max, [&](const Tile& t) {
+    micro_kernel_direct_b(t.w, t.kc, apk + t.i0 * kp + t.k0 * kMr, b + t.j0, koff + t.k0, c + t.i0 * ldc + t.j0, ldc,
+                          t.mr, t.nr, t.k0 > 0, t.k0 == 0 && bias ? bias + t.i0 : nullptr);
+  });
 }
 
 // Panels of kMr rows of M[row, (pair, i, j)] = (src(row, 2·pair, i, j), src(row, 2·pair+1, i, j)),
@@ -158,25 +116,18 @@ void forward_direct(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
                     const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, pairs = ge::ceil_div(g.c, 2);
   const int64_t kp = pairs * g.kh * g.kw, image = pairs * hp * wp, slack = g.dw * (g.kw - 1) + kNr;
-  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(kp) + ge::round_up(g.o, kMr) * kp);
-  int32_t* koff = reinterpret_cast<int32_t*>(shared);
-  uint32_t* wpk = reinterpret_cast<uint32_t*>(shared + floats_for_ints(kp));
-  tap_offsets(pairs, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, koff);
+  const DirectA a = direct_a_scratch<kMr>(g.o, kp);
+  uint32_t* wpk = reinterpret_cast<uint32_t*>(a.panels);
+  tap_offsets(pairs, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, a.koff);
   pack_pair_panels(g.o, g.c, g.kh, g.kw,
                    [&](int64_t o, int64_t c, int64_t i, int64_t j) { return w[((o * g.c + c) * g.kh + i) * g.kw + j]; },
                    wpk);
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    ge::Scratch& s = ge::thread_scratch();
-    uint32_t* img = reinterpret_cast<uint32_t*>(s.get(Slot::image, image + slack));
-    float* yq = s.get(Slot::output, g.o * nq);
-    for (int64_t n = lo; n < hi; ++n) {
-      pad_image_pairs(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-      gemm_direct_b(g.o, nq, kp, wpk, img, koff, yq, nq, bias);
-      for (int64_t o = 0; o < g.o; ++o)
-        compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
-      if (epilogue) epilogue->run(n * g.o * g.out_pixels(), (n + 1) * g.o * g.out_pixels());
-    }
-  });
+  direct_by_image<uint32_t>(
+      g.n, image + slack, {g.o, g.oh, wp, g.ow, y}, epilogue,
+      [&](int64_t n, uint32_t* img) {
+        pad_image_pairs(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      },
+      [&](const uint32_t* img, float* yq) { gemm_direct_b(g.o, nq, kp, wpk, img, a.koff, yq, nq, bias); });
 }
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], in pairs of o.
@@ -184,25 +135,20 @@ void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w,
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, pairs = ge::ceil_div(g.o, 2);
   const int64_t kp = pairs * g.kh * g.kw, image = pairs * hq * wq, slack = g.dw * (g.kw - 1) + kNr;
-  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(kp) + ge::round_up(g.c, kMr) * kp);
-  int32_t* koff = reinterpret_cast<int32_t*>(shared);
-  uint32_t* wfk = reinterpret_cast<uint32_t*>(shared + floats_for_ints(kp));
-  tap_offsets(pairs, g.kh, g.kw, hq * wq, wq, g.dh, g.dw, koff);
+  const DirectA a = direct_a_scratch<kMr>(g.c, kp);
+  uint32_t* wfk = reinterpret_cast<uint32_t*>(a.panels);
+  tap_offsets(pairs, g.kh, g.kw, hq * wq, wq, g.dh, g.dw, a.koff);
   pack_pair_panels(g.c, g.o, g.kh, g.kw,
                    [&](int64_t c, int64_t o, int64_t i, int64_t j) {
                      return w[((o * g.c + c) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j];
                    },
                    wfk);
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    ge::Scratch& s = ge::thread_scratch();
-    uint32_t* img = reinterpret_cast<uint32_t*>(s.get(Slot::image, image + slack));
-    float* dxq = s.get(Slot::output, g.c * nq);
-    for (int64_t n = lo; n < hi; ++n) {
-      pad_image_pairs(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
-      gemm_direct_b(g.c, nq, kp, wfk, img, koff, dxq, nq, nullptr);
-      for (int64_t c = 0; c < g.c; ++c) compact_rows(dxq + c * nq, g.h, wq, g.w, dx + (n * g.c + c) * g.in_pixels());
-    }
-  });
+  direct_by_image<uint32_t>(
+      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, nullptr,
+      [&](int64_t n, uint32_t* img) {
+        pad_image_pairs(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
+      },
+      [&](const uint32_t* img, float* dxq) { gemm_direct_b(g.c, nq, kp, wfk, img, a.koff, dxq, nq, nullptr); });
 }
 
 // dy_n[O, OH, OW] as B panels of the weight gradient in pixel pairs: panel j0 (width w)
@@ -232,50 +178,25 @@ void pack_dy_pairs(const ConvGeom& g, const uint16_t* dy_n, int64_t wp, int64_t 
 void weight_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, kp = ge::ceil_div(nq, 2);
   const int64_t taps = g.patch(), image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + 2 * kNr;
-  const int64_t wsize = taps * g.o, groups = ge::ceil_div(g.n, kWeightGradGroup);
   const int64_t kc_max = ge::ceil_div(kp, ge::ceil_div(kp, kMaxKcPairs));
-  ge::Scratch& caller = ge::thread_scratch();
-  int32_t* toff = reinterpret_cast<int32_t*>(caller.get(Slot::shared, floats_for_ints(taps)));
-  float* partials = caller.get(Slot::partials, groups * wsize);  // dWᵀ[CKK, O] per group
+  int32_t* toff = reinterpret_cast<int32_t*>(ge::thread_scratch().get(Slot::shared, floats_for_ints(taps)));
   tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, toff);
-  parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+  weight_grad_by_groups(g, taps, dw, [&] {
     ge::Scratch& s = ge::thread_scratch();
     // bfloat16 halves in a float slot: image + slack halves.
     uint16_t* img = reinterpret_cast<uint16_t*>(s.get(Slot::image, ge::ceil_div(image + slack, 2) + 16));
     uint32_t* bt = reinterpret_cast<uint32_t*>(s.get(Slot::pack_b, kp * ge::round_up(g.o, kLanes)));
     uint16_t* rows = reinterpret_cast<uint16_t*>(s.get(Slot::pack_a, kp * kNr));
-    for (int64_t grp = lo; grp < hi; ++grp) {
-      float* acc = partials + grp * wsize;
-      const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
-      for (int64_t n = first; n < last; ++n) {
-        pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-        pack_dy_pairs(g, dy + n * g.o * g.out_pixels(), wp, kp, bt, rows);
-        for (int64_t j0 = 0; j0 < g.o;) {
-          const int w = panel_width(g.o - j0);
-          const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
-          for (int64_t k0 = 0; k0 < kp; k0 += kc_max) {
-            const int64_t kc = std::min(kc_max, kp - k0);
-            for (int64_t t0 = 0; t0 < taps; t0 += kMr) {
-              const int mr = static_cast<int>(std::min<int64_t>(kMr, taps - t0));
-              const uint16_t* rows[kMr];
-              for (int r = 0; r < kMr; ++r) rows[r] = img + toff[t0 + std::min(r, mr - 1)] + 2 * k0;
-              micro_kernel_direct_a(w, kc, rows, bt + j0 * kp + k0 * w, acc + t0 * g.o + j0, g.o, mr, nr,
-                                    n > first || k0 > 0);
-            }
-          }
-          j0 += w;
-        }
-      }
-    }
-  });
-  // dw[o, t] = Σ_groups dWᵀ_g[t, o], in group order.
-  parallel_for(0, g.o, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t o = lo; o < hi; ++o)
-      for (int64_t t = 0; t < taps; ++t) {
-        float v = partials[t * g.o + o];
-        for (int64_t grp = 1; grp < groups; ++grp) v += partials[grp * wsize + t * g.o + o];
-        dw[o * taps + t] = v;
-      }
+    return [&, img, bt, rows](int64_t n, float* acc, bool accumulate) {  // dWᵀ[taps, O] += A[taps, kp] · dyᵀ
+      pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      pack_dy_pairs(g, dy + n * g.o * g.out_pixels(), wp, kp, bt, rows);
+      for_each_tile<kMr, panel_width>(taps, g.o, kp, kc_max, [&](const Tile& t) {
+        const uint16_t* a_rows[kMr];
+        for (int r = 0; r < kMr; ++r) a_rows[r] = img + toff[t.i0 + std::min(r, t.mr - 1)] + 2 * t.k0;
+        micro_kernel_direct_a(t.w, t.kc, a_rows, bt + t.j0 * kp + t.k0 * t.w, acc + t.i0 * g.o + t.j0, g.o, t.mr, t.nr,
+                              accumulate || t.k0 > 0);
+      });
+    };
   });
 }
 

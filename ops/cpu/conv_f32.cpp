@@ -21,6 +21,7 @@
 #include <climits>
 #include <cstring>
 
+#include "ops/cpu/conv_direct.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
 #include "ops/cpu/transpose.h"
@@ -33,66 +34,20 @@ namespace {
 namespace ge = gemm_engine;
 using ge::Slot;
 
-// Images per weight-gradient partial sum: fixed, so the summation order is too.
-constexpr int64_t kWeightGradGroup = 8;
+using namespace conv_direct;
 
 // ---- direct (stride 1) ----
-
-// dst[c, hp, wp] = src[c, h, w] placed at (top, left), zeros around, then `slack` zeros.
-void pad_image(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp, int64_t wp,
-               int64_t slack, float* dst) {
-  if (top == 0 && left == 0 && hp == h && wp == w) {
-    std::memcpy(dst, src, static_cast<size_t>(ch * h * w) * sizeof(float));
-  } else {
-    for (int64_t c = 0; c < ch; ++c)
-      for (int64_t r = 0; r < hp; ++r) {
-        float* d = dst + (c * hp + r) * wp;
-        const int64_t sr = r - top;
-        if (sr < 0 || sr >= h) {
-          std::fill(d, d + wp, 0.f);
-          continue;
-        }
-        std::fill(d, d + left, 0.f);
-        std::memcpy(d + left, src + (c * h + sr) * w, static_cast<size_t>(w) * sizeof(float));
-        std::fill(d + left + w, d + wp, 0.f);
-      }
-  }
-  std::fill(dst + ch * hp * wp, dst + ch * hp * wp + slack, 0.f);
-}
-
-// dst[r, 0..cols) = src[r, 0..cols) for rows of length `stride` in src: drops the wrapped
-// columns of a flattened result.
-void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
-}
-
-// off[(c,i,j)] = c*plane + i*dh*row + j*dw for c < ch, i < kh, j < kw.
-void tap_offsets(int64_t ch, int64_t kh, int64_t kw, int64_t plane, int64_t row, int64_t dh, int64_t dw, int32_t* off) {
-  for (int64_t c = 0; c < ch; ++c)
-    for (int64_t i = 0; i < kh; ++i)
-      for (int64_t j = 0; j < kw; ++j) *off++ = static_cast<int32_t>(c * plane + i * dh * row + j * dw);
-}
-
-int64_t floats_for_ints(int64_t n) { return ge::round_up(n, 16); }  // keeps what follows 64-byte aligned
 
 // C[m, n] (row stride ldc) = A·B (+ bias[row]) with A in whole-K panels (panel p at
 // apk + p*kMr*k) and B(k, q) = b[koff[k] + q].
 void gemm_direct_b(int64_t m, int64_t n, int64_t k, const float* apk, const float* b, const int32_t* koff, float* c,
                    int64_t ldc, const float* bias) {
   const int64_t kc_max = ge::ceil_div(k, ge::ceil_div(k, ge::kMaxKc));
-  for (int64_t j0 = 0; j0 < n;) {
-    const int w = ge::panel_width(n - j0);
-    const int nr = static_cast<int>(std::min<int64_t>(w, n - j0));
-    for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
-      const int64_t kc = std::min(kc_max, k - k0);
-      for (int64_t i0 = 0; i0 < m; i0 += ge::kMr) {
-        const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, m - i0));
-        ge::micro_kernel_direct_b(w, kc, apk + i0 * k + k0 * ge::kMr, b + j0, koff + k0, c + i0 * ldc + j0, ldc, mr, nr,
-                                  k0 > 0, k0 == 0 && bias ? bias + i0 : nullptr);
-      }
-    }
-    j0 += w;
-  }
+  for_each_tile<ge::kMr, ge::panel_width>(m, n, k, kc_max, [&](const Tile& t) {
+    ge::micro_kernel_direct_b(t.w, t.kc, apk + t.i0 * k + t.k0 * ge::kMr, b + t.j0, koff + t.k0,
+                              c + t.i0 * ldc + t.j0, ldc, t.mr, t.nr, t.k0 > 0,
+                              t.k0 == 0 && bias ? bias + t.i0 : nullptr);
+  });
 }
 
 // Whole-K panels of A[m, k] (row-major): what gemm_direct_b reads.
@@ -116,23 +71,13 @@ void forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
                     const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
-  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.o, ge::kMr) * k);
-  int32_t* koff = reinterpret_cast<int32_t*>(shared);
-  float* wpk = shared + floats_for_ints(k);
-  tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, koff);
-  pack_panels(w, g.o, k, wpk);
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    ge::Scratch& s = ge::thread_scratch();
-    float* img = s.get(Slot::image, image + slack);
-    float* yq = s.get(Slot::output, g.o * nq);
-    for (int64_t n = lo; n < hi; ++n) {
-      pad_image(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-      gemm_direct_b(g.o, nq, k, wpk, img, koff, yq, nq, bias);
-      for (int64_t o = 0; o < g.o; ++o)
-        compact_rows(yq + o * nq, g.oh, wp, g.ow, y + (n * g.o + o) * g.out_pixels());
-      if (epilogue) epilogue->run(n * g.o * g.out_pixels(), (n + 1) * g.o * g.out_pixels());
-    }
-  });
+  const DirectA a = direct_a_scratch<ge::kMr>(g.o, k);
+  tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, a.koff);
+  pack_panels(w, g.o, k, a.panels);
+  direct_by_image<float>(
+      g.n, image + slack, {g.o, g.oh, wp, g.ow, y}, epilogue,
+      [&](int64_t n, float* img) { pad_image(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img); },
+      [&](const float* img, float* yq) { gemm_direct_b(g.o, nq, k, a.panels, img, a.koff, yq, nq, bias); });
 }
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], dy padded by
@@ -141,13 +86,11 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, k = g.o * g.kh * g.kw;
   const int64_t image = g.o * hq * wq, slack = g.dw * (g.kw - 1) + ge::kNr;
-  float* shared = ge::thread_scratch().get(Slot::shared, floats_for_ints(k) + ge::round_up(g.c, ge::kMr) * k);
-  int32_t* koff = reinterpret_cast<int32_t*>(shared);
-  float* wfk = shared + floats_for_ints(k);
-  tap_offsets(g.o, g.kh, g.kw, hq * wq, wq, g.dh, g.dw, koff);
+  const DirectA a = direct_a_scratch<ge::kMr>(g.c, k);
+  tap_offsets(g.o, g.kh, g.kw, hq * wq, wq, g.dh, g.dw, a.koff);
   // Panels of Wflip[c, (o,i,j)] = W[o, c, KH-1-i, KW-1-j].
   for (int64_t c0 = 0; c0 < g.c; c0 += ge::kMr) {
-    float* panel = wfk + c0 * k;
+    float* panel = a.panels + c0 * k;
     for (int64_t o = 0; o < g.o; ++o)
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j) {
@@ -156,16 +99,12 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
             d[r] = c0 + r < g.c ? w[((o * g.c + c0 + r) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j] : 0.f;
         }
   }
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    ge::Scratch& s = ge::thread_scratch();
-    float* img = s.get(Slot::image, image + slack);
-    float* dxq = s.get(Slot::output, g.c * nq);
-    for (int64_t n = lo; n < hi; ++n) {
-      pad_image(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
-      gemm_direct_b(g.c, nq, k, wfk, img, koff, dxq, nq, nullptr);
-      for (int64_t c = 0; c < g.c; ++c) compact_rows(dxq + c * nq, g.h, wq, g.w, dx + (n * g.c + c) * g.in_pixels());
-    }
-  });
+  direct_by_image<float>(
+      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, nullptr,
+      [&](int64_t n, float* img) {
+        pad_image(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
+      },
+      [&](const float* img, float* dxq) { gemm_direct_b(g.c, nq, k, a.panels, img, a.koff, dxq, nq, nullptr); });
 }
 
 // dy_n[O, OH, OW] as B panels of the weight gradient: panel j0 (width w) holds
@@ -198,49 +137,24 @@ void pack_dy_transposed(const ConvGeom& g, const float* dy_n, int64_t wp, float*
 void weight_grad_direct(const ConvGeom& g, const float* dy, const float* x, float* dw) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
-  const int64_t wsize = taps * g.o, groups = ge::ceil_div(g.n, kWeightGradGroup);
   const int64_t kc_max = ge::ceil_div(nq, ge::ceil_div(nq, ge::kMaxKc));
-  ge::Scratch& caller = ge::thread_scratch();
-  int32_t* toff = reinterpret_cast<int32_t*>(caller.get(Slot::shared, floats_for_ints(taps)));
-  float* partials = caller.get(Slot::partials, groups * wsize);  // dWᵀ[CKK, O] per group
+  int32_t* toff = reinterpret_cast<int32_t*>(ge::thread_scratch().get(Slot::shared, floats_for_ints(taps)));
   tap_offsets(g.c, g.kh, g.kw, hp * wp, wp, g.dh, g.dw, toff);
-  parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+  weight_grad_by_groups(g, taps, dw, [&] {
     ge::Scratch& s = ge::thread_scratch();
     float* img = s.get(Slot::image, image + slack);
     float* bt = s.get(Slot::pack_b, nq * ge::round_up(g.o, ge::kLanes));
     float* rows = s.get(Slot::pack_a, nq * ge::kNr);
-    for (int64_t grp = lo; grp < hi; ++grp) {
-      float* acc = partials + grp * wsize;
-      const int64_t first = grp * kWeightGradGroup, last = std::min(g.n, first + kWeightGradGroup);
-      for (int64_t n = first; n < last; ++n) {
-        pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-        pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt, rows);
-        for (int64_t j0 = 0; j0 < g.o;) {
-          const int w = ge::panel_width(g.o - j0);
-          const int nr = static_cast<int>(std::min<int64_t>(w, g.o - j0));
-          for (int64_t k0 = 0; k0 < nq; k0 += kc_max) {
-            const int64_t kc = std::min(kc_max, nq - k0);
-            for (int64_t t0 = 0; t0 < taps; t0 += ge::kMr) {
-              const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, taps - t0));
-              const float* rows[ge::kMr];
-              for (int r = 0; r < ge::kMr; ++r) rows[r] = img + toff[t0 + std::min(r, mr - 1)] + k0;
-              ge::micro_kernel_direct_a(w, kc, rows, bt + j0 * nq + k0 * w, acc + t0 * g.o + j0, g.o, mr, nr,
-                                        n > first || k0 > 0);
-            }
-          }
-          j0 += w;
-        }
-      }
-    }
-  });
-  // dw[o, t] = Σ_groups dWᵀ_g[t, o], in group order.
-  parallel_for(0, g.o, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t o = lo; o < hi; ++o)
-      for (int64_t t = 0; t < taps; ++t) {
-        float v = partials[t * g.o + o];
-        for (int64_t grp = 1; grp < groups; ++grp) v += partials[grp * wsize + t * g.o + o];
-        dw[o * taps + t] = v;
-      }
+    return [&, img, bt, rows](int64_t n, float* acc, bool accumulate) {  // dWᵀ[taps, O] += A[taps, nq] · dyᵀ
+      pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt, rows);
+      for_each_tile<ge::kMr, ge::panel_width>(taps, g.o, nq, kc_max, [&](const Tile& t) {
+        const float* a_rows[ge::kMr];
+        for (int r = 0; r < ge::kMr; ++r) a_rows[r] = img + toff[t.i0 + std::min(r, t.mr - 1)] + t.k0;
+        ge::micro_kernel_direct_a(t.w, t.kc, a_rows, bt + t.j0 * nq + t.k0 * t.w, acc + t.i0 * g.o + t.j0, g.o, t.mr,
+                                  t.nr, accumulate || t.k0 > 0);
+      });
+    };
   });
 }
 
