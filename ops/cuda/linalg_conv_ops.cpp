@@ -102,6 +102,41 @@ int64_t chunk_images(int64_t n, size_t per_image) {
   return std::clamp<int64_t>(static_cast<int64_t>(kChunkBytes / per_image), 1, std::max<int64_t>(n, 1));
 }
 
+// A convolution's operands and GEMMs: In, the stored operand type (T, or the bits of a
+// 16-bit float), multiplied into Out (T, or float32) on `dtype`'s cuBLAS path. One
+// driver per convolution op then serves every dtype.
+template <class In, class Out>
+struct ConvGemm {
+  cublasHandle_t h;
+  DType dtype;
+  // c[b] = op(a[b])·op(b[b]) (+ c[b] when accumulate), as gemm().
+  void operator()(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const In* a, int64_t stride_a, const In* b,
+                  int64_t stride_b, bool accumulate, Out* c, int64_t stride_c, int64_t batch) const {
+    if constexpr (std::is_same_v<In, uint16_t>)
+      gemm_half(h, cuda_type(dtype), ta, tb, m, n, k, 1.f, a, stride_a, b, stride_b, accumulate ? 1.f : 0.f, c,
+                stride_c, batch);
+    else
+      gemm<In>(h, ta, tb, m, n, k, In(1), a, stride_a, b, stride_b, accumulate ? In(1) : In(0), c, stride_c, batch);
+  }
+};
+
+// Calls run.template operator()<In, Out>() for a tensor's dtype: the 16-bit floats as
+// their bits into float32, float32 and float64 as themselves.
+template <class Run>
+void dispatch_conv(DType t, std::string_view who, Run&& run) {
+  if (is_half(t)) return run.template operator()<uint16_t, float>();
+  dispatch_floating(t, who, [&]<class T>() { run.template operator()<T, T>(); });
+}
+
+// A tensor as the In of dispatch_conv.
+template <class In>
+const In* operand(const Tensor& t) {
+  if constexpr (std::is_same_v<In, uint16_t>)
+    return half_bits(t);
+  else
+    return t.data<In>();
+}
+
 // y_n[O,P] = W[O,CKK] · cols_n[CKK,P] (+ bias[o] on row o, as GEMM's C input).
 void conv2d_cuda(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
@@ -110,43 +145,24 @@ void conv2d_cuda(const KernelContext& ctx) {
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
-  if (is_half(x.dtype())) {  // 16-bit columns, float32 output (and bias)
-    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
-    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(uint16_t);
+  dispatch_conv(x.dtype(), "conv2d", [&]<class In, class Out>() {  // 16-bit: float32 output and bias
+    const ConvGemm<In, Out> mm{stream.cublas(), x.dtype()};
+    const Out* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<Out>() : nullptr;
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(In);
     const int64_t chunk = chunk_images(g.n, per_image);
-    uint16_t* cols = per_image ? static_cast<uint16_t*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    In* cols = per_image ? static_cast<In*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
     for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
       const int64_t nb = std::min(chunk, g.n - n0);
-      const uint16_t* x_n = half_bits(x) + n0 * in_image;
-      float* y_n = y.data<float>() + n0 * g.o * pixels;
-      const uint16_t* b_mat = x_n;
+      const In* x_n = operand<In>(x) + n0 * in_image;
+      Out* y_n = y.data<Out>() + n0 * g.o * pixels;
+      const In* b_mat = x_n;
       if (cols) {
         launch_im2col(g, x_n, cols, nb, s);
         b_mat = cols;
       }
       if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
-      gemm_half(stream.cublas(), cuda_type(x.dtype()), false, false, g.o, pixels, patch, 1.f, w.raw_data(), 0, b_mat,
-                patch * pixels, bias ? 1.f : 0.f, y_n, g.o * pixels, nb);
-    }
-    return;
-  }
-  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
-    const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
-    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
-    const int64_t chunk = chunk_images(g.n, per_image);
-    T* cols = per_image ? static_cast<T*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const int64_t nb = std::min(chunk, g.n - n0);
-      const T* x_n = x.data<T>() + n0 * in_image;
-      T* y_n = y.data<T>() + n0 * g.o * pixels;
-      const T* b_mat = x_n;
-      if (cols) {
-        launch_im2col(g, x_n, cols, nb, s);
-        b_mat = cols;
-      }
-      if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
-      gemm<T>(stream.cublas(), false, false, g.o, pixels, patch, T(1), w.data<T>(), 0, b_mat, patch * pixels,
-              bias ? T(1) : T(0), y_n, g.o * pixels, nb);
+      mm(false, false, g.o, pixels, patch, operand<In>(w), 0, b_mat, patch * pixels, bias != nullptr, y_n,
+         g.o * pixels, nb);
     }
   });
 }
@@ -159,28 +175,16 @@ void conv2d_backward_input_cuda(const KernelContext& ctx) {
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
-  if (is_half(dy.dtype())) {  // 16-bit operands, float32 columns and dx
-    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(float);
+  dispatch_conv(dy.dtype(), "conv2d_backward_input", [&]<class In, class Out>() {  // 16-bit: float32 columns and dx
+    const ConvGemm<In, Out> mm{stream.cublas(), dy.dtype()};
+    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(Out);
     const int64_t chunk = chunk_images(g.n, per_image);
-    float* cols = per_image ? static_cast<float*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    Out* cols = per_image ? static_cast<Out*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
     for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
       const int64_t nb = std::min(chunk, g.n - n0);
-      float* dx_n = dx.data<float>() + n0 * in_image;
-      gemm_half(stream.cublas(), cuda_type(dy.dtype()), true, false, patch, pixels, g.o, 1.f, w.raw_data(), 0,
-                half_bits(dy) + n0 * g.o * pixels, g.o * pixels, 0.f, cols ? cols : dx_n, patch * pixels, nb);
-      if (cols) launch_col2im(g, cols, dx_n, nb, s);
-    }
-    return;
-  }
-  dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
-    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
-    const int64_t chunk = chunk_images(g.n, per_image);
-    T* cols = per_image ? static_cast<T*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const int64_t nb = std::min(chunk, g.n - n0);
-      T* dx_n = dx.data<T>() + n0 * in_image;
-      gemm<T>(stream.cublas(), true, false, patch, pixels, g.o, T(1), w.data<T>(), 0,
-              dy.data<T>() + n0 * g.o * pixels, g.o * pixels, T(0), cols ? cols : dx_n, patch * pixels, nb);
+      Out* dx_n = dx.data<Out>() + n0 * in_image;
+      mm(true, false, patch, pixels, g.o, operand<In>(w), 0, operand<In>(dy) + n0 * g.o * pixels,
+         g.o * pixels, false, cols ? cols : dx_n, patch * pixels, nb);
       if (cols) launch_col2im(g, cols, dx_n, nb, s);
     }
   });
@@ -196,46 +200,26 @@ void conv2d_backward_weight_cuda(const KernelContext& ctx) {
   const cudaStream_t s = stream.handle();
   if (g.n == 0) return zero(dw, s);
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels(), wsize = g.o * patch;
-  if (is_half(dy.dtype())) {  // 16-bit columns, float32 per-image terms summed in order
-    const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(uint16_t);
-    const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(float);
+  // 16-bit: 16-bit columns, float32 per-image terms summed in order.
+  dispatch_conv(dy.dtype(), "conv2d_backward_weight", [&]<class In, class Out>() {
+    const ConvGemm<In, Out> mm{stream.cublas(), dy.dtype()};
+    const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(In);
+    const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(Out);
     const int64_t chunk = chunk_images(g.n, per_image);
     char* ws = static_cast<char*>(stream.workspace(per_image * static_cast<size_t>(chunk)));
-    float* parts = reinterpret_cast<float*>(ws);
-    uint16_t* cols =
-        cols_per_image ? reinterpret_cast<uint16_t*>(ws + static_cast<size_t>(chunk * wsize) * sizeof(float)) : nullptr;
+    Out* parts = reinterpret_cast<Out*>(ws);
+    In* cols = cols_per_image ? reinterpret_cast<In*>(ws + static_cast<size_t>(chunk * wsize) * sizeof(Out)) : nullptr;
     for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
       const int64_t nb = std::min(chunk, g.n - n0);
-      const uint16_t* x_n = half_bits(x) + n0 * in_image;
-      const uint16_t* b_mat = x_n;
+      const In* x_n = operand<In>(x) + n0 * in_image;
+      const In* b_mat = x_n;
       if (cols) {
         launch_im2col(g, x_n, cols, nb, s);
         b_mat = cols;
       }
-      gemm_half(stream.cublas(), cuda_type(dy.dtype()), false, true, g.o, patch, pixels, 1.f,
-                half_bits(dy) + n0 * g.o * pixels, g.o * pixels, b_mat, patch * pixels, 0.f, parts, wsize, nb);
-      launch_sum_parts(parts, nb, wsize, dw.data<float>(), n0 > 0, s);
-    }
-    return;
-  }
-  dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
-    const size_t cols_per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(T);
-    const size_t per_image = cols_per_image + static_cast<size_t>(wsize) * sizeof(T);
-    const int64_t chunk = chunk_images(g.n, per_image);
-    char* ws = static_cast<char*>(stream.workspace(per_image * static_cast<size_t>(chunk)));
-    T* parts = reinterpret_cast<T*>(ws);
-    T* cols = cols_per_image ? reinterpret_cast<T*>(ws + static_cast<size_t>(chunk * wsize) * sizeof(T)) : nullptr;
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const int64_t nb = std::min(chunk, g.n - n0);
-      const T* x_n = x.data<T>() + n0 * in_image;
-      const T* b_mat = x_n;
-      if (cols) {
-        launch_im2col(g, x_n, cols, nb, s);
-        b_mat = cols;
-      }
-      gemm<T>(stream.cublas(), false, true, g.o, patch, pixels, T(1), dy.data<T>() + n0 * g.o * pixels, g.o * pixels,
-              b_mat, patch * pixels, T(0), parts, wsize, nb);
-      launch_sum_parts(parts, nb, wsize, dw.data<T>(), n0 > 0, s);
+      mm(false, true, g.o, patch, pixels, operand<In>(dy) + n0 * g.o * pixels, g.o * pixels, b_mat,
+         patch * pixels, false, parts, wsize, nb);
+      launch_sum_parts(parts, nb, wsize, dw.data<Out>(), n0 > 0, s);
     }
   });
 }

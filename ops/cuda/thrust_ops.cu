@@ -96,19 +96,15 @@ void launch_adam(T* p, const T* g, T* m, T* v, const float* lr, float* t, double
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
-template void launch_fill<float>(float*, int64_t, float, cudaStream_t);
-template void launch_fill<double>(double*, int64_t, double, cudaStream_t);
-template void launch_fill<int32_t>(int32_t*, int64_t, int32_t, cudaStream_t);
-template void launch_fill<int64_t>(int64_t*, int64_t, int64_t, cudaStream_t);
-template void launch_fill<uint8_t>(uint8_t*, int64_t, uint8_t, cudaStream_t);
-template void launch_fill<bfloat16>(bfloat16*, int64_t, bfloat16, cudaStream_t);
-template void launch_fill<float16>(float16*, int64_t, float16, cudaStream_t);
-template void launch_fill<bool>(bool*, int64_t, bool, cudaStream_t);
-template void launch_fill<int8_t>(int8_t*, int64_t, int8_t, cudaStream_t);
-template void launch_fill<int16_t>(int16_t*, int64_t, int16_t, cudaStream_t);
-template void launch_fill<uint16_t>(uint16_t*, int64_t, uint16_t, cudaStream_t);
-template void launch_fill<uint32_t>(uint32_t*, int64_t, uint32_t, cudaStream_t);
-template void launch_fill<uint64_t>(uint64_t*, int64_t, uint64_t, cudaStream_t);
+// launch_fill for the element type of every dtype.
+#define DAGRAD_INSTANTIATE_FILL(T) template void launch_fill<T>(T*, int64_t, T, cudaStream_t);
+DAGRAD_INSTANTIATE_FILL(float) DAGRAD_INSTANTIATE_FILL(double) DAGRAD_INSTANTIATE_FILL(bfloat16)
+DAGRAD_INSTANTIATE_FILL(float16) DAGRAD_INSTANTIATE_FILL(bool) DAGRAD_INSTANTIATE_FILL(int8_t)
+DAGRAD_INSTANTIATE_FILL(int16_t) DAGRAD_INSTANTIATE_FILL(int32_t) DAGRAD_INSTANTIATE_FILL(int64_t)
+DAGRAD_INSTANTIATE_FILL(uint8_t) DAGRAD_INSTANTIATE_FILL(uint16_t) DAGRAD_INSTANTIATE_FILL(uint32_t)
+DAGRAD_INSTANTIATE_FILL(uint64_t)
+#undef DAGRAD_INSTANTIATE_FILL
+
 #define DAGRAD_INSTANTIATE(T)                                                                                  \
   template void launch_sgd<T>(T*, const T*, T*, const float*, double, double, bool, int64_t, cudaStream_t);   \
   template void launch_adam<T>(T*, const T*, T*, T*, const float*, float*, double, double, double, double, bool, \
