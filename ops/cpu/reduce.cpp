@@ -92,6 +92,21 @@ Geometry coalesce(const Shape& shape, const Mask& mask) {
   return g;
 }
 
+// Work items [lo, hi), `per_row` of them to each row of `kept`: fn(item, row, offset)
+// with the row's input offset, walked once per row rather than recomputed per item.
+template <class Fn>
+void for_items_by_row(const Dims& kept, int64_t per_row, int64_t lo, int64_t hi, Fn&& fn) {
+  OffsetWalker walk(kept.n, kept.s, lo / per_row);
+  int64_t row = lo / per_row;
+  for (int64_t item = lo; item < hi; ++item) {
+    if (item / per_row != row) {
+      row = item / per_row;
+      walk.next();
+    }
+    fn(item, row, walk.offset());
+  }
+}
+
 // Folds x[0, n) into the lanes: element i goes to lane i % kLanes.
 template <class Op, class T>
 inline void accumulate(const T* x, int64_t n, typename Op::Acc* lanes) {
@@ -150,22 +165,16 @@ void reduce_columns(const T* x, T* out, const Geometry& g, double scale) {
   parallel_for(0, rows * chunks * blocks, grain, [&](int64_t lo, int64_t hi) {
     Acc acc[kColChunk];
     const int64_t per_row = chunks * blocks;
-    OffsetWalker row_walk(kept.n, kept.s, lo / per_row);
-    int64_t row = lo / per_row;
-    for (int64_t item = lo; item < hi; ++item) {
-      if (item / per_row != row) {
-        row = item / per_row;
-        row_walk.next();
-      }
+    for_items_by_row(kept, per_row, lo, hi, [&](int64_t item, int64_t row, int64_t offset) {
       const int64_t chunk = item % per_row / blocks, block = item % blocks;
       const int64_t c0 = chunk * kColChunk, len = std::min(kColChunk, cols - c0);
       const int64_t r0 = block * rows_per_item, r1 = std::min(nred, r0 + rows_per_item);
-      fold(x + row_walk.offset() + c0, r0, r1, len, blocks > 1 ? &partials[item * width] : acc);
+      fold(x + offset + c0, r0, r1, len, blocks > 1 ? &partials[item * width] : acc);
       if (blocks == 1) {
         T* o = out + row * cols + c0;
         for (int64_t j = 0; j < len; ++j) o[j] = Op::finish(acc[j], scale);
       }
-    }
+    });
   });
   if (blocks == 1) return;
   parallel_for(0, rows * chunks, 1, [&](int64_t lo, int64_t hi) {
@@ -237,15 +246,8 @@ void reduce_rows(const T* x, T* out, const Geometry& g, double scale) {
   }
   Acc* partials = thread_buffer<Acc>(static_cast<size_t>(outs * items));
   parallel_for(0, outs * items, std::max<int64_t>(1, kWork / kBlock), [&](int64_t lo, int64_t hi) {
-    OffsetWalker w(kept.n, kept.s, lo / items);
-    int64_t o = lo / items;
-    for (int64_t i = lo; i < hi; ++i) {
-      if (i / items != o) {
-        o = i / items;
-        w.next();
-      }
-      partials[i] = partial(w.offset(), i % items);
-    }
+    for_items_by_row(kept, items, lo, hi,
+                     [&](int64_t i, int64_t, int64_t offset) { partials[i] = partial(offset, i % items); });
   });
   parallel_for(0, outs, std::max<int64_t>(1, kWork / items), [&](int64_t lo, int64_t hi) {
     for (int64_t o = lo; o < hi; ++o) {

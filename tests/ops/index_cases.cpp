@@ -74,22 +74,32 @@ std::vector<Tensor> gather_backward_reference(const std::vector<Tensor>& in, con
   return {make_f64(data, [&](int64_t f) { return out[static_cast<size_t>(f)]; })};
 }
 
-}  // namespace
-
-DAGRAD_OP_CASES("gather") {
+// One case of `op` per dtype and setup: random data of data_shape(setup) and random
+// indices into the gathered axis, with attrs_of(setup).
+template <class DataShape, class AttrsOf>
+std::vector<OpCase> setup_cases(std::string_view op, uint64_t seed, DataShape&& data_shape, AttrsOf&& attrs_of,
+                                const decltype(OpCase::reference)& reference) {
   std::vector<OpCase> cases;
-  uint64_t seed = 700;
   for (DType dt : kDtypes)
     for (const Setup& s : kSetups) {
       const View v(s.data, s.axis, s.indices);
       OpCase k;
-      k.label = str_cat("gather ", s.data.to_string(), " axis ", s.axis, " indices ", s.indices.to_string(), " ",
+      k.label = str_cat(op, " ", s.data.to_string(), " axis ", s.axis, " indices ", s.indices.to_string(), " ",
                         dtype_name(dt));
-      k.inputs = {random_tensor(s.data, dt, seed++), random_indices(s.indices, v.n, seed++)};
-      k.attrs = Attrs{{"axis", s.axis}};
-      k.reference = gather_reference;
+      k.inputs = {random_tensor(data_shape(s), dt, seed++), random_indices(s.indices, v.n, seed++)};
+      k.attrs = attrs_of(s);
+      k.reference = reference;
       cases.push_back(k);
     }
+  return cases;
+}
+
+}  // namespace
+
+DAGRAD_OP_CASES("gather") {
+  std::vector<OpCase> cases = setup_cases(
+      "gather", 700, [](const Setup& s) { return s.data; }, [](const Setup& s) { return Attrs{{"axis", s.axis}}; },
+      gather_reference);
   // Integer data moves as bytes (token ids, say); it has no gradient.
   OpCase ints;
   ints.label = "gather int64 data";
@@ -104,21 +114,12 @@ DAGRAD_OP_CASES("gather") {
 }
 
 DAGRAD_OP_CASES("gather_backward") {
-  std::vector<OpCase> cases;
-  uint64_t seed = 800;
-  for (DType dt : kDtypes)
-    for (const Setup& s : kSetups) {
-      const View v(s.data, s.axis, s.indices);
-      OpCase k;
-      k.label = str_cat("gather_backward ", s.data.to_string(), " axis ", s.axis, " indices ", s.indices.to_string(),
-                        " ", dtype_name(dt));
-      k.inputs = {random_tensor(gathered(s.data, s.axis, s.indices), dt, seed++),
-                  random_indices(s.indices, v.n, seed++)};
-      k.attrs = Attrs{{"axis", s.axis}, {"data_shape", std::vector<int64_t>(s.data.begin(), s.data.end())}};
-      k.reference = gather_backward_reference;
-      cases.push_back(k);
-    }
-  return cases;
+  return setup_cases(
+      "gather_backward", 800, [](const Setup& s) { return gathered(s.data, s.axis, s.indices); },
+      [](const Setup& s) {
+        return Attrs{{"axis", s.axis}, {"data_shape", std::vector<int64_t>(s.data.begin(), s.data.end())}};
+      },
+      gather_backward_reference);
 }
 
 }  // namespace dagrad::testing

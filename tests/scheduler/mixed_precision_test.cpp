@@ -13,6 +13,7 @@
 #include "ops/builtin_ops.h"
 #include "ops/op_def.h"
 #include "ops/ops.h"
+#include "plan_variants.h"
 #include "sched_test_util.h"
 #include "scheduler/compile.h"
 #include "scheduler/executor.h"
@@ -109,29 +110,7 @@ TEST(MixedPrecision, CastsEveryProductOperandOnceAndLeavesTheRestFloat32) {
 TEST(MixedPrecision, PlansEqualTheInterpreterUnderEveryVariant) {
   Net t;
   build(t, DType::bf16);
-  const int steps = 3;
-  TensorMap ref = clone_all(t.state);
-  std::vector<Tensor> ref_loss;
-  for (int s = 0; s < steps; ++s) ref_loss.push_back(interpret(t.g, t.outputs, merged(t.inputs, ref), s)[0]);
-  for (int fuse = 0; fuse < 3; ++fuse)
-    for (int streams : {1, 2})
-      for (bool plan_memory : {false, true}) {
-        SCOPED_TRACE(str_cat("fuse ", fuse, " streams ", streams, " plan_memory ", plan_memory));
-        CompileOptions o;
-        o.fuse = fuse > 0;
-        o.fuse_epilogues = fuse > 1;
-        o.num_streams = streams;
-        o.plan_memory = plan_memory;
-        o.precision = DType::bf16;
-        ExecutionPlan plan = compile(t.g, t.outputs, o);
-        EXPECT_PLAN_SAFE(plan);
-        TensorMap state = clone_all(t.state);
-        Executor ex(plan);
-        ex.bind(state);
-        for (int s = 0; s < steps; ++s) EXPECT_TRUE(bit_equal(ex.run(t.inputs)[0], ref_loss[s])) << "step " << s;
-        for (const auto& [name, want] : ref) EXPECT_TRUE(bit_equal(state.at(name), want)) << name;
-        if (::testing::Test::HasFailure()) return;
-      }
+  expect_steps_match_interpreter(t.g, t.outputs, t.inputs, t.state, {1, 2}, DType::bf16);
 }
 
 // bfloat16 keeps 8 significant bits: each operand is off by at most 2^-9 relatively, a

@@ -9,6 +9,7 @@
 
 #include "autograd/grad.h"
 #include "ops/ops.h"
+#include "plan_variants.h"
 #include "sched_test_util.h"
 #include "scheduler/compile.h"
 #include "scheduler/executor.h"
@@ -65,32 +66,7 @@ TEST(SchedulerTraining, StepsMatchTheInterpreterUnderEveryVariant) {
   for (int64_t i = 0; i < n; ++i) labels.data<int64_t>()[i] = (i * 7) % 10;
   TensorMap in{
       {"images", pseudo_random(Shape{n, 1, 8, 8}, 99, 1.0)}, {"labels", labels}, {"lr", Tensor::full(Shape{}, 0.1)}};
-  const int steps = 3;
-  TensorMap ref = clone_all(t.state);
-  std::vector<Tensor> ref_loss;
-  for (int s = 0; s < steps; ++s) ref_loss.push_back(interpret(t.g, t.outputs, merged(in, ref), s)[0]);
-
-  for (int fuse = 0; fuse < 3; ++fuse)
-    for (int streams : {1, 2, 4})
-      for (bool plan_memory : {false, true}) {
-        SCOPED_TRACE(str_cat("fuse ", fuse, " streams ", streams, " plan_memory ", plan_memory));
-        CompileOptions o;
-        o.fuse = fuse > 0;
-        o.fuse_epilogues = fuse > 1;
-        o.num_streams = streams;
-        o.plan_memory = plan_memory;
-        ExecutionPlan plan = compile(t.g, t.outputs, o);
-        EXPECT_PLAN_SAFE(plan);
-        TensorMap state = clone_all(t.state);
-        Executor ex(plan);
-        ex.bind(state);
-        for (int s = 0; s < steps; ++s) EXPECT_TRUE(bit_equal(ex.run(in)[0], ref_loss[s])) << "step " << s;
-        for (const auto& [name, want] : ref) EXPECT_TRUE(bit_equal(state.at(name), want)) << name;
-        if (::testing::Test::HasFailure()) {
-          std::cout << plan.to_table();
-          return;
-        }
-      }
+  expect_steps_match_interpreter(t.g, t.outputs, in, t.state, {1, 2, 4});
 }
 
 TEST(SchedulerTraining, FusionAndPlanningShrinkTheStep) {
