@@ -122,7 +122,10 @@ struct Builder {
     int b = buffer_of(in), o = buffer_of(out);
     const Buffer &bb = bufs[b], &ob = bufs[o];
     if (b == o || bb.kind != Buffer::Kind::arena || ob.kind != Buffer::Kind::arena || bb.is_output) return false;
-    if (bb.bytes != ob.bytes || bb.dtype != ob.dtype || ob.aliases.size() != 1 || !dies_at(b, k)) return false;
+    if (bb.bytes != ob.bytes || bb.dtype != ob.dtype || !dies_at(b, k)) return false;
+    // The output's buffer holds only it and its views (their reads are among its uses).
+    if (std::any_of(ob.aliases.begin() + 1, ob.aliases.end(), [&](ValueRef a) { return ng.role[a.node] != Role::view; }))
+      return false;
     // An in-place writer at this step must not also be overwriting it.
     const Graph& g = *ng.graph;
     for (int m : u.members[order[k]])

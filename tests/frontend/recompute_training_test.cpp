@@ -1,5 +1,6 @@
-// Training the MNIST CNN under a memory budget: the recomputing plan must give the same
-// losses and parameters as the plain plan, bit for bit, on one and two streams.
+// Training the MNIST CNN and the ViT under a memory budget: the recomputing plan must
+// give the same losses and parameters as the plain plan, bit for bit, on one and two
+// streams.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -24,12 +25,12 @@ struct TrainRun {
   size_t recomputed = 0;
 };
 
-TrainRun train(const Dataset& data, int streams, size_t budget) {
-  TrainConfig cfg = test_train_config("mnist-cnn");
+TrainRun train(const std::string& model, const Dataset& data, int streams, size_t budget) {
+  TrainConfig cfg = test_train_config(model);
   cfg.compile.num_streams = streams;
   cfg.compile.memory_budget = budget;
   std::ostringstream log;
-  Trainer trainer(models::make_model("mnist-cnn"), cfg, log);
+  Trainer trainer(models::make_model(model), cfg, log);
   trainer.train_epoch(data, 0);
   TrainRun r;
   r.losses = trainer.step_losses();
@@ -43,13 +44,13 @@ TrainRun train(const Dataset& data, int streams, size_t budget) {
   return r;
 }
 
-// The planned peak of the MNIST CNN's training step, and the number of recomputing nodes.
-std::pair<size_t, size_t> planned(int64_t batch_size, size_t budget) {
-  TrainConfig cfg = test_train_config("mnist-cnn");
+// The planned peak of a model's training step, and the number of recomputing nodes.
+std::pair<size_t, size_t> planned(const std::string& model, int64_t batch_size, size_t budget) {
+  TrainConfig cfg = test_train_config(model);
   cfg.batch_size = batch_size;
   cfg.compile.memory_budget = budget;
   std::ostringstream log;
-  Trainer trainer(models::make_model("mnist-cnn"), cfg, log);
+  Trainer trainer(models::make_model(model), cfg, log);
   const TensorMap batch{{trainer.names().input, Tensor::zeros(Shape{batch_size, 1, 28, 28})},
                         {trainer.names().target, Tensor::zeros(Shape{batch_size}, DType::i64)},
                         {"lr", Tensor::full(Shape{}, 0.01)}};
@@ -63,12 +64,14 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TEST(RecomputeTraining, MnistCnnMatchesThePlainPlanBitForBit) {
+class RecomputeTraining : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RecomputeTraining, MatchesThePlainPlanBitForBit) {
   MnistDataset data = dagrad::testing::synthetic_digits(96, 5);  // three steps of 32
   for (int streams : {1, 2}) {
     SCOPED_TRACE(str_cat(streams, " streams"));
-    TrainRun plain = train(data, streams, 0);
-    TrainRun budgeted = train(data, streams, plain.peak * 6 / 10);
+    TrainRun plain = train(GetParam(), data, streams, 0);
+    TrainRun budgeted = train(GetParam(), data, streams, plain.peak * 6 / 10);
     EXPECT_GT(budgeted.recomputed, 0u);
     EXPECT_LT(budgeted.peak, plain.peak);
     ASSERT_EQ(budgeted.losses.size(), plain.losses.size());
@@ -79,10 +82,14 @@ TEST(RecomputeTraining, MnistCnnMatchesThePlainPlanBitForBit) {
 }
 
 // The bar: at batch 512 the peak comes down by 40%. It takes recomputation that
-// chains (the second convolution recomputed from a recomputed first one).
-TEST(RecomputeTraining, MnistCnnAtBatch512FitsFortyPercentBelowThePlainPeak) {
-  const size_t plain = planned(512, 0).first;
-  const auto [peak, recomputed] = planned(512, plain * 6 / 10);
+// chains (the CNN's second convolution recomputed from a recomputed first one; the ViT's
+// first attention input recomputed from the images, through the patch embedding).
+TEST_P(RecomputeTraining, AtBatch512FitsFortyPercentBelowThePlainPeak) {
+  const size_t plain = planned(GetParam(), 512, 0).first;
+  const auto [peak, recomputed] = planned(GetParam(), 512, plain * 6 / 10);
   EXPECT_LE(peak, plain * 6 / 10) << "plain " << plain;
   EXPECT_GE(recomputed, 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, RecomputeTraining, ::testing::Values("mnist-cnn", "mnist-vit"),
+                         [](const auto& info) { return info.param == "mnist-cnn" ? "MnistCnn" : "MnistVit"; });
