@@ -32,6 +32,13 @@ std::vector<ConvSpec> conv_specs() {
   s.push_back({"kernel covers input", {2, 2, 3, 3}, {4, 2, 3, 3}, 1, 1, 0, 0, 1, 1, true});
   s.push_back({"stride beyond kernel", {1, 2, 9, 9}, {2, 2, 2, 2}, 3, 3, 0, 0, 1, 1, false});
   s.push_back({"batch 17 (three groups)", {17, 2, 4, 5}, {2, 2, 3, 3}, 1, 1, 1, 1, 1, 1, true});
+  // 3x3 stride 1 with at least 8 channels each side: the float32 kernels run Winograd's
+  // F(2x2, 3x3) (ops/cpu/conv_winograd.cpp). Odd output sizes leave half-empty tiles, and
+  // 17 or 40 channels are not whole vectors or register panels.
+  s.push_back({"Winograd odd sizes padding 1", {3, 9, 11, 9}, {10, 9, 3, 3}, 1, 1, 1, 1, 1, 1, true});
+  s.push_back({"Winograd padding 2, 40 outputs", {2, 17, 6, 13}, {40, 17, 3, 3}, 1, 1, 2, 2, 1, 1, true});
+  s.push_back({"Winograd batch 10 (two groups)", {10, 16, 10, 10}, {20, 16, 3, 3}, 1, 1, 0, 0, 1, 1, false});
+  s.push_back({"Winograd one tile row, padding 0 and 2", {1, 8, 4, 40}, {8, 8, 3, 3}, 1, 1, 0, 2, 1, 1, true});
   return s;
 }
 

@@ -30,3 +30,18 @@ TEST(LinalgConvDeterminism, ConvAnyThreadCount) {
                                  conv2d_backward_weight(gy, x, w.shape(), opt), max_pool2d(x), avg_pool2d(x)},
                                 bind);
 }
+
+// 3x3 stride-1 convolutions with 8 or more channels run Winograd's F(2x2, 3x3).
+TEST(LinalgConvDeterminism, WinogradConvAnyThreadCount) {
+  Graph g;
+  Value x = g.input("x", {21, 9, 10, 11}), w = g.input("w", {12, 9, 3, 3}), b = g.input("b", {12});
+  Value gy = g.input("gy", {21, 12, 10, 11});
+  Conv2dOptions opt{.stride = 1, .padding = 1};
+  TensorMap bind{{"x", random_tensor(x.shape(), DType::f32, 7)},
+                 {"w", random_tensor(w.shape(), DType::f32, 8)},
+                 {"b", random_tensor(b.shape(), DType::f32, 9)},
+                 {"gy", random_tensor(gy.shape(), DType::f32, 10)}};
+  expect_same_for_thread_counts(
+      g, {conv2d(x, w, b, opt), conv2d_backward_input(gy, w, x.shape(), opt), conv2d_backward_weight(gy, x, w.shape(), opt)},
+      bind);
+}
