@@ -19,6 +19,7 @@
 
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/transpose.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"
 
@@ -34,6 +35,9 @@ namespace ge = gemm_engine;
 
 constexpr int64_t kMinChannels = 8;  // below, the transforms cost more than they save
 constexpr int kXi = 16;              // values of a transformed tile
+// Floats between the 16 transformed matrices of a buffer beyond their size: their rows,
+// written together, would otherwise often share one L1 set (strides of 4 KiB multiples).
+constexpr int64_t kSkew = 16;
 
 bool shape_applies(const ConvGeom& g) {
 #if defined(__AVX512F__)
@@ -138,20 +142,25 @@ void load_tile_row(const float* row, __m512 d[4]) {
   d[3] = _mm512_permutex2var_ps(a2, odd, b2);
 }
 
-// v = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], for 16 tiles (or channels) at once.
-void input_transform(__m512 d[4][4], __m512 v[16]) {
-  __m512 u[4][4];
-  for (int j = 0; j < 4; ++j) {
-    u[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-    u[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-    u[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-    u[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-  }
+// v = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], for 16 tiles (or channels) at
+// once: load(i, d) gives row i of d, store(ξ, v) takes v[ξ]. Each row is transformed as it
+// is loaded (d B), then the columns (Bᵀ ·), so at most 22 vectors are live.
+template <class Load, class Store>
+[[gnu::always_inline]] inline void input_transform(Load&& load, Store&& store) {
+  __m512 e[4][4];
   for (int i = 0; i < 4; ++i) {
-    v[i * 4 + 0] = _mm512_sub_ps(u[i][0], u[i][2]);
-    v[i * 4 + 1] = _mm512_add_ps(u[i][1], u[i][2]);
-    v[i * 4 + 2] = _mm512_sub_ps(u[i][2], u[i][1]);
-    v[i * 4 + 3] = _mm512_sub_ps(u[i][1], u[i][3]);
+    __m512 d[4];
+    load(i, d);
+    e[i][0] = _mm512_sub_ps(d[0], d[2]);
+    e[i][1] = _mm512_add_ps(d[1], d[2]);
+    e[i][2] = _mm512_sub_ps(d[2], d[1]);
+    e[i][3] = _mm512_sub_ps(d[1], d[3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    store(j, _mm512_sub_ps(e[0][j], e[2][j]));
+    store(4 + j, _mm512_add_ps(e[1][j], e[2][j]));
+    store(8 + j, _mm512_sub_ps(e[2][j], e[1][j]));
+    store(12 + j, _mm512_sub_ps(e[1][j], e[3][j]));
   }
 }
 
@@ -168,18 +177,17 @@ void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const 
     const int w = ge::panel_width(t1 - t0);
     Run runs[kMaxRuns];
     const int nruns = runs_of(tl, t0, t1, runs);
-    // V[ξ][c, j] at v[(ξ*c + c)*w + j]. A run stores all 16 lanes where the lanes past it
+    // V[ξ][c, j] at v[ξ*(C*w + kSkew) + c*w + j]. A run stores all 16 lanes where the lanes past it
     // stay inside the row: the next run overwrites them.
     for (int ri = 0; ri < nruns; ++ri) {
       const Run& r = runs[ri];
       const int64_t n = r.j + 16 <= w ? 16 : r.n;
-      for (int64_t c = 0; c < g.c; ++c) {
-        const float* base = img + (c * tl.hp + 2 * r.ty) * tl.wp + 2 * r.tx0;
-        __m512 d[4][4], t[16];
-        for (int i = 0; i < 4; ++i) load_tile_row(base + i * tl.wp, d[i]);
-        input_transform(d, t);
-        for (int xi = 0; xi < kXi; ++xi) store_lanes(v + (xi * g.c + c) * w + r.j, n, t[xi]);
-      }
+      const int64_t rows = tl.wp, plane = tl.hp * tl.wp, xi_stride = g.c * w + kSkew;
+      const float* base = img + 2 * r.ty * rows + 2 * r.tx0;
+      float* dst = v + r.j;
+      for (int64_t c = 0; c < g.c; ++c, base += plane, dst += w)
+        input_transform([&](int i, __m512 d[4]) { load_tile_row(base + i * rows, d); },
+                        [&](int xi, __m512 t) { store_lanes(dst + xi * xi_stride, n, t); });
     }
     for (int64_t i0 = 0; i0 < g.o; i0 += ge::kMr) {
       const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, g.o - i0));
@@ -187,7 +195,7 @@ void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const 
       for (int xi = 0; xi < kXi; ++xi)
         for (int64_t k0 = 0; k0 < g.c; k0 += kc_max)
           ge::micro_kernel(w, std::min(kc_max, g.c - k0), u + xi * op * g.c + i0 * g.c + k0 * ge::kMr,
-                           v + (xi * g.c + k0) * w, m + xi * ge::kMr * w, w, mr, static_cast<int>(t1 - t0), k0 > 0,
+                           v + xi * (g.c * w + kSkew) + k0 * w, m + xi * ge::kMr * w, w, mr, static_cast<int>(t1 - t0), k0 > 0,
                            nullptr);
       for (int row = 0; row < mr; ++row) {
         const int64_t oc = i0 + row;
@@ -223,7 +231,7 @@ void forward(const ConvGeom& g, const float* x, const float* u, const float* bia
   const Tiling tl = tiling(g);
   const int64_t image = g.c * tl.hp * tl.wp + 64, per_image = g.o * g.out_pixels();
   // M's last runs load up to 15 floats past the chunk.
-  const int64_t v_floats = kXi * g.c * ge::kNr, m_floats = kXi * ge::kMr * ge::kNr + 16;
+  const int64_t v_floats = kXi * (g.c * ge::kNr + kSkew), m_floats = kXi * ge::kMr * ge::kNr + 16;
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     ge::Scratch& s = ge::thread_scratch();
     float* img = s.get(ge::Slot::image, image);
@@ -245,15 +253,15 @@ constexpr int64_t kWeightChunk = 64;  // tiles per K block: V and Z of a block s
 // ch): a padded channels-last copy, hd x wd pixels of cp channels.
 void channels_last(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hd,
                    int64_t wd, int64_t cp, float* dst) {
+  const bool whole = top == 0 && left == 0 && wd == w && hd == h && cp == ch;
+  if (whole) {  // one transpose, no padding (the MNIST CNN's shapes)
+    transpose_32bit(reinterpret_cast<const uint32_t*>(src), h * w, ch, h * w, reinterpret_cast<uint32_t*>(dst), cp);
+    return;
+  }
   std::fill(dst, dst + hd * wd * cp, 0.f);
-  for (int64_t c = 0; c < ch; ++c)
-    for (int64_t y = 0; y < h; ++y) {
-      if (y + top >= hd) break;
-      const float* row = src + (c * h + y) * w;
-      float* d = dst + ((y + top) * wd + left) * cp + c;
-      const int64_t cols = std::min(w, wd - left);
-      for (int64_t x = 0; x < cols; ++x) d[x * cp] = row[x];
-    }
+  for (int64_t y = 0; y < h && y + top < hd; ++y)
+    transpose_32bit(reinterpret_cast<const uint32_t*>(src + y * w), h * w, ch, std::min(w, wd - left),
+                    reinterpret_cast<uint32_t*>(dst + ((y + top) * wd + left) * cp), cp);
 }
 
 // dW = Gᵀ S G for one (o, c): S is 4x4, dW 3x3.
@@ -287,18 +295,19 @@ void weight_grad_image(const ConvGeom& g, const Tiling& tl, const float* x_n, co
     const int64_t kc = std::min(kWeightChunk, tl.tiles() - t0);
     for (int64_t k = 0; k < kc; ++k) {
       const int64_t ty = (t0 + k) / tl.tx, tx = (t0 + k) % tl.tx;
-      // V[ξ] as B panels over c: panel j0 (width pw) at ξ*kc*cp + j0*kc, B(k, c) at k*pw + c - j0.
+      // V[ξ] as B panels over c: panel j0 (width pw) at ξ*(kc*cp + kSkew) + j0*kc, B(k, c) at k*pw + c - j0.
       for (int64_t c0 = 0; c0 < cp; c0 += 16) {
         const int64_t j0 = c0 / ge::kNr * ge::kNr, pw = ge::panel_width(g.c - j0);
         const float* base = w.x + ((2 * ty) * wx + 2 * tx) * cp + c0;
-        __m512 d[4][4], t[16];
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j) d[i][j] = _mm512_loadu_ps(base + (i * wx + j) * cp);
-        input_transform(d, t);
-        for (int xi = 0; xi < kXi; ++xi) _mm512_storeu_ps(w.v + xi * kc * cp + j0 * kc + k * pw + c0 - j0, t[xi]);
+        float* dst = w.v + j0 * kc + k * pw + c0 - j0;
+        input_transform(
+            [&](int i, __m512 d[4]) {
+              for (int j = 0; j < 4; ++j) d[j] = _mm512_loadu_ps(base + (i * wx + j) * cp);
+            },
+            [&](int xi, __m512 t) { _mm512_storeu_ps(dst + xi * (kc * cp + kSkew), t); });
       }
       // Z[ξ] = (A dy Aᵀ)[ξ], A = [1 0; 1 1; 1 -1; 0 -1], as A panels over o: panel p at
-      // (ξ*np + p)*kc*kMr, A(o, k) at k*kMr + o % kMr.
+      // ξ*(np*kc*kMr + kSkew) + p*kc*kMr, A(o, k) at k*kMr + o % kMr.
       for (int64_t o0 = 0; o0 < op; o0 += 16) {
         const float* base = w.dy + ((2 * ty) * wy + 2 * tx) * op + o0;
         __m512 e[2][2], r[4][2];
@@ -314,7 +323,7 @@ void weight_grad_image(const ConvGeom& g, const Tiling& tl, const float* x_n, co
           const __m512 z[4] = {r[a][0], _mm512_add_ps(r[a][0], r[a][1]), _mm512_sub_ps(r[a][0], r[a][1]),
                                _mm512_sub_ps(_mm512_setzero_ps(), r[a][1])};
           for (int b = 0; b < 4; ++b) {
-            float* dst = w.z + ((a * 4 + b) * np + o0 / ge::kMr) * kc * ge::kMr + k * ge::kMr;
+            float* dst = w.z + (a * 4 + b) * (np * kc * ge::kMr + kSkew) + (o0 / ge::kMr * kc + k) * ge::kMr;
             _mm256_storeu_ps(dst, _mm512_castps512_ps256(z[b]));
             _mm256_storeu_ps(dst + kc * ge::kMr, _mm512_extractf32x8_ps(z[b], 1));
           }
@@ -326,7 +335,8 @@ void weight_grad_image(const ConvGeom& g, const Tiling& tl, const float* x_n, co
         const int pw = ge::panel_width(g.c - j0);
         const int nr = static_cast<int>(std::min<int64_t>(pw, g.c - j0));
         for (int64_t i0 = 0; i0 < g.o; i0 += ge::kMr)
-          ge::micro_kernel(pw, kc, w.z + (xi * np + i0 / ge::kMr) * kc * ge::kMr, w.v + xi * kc * cp + j0 * kc,
+          ge::micro_kernel(pw, kc, w.z + xi * (np * kc * ge::kMr + kSkew) + i0 * kc,
+                           w.v + xi * (kc * cp + kSkew) + j0 * kc,
                            s + (xi * g.o + i0) * g.c + j0, g.c, static_cast<int>(std::min<int64_t>(ge::kMr, g.o - i0)),
                            nr, accumulate || t0 > 0, nullptr);
       }
@@ -370,7 +380,7 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
   const Tiling tl = tiling(g);
   const int64_t cp = ge::round_up(g.c, 16), op = ge::round_up(g.o, 16);
   const int64_t x_floats = tl.hp * (2 * tl.tx + 2) * cp, dy_floats = 2 * tl.ty * 2 * tl.tx * op;
-  const int64_t v_floats = kXi * kWeightChunk * cp, z_floats = kXi * kWeightChunk * op;
+  const int64_t v_floats = kXi * (kWeightChunk * cp + kSkew), z_floats = kXi * (kWeightChunk * op + kSkew);
   const int64_t s_floats = kXi * g.o * g.c, groups = ge::ceil_div(g.n, conv_direct::kWeightGradGroup);
   float* partials = ge::thread_scratch().get(ge::Slot::partials, groups * s_floats);
   parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
@@ -388,17 +398,21 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
   });
   // Groups summed in group order, then dW = Gᵀ S G.
   parallel_for(0, g.o, 1, [&](int64_t lo, int64_t hi) {
-    float s[kXi];
-    for (int64_t o = lo; o < hi; ++o)
+    float* rows = ge::thread_scratch().get(ge::Slot::pack_a, kXi * g.c);  // S[ξ][o, :]
+    for (int64_t o = lo; o < hi; ++o) {
+      for (int xi = 0; xi < kXi; ++xi) {
+        float* row = rows + xi * g.c;
+        const float* first = partials + (xi * g.o + o) * g.c;
+        std::copy(first, first + g.c, row);
+        for (int64_t grp = 1; grp < groups; ++grp)
+          for (int64_t c = 0; c < g.c; ++c) row[c] += first[grp * s_floats + c];
+      }
+      float s[kXi];
       for (int64_t c = 0; c < g.c; ++c) {
-        for (int xi = 0; xi < kXi; ++xi) {
-          const int64_t at = (xi * g.o + o) * g.c + c;
-          float v = partials[at];
-          for (int64_t grp = 1; grp < groups; ++grp) v += partials[grp * s_floats + at];
-          s[xi] = v;
-        }
+        for (int xi = 0; xi < kXi; ++xi) s[xi] = rows[xi * g.c + c];
         kernel_grad(s, dw + (o * g.c + c) * 9);
       }
+    }
   });
 }
 
