@@ -38,6 +38,7 @@ constexpr int kXi = 16;              // values of a transformed tile
 // Floats between the 16 transformed matrices of a buffer beyond their size: their rows,
 // written together, would otherwise often share one L1 set (strides of 4 KiB multiples).
 constexpr int64_t kSkew = 16;
+constexpr int64_t kSlack = 64;  // floats after a padded image (>= the 34 a run loads)
 
 bool shape_applies(const ConvGeom& g) {
 #if defined(__AVX512F__)
@@ -84,15 +85,16 @@ float* transformed_kernels(int64_t o, int64_t c, Kernel&& kernel) {
   return u;
 }
 
-// Tiles and the padded image they read: ty x tx tiles; rows of wp floats, enough that a
-// run of sixteen tiles may load 34 columns from any tile.
+// Tiles and the padded image they read: ty x tx tiles; rows of wp floats. A run of tiles
+// loads 34 columns from its first tile on: past the row's end it reads the next row (lanes
+// it never stores), past the image the slack after it (kSlack).
 struct Tiling {
   int64_t ty, tx, hp, wp;
   int64_t tiles() const { return ty * tx; }
 };
 Tiling tiling(const ConvGeom& g) {
   const int64_t ty = (g.oh + 1) / 2, tx = (g.ow + 1) / 2;
-  return {ty, tx, 2 * ty + 2, ge::round_up(2 * tx + 2, 16) + 32};
+  return {ty, tx, 2 * ty + 2, 2 * tx + 2};
 }
 
 // A run of at most 16 tiles of one tile row, at column j of its chunk.
@@ -229,7 +231,7 @@ void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const 
 // The forward pass over all images, with U already transformed (x: images of g.c planes).
 void forward(const ConvGeom& g, const float* x, const float* u, const float* bias, float* y, const Epilogue* epilogue) {
   const Tiling tl = tiling(g);
-  const int64_t image = g.c * tl.hp * tl.wp + 64, per_image = g.o * g.out_pixels();
+  const int64_t image = g.c * tl.hp * tl.wp + kSlack, per_image = g.o * g.out_pixels();
   // M's last runs load up to 15 floats past the chunk.
   const int64_t v_floats = kXi * (g.c * ge::kNr + kSkew), m_floats = kXi * ge::kMr * ge::kNr + 16;
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
@@ -237,7 +239,7 @@ void forward(const ConvGeom& g, const float* x, const float* u, const float* bia
     float* img = s.get(ge::Slot::image, image);
     float* v = s.get(ge::Slot::output, v_floats + m_floats);
     for (int64_t n = lo; n < hi; ++n) {
-      conv_direct::pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, 64, img);
+      conv_direct::pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, kSlack, img);
       forward_image(g, tl, img, u, bias, y + n * per_image, v, v + v_floats);
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }
