@@ -166,6 +166,26 @@ template <class Load, class Store>
   }
 }
 
+// dst[c, hp, wp] = src[c, h, w] placed at (top, left), zeros around, then kSlack zeros:
+// sixteen lanes at a time, each row written whole (a store past a row's end is
+// overwritten by the next row, or by the slack's zeros).
+void pad_image(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp, int64_t wp,
+               float* dst) {
+  for (int64_t c = 0; c < ch; ++c)
+    for (int64_t r = 0; r < hp; ++r) {
+      float* d = dst + (c * hp + r) * wp;
+      const int64_t sr = r - top;
+      const bool inside = sr >= 0 && sr < h;
+      const float* row = inside ? src + (c * h + sr) * w - left : src;  // row[j]: padded column j
+      for (int64_t j = 0; j < wp; j += 16) {
+        const int64_t lo = std::clamp<int64_t>(left - j, 0, 16), hi = std::clamp<int64_t>(left + w - j, 0, 16);
+        const __mmask16 lanes_in = inside ? static_cast<__mmask16>(lanes(hi) & ~lanes(lo)) : 0;
+        _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(lanes_in, row + j));
+      }
+    }
+  std::fill(dst + ch * hp * wp, dst + ch * hp * wp + kSlack, 0.f);
+}
+
 // One forward convolution (already in the padded layout `img`, c channels of hp x wp)
 // of image n into y.
 void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const float* u, const float* bias,
@@ -231,7 +251,7 @@ void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const 
 // The forward pass over all images, with U already transformed (x: images of g.c planes).
 void forward(const ConvGeom& g, const float* x, const float* u, const float* bias, float* y, const Epilogue* epilogue) {
   const Tiling tl = tiling(g);
-  const int64_t image = g.c * tl.hp * tl.wp + kSlack, per_image = g.o * g.out_pixels();
+  const int64_t image = g.c * tl.hp * tl.wp + kSlack + 16, per_image = g.o * g.out_pixels();
   // M's last runs load up to 15 floats past the chunk.
   const int64_t v_floats = kXi * (g.c * ge::kNr + kSkew), m_floats = kXi * ge::kMr * ge::kNr + 16;
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
@@ -239,7 +259,7 @@ void forward(const ConvGeom& g, const float* x, const float* u, const float* bia
     float* img = s.get(ge::Slot::image, image);
     float* v = s.get(ge::Slot::output, v_floats + m_floats);
     for (int64_t n = lo; n < hi; ++n) {
-      conv_direct::pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, kSlack, img);
+      pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, img);
       forward_image(g, tl, img, u, bias, y + n * per_image, v, v + v_floats);
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }

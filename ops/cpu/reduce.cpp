@@ -13,6 +13,10 @@
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace dagrad {
 
 namespace {
@@ -122,6 +126,30 @@ inline void accumulate(const T* x, int64_t n, typename Op::Acc* lanes) {
   for (int k = 0; i + k < n; ++k) acc[k] = Op::combine(acc[k], static_cast<Acc>(x[i + k]));
   std::copy(acc, acc + kLanes, lanes);
 }
+
+#if defined(__AVX512F__)
+// The same for float32 sums, with the 32 double lanes held in four registers: the generic
+// loop keeps them in memory, which bounds it by store-to-load latency (a bias gradient's
+// sum over [64, 64, 24, 24] took 1.4 ms). Each lane adds the same elements in the same
+// order, so results are unchanged.
+template <>
+inline void accumulate<SumOp<float>, float>(const float* x, int64_t n, double* lanes) {
+  static_assert(kLanes == 32);
+  __m512d a0 = _mm512_loadu_pd(lanes), a1 = _mm512_loadu_pd(lanes + 8);
+  __m512d a2 = _mm512_loadu_pd(lanes + 16), a3 = _mm512_loadu_pd(lanes + 24);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m512 lo = _mm512_loadu_ps(x + i), hi = _mm512_loadu_ps(x + i + 16);
+    a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(lo)));
+    a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1)));
+    a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm512_castps512_ps256(hi)));
+    a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1)));
+  }
+  _mm512_storeu_pd(lanes, a0), _mm512_storeu_pd(lanes + 8, a1);
+  _mm512_storeu_pd(lanes + 16, a2), _mm512_storeu_pd(lanes + 24, a3);
+  for (int k = 0; i + k < n; ++k) lanes[k] += static_cast<double>(x[i + k]);
+}
+#endif
 
 // The last input dim is kept: each output row accumulates whole input rows, column-wise
 // (vertical adds that vectorise), in the order of the reduced indices. When that leaves
