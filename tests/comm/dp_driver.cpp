@@ -5,8 +5,13 @@
 // In one process or under mpirun:
 //   dp_driver --out FILE [--model NAME] [--batch B] [--steps K] [--bucket-mb X] [--streams S]
 //             [--timeout SECONDS] [--leave-rank R --leave-after K]
-// --leave-rank makes rank R stop after K steps and exit normally, as a rank that died
-// would stop answering: the others must fail with the all-reduce timeout.
+// --leave-rank makes rank R stop after K steps and stop answering, as a rank that died
+// would: the others must fail with the all-reduce timeout. It then sleeps rather than
+// finalise at once (a dead rank does not finalise either; and Open MPI can hang when one
+// rank calls MPI_Abort while another sits in MPI_Finalize, which CI once hit), so the
+// others' abort stops it; if nothing does, it finalises after the sleep.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -69,6 +74,7 @@ int main(int argc, char** argv) {
     double loss = trainer.train_epoch(data, 0);
     if (world.rank() == leave_rank) {
       std::cout << "rank " << world.rank() << " leaves after " << leave_after << " steps\n" << std::flush;
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(40.0, 20 * timeout)));
     } else {
       std::cout << "rank " << world.rank() << " of " << world.world_size() << ": mean loss " << loss << "\n";
       EvalResult ev = trainer.evaluate(testing::synthetic_digits(101, 6));
