@@ -102,7 +102,7 @@ struct Run {
   int64_t ty, tx0, j;
   int n;
 };
-// The runs of tiles [t0, t1): at most kNr / 16 + 2 of them when kNr tiles span rows.
+// The runs of tiles [t0, t1), in order (at most kMaxRuns: one per tile when rows are one tile wide).
 int runs_of(const Tiling& tl, int64_t t0, int64_t t1, Run* out) {
   int count = 0;
   for (int64_t t = t0; t < t1;) {
