@@ -1,26 +1,47 @@
 // Per-thread scratch memory that outlives the call: kernels take their temporaries here,
 // so the steady-state training step allocates nothing. Which thread runs which
 // parallel_for piece varies, so every thread keeps its buffer at the largest size any
-// thread has asked for, catching up at its next use even when that use needs less: once
-// the sizes settle, a thread grows a buffer at most once more. Each (T, Tag) pair is one
-// buffer per thread; buffers in use at the same time on one thread need different tags.
-// Contents are not kept between calls: users write before reading.
+// thread has asked for. A thread catches up at its next use, and a pool worker also as it
+// joins a job (catch_up_thread_buffers): a worker that first runs some kernel only after
+// the sizes settled (an epilogue it never happened to run before) then finds its buffers
+// grown already. Each (T, Tag) pair is one buffer per thread; buffers in use at the same
+// time on one thread need different tags. Contents are not kept between calls: users
+// write before reading.
 #pragma once
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace dagrad {
 
+namespace thread_buffer_detail {
+// Bumped whenever a largest size grows or a kind of buffer appears.
+extern std::atomic<uint64_t> epoch;
+// Adds a function that brings the calling thread's buffer of one kind to its largest size.
+void register_catch_up(void (*catch_up)());
+}  // namespace thread_buffer_detail
+
+// Brings every per-thread buffer of the calling thread to the largest size any thread has
+// asked for; nothing (one atomic load) when no size grew since this thread last did. It may
+// move any of them: only for a thread that holds none (a pool worker between jobs).
+void catch_up_thread_buffers();
+
 template <class T, int Tag = 0>
 T* thread_buffer(size_t n) {
+  static const bool registered = [] {
+    thread_buffer_detail::register_catch_up([] { thread_buffer<T, Tag>(0); });
+    return true;
+  }();
+  (void)registered;
   thread_local std::vector<T> buf;
   static std::atomic<size_t> largest{0};
   size_t seen = largest.load(std::memory_order_relaxed);
   if (buf.size() >= n && buf.size() >= seen) return buf.data();
   while (seen < n && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
   }
+  if (n > seen) thread_buffer_detail::epoch.fetch_add(1, std::memory_order_relaxed);
   buf.resize(std::max(n, seen));
   return buf.data();
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <utility>
 
+#include "runtime/thread_buffer.h"
+
 namespace dagrad {
 
 namespace {
@@ -62,6 +64,7 @@ void ThreadPool::worker_loop() {
       if (pieces_left_ == 0) continue;  // the caller finished it alone
       ++active_;
     }
+    catch_up_thread_buffers();  // between jobs a worker holds none of its buffers
     const int64_t ran = run_pieces();
     std::lock_guard lock(mutex_);
     pieces_left_ -= ran;

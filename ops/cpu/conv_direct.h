@@ -6,6 +6,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "ops/cpu/gemm_engine.h"
 #include "ops/op_def.h"
@@ -21,6 +26,8 @@ inline constexpr int64_t kWeightGradGroup = 8;
 inline int64_t floats_for_ints(int64_t n) { return gemm_engine::round_up(n, 16); }
 
 // dst[c, hp, wp] = src[c, h, w] placed at (top, left), zeros around, then `slack` zeros.
+// float rows go sixteen lanes at a time, each padded row written whole: a store past a
+// row's end is overwritten by the next row, or by the slack's zeros (so slack >= 15).
 template <class T>
 void pad_image(const T* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp, int64_t wp,
                int64_t slack, T* dst) {
@@ -31,6 +38,22 @@ void pad_image(const T* src, int64_t ch, int64_t h, int64_t w, int64_t top, int6
       for (int64_t r = 0; r < hp; ++r) {
         T* d = dst + (c * hp + r) * wp;
         const int64_t sr = r - top;
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>) {
+          if (slack >= 15) {
+            const bool inside = sr >= 0 && sr < h;
+            const float* row = inside ? src + (c * h + sr) * w - left : src;  // row[j]: padded column j
+            auto below = [](int64_t n) {  // the mask of lanes [0, n), n clamped to [0, 16]
+              return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
+            };
+            for (int64_t j = 0; j < wp; j += 16) {
+              const __mmask16 in = inside ? static_cast<__mmask16>(below(left + w - j) & ~below(left - j)) : 0;
+              _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(in, row + j));
+            }
+            continue;
+          }
+        }
+#endif
         if (sr < 0 || sr >= h) {
           std::fill(d, d + wp, T{0});
           continue;

@@ -311,7 +311,7 @@ void weight_grad_packed(const ConvGeom& g, const float* dy, const float* x, floa
 void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                         const Epilogue* epilogue) {
   if (g.n == 0) return;
-  if (winograd::forward_applies(g)) return winograd::conv2d_forward(g, x, w, bias, y, epilogue);
+  if (winograd::applies(g)) return winograd::conv2d_forward(g, x, w, bias, y, epilogue);
   if (epilogue) epilogue->applied = true;  // image by image, below
   if (direct_forward_ok(g))
     forward_direct(g, x, w, bias, y, epilogue);
@@ -321,7 +321,7 @@ void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const
 
 void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   if (g.n == 0) return;
-  if (winograd::input_grad_applies(g)) return winograd::conv2d_input_grad(g, dy, w, dx);
+  if (winograd::applies(g)) return winograd::conv2d_input_grad(g, dy, w, dx);
   if (direct_input_grad_ok(g))
     input_grad_direct(g, dy, w, dx);
   else
@@ -333,7 +333,7 @@ void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, 
     std::fill(dw, dw + g.o * g.patch(), 0.f);
     return;
   }
-  if (winograd::weight_grad_applies(g))
+  if (winograd::applies(g))
     winograd::conv2d_weight_grad(g, dy, x, dw);
   else if (direct_forward_ok(g))
     weight_grad_direct(g, dy, x, dw);

@@ -40,7 +40,9 @@ constexpr int kXi = 16;              // values of a transformed tile
 constexpr int64_t kSkew = 16;
 constexpr int64_t kSlack = 64;  // floats after a padded image (>= the 34 a run loads)
 
-bool shape_applies(const ConvGeom& g) {
+}  // namespace
+
+bool applies(const ConvGeom& g) {
 #if defined(__AVX512F__)
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph <= 2 && g.pw <= 2 &&
          g.c >= kMinChannels && g.o >= kMinChannels && g.oh > 0 && g.ow > 0;
@@ -49,6 +51,8 @@ bool shape_applies(const ConvGeom& g) {
   return false;
 #endif
 }
+
+namespace {
 
 // U = G g Gᵀ of one 3x3 kernel g (row-major), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
 void transform_kernel(const float g[9], float u[16]) {
@@ -166,26 +170,6 @@ template <class Load, class Store>
   }
 }
 
-// dst[c, hp, wp] = src[c, h, w] placed at (top, left), zeros around, then kSlack zeros:
-// sixteen lanes at a time, each row written whole (a store past a row's end is
-// overwritten by the next row, or by the slack's zeros).
-void pad_image(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp, int64_t wp,
-               float* dst) {
-  for (int64_t c = 0; c < ch; ++c)
-    for (int64_t r = 0; r < hp; ++r) {
-      float* d = dst + (c * hp + r) * wp;
-      const int64_t sr = r - top;
-      const bool inside = sr >= 0 && sr < h;
-      const float* row = inside ? src + (c * h + sr) * w - left : src;  // row[j]: padded column j
-      for (int64_t j = 0; j < wp; j += 16) {
-        const int64_t lo = std::clamp<int64_t>(left - j, 0, 16), hi = std::clamp<int64_t>(left + w - j, 0, 16);
-        const __mmask16 lanes_in = inside ? static_cast<__mmask16>(lanes(hi) & ~lanes(lo)) : 0;
-        _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(lanes_in, row + j));
-      }
-    }
-  std::fill(dst + ch * hp * wp, dst + ch * hp * wp + kSlack, 0.f);
-}
-
 // One forward convolution (already in the padded layout `img`, c channels of hp x wp)
 // of image n into y.
 void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const float* u, const float* bias,
@@ -251,7 +235,7 @@ void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const 
 // The forward pass over all images, with U already transformed (x: images of g.c planes).
 void forward(const ConvGeom& g, const float* x, const float* u, const float* bias, float* y, const Epilogue* epilogue) {
   const Tiling tl = tiling(g);
-  const int64_t image = g.c * tl.hp * tl.wp + kSlack + 16, per_image = g.o * g.out_pixels();
+  const int64_t image = g.c * tl.hp * tl.wp + kSlack, per_image = g.o * g.out_pixels();
   // M's last runs load up to 15 floats past the chunk.
   const int64_t v_floats = kXi * (g.c * ge::kNr + kSkew), m_floats = kXi * ge::kMr * ge::kNr + 16;
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
@@ -259,7 +243,7 @@ void forward(const ConvGeom& g, const float* x, const float* u, const float* bia
     float* img = s.get(ge::Slot::image, image);
     float* v = s.get(ge::Slot::output, v_floats + m_floats);
     for (int64_t n = lo; n < hi; ++n) {
-      pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, img);
+      conv_direct::pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, kSlack, img);
       forward_image(g, tl, img, u, bias, y + n * per_image, v, v + v_floats);
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }
@@ -369,12 +353,6 @@ void weight_grad_image(const ConvGeom& g, const Tiling& tl, const float* x_n, co
 
 }  // namespace
 
-bool forward_applies(const ConvGeom& g) { return shape_applies(g); }
-
-bool input_grad_applies(const ConvGeom& g) { return shape_applies(g); }
-
-bool weight_grad_applies(const ConvGeom& g) { return shape_applies(g); }
-
 #if defined(__AVX512F__)
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
@@ -441,13 +419,13 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
 #else
 
 void conv2d_forward(const ConvGeom&, const float*, const float*, const float*, float*, const Epilogue*) {
-  throw InternalError("[winograd] conv2d_forward needs AVX-512; forward_applies() said no");
+  throw InternalError("[winograd] conv2d_forward needs AVX-512; applies() said no");
 }
 void conv2d_input_grad(const ConvGeom&, const float*, const float*, float*) {
-  throw InternalError("[winograd] conv2d_input_grad needs AVX-512; input_grad_applies() said no");
+  throw InternalError("[winograd] conv2d_input_grad needs AVX-512; applies() said no");
 }
 void conv2d_weight_grad(const ConvGeom&, const float*, const float*, float*) {
-  throw InternalError("[winograd] conv2d_weight_grad needs AVX-512; weight_grad_applies() said no");
+  throw InternalError("[winograd] conv2d_weight_grad needs AVX-512; applies() said no");
 }
 
 #endif

@@ -11,9 +11,7 @@ namespace dagrad::winograd {
 
 // Whether these kernels take the convolution: 3x3, stride 1, no dilation, padding at most
 // 2, enough channels on both sides that the transforms pay, and a CPU with AVX-512.
-bool forward_applies(const ConvGeom& g);
-bool input_grad_applies(const ConvGeom& g);
-bool weight_grad_applies(const ConvGeom& g);
+bool applies(const ConvGeom& g);
 
 // The same contracts as conv2d_forward_f32, conv2d_input_grad_f32 and conv2d_weight_grad_f32
 // (ops/cpu/conv_f32.h), for geometries that apply.

@@ -66,6 +66,8 @@ class Scratch {
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch();
   float* get(Slot slot, size_t floats);
+  // Grows every slot to the largest size any thread has asked of it.
+  void catch_up();
 
  private:
   struct Buf {
