@@ -4,6 +4,7 @@
 // relatives on any thread.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
@@ -14,6 +15,7 @@
 #include "alloc_counter.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 #include "scheduler/session.h"
 #include "synthetic_data.h"
@@ -48,6 +50,33 @@ TEST(AllocCounter, CountsEveryThread) {
 
   counter::start();
   EXPECT_EQ(counter::stop(), 0);
+}
+
+// A pool worker that first needs a per-thread buffer after another thread grew it (a
+// kernel's epilogue it never happened to run during warm-up) finds it grown already: the
+// worker caught up as it joined a job. Both pieces wait for each other, so the worker
+// surely runs one of them.
+TEST(AllocCounter, APoolWorkerCatchesItsBuffersUpAsItJoinsAJob) {
+  set_num_threads(2);
+  thread_buffer<char, 77>(1 << 20);  // grown on this thread only
+  auto both_pieces = [](auto&& body) {
+    std::atomic<int> started{0};
+    parallel_for(0, 2, 1, [&](int64_t lo, int64_t hi) {
+      started.fetch_add(static_cast<int>(hi - lo));  // both at once if run inline: no hang
+      while (started.load() < 2) std::this_thread::yield();
+      body();
+    });
+  };
+  both_pieces([] {});  // the worker joins a job: it catches up here
+  counter::start();
+  std::atomic<bool> worker_ran{false};
+  const std::thread::id caller = std::this_thread::get_id();
+  both_pieces([&] {
+    if (std::this_thread::get_id() != caller) worker_ran = true;
+    g_sink = thread_buffer<char, 77>(16);
+  });
+  EXPECT_EQ(counter::stop(), 0) << counter::first_stacks();
+  EXPECT_TRUE(worker_ran);
 }
 
 void check_steady_state(DType precision) {
