@@ -4,7 +4,8 @@
 Runs `dagrad bench` and the same training step in PyTorch (--model mnist-cnn: examples/
 mnist's CNN with SGD momentum 0.9; --model mnist-vit: the vision transformer with AdamW,
 both built from torch.nn in bench/torch_models.py; a fixed random batch, the same thread
-count), in alternation for --rounds rounds, and prints the median of each with the ratios:
+count), in alternation for --rounds rounds, and prints the median of each with the ratios
+of the medians, then each ratio taken round by round (median, min and max):
 
   dagrad                 dagrad bench --model M --infer --json (float32)
   dagrad bf16            the same with --precision bf16 (mixed precision)
@@ -187,6 +188,22 @@ def main():
         print(f"{label:22s} {d[1] / o[1]:11.2f}x {'':9s} {o[3] / d[3]:11.2f}x {d[4] / o[4]:11.2f}x "
               f"{o[5] / d[5]:12.2f}x {d[6] / o[6]:12.2f}x")
     print("(ratios: speed-ups of the first, CPU-time ratios as second / first, memory as first / second; PT = PyTorch)")
+
+    # The same ratios round by round: both sides of a pair ran minutes apart under the same
+    # host load, so a round's ratio drifts less than either side's rate.
+    def per_round(mine, other, kind):
+        return [a[kind]["images_per_s"] / b[kind]["images_per_s"] for a, b in zip(results[mine], results[other])]
+
+    print(f"\nper-round speed ratios, median [min, max] over the {args.rounds} rounds:")
+    for mine, other in pairs:
+        if mine not in results or other not in results:
+            continue
+        label = f"{mine} / {other}".replace("PyTorch ", "PT ")[:22]
+        cells = []
+        for kind in ("train", "infer"):
+            r = per_round(mine, other, kind)
+            cells.append(f"{kind} {statistics.median(r):5.2f}x [{min(r):.2f}, {max(r):.2f}]")
+        print(f"{label:22s} {'   '.join(cells)}")
 
 
 if __name__ == "__main__":
