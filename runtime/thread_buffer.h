@@ -21,6 +21,16 @@ namespace thread_buffer_detail {
 extern std::atomic<uint64_t> epoch;
 // Adds a function that brings the calling thread's buffer of one kind to its largest size.
 void register_catch_up(void (*catch_up)());
+
+// Raises `largest` to at least n and returns the size a thread's buffer should then have;
+// a rise moves the epoch, so that pool workers catch up.
+inline size_t grown_size(std::atomic<size_t>& largest, size_t n) {
+  size_t seen = largest.load(std::memory_order_relaxed);
+  while (seen < n && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+  }
+  if (n > seen) epoch.fetch_add(1, std::memory_order_relaxed);
+  return std::max(n, seen);
+}
 }  // namespace thread_buffer_detail
 
 // Brings every per-thread buffer of the calling thread to the largest size any thread has
@@ -30,19 +40,15 @@ void catch_up_thread_buffers();
 
 template <class T, int Tag = 0>
 T* thread_buffer(size_t n) {
-  static const bool registered = [] {
+  thread_local std::vector<T> buf;
+  static std::atomic<size_t> largest{0};
+  if (buf.size() >= n && buf.size() >= largest.load(std::memory_order_relaxed)) return buf.data();
+  static const bool registered = [] {  // a kind registers as it first grows
     thread_buffer_detail::register_catch_up([] { thread_buffer<T, Tag>(0); });
     return true;
   }();
   (void)registered;
-  thread_local std::vector<T> buf;
-  static std::atomic<size_t> largest{0};
-  size_t seen = largest.load(std::memory_order_relaxed);
-  if (buf.size() >= n && buf.size() >= seen) return buf.data();
-  while (seen < n && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
-  }
-  if (n > seen) thread_buffer_detail::epoch.fetch_add(1, std::memory_order_relaxed);
-  buf.resize(std::max(n, seen));
+  buf.resize(thread_buffer_detail::grown_size(largest, n));
   return buf.data();
 }
 

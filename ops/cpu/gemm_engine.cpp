@@ -134,24 +134,21 @@ void micro_kernel_direct_a(int w, int64_t kc, const float* const* a_rows, const 
 
 // ---- scratch ----
 
-namespace {
-// The largest size any thread has asked of each slot.
-std::atomic<size_t> largest[static_cast<int>(Slot::count)];
-}  // namespace
-
 float* Scratch::get(Slot slot, size_t floats) {
   Buf& buf = bufs_[static_cast<int>(slot)];
   // Which thread runs which pool piece varies from step to step. So every thread keeps
   // each slot at the largest size any thread has needed, catching up at its next use even
   // when that use needs less, or as it joins a pool job (runtime/thread_buffer.h): once
   // the sizes settle, the steady state allocates nothing.
+  static std::atomic<size_t> largest[static_cast<int>(Slot::count)];
   std::atomic<size_t>& hw = largest[static_cast<int>(slot)];
-  size_t seen = hw.load(std::memory_order_relaxed);
-  if (floats <= buf.n && seen <= buf.n) return buf.p;
-  while (seen < floats && !hw.compare_exchange_weak(seen, floats, std::memory_order_relaxed)) {
-  }
-  if (floats > seen) thread_buffer_detail::epoch.fetch_add(1, std::memory_order_relaxed);
-  floats = std::max(floats, seen);
+  if (floats <= buf.n && hw.load(std::memory_order_relaxed) <= buf.n) return buf.p;
+  static const bool registered = [] {
+    thread_buffer_detail::register_catch_up([] { thread_scratch().catch_up(); });
+    return true;
+  }();
+  (void)registered;
+  floats = thread_buffer_detail::grown_size(hw, floats);
   std::free(buf.p);
   const size_t bytes = static_cast<size_t>(round_up(static_cast<int64_t>(floats * sizeof(float)), 64));
   buf.p = static_cast<float*>(std::aligned_alloc(64, bytes));
@@ -172,11 +169,6 @@ Scratch::~Scratch() {
 }
 
 Scratch& thread_scratch() {
-  static const bool registered = [] {
-    thread_buffer_detail::register_catch_up([] { thread_scratch().catch_up(); });
-    return true;
-  }();
-  (void)registered;
   static thread_local Scratch s;
   return s;
 }
