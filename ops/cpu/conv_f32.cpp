@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "ops/cpu/conv_direct.h"
+#include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
@@ -312,6 +313,7 @@ void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const
                         const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (winograd::applies(g)) return winograd::conv2d_forward(g, x, w, bias, y, epilogue);
+  if (conv_one_channel::applies(g)) return conv_one_channel::forward(g, x, w, bias, y, epilogue);
   if (epilogue) epilogue->applied = true;  // image by image, below
   if (direct_forward_ok(g))
     forward_direct(g, x, w, bias, y, epilogue);

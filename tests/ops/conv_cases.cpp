@@ -39,6 +39,11 @@ std::vector<ConvSpec> conv_specs() {
   s.push_back({"Winograd padding 2, 40 outputs", {2, 17, 6, 13}, {40, 17, 3, 3}, 1, 1, 2, 2, 1, 1, true});
   s.push_back({"Winograd batch 10 (two groups)", {10, 16, 10, 10}, {20, 16, 3, 3}, 1, 1, 0, 0, 1, 1, false});
   s.push_back({"Winograd one tile row, padding 0 and 2", {1, 8, 4, 40}, {8, 8, 3, 3}, 1, 1, 0, 2, 1, 1, true});
+  // One input channel, stride 1, 3x3 or 5x5: the float32 forward keeps the taps in
+  // registers (ops/cpu/conv_one_channel.cpp). Rows wider than 16 and 32 columns end in a
+  // partial block; 7 and 5 outputs leave channels past the groups of four.
+  s.push_back({"one channel 5x5 padding 2, 37 wide", {2, 1, 9, 37}, {7, 1, 5, 5}, 1, 1, 2, 2, 1, 1, true});
+  s.push_back({"one channel dilation 2 padding 1", {3, 1, 11, 20}, {5, 1, 3, 3}, 1, 1, 1, 1, 2, 2, false});
   return s;
 }
 

@@ -1,0 +1,111 @@
+// See ops/cpu/conv_one_channel.h. Per image: zero-pad into scratch, then for each output row
+// and block of 16 columns load the KH*KW tap vectors once and produce every output channel
+// from them, four channels at a time (four independent FMA chains). Each output is one sum
+// in tap order, then the bias: the direct GEMM kernel's order, so results are unchanged.
+#include "ops/cpu/conv_one_channel.h"
+
+#include <algorithm>
+
+#include "ops/cpu/conv_direct.h"
+#include "ops/cpu/gemm_engine.h"
+#include "runtime/error.h"
+#include "runtime/thread_pool.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace dagrad::conv_one_channel {
+
+bool applies(const ConvGeom& g) {
+#if defined(__AVX512F__)
+  return g.c == 1 && g.sh == 1 && g.sw == 1 && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.oh > 0 && g.ow > 0;
+#else
+  (void)g;
+  return false;
+#endif
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+namespace ge = gemm_engine;
+
+constexpr int64_t kSlack = 32;  // floats after the padded image: a row's last block reads up to 15 past it
+
+// One image: img is padded (hp x wp, then kSlack), y_n is [O, OH, OW].
+template <int K>
+void image_forward(const ConvGeom& g, const float* img, int64_t wp, const float* w, const float* bias, float* y_n) {
+  constexpr int kTaps = K * K;
+  int64_t off[kTaps];
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) off[i * K + j] = i * g.dh * wp + j * g.dw;
+  const int64_t plane = g.oh * g.ow;
+  for (int64_t r = 0; r < g.oh; ++r)
+    for (int64_t c0 = 0; c0 < g.ow; c0 += 16) {
+      const int64_t cols = std::min<int64_t>(16, g.ow - c0);
+      const __mmask16 mask = static_cast<__mmask16>(cols == 16 ? 0xffffu : (1u << cols) - 1u);
+      const float* at = img + r * wp + c0;
+      __m512 in[kTaps];
+      for (int t = 0; t < kTaps; ++t) in[t] = _mm512_loadu_ps(at + off[t]);
+      float* out = y_n + r * g.ow + c0;
+      auto store = [&](int64_t o, __m512 v) {
+        if (cols == 16)
+          _mm512_storeu_ps(out + o * plane, v);
+        else
+          _mm512_mask_storeu_ps(out + o * plane, mask, v);
+      };
+      // The bias goes on last, as the GEMM engine's store does: the same bits as the
+      // direct kernel this replaces.
+      auto with_bias = [&](int64_t o, __m512 v) { return bias ? _mm512_add_ps(v, _mm512_set1_ps(bias[o])) : v; };
+      int64_t o = 0;
+      for (; o + 4 <= g.o; o += 4) {
+        __m512 acc[4];
+        for (int q = 0; q < 4; ++q) acc[q] = _mm512_setzero_ps();
+        const float* wo = w + o * kTaps;
+        for (int t = 0; t < kTaps; ++t)
+          for (int q = 0; q < 4; ++q) acc[q] = _mm512_fmadd_ps(in[t], _mm512_set1_ps(wo[q * kTaps + t]), acc[q]);
+        for (int q = 0; q < 4; ++q) store(o + q, with_bias(o + q, acc[q]));
+      }
+      for (; o < g.o; ++o) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int t = 0; t < kTaps; ++t) acc = _mm512_fmadd_ps(in[t], _mm512_set1_ps(w[o * kTaps + t]), acc);
+        store(o, with_bias(o, acc));
+      }
+    }
+}
+
+template <int K>
+void forward_k(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+               const Epilogue* epilogue) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, per_image = g.o * g.out_pixels();
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
+    for (int64_t n = lo; n < hi; ++n) {
+      conv_direct::pad_image(x + n * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
+      image_forward<K>(g, img, wp, w, bias, y + n * per_image);
+      if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
+    }
+  });
+}
+
+}  // namespace
+
+void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
+  if (epilogue) epilogue->applied = true;  // image by image
+  if (g.kh == 3)
+    forward_k<3>(g, x, w, bias, y, epilogue);
+  else
+    forward_k<5>(g, x, w, bias, y, epilogue);
+}
+
+#else
+
+void forward(const ConvGeom&, const float*, const float*, const float*, float*, const Epilogue*) {
+  throw InternalError("[conv_one_channel] forward needs AVX-512; applies() said no");
+}
+
+#endif
+
+}  // namespace dagrad::conv_one_channel

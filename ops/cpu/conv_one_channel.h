@@ -1,0 +1,19 @@
+// float32 forward of a stride-1 convolution with one input channel (a network's first layer
+// on greyscale images, ops/cpu/conv_one_channel.cpp). Its K = KH*KW (9 for MNIST's conv1) is
+// too short for the GEMM micro-kernel, which then spends most of its time loading and
+// storing its tile: here each row of 16 outputs keeps the KH*KW shifted input vectors in
+// registers, and every output channel is KH*KW multiply-adds with broadcast weights.
+#pragma once
+#include "ops/op_def.h"
+#include "ops/params/conv.h"
+
+namespace dagrad::conv_one_channel {
+
+// One input channel, stride 1, a 3x3 or 5x5 kernel (any padding and dilation), and a CPU
+// with AVX-512.
+bool applies(const ConvGeom& g);
+
+// conv2d_forward_f32's contract (ops/cpu/conv_f32.h) for geometries that apply.
+void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue);
+
+}  // namespace dagrad::conv_one_channel
