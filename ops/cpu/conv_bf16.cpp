@@ -17,6 +17,7 @@
 
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_f32.h"
+#include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/transpose.h"
 #include "runtime/float16.h"
@@ -214,6 +215,8 @@ const float* widen(const uint16_t* src, int64_t n, Slot slot) {
 void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
   if (g.n == 0) return;
+  if (winograd::applies(g))  // float32 Winograd on the exactly widened operands outruns vdpbf16ps here
+    return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
   if (direct_forward_ok(g)) {
     if (epilogue) epilogue->applied = true;  // image by image
     return forward_direct(g, x, w, bias, y, epilogue);

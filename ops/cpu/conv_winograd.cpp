@@ -1,31 +1,28 @@
-// Winograd F(2x2, 3x3) on dagrad's GEMM micro-kernel.
+// The float32 3x3 convolutions by Winograd's algorithms on dagrad's GEMM micro-kernel.
 //
-// Forward, per image, in chunks of up to kNr output tiles (a tile: 2x2 outputs, read from
-// a 4x4 window of the padded image at (2*ty, 2*tx)):
-//   V[ξ][c, t] = (Bᵀ d_{c,t} B)[ξ]        input transform, 16 values ξ per channel and tile,
-//                                          written as the micro-kernel's B panel
-//   M[ξ][o, t] = U[ξ][o, :] · V[ξ][:, t]   16 GEMMs, U[ξ] = (G g G^T)[ξ] packed once per call
-//   y_{o,t}    = Aᵀ M_{o,t} A + bias[o]    output transform, straight into y
-// The input gradient is the forward convolution of dy, padded by 2 - pad, with the kernel
-// flipped and its channel axes swapped. The weight gradient sums, over images and tiles,
-//   S[ξ][o, c] = Σ_t Z[ξ][o, t] · V[ξ][c, t]   with Z = A dy_t Aᵀ (the 2x2 dy tile, lifted),
+// Forward: F(4x4, 3x3) (ops/cpu/conv_winograd_f4.cpp). The input gradient is the forward
+// convolution of dy, padded by 2 - pad, with the kernel flipped and its channel axes
+// swapped. The weight gradient, F(2x2, 3x3) here, sums over images and 2x2 tiles
+//   S[ξ][o, c] = Σ_t Z[ξ][o, t] · V[ξ][c, t]   with V = Bᵀ d_t B (the 4x4 input tile) and
+//                                              Z = A dy_t Aᵀ (the 2x2 dy tile, lifted),
 // then dW = Gᵀ S G; images in fixed groups as in the direct kernels, so no result depends on
-// the thread count. Transforms run sixteen tiles (forward) or sixteen channels (weight
-// gradient, on a channels-last copy) per vector.
+// the thread count. Its transforms run sixteen channels per vector on channels-last copies.
 #include "ops/cpu/conv_winograd.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/gemm_engine.h"
-#include "ops/cpu/transpose.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+
+// GCC 12's _mm512_extractf32x8_ps passes an undefined vector and then warns about it.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace dagrad::winograd {
 
@@ -38,7 +35,6 @@ constexpr int kXi = 16;              // values of a transformed tile
 // Floats between the 16 transformed matrices of a buffer beyond their size: their rows,
 // written together, would otherwise often share one L1 set (strides of 4 KiB multiples).
 constexpr int64_t kSkew = 16;
-constexpr int64_t kSlack = 64;  // floats after a padded image (>= the 34 a run loads)
 
 }  // namespace
 
@@ -54,44 +50,8 @@ bool applies(const ConvGeom& g) {
 
 namespace {
 
-// U = G g Gᵀ of one 3x3 kernel g (row-major), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
-void transform_kernel(const float g[9], float u[16]) {
-  float t[4][3];  // G g
-  for (int j = 0; j < 3; ++j) {
-    t[0][j] = g[j];
-    t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-    t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-    t[3][j] = g[6 + j];
-  }
-  for (int i = 0; i < 4; ++i) {
-    u[i * 4 + 0] = t[i][0];
-    u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-    u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-    u[i * 4 + 3] = t[i][2];
-  }
-}
-
-// The 16 transformed kernels as A panels of the micro-kernel: for each ξ, rows o (in
-// panels of kMr, zero past o) by k = c. kernel(o, c, taps) fills the 3x3 taps.
-template <class Kernel>
-float* transformed_kernels(int64_t o, int64_t c, Kernel&& kernel) {
-  const int64_t op = ge::round_up(o, ge::kMr);
-  float* u = ge::thread_scratch().get(ge::Slot::shared, kXi * op * c);
-  std::fill(u, u + kXi * op * c, 0.f);
-  float taps[9], t[16];
-  for (int64_t oo = 0; oo < o; ++oo)
-    for (int64_t cc = 0; cc < c; ++cc) {
-      kernel(oo, cc, taps);
-      transform_kernel(taps, t);
-      const int64_t at = (oo / ge::kMr) * ge::kMr * c + cc * ge::kMr + oo % ge::kMr;
-      for (int xi = 0; xi < kXi; ++xi) u[xi * op * c + at] = t[xi];
-    }
-  return u;
-}
-
-// Tiles and the padded image they read: ty x tx tiles; rows of wp floats. A run of tiles
-// loads 34 columns from its first tile on: past the row's end it reads the next row (lanes
-// it never stores), past the image the slack after it (kSlack).
+// The weight gradient's 2x2 tiles and the padded image they read: ty x tx tiles of a
+// hp x wp image.
 struct Tiling {
   int64_t ty, tx, hp, wp;
   int64_t tiles() const { return ty * tx; }
@@ -101,55 +61,9 @@ Tiling tiling(const ConvGeom& g) {
   return {ty, tx, 2 * ty + 2, 2 * tx + 2};
 }
 
-// A run of at most 16 tiles of one tile row, at column j of its chunk.
-struct Run {
-  int64_t ty, tx0, j;
-  int n;
-};
-// The runs of tiles [t0, t1), in order (at most kMaxRuns: one per tile when rows are one tile wide).
-int runs_of(const Tiling& tl, int64_t t0, int64_t t1, Run* out) {
-  int count = 0;
-  for (int64_t t = t0; t < t1;) {
-    const int64_t ty = t / tl.tx, tx0 = t % tl.tx;
-    const int n = static_cast<int>(std::min<int64_t>({16, tl.tx - tx0, t1 - t}));
-    out[count++] = Run{ty, tx0, t - t0, n};
-    t += n;
-  }
-  return count;
-}
-constexpr int kMaxRuns = 48;  // kNr tiles make at most kNr runs (one tile per row)
-
 #if defined(__AVX512F__)
 
-__mmask16 lanes(int64_t n) {
-  return n <= 0 ? 0 : n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
-}
-
-// The first n lanes of v to p (masked stores are slow on some CPUs: only for odd counts).
-void store_lanes(float* p, int64_t n, __m512 v) {
-  if (n >= 16)
-    _mm512_storeu_ps(p, v);
-  else if (n == 8)
-    _mm256_storeu_ps(p, _mm512_castps512_ps256(v));
-  else if (n > 0)
-    _mm512_mask_storeu_ps(p, lanes(n), v);
-}
-
-// d[0..3][run tile] = row[2t + 0..3] for the 16 tiles of a run: two pairs of loads, each
-// split into even and odd columns.
-void load_tile_row(const float* row, __m512 d[4]) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 a = _mm512_loadu_ps(row), b = _mm512_loadu_ps(row + 16);
-  const __m512 a2 = _mm512_loadu_ps(row + 2), b2 = _mm512_loadu_ps(row + 18);
-  d[0] = _mm512_permutex2var_ps(a, even, b);
-  d[1] = _mm512_permutex2var_ps(a, odd, b);
-  d[2] = _mm512_permutex2var_ps(a2, even, b2);
-  d[3] = _mm512_permutex2var_ps(a2, odd, b2);
-}
-
-// v = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], for 16 tiles (or channels) at
-// once: load(i, d) gives row i of d, store(ξ, v) takes v[ξ]. Each row is transformed as it
+// v = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], for 16 channels at once: load(i, d) gives row i of d, store(ξ, v) takes v[ξ]. Each row is transformed as it
 // is loaded (d B), then the columns (Bᵀ ·), so at most 22 vectors are live.
 template <class Load, class Store>
 [[gnu::always_inline]] inline void input_transform(Load&& load, Store&& store) {
@@ -170,105 +84,9 @@ template <class Load, class Store>
   }
 }
 
-// One forward convolution (already in the padded layout `img`, c channels of hp x wp)
-// of image n into y.
-void forward_image(const ConvGeom& g, const Tiling& tl, const float* img, const float* u, const float* bias,
-                   float* y_n, float* v, float* m) {
-  const int64_t op = ge::round_up(g.o, ge::kMr);
-  const int64_t kc_max = ge::ceil_div(g.c, ge::ceil_div(g.c, ge::kMaxKc));
-  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  for (int64_t t0 = 0; t0 < tl.tiles(); t0 += ge::kNr) {
-    const int64_t t1 = std::min(tl.tiles(), t0 + ge::kNr);
-    const int w = ge::panel_width(t1 - t0);
-    Run runs[kMaxRuns];
-    const int nruns = runs_of(tl, t0, t1, runs);
-    // V[ξ][c, j] at v[ξ*(C*w + kSkew) + c*w + j]. A run stores all 16 lanes where the lanes past it
-    // stay inside the row: the next run overwrites them.
-    for (int ri = 0; ri < nruns; ++ri) {
-      const Run& r = runs[ri];
-      const int64_t n = r.j + 16 <= w ? 16 : r.n;
-      const int64_t rows = tl.wp, plane = tl.hp * tl.wp, xi_stride = g.c * w + kSkew;
-      const float* base = img + 2 * r.ty * rows + 2 * r.tx0;
-      float* dst = v + r.j;
-      for (int64_t c = 0; c < g.c; ++c, base += plane, dst += w)
-        input_transform([&](int i, __m512 d[4]) { load_tile_row(base + i * rows, d); },
-                        [&](int xi, __m512 t) { store_lanes(dst + xi * xi_stride, n, t); });
-    }
-    for (int64_t i0 = 0; i0 < g.o; i0 += ge::kMr) {
-      const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, g.o - i0));
-      // M[ξ][row, j] at m[(ξ*kMr + row)*w + j].
-      for (int xi = 0; xi < kXi; ++xi)
-        for (int64_t k0 = 0; k0 < g.c; k0 += kc_max)
-          ge::micro_kernel(w, std::min(kc_max, g.c - k0), u + xi * op * g.c + i0 * g.c + k0 * ge::kMr,
-                           v + xi * (g.c * w + kSkew) + k0 * w, m + xi * ge::kMr * w, w, mr, static_cast<int>(t1 - t0), k0 > 0,
-                           nullptr);
-      for (int row = 0; row < mr; ++row) {
-        const int64_t oc = i0 + row;
-        const __m512 b = _mm512_set1_ps(bias ? bias[oc] : 0.f);
-        for (int ri = 0; ri < nruns; ++ri) {
-          const Run& r = runs[ri];
-          __m512 s[2][4];
-          for (int j = 0; j < 4; ++j) {
-            const float* p = m + (j * ge::kMr + row) * w + r.j;  // ξ = 4a + j, a = 0..3
-            const __m512 m0 = _mm512_loadu_ps(p), m1 = _mm512_loadu_ps(p + 4 * ge::kMr * w);
-            const __m512 m2 = _mm512_loadu_ps(p + 8 * ge::kMr * w), m3 = _mm512_loadu_ps(p + 12 * ge::kMr * w);
-            s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);  // Aᵀ = [1 1 1 0; 0 1 -1 -1]
-            s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-          }
-          const int64_t cols = g.ow - 2 * r.tx0;
-          for (int i = 0; i < 2; ++i) {
-            const int64_t oy = 2 * r.ty + i;
-            if (oy >= g.oh) break;
-            const __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
-            const __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
-            float* out = y_n + (oc * g.oh + oy) * g.ow + 2 * r.tx0;
-            store_lanes(out, std::min<int64_t>(cols, 2 * r.n), _mm512_permutex2var_ps(y0, lo_idx, y1));
-            store_lanes(out + 16, std::min<int64_t>(cols, 2 * r.n) - 16, _mm512_permutex2var_ps(y0, hi_idx, y1));
-          }
-        }
-      }
-    }
-  }
-}
-
-// The forward pass over all images, with U already transformed (x: images of g.c planes).
-void forward(const ConvGeom& g, const float* x, const float* u, const float* bias, float* y, const Epilogue* epilogue) {
-  const Tiling tl = tiling(g);
-  const int64_t image = g.c * tl.hp * tl.wp + kSlack, per_image = g.o * g.out_pixels();
-  // M's last runs load up to 15 floats past the chunk.
-  const int64_t v_floats = kXi * (g.c * ge::kNr + kSkew), m_floats = kXi * ge::kMr * ge::kNr + 16;
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    ge::Scratch& s = ge::thread_scratch();
-    float* img = s.get(ge::Slot::image, image);
-    float* v = s.get(ge::Slot::output, v_floats + m_floats);
-    for (int64_t n = lo; n < hi; ++n) {
-      conv_direct::pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, tl.hp, tl.wp, kSlack, img);
-      forward_image(g, tl, img, u, bias, y + n * per_image, v, v + v_floats);
-      if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
-    }
-  });
-}
-
-
 // ---- weight gradient ----
 
 constexpr int64_t kWeightChunk = 64;  // tiles per K block: V and Z of a block stay in L2
-
-// dst[(y*wd + x)*cp + c] = src[c, y - top, x - left] (zero outside, and for channels past
-// ch): a padded channels-last copy, hd x wd pixels of cp channels.
-void channels_last(const float* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hd,
-                   int64_t wd, int64_t cp, float* dst) {
-  const bool whole = top == 0 && left == 0 && wd == w && hd == h && cp == ch;
-  if (whole) {  // one transpose, no padding (the MNIST CNN's shapes)
-    transpose_32bit(reinterpret_cast<const uint32_t*>(src), h * w, ch, h * w, reinterpret_cast<uint32_t*>(dst), cp);
-    return;
-  }
-  std::fill(dst, dst + hd * wd * cp, 0.f);
-  for (int64_t y = 0; y < h && y + top < hd; ++y)
-    transpose_32bit(reinterpret_cast<const uint32_t*>(src + y * w), h * w, ch, std::min(w, wd - left),
-                    reinterpret_cast<uint32_t*>(dst + ((y + top) * wd + left) * cp), cp);
-}
 
 // dW = Gᵀ S G for one (o, c): S is 4x4, dW 3x3.
 void kernel_grad(const float s[16], float dw[9]) {
@@ -357,24 +175,19 @@ void weight_grad_image(const ConvGeom& g, const Tiling& tl, const float* x_n, co
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
-  if (epilogue) epilogue->applied = true;  // image by image
-  const float* u = transformed_kernels(g.o, g.c, [&](int64_t o, int64_t c, float taps[9]) {
-    std::memcpy(taps, w + (o * g.c + c) * 9, 9 * sizeof(float));
-  });
-  forward(g, x, u, bias, y, epilogue);
+  forward_f4(g, x, w, bias, y, epilogue);
 }
 
 void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx) {
-  // dx = conv(dy padded by 2 - pad, W flipped, channels swapped).
+  // dx = conv(dy padded by 2 - pad, W[c, o, 2-i, 2-j]).
   ConvGeom f = g;
   f.c = g.o, f.h = g.oh, f.w = g.ow, f.o = g.c, f.oh = g.h, f.ow = g.w, f.ph = 2 - g.ph, f.pw = 2 - g.pw;
-  const float* u = transformed_kernels(f.o, f.c, [&](int64_t c, int64_t o, float taps[9]) {
-    const float* k = w + (o * g.c + c) * 9;
-    for (int t = 0; t < 9; ++t) taps[t] = k[8 - t];
-  });
-  forward(f, dy, u, nullptr, dx, nullptr);
+  float* flipped = ge::thread_scratch().get(ge::Slot::pack_a, g.o * g.c * 9);  // the workers use other slots
+  for (int64_t o = 0; o < g.o; ++o)
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int t = 0; t < 9; ++t) flipped[(c * g.o + o) * 9 + t] = w[(o * g.c + c) * 9 + 8 - t];
+  forward_f4(f, dy, flipped, nullptr, dx, nullptr);
 }
-
 
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
   const Tiling tl = tiling(g);

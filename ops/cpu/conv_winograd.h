@@ -1,9 +1,11 @@
-// float32 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (ops/cpu/conv_winograd.cpp):
-// each 2x2 output tile is A^T [(G g G^T) ⊙ (B^T d B)] A over a 4x4 input tile d, so
-// 16 multiplies replace 36 and the three passes of a 3x3 convolution take 2.25 times
-// fewer multiply-adds than the direct kernels. Results differ from the direct ones by
-// rounding only (the transforms add and halve; see the tests for the bound).
+// float32 3x3 stride-1 convolutions by Winograd's algorithms (ops/cpu/conv_winograd.cpp):
+// the forward pass and the input gradient by F(4x4, 3x3), each 4x4 output tile from a 6x6
+// input tile with 36 multiplies instead of 144; the weight gradient by F(2x2, 3x3), 16
+// instead of 36. Results differ from the direct kernels' by rounding only (the transforms
+// scale by up to 8 and 1/24; see the tests and bench/NOTES.md for the bound).
 #pragma once
+#include <cstdint>
+
 #include "ops/op_def.h"
 #include "ops/params/conv.h"
 
@@ -19,5 +21,13 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
                     const Epilogue* epilogue);
 void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx);
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
+
+// The forward pass by F(4x4, 3x3) (ops/cpu/conv_winograd_f4.cpp), w as [O, C, 3, 3]; x
+// float32, or bfloat16 (bits) widened exactly image by image: in float32 F(4x4) takes
+// 1.3x less time than the bfloat16 direct kernel (bench/NOTES.md).
+void forward_f4(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                const Epilogue* epilogue);
+void forward_f4(const ConvGeom& g, const uint16_t* x, const float* w, const float* bias, float* y,
+                const Epilogue* epilogue);
 
 }  // namespace dagrad::winograd

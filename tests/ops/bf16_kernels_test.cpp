@@ -89,7 +89,8 @@ TEST(BFloat16Kernels, ProductCasesMatchTheReferenceOnBothPaths) {
 // The MNIST CNN's shapes at batch 9 (a partial weight-gradient group): conv2 forward and
 // both gradients, fc1 forward and both gradients, and conv1's weight gradient (one input
 // channel). The two paths pair and order their float32 sums differently, so they agree to
-// float32 summation error, not bit for bit; the kernels must also really run (they differ).
+// float32 summation error, not bit for bit; the kernels must also really run (they differ),
+// except conv2's forward pass, which is float32 Winograd on both.
 TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
   if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
   Graph g;
@@ -120,10 +121,16 @@ TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
   for (size_t i = 0; i < outs.size(); ++i) {
     SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
     // Sums of up to 9216 products of values within [-1, 1]: float32 rounding over such sums
-    // stays below 1e-4 of 1 + |sum|.
-    EXPECT_LE(worst_error(fast[i], slow[i]), 1e-4);
+    // stays below 1e-4 of 1 + |sum|. The fallback's conv2 input gradient runs float32
+    // Winograd F(4x4, 3x3), whose transforms scale terms by up to 10 in each direction
+    // before they are rounded: up to ten times that (measured: 1.1e-4).
+    EXPECT_LE(worst_error(fast[i], slow[i]), i == 1 ? 1e-3 : 1e-4);
     int differ = 0;
     for (int64_t k = 0; k < fast[i].numel(); ++k) differ += at(fast[i], k) != at(slow[i], k);
+    if (i == 0) {  // conv2 forward: both paths widen to float32 and run F(4x4, 3x3)
+      EXPECT_EQ(differ, 0);
+      continue;
+    }
     EXPECT_GT(differ, 0) << "the bfloat16 kernel did not run";
   }
 }

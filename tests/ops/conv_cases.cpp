@@ -12,6 +12,7 @@ struct ConvSpec {
   Shape x, w;  // [N,C,H,W], [O,C,KH,KW]
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   bool bias = false;
+  double f32_tol = 1e-4;  // of 1 + |want|
 
   int64_t out_h() const { return window_output(x[2], w[2], sh, ph, dh); }
   int64_t out_w() const { return window_output(x[3], w[3], sw, pw, dw); }
@@ -33,12 +34,19 @@ std::vector<ConvSpec> conv_specs() {
   s.push_back({"stride beyond kernel", {1, 2, 9, 9}, {2, 2, 2, 2}, 3, 3, 0, 0, 1, 1, false});
   s.push_back({"batch 17 (three groups)", {17, 2, 4, 5}, {2, 2, 3, 3}, 1, 1, 1, 1, 1, 1, true});
   // 3x3 stride 1 with at least 8 channels each side: the float32 kernels run Winograd's
-  // F(2x2, 3x3) (ops/cpu/conv_winograd.cpp). Odd output sizes leave half-empty tiles, and
+  // F(4x4, 3x3) forward and input gradient, F(2x2, 3x3) weight gradient
+  // (ops/cpu/conv_winograd*.cpp). Odd output sizes leave half-empty tiles, and
   // 17 or 40 channels are not whole vectors or register panels.
   s.push_back({"Winograd odd sizes padding 1", {3, 9, 11, 9}, {10, 9, 3, 3}, 1, 1, 1, 1, 1, 1, true});
   s.push_back({"Winograd padding 2, 40 outputs", {2, 17, 6, 13}, {40, 17, 3, 3}, 1, 1, 2, 2, 1, 1, true});
   s.push_back({"Winograd batch 10 (two groups)", {10, 16, 10, 10}, {20, 16, 3, 3}, 1, 1, 0, 0, 1, 1, false});
   s.push_back({"Winograd one tile row, padding 0 and 2", {1, 8, 4, 40}, {8, 8, 3, 3}, 1, 1, 0, 2, 1, 1, true});
+  // F(4x4, 3x3) forward: more than one B panel of outputs (50 = 48 + 2), and more input
+  // channels than one K block of the micro-kernel (330 > 320). With K = 2,970 terms within
+  // [-1, 1] F(4x4)'s error reaches 1.1e-4 of 1 + |sum| (its transforms scale terms by up
+  // to 10 in each direction before rounding); direct float32 sums stay near 1e-5.
+  s.push_back({"Winograd 50 outputs", {2, 8, 7, 5}, {50, 8, 3, 3}, 1, 1, 1, 1, 1, 1, true});
+  s.push_back({"Winograd 330 channels", {1, 330, 5, 6}, {9, 330, 3, 3}, 1, 1, 1, 0, 1, 1, false, 1e-3});
   // One input channel, stride 1, 3x3 or 5x5: the float32 forward keeps the taps in
   // registers (ops/cpu/conv_one_channel.cpp). Rows wider than 16 and 32 columns end in a
   // partial block; 7 and 5 outputs leave channels past the groups of four.
@@ -73,7 +81,7 @@ OpCase conv_case(const ConvSpec& s, DType dt, const std::string& suffix) {
   c.label = str_cat(s.label, " x", s.x.to_string(), " w", s.w.to_string(), suffix, " ", dtype_name(dt));
   c.attrs = s.attrs();
   // bfloat16 operands: exact products summed in float32, as float32's.
-  c.tol = dt == DType::f64 ? 1e-10 : 1e-4;
+  c.tol = dt == DType::f64 ? 1e-10 : dt == DType::f32 ? s.f32_tol : 1e-4;
   c.skip_grad = dt == DType::bf16;  // gradients are checked in float64
   return c;
 }
