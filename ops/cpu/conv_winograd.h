@@ -23,8 +23,8 @@ void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
 
 // The forward pass by F(4x4, 3x3) (ops/cpu/conv_winograd_f4.cpp), w as [O, C, 3, 3]; x
-// float32, or bfloat16 (bits) widened exactly image by image: in float32 F(4x4) takes
-// 1.3x less time than the bfloat16 direct kernel (bench/NOTES.md).
+// float32, or bfloat16 (bits) widened exactly image by image: in float32, F(4x4) beats the
+// bfloat16 direct kernel on conv2's shapes by 1.15-1.3x (bench/NOTES.md).
 void forward_f4(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                 const Epilogue* epilogue);
 void forward_f4(const ConvGeom& g, const uint16_t* x, const float* w, const float* bias, float* y,
