@@ -10,7 +10,9 @@
 //   weight gradient  k runs over pixels: A rows are the plain padded image at tap offsets,
 //                    two neighbouring pixels per word; dyᵀ is packed in pixel pairs.
 // One input channel (the first layer) and strides other than 1 widen the operands to
-// float32 and use the float32 kernels: there, pairs would be half padding.
+// float32 and use the float32 kernels: there, pairs would be half padding. The forward pass
+// of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too: float32 F(4x4, 3x3)
+// does a quarter of the multiply-adds and outruns vdpbf16ps.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -215,7 +217,7 @@ const float* widen(const uint16_t* src, int64_t n, Slot slot) {
 void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
   if (g.n == 0) return;
-  if (winograd::applies(g))  // float32 Winograd on the exactly widened operands outruns vdpbf16ps here
+  if (winograd::applies(g))
     return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
   if (direct_forward_ok(g)) {
     if (epilogue) epilogue->applied = true;  // image by image

@@ -12,6 +12,9 @@
 //   weight gradient  dWᵀ[CKK, O]  = Σ_q image[off(t) + q] · dy_q[O, q]ᵀ       (direct A)
 // Other strides pack implicit im2col panels (Patches) and scatter dx with col2im.
 //
+// 3x3 convolutions with enough channels go to Winograd (ops/cpu/conv_winograd.h), and the
+// forward pass of a one-input-channel layer to ops/cpu/conv_one_channel.h, before these.
+//
 // Work is split over whole images; the weight gradient sums fixed groups of images in
 // group order. No result depends on the thread count.
 #include "ops/cpu/conv_f32.h"
