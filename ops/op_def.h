@@ -43,7 +43,7 @@ struct OpFlags {
   bool view = false;              // output 0 is input 0's bytes with a new shape (reshape):
                                   // executors alias it and call no kernel
   bool accepts_epilogue = false;  // a fused elementwise group reading its output may run in
-                                  // its step, right after it (GEMM, convolution)
+                                  // its step, right after it (GEMM, convolution, pooling gradient)
   bool epilogue_fusible = false;  // may be part of such an epilogue
   bool comm_stream = false;       // runs on the communication stream, in program order
   bool random = false;            // draws random numbers at element offset + index (its

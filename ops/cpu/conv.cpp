@@ -139,16 +139,18 @@ void conv2d_cpu(const KernelContext& ctx) {
 void conv2d_backward_input_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(ctx.outputs[0].shape(), w.shape(), ctx.params<ConvInputGradParams>());
-  if (use_bf16_kernels(dy)) return gemm_bf16::conv2d_input_grad(g, bits(dy), bits(w), ctx.outputs[0].data<float>());
+  if (use_bf16_kernels(dy))
+    return gemm_bf16::conv2d_input_grad(g, bits(dy), bits(w), ctx.outputs[0].data<float>(), ctx.epilogue);
   if (is_half(dy.dtype())) {
     const float* dyf = float32_operand(dy, gemm_engine::Slot::widen_a);
     const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
-    if (!reference_kernels()) return conv2d_input_grad_f32(g, dyf, wf, ctx.outputs[0].data<float>());
+    if (!reference_kernels()) return conv2d_input_grad_f32(g, dyf, wf, ctx.outputs[0].data<float>(), ctx.epilogue);
     return conv2d_input_grad_ref<float>(g, dyf, wf, ctx.outputs[0].data<float>());
   }
   dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
-      if (!reference_kernels()) return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
+      if (!reference_kernels())
+        return conv2d_input_grad_f32(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>(), ctx.epilogue);
     }
     conv2d_input_grad_ref<T>(g, dy.data<T>(), w.data<T>(), ctx.outputs[0].data<T>());
   });

@@ -134,7 +134,7 @@ void forward_direct(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
 }
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], in pairs of o.
-void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx) {
+void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, pairs = ge::ceil_div(g.o, 2);
   const int64_t kp = pairs * g.kh * g.kw, image = pairs * hq * wq, slack = g.dw * (g.kw - 1) + kNr;
@@ -146,8 +146,9 @@ void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w,
                      return w[((o * g.c + c) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j];
                    },
                    wfk);
+  if (epilogue) epilogue->applied = true;  // image by image
   direct_by_image<uint32_t>(
-      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, nullptr,
+      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, epilogue,
       [&](int64_t n, uint32_t* img) {
         pad_image_pairs(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
       },
@@ -227,11 +228,11 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
                      bias, y, epilogue);
 }
 
-void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx) {
+void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
-  if (direct_input_grad_ok(g)) return input_grad_direct(g, dy, w, dx);
+  if (direct_input_grad_ok(g)) return input_grad_direct(g, dy, w, dx, epilogue);
   conv2d_input_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
-                        dx);
+                        dx, epilogue);
 }
 
 void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {

@@ -87,7 +87,7 @@ void forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], dy padded by
 // dh*(KH-1) - ph rows and dw*(KW-1) - pw columns on each side.
-void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float* dx) {
+void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, k = g.o * g.kh * g.kw;
   const int64_t image = g.o * hq * wq, slack = g.dw * (g.kw - 1) + ge::kNr;
@@ -104,8 +104,9 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
             d[r] = c0 + r < g.c ? w[((o * g.c + c0 + r) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j] : 0.f;
         }
   }
+  if (epilogue) epilogue->applied = true;  // image by image
   direct_by_image<float>(
-      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, nullptr,
+      g.n, image + slack, {g.c, g.h, wq, g.w, dx}, epilogue,
       [&](int64_t n, float* img) {
         pad_image(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
       },
@@ -324,11 +325,12 @@ void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const
     forward_packed(g, x, w, bias, y, epilogue);
 }
 
-void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx) {
+void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx,
+                           const Epilogue* epilogue) {
   if (g.n == 0) return;
-  if (winograd::applies(g)) return winograd::conv2d_input_grad(g, dy, w, dx);
+  if (winograd::applies(g)) return winograd::conv2d_input_grad(g, dy, w, dx, epilogue);
   if (direct_input_grad_ok(g))
-    input_grad_direct(g, dy, w, dx);
+    input_grad_direct(g, dy, w, dx, epilogue);
   else
     input_grad_packed(g, dy, w, dx);
 }

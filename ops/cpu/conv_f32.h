@@ -9,8 +9,10 @@ namespace dagrad {
 // output is passed through it as soon as it is finished (and epilogue->applied is set).
 void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                         const Epilogue* epilogue = nullptr);
-// dx[N,C,H,W] from dy[N,O,OH,OW] and w.
-void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx);
+// dx[N,C,H,W] from dy[N,O,OH,OW] and w; the epilogue as in the forward pass (paths
+// that do not apply it leave `applied` unset).
+void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx,
+                           const Epilogue* epilogue = nullptr);
 // dw[O,C,KH,KW] from dy and x.
 void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, float* dw);
 

@@ -178,7 +178,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   forward_f4(g, x, w, bias, y, epilogue);
 }
 
-void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx) {
+void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
   // dx = conv(dy padded by 2 - pad, W[c, o, 2-i, 2-j]).
   ConvGeom f = g;
   f.c = g.o, f.h = g.oh, f.w = g.ow, f.o = g.c, f.oh = g.h, f.ow = g.w, f.ph = 2 - g.ph, f.pw = 2 - g.pw;
@@ -186,7 +186,7 @@ void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float
   for (int64_t o = 0; o < g.o; ++o)
     for (int64_t c = 0; c < g.c; ++c)
       for (int t = 0; t < 9; ++t) flipped[(c * g.o + o) * 9 + t] = w[(o * g.c + c) * 9 + 8 - t];
-  forward_f4(f, dy, flipped, nullptr, dx, nullptr);
+  forward_f4(f, dy, flipped, nullptr, dx, epilogue);
 }
 
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
@@ -234,7 +234,7 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
 void conv2d_forward(const ConvGeom&, const float*, const float*, const float*, float*, const Epilogue*) {
   throw InternalError("[winograd] conv2d_forward needs AVX-512; applies() said no");
 }
-void conv2d_input_grad(const ConvGeom&, const float*, const float*, float*) {
+void conv2d_input_grad(const ConvGeom&, const float*, const float*, float*, const Epilogue*) {
   throw InternalError("[winograd] conv2d_input_grad needs AVX-512; applies() said no");
 }
 void conv2d_weight_grad(const ConvGeom&, const float*, const float*, float*) {

@@ -19,7 +19,7 @@ bool applies(const ConvGeom& g);
 // (ops/cpu/conv_f32.h), for geometries that apply.
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue* epilogue);
-void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx);
+void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue);
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
 
 // The forward pass by F(4x4, 3x3) (ops/cpu/conv_winograd_f4.cpp), w as [O, C, 3, 3]; x

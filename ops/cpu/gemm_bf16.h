@@ -58,7 +58,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uin
 // weight-gradient groups, so no result depends on the thread count.
 void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
                     const Epilogue* epilogue = nullptr);
-void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx);
+void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx,
+                       const Epilogue* epilogue = nullptr);
 void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw);
 
 }  // namespace dagrad::gemm_bf16

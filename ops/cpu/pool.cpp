@@ -15,12 +15,16 @@ namespace dagrad {
 
 namespace {
 
-// Calls fn(plane index) for every N*C plane, in parallel.
+// Calls fn(plane index) for every N*C plane, in parallel. With an epilogue over the
+// input-sized output, each thread then runs it on the planes it just wrote, still in cache.
 template <class Fn>
-void for_each_plane(const PoolGeom& g, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.h * g.w));
+void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullptr) {
+  const int64_t in_plane = g.h * g.w;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, in_plane));
+  if (epilogue) epilogue->applied = true;
   parallel_for(0, g.planes(), grain, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) fn(p);
+    if (epilogue) epilogue->run(lo * in_plane, hi * in_plane);
   });
 }
 
@@ -71,7 +75,7 @@ void max_pool_gather(const PoolGeom& g, const T* x, const T* source, T* y) {
 
 // dx[argmax of window o] += dy[o], in output order.
 template <class T>
-void max_pool_scatter(const PoolGeom& g, const T* dy, const T* x, T* dx) {
+void max_pool_scatter(const PoolGeom& g, const T* dy, const T* x, T* dx, const Epilogue* epilogue) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   for_each_plane(g, [&](int64_t p) {
     const T* xp = x + p * in_plane;
@@ -93,7 +97,7 @@ void max_pool_scatter(const PoolGeom& g, const T* dy, const T* x, T* dx) {
     std::fill(dxp, dxp + in_plane, T(0));
     for (int64_t oh = 0; oh < g.oh; ++oh)
       for (int64_t ow = 0; ow < g.ow; ++ow) dxp[window_argmax(xp, g.w, window_of(g, oh, ow))] += dyp[oh * g.ow + ow];
-  });
+  }, epilogue);
 }
 
 // y[o] = Σ window o / (kh*kw): padding counts as zeros.
@@ -145,8 +149,9 @@ void max_pool2d_cpu(const KernelContext& ctx) {
 void max_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d_backward",
-                    [&]<class T>() { max_pool_scatter<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
+  dispatch_floating(x.dtype(), "max_pool2d_backward", [&]<class T>() {
+    max_pool_scatter<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), ctx.epilogue);
+  });
 }
 
 void max_pool2d_gather_cpu(const KernelContext& ctx) {

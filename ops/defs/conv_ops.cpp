@@ -299,6 +299,7 @@ void register_conv_ops(OpRegistry& r) {
                        .doc = "2-D convolution: x [N,C,H,W], weight [O,C,KH,KW], optional bias [O]"});
   op::conv2d_backward_input = &r.add({.name = "conv2d_backward_input",
                                       .kind = OpKind::convolution,
+                                      .flags = {.accepts_epilogue = true},
                                       .params = params_codec<ConvInputGradParams>(),
                                       .infer = infer_conv2d_backward_input,
                                       .vjp = conv2d_backward_input_vjp,
@@ -324,6 +325,7 @@ void register_conv_ops(OpRegistry& r) {
   op::max_pool2d_backward =
       &r.add({.name = "max_pool2d_backward",
               .kind = OpKind::pooling,
+              .flags = {.accepts_epilogue = true},  // relu_backward of the pooled activation
               .params = params_codec<PoolParams>(),
               .infer = infer_max_pool2d_backward,
               .vjp = max_pool2d_backward_vjp,

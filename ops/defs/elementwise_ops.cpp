@@ -73,7 +73,9 @@ std::vector<Value> unary_vjp(const VjpContext& c) {
   return {rule(c, g)};
 }
 
-Value relu_grad(const VjpContext& c, Value g) { return relu_backward(g, c.inputs[0]); }
+// relu(x) > 0 exactly where x > 0, so the mask reads relu's output: x itself need not be
+// kept for the backward pass, and a convolution's fused relu may overwrite its output.
+Value relu_grad(const VjpContext& c, Value g) { return relu_backward(g, c.outputs[0]); }
 double slope_of(const Node& n) { return n.params<SlopeParams>().negative_slope; }
 
 Value leaky_relu_grad(const VjpContext& c, Value g) { return leaky_relu_backward(g, c.inputs[0], slope_of(c.node)); }
@@ -316,12 +318,15 @@ void register_elementwise_ops(OpRegistry& r) {
       {.name = "greater_equal", .cost = flops<1>, .doc = "1 where a >= b else 0, in the inputs' dtype; no gradient"}));
 
   // Gradient helpers of the activations: (grad, x) -> grad * f'(x).
+  // Fusible into the GEMM or pooling gradient producing their gradient input.
   r.add(elementwise<ReluBackward>({.name = "relu_backward",
+                                   .flags = kEpilogue,
                                    .vjp = relu_backward_vjp,
                                    .cost = flops<1>,
                                    .nondiff_inputs = {1},
                                    .doc = "grad * (x > 0): the gradient of relu"}));
   r.add(elementwise<LeakyReluBackward, SlopeParams>({.name = "leaky_relu_backward",
+                                                     .flags = kEpilogue,
                                                      .vjp = leaky_relu_backward_vjp,
                                                      .cost = flops<2>,
                                                      .nondiff_inputs = {1},

@@ -23,26 +23,31 @@ struct TrainGraph {
   TensorMap state;
 };
 
-// conv(1->4, 3x3, pad 1) + bias, relu, max_pool 2, batch_norm, flatten, dropout,
-// linear(4*4*4 -> 10), log_softmax, nll_loss; SGD with momentum on every parameter.
+// conv(1->8, 3x3, pad 1) + bias, relu, conv(8->8, 3x3, pad 1) (Winograd's size), relu,
+// max_pool 2, batch_norm, flatten, dropout, linear(8*4*4 -> 10), log_softmax, nll_loss;
+// SGD with momentum on every parameter. relu's gradients run as epilogues of the pooling
+// gradient and of conv2's input gradient.
 void build(TrainGraph& t, int64_t n) {
   Graph& g = t.g;
   Value x = g.input("images", Shape{n, 1, 8, 8});
   Value y = g.input("labels", Shape{n}, DType::i64);
   Value lr = g.input("lr", Shape{});
-  Value w1 = g.parameter("w1", Shape{4, 1, 3, 3});
-  Value b1 = g.parameter("b1", Shape{4});
-  Value gamma = g.parameter("gamma", Shape{4});
-  Value beta = g.parameter("beta", Shape{4});
-  Value mean = g.parameter("running_mean", Shape{4}, DType::f32, false);
-  Value var = g.parameter("running_var", Shape{4}, DType::f32, false);
-  Value w2 = g.parameter("w2", Shape{10, 64});
+  Value w1 = g.parameter("w1", Shape{8, 1, 3, 3});
+  Value b1 = g.parameter("b1", Shape{8});
+  Value wc = g.parameter("wc", Shape{8, 8, 3, 3});
+  Value bc = g.parameter("bc", Shape{8});
+  Value gamma = g.parameter("gamma", Shape{8});
+  Value beta = g.parameter("beta", Shape{8});
+  Value mean = g.parameter("running_mean", Shape{8}, DType::f32, false);
+  Value var = g.parameter("running_var", Shape{8}, DType::f32, false);
+  Value w2 = g.parameter("w2", Shape{10, 128});
   Value b2 = g.parameter("b2", Shape{10});
   Value h = relu(conv2d(x, w1, b1, {.stride = 1, .padding = 1}));
+  h = relu(conv2d(h, wc, bc, {.stride = 1, .padding = 1}));
   h = batch_norm(max_pool2d(h), gamma, beta, mean, var, true);
   h = dropout(flatten(h), 0.25, 11);
   Value loss = nll_loss(log_softmax(linear(h, w2, b2)), y);
-  std::vector<Value> params{w1, b1, gamma, beta, w2, b2};
+  std::vector<Value> params{w1, b1, wc, bc, gamma, beta, w2, b2};
   std::vector<Value> grads = autograd::grad(g, loss, params);
   for (size_t i = 0; i < params.size(); ++i) {
     std::string buf = str_cat("momentum.", g.node(params[i].node).name);
@@ -53,9 +58,9 @@ void build(TrainGraph& t, int64_t n) {
   t.outputs = {loss};
   uint64_t seed = 1;
   for (const Value& p : params) t.state[g.node(p.node).name] = pseudo_random(p.shape(), ++seed, 0.4);
-  t.state["gamma"] = Tensor::full(Shape{4}, 1.0);
-  t.state["running_mean"] = Tensor::zeros(Shape{4});
-  t.state["running_var"] = Tensor::full(Shape{4}, 1.0);
+  t.state["gamma"] = Tensor::full(Shape{8}, 1.0);
+  t.state["running_mean"] = Tensor::zeros(Shape{8});
+  t.state["running_var"] = Tensor::full(Shape{8}, 1.0);
 }
 
 TEST(SchedulerTraining, StepsMatchTheInterpreterUnderEveryVariant) {
