@@ -1,7 +1,6 @@
-// float32 3x3 stride-1 convolutions by Winograd's algorithms (ops/cpu/conv_winograd.cpp):
-// the forward pass and the input gradient by F(4x4, 3x3), each 4x4 output tile from a 6x6
-// input tile with 36 multiplies instead of 144; the weight gradient by F(2x2, 3x3), 16
-// instead of 36. Results differ from the direct kernels' by rounding only (the transforms
+// float32 3x3 stride-1 convolutions by Winograd F(4x4, 3x3) (ops/cpu/conv_winograd*.cpp):
+// the forward pass, the input gradient and the weight gradient, each 4x4 output (or dy)
+// tile with a 6x6 input tile in 36 multiplies instead of 144. Results differ from the direct kernels' by rounding only (the transforms
 // scale by up to 8 and 1/24; see the tests and bench/NOTES.md for the bound).
 #pragma once
 #include <cstdint>

@@ -17,6 +17,7 @@
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/winograd_f4_transforms.h"
 #include "runtime/float16.h"
 #include "runtime/thread_pool.h"
 
@@ -31,8 +32,6 @@ namespace dagrad::winograd {
 namespace {
 
 namespace ge = gemm_engine;
-
-constexpr int kXi = 36;  // values of a transformed 6x6 tile
 
 // U = G g Gᵀ of one 3x3 kernel g, in double (then rounded once): G's rows are
 // [¼ 0 0], -⅙[1 1 1], -⅙[1 -1 1], [1/24 1/12 1/6], [1/24 -1/12 1/6], [0 0 1].
@@ -75,32 +74,6 @@ float* transformed_kernels(const ConvGeom& g, const float* w) {
   return u;
 }
 
-// The six outputs of Bᵀ z, Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
-// 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
-[[gnu::always_inline]] inline void lift_input(const __m512 z[6], __m512 r[6]) {
-  const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f), two = _mm512_set1_ps(2.f);
-  const __m512 t1 = _mm512_fnmadd_ps(four, z[2], z[4]);  // z4 - 4 z2
-  const __m512 t2 = _mm512_fnmadd_ps(four, z[1], z[3]);  // z3 - 4 z1
-  const __m512 t3 = _mm512_sub_ps(z[4], z[2]);
-  const __m512 t4 = _mm512_mul_ps(two, _mm512_sub_ps(z[3], z[1]));
-  r[0] = _mm512_fmadd_ps(four, z[0], _mm512_fnmadd_ps(five, z[2], z[4]));
-  r[1] = _mm512_add_ps(t1, t2);
-  r[2] = _mm512_sub_ps(t1, t2);
-  r[3] = _mm512_add_ps(t3, t4);
-  r[4] = _mm512_sub_ps(t3, t4);
-  r[5] = _mm512_fmadd_ps(four, z[1], _mm512_fnmadd_ps(five, z[3], z[5]));
-}
-
-// The four outputs of Aᵀ z, Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
-[[gnu::always_inline]] inline void reduce_output(const __m512 z[6], __m512 r[4]) {
-  const __m512 s = _mm512_add_ps(z[1], z[2]), d = _mm512_sub_ps(z[1], z[2]);
-  const __m512 s2 = _mm512_add_ps(z[3], z[4]), d2 = _mm512_sub_ps(z[3], z[4]);
-  r[0] = _mm512_add_ps(_mm512_add_ps(z[0], s), s2);
-  r[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.f), d2, d);
-  r[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.f), s2, s);
-  r[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.f), d2, d), z[5]);
-}
-
 struct Layout {
   int64_t ty, tx;    // tiles down and across
   int64_t hp, wp;    // the padded channels-last image: 4*ty + 2 by 4*tx + 2 pixels
@@ -140,20 +113,9 @@ void image_forward(const ConvGeom& g, const Layout& l, const float* xc, const fl
     for (int r = 0; r < mr; ++r) {
       const int64_t ty = (t0 + r) / l.tx, tx = (t0 + r) % l.tx;
       for (int64_t c0 = 0; c0 < l.cp; c0 += ge::kLanes) {
-        const float* d = xc + ((4 * ty) * l.wp + 4 * tx) * l.cp + c0;
-        __m512 e[6][6];  // d B, row by row
-        for (int i = 0; i < 6; ++i) {
-          __m512 z[6];
-          for (int j = 0; j < 6; ++j) z[j] = _mm512_loadu_ps(d + (i * l.wp + j) * l.cp);
-          lift_input(z, e[i]);
-        }
         float* dst = v + r * l.cp + c0;
-        for (int j = 0; j < 6; ++j) {
-          __m512 z[6], col[6];
-          for (int i = 0; i < 6; ++i) z[i] = e[i][j];
-          lift_input(z, col);
-          for (int a = 0; a < 6; ++a) _mm512_storeu_ps(dst + (a * 6 + j) * l.v_stride, col[a]);
-        }
+        transform_input_tile(xc + ((4 * ty) * l.wp + 4 * tx) * l.cp + c0, l.wp * l.cp, l.cp,
+                             [&](int xi, __m512 t) { _mm512_storeu_ps(dst + xi * l.v_stride, t); });
       }
     }
     // The rows of y that store_rows writes after this group are fetched for writing while

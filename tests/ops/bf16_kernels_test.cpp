@@ -121,10 +121,10 @@ TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
   for (size_t i = 0; i < outs.size(); ++i) {
     SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
     // Sums of up to 9216 products of values within [-1, 1]: float32 rounding over such sums
-    // stays below 1e-4 of 1 + |sum|. The fallback's conv2 input gradient runs float32
-    // Winograd F(4x4, 3x3), whose transforms scale terms by up to 10 in each direction
-    // before they are rounded: up to ten times that (measured: 1.1e-4).
-    EXPECT_LE(worst_error(fast[i], slow[i]), i == 1 ? 1e-3 : 1e-4);
+    // stays below 1e-4 of 1 + |sum|. The fallback's conv2 input and weight gradients run
+    // float32 Winograd F(4x4, 3x3), whose transforms scale terms by up to 10 in each
+    // direction before they are rounded: up to ten times that (measured: 1.1e-4, 1.3e-4).
+    EXPECT_LE(worst_error(fast[i], slow[i]), i == 1 || i == 2 ? 1e-3 : 1e-4);
     int differ = 0;
     for (int64_t k = 0; k < fast[i].numel(); ++k) differ += at(fast[i], k) != at(slow[i], k);
     if (i == 0) {  // conv2 forward: both paths widen to float32 and run F(4x4, 3x3)

@@ -34,7 +34,7 @@ std::vector<ConvSpec> conv_specs() {
   s.push_back({"stride beyond kernel", {1, 2, 9, 9}, {2, 2, 2, 2}, 3, 3, 0, 0, 1, 1, false});
   s.push_back({"batch 17 (three groups)", {17, 2, 4, 5}, {2, 2, 3, 3}, 1, 1, 1, 1, 1, 1, true});
   // 3x3 stride 1 with at least 8 channels each side: the float32 kernels run Winograd's
-  // F(4x4, 3x3) forward and input gradient, F(2x2, 3x3) weight gradient
+  // F(4x4, 3x3) forward, input gradient and weight gradient
   // (ops/cpu/conv_winograd*.cpp). Odd output sizes leave half-empty tiles, and
   // 17 or 40 channels are not whole vectors or register panels.
   s.push_back({"Winograd odd sizes padding 1", {3, 9, 11, 9}, {10, 9, 3, 3}, 1, 1, 1, 1, 1, 1, true});

@@ -41,7 +41,7 @@ TEST(LinalgConvDeterminism, ConvAnyThreadCount) {
   expect_conv_same_for_thread_counts({21, 3, 12, 12}, {8, 3, 3, 3}, {.stride = 2, .padding = 1});
 }
 
-// 3x3 stride-1 convolutions with 8 or more channels run Winograd's F(2x2, 3x3).
+// 3x3 stride-1 convolutions with 8 or more channels run Winograd's F(4x4, 3x3).
 TEST(LinalgConvDeterminism, WinogradConvAnyThreadCount) {
   expect_conv_same_for_thread_counts({21, 9, 10, 11}, {12, 9, 3, 3}, {.stride = 1, .padding = 1});
 }
