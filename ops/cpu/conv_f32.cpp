@@ -342,6 +342,8 @@ void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, 
   }
   if (winograd::applies(g))
     winograd::conv2d_weight_grad(g, dy, x, dw);
+  else if (conv_one_channel::applies(g))
+    conv_one_channel::weight_grad(g, dy, x, dw);
   else if (direct_forward_ok(g))
     weight_grad_direct(g, dy, x, dw);
   else

@@ -2,6 +2,8 @@
 // and block of 16 columns load the KH*KW tap vectors once and produce every output channel
 // from them, four channels at a time (four independent FMA chains). Each output is one sum
 // in tap order, then the bias: the direct GEMM kernel's order, so results are unchanged.
+// The weight gradient sums dy·x per tap in lanes of 16 columns over the image, then across
+// lanes; images in the direct kernels' fixed groups (no result depends on the thread count).
 #include "ops/cpu/conv_one_channel.h"
 
 #include <algorithm>
@@ -90,6 +92,70 @@ void forward_k(const ConvGeom& g, const float* x, const float* w, const float* b
   });
 }
 
+// One image's dW[o, t] sums, added (or, without accumulate, written) into acc[t * O + o]:
+// two output channels at a time, their 2·K·K lane sums in registers over every row block,
+// the K·K shifted input vectors loaded once per block, then each sum reduced across lanes.
+template <int K>
+void image_weight_grad(const ConvGeom& g, const float* img, int64_t wp, const float* dy_n, float* acc, bool accumulate) {
+  constexpr int kTaps = K * K;
+  int64_t off[kTaps];
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) off[i * K + j] = i * g.dh * wp + j * g.dw;
+  const int64_t plane = g.oh * g.ow;
+  // Takes sums by value (an array passed by address would keep them in memory).
+  auto finish = [&](int64_t o, int t, __m512 sum) {
+    const float v = _mm512_reduce_add_ps(sum);
+    acc[t * g.o + o] = accumulate ? acc[t * g.o + o] + v : v;
+  };
+  int64_t o = 0;
+  for (; o + 2 <= g.o; o += 2) {
+    __m512 s0[kTaps], s1[kTaps];
+    for (int t = 0; t < kTaps; ++t) s0[t] = s1[t] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < g.oh; ++r)
+      for (int64_t c0 = 0; c0 < g.ow; c0 += 16) {
+        // Lanes past the row read zeros from both operands: no 0 * inf from the next row.
+        const __mmask16 m = static_cast<__mmask16>(g.ow - c0 >= 16 ? 0xffffu : (1u << (g.ow - c0)) - 1u);
+        const float* at = img + r * wp + c0;
+        const __m512 d0 = _mm512_maskz_loadu_ps(m, dy_n + o * plane + r * g.ow + c0);
+        const __m512 d1 = _mm512_maskz_loadu_ps(m, dy_n + (o + 1) * plane + r * g.ow + c0);
+#pragma GCC unroll 25  // every tap: the sums stay in registers
+        for (int t = 0; t < kTaps; ++t) {
+          const __m512 in = _mm512_maskz_loadu_ps(m, at + off[t]);
+          s0[t] = _mm512_fmadd_ps(d0, in, s0[t]);
+          s1[t] = _mm512_fmadd_ps(d1, in, s1[t]);
+        }
+      }
+#pragma GCC unroll 25
+    for (int t = 0; t < kTaps; ++t) finish(o, t, s0[t]), finish(o + 1, t, s1[t]);
+  }
+  for (; o < g.o; ++o) {
+    __m512 s0[kTaps];
+    for (int t = 0; t < kTaps; ++t) s0[t] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < g.oh; ++r)
+      for (int64_t c0 = 0; c0 < g.ow; c0 += 16) {
+        const __mmask16 m = static_cast<__mmask16>(g.ow - c0 >= 16 ? 0xffffu : (1u << (g.ow - c0)) - 1u);
+        const __m512 d0 = _mm512_maskz_loadu_ps(m, dy_n + o * plane + r * g.ow + c0);
+#pragma GCC unroll 25
+        for (int t = 0; t < kTaps; ++t)
+          s0[t] = _mm512_fmadd_ps(d0, _mm512_maskz_loadu_ps(m, img + r * wp + c0 + off[t]), s0[t]);
+      }
+#pragma GCC unroll 25
+    for (int t = 0; t < kTaps; ++t) finish(o, t, s0[t]);
+  }
+}
+
+template <int K>
+void weight_grad_k(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw;
+  conv_direct::weight_grad_by_groups(g, K * K, dw, [&] {
+    float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
+    return [&, img](int64_t n, float* acc, bool accumulate) {
+      conv_direct::pad_image(x + n * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
+      image_weight_grad<K>(g, img, wp, dy + n * g.o * g.out_pixels(), acc, accumulate);
+    };
+  });
+}
+
 }  // namespace
 
 void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
@@ -100,10 +166,20 @@ void forward(const ConvGeom& g, const float* x, const float* w, const float* bia
     forward_k<5>(g, x, w, bias, y, epilogue);
 }
 
+void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+  if (g.kh == 3)
+    weight_grad_k<3>(g, dy, x, dw);
+  else
+    weight_grad_k<5>(g, dy, x, dw);
+}
+
 #else
 
 void forward(const ConvGeom&, const float*, const float*, const float*, float*, const Epilogue*) {
   throw InternalError("[conv_one_channel] forward needs AVX-512; applies() said no");
+}
+void weight_grad(const ConvGeom&, const float*, const float*, float*) {
+  throw InternalError("[conv_one_channel] weight_grad needs AVX-512; applies() said no");
 }
 
 #endif

@@ -13,7 +13,9 @@ namespace dagrad::conv_one_channel {
 // with AVX-512.
 bool applies(const ConvGeom& g);
 
-// conv2d_forward_f32's contract (ops/cpu/conv_f32.h) for geometries that apply.
+// conv2d_forward_f32's and conv2d_weight_grad_f32's contracts (ops/cpu/conv_f32.h) for
+// geometries that apply.
 void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue);
+void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
 
 }  // namespace dagrad::conv_one_channel
