@@ -3,9 +3,10 @@
 // summed over images and 4x4 tiles t, is
 //   dW = Gᵀ S G,   S[ξ][o, c] = Σ_t Z[ξ][o, t] · V[ξ][c, t],
 //   V = Bᵀ d_t B (the 6x6 input tile),   Z = A dy_t Aᵀ (the 4x4 dy tile, lifted),
-// 36 products per (o, c, tile) where a direct kernel does 144 (F(2x2) 64: 16 per 2x2 tile). Images go in the direct kernels' fixed groups, each into its own partial S,
-// summed in group order, so no result depends on the thread count. The transforms run
-// sixteen channels per vector on channels-last copies of x and dy.
+// 36 products per (o, c, tile) where a direct kernel does 144 (and F(2x2) 64). Images go
+// in the direct kernels' fixed groups, each into its own partial S, summed in group order,
+// so no result depends on the thread count. The transforms run sixteen channels per vector
+// on channels-last copies of x and dy.
 #include <algorithm>
 #include <cstdint>
 
