@@ -146,7 +146,6 @@ void input_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* w,
                      return w[((o * g.c + c) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j];
                    },
                    wfk);
-  if (epilogue) epilogue->applied = true;  // image by image
   direct_by_image<uint32_t>(
       g.n, image + slack, {g.c, g.h, wq, g.w, dx}, epilogue,
       [&](int64_t n, uint32_t* img) {
@@ -220,10 +219,7 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
   if (g.n == 0) return;
   if (winograd::applies(g))
     return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
-  if (direct_forward_ok(g)) {
-    if (epilogue) epilogue->applied = true;  // image by image
-    return forward_direct(g, x, w, bias, y, epilogue);
-  }
+  if (direct_forward_ok(g)) return forward_direct(g, x, w, bias, y, epilogue);
   conv2d_forward_f32(g, widen(x, g.n * g.c * g.in_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
                      bias, y, epilogue);
 }

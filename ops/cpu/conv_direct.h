@@ -104,11 +104,12 @@ struct DirectOut {
 // The per-image loop of a stride-1 direct convolution, the images in parallel:
 // pad(n, img) lays image n out in the image slot (img_floats floats of scratch, as Img),
 // mul(img, flat) multiplies it into flat[m, rows * stride], whose rows are compacted into
-// dst's image n; the epilogue (if any) then runs on that image.
+// dst's image n; the epilogue (if any) then runs on that image (and is marked applied).
 template <class Img, class Pad, class Mul>
 void direct_by_image(int64_t n, int64_t img_floats, const DirectOut& out, const Epilogue* epilogue, Pad&& pad,
                      Mul&& mul) {
   const int64_t plane = out.rows * out.cols, per_image = out.m * plane;
+  if (epilogue) epilogue->applied = true;
   parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
     gemm_engine::Scratch& s = gemm_engine::thread_scratch();
     Img* img = reinterpret_cast<Img*>(s.get(gemm_engine::Slot::image, img_floats));

@@ -104,7 +104,6 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
             d[r] = c0 + r < g.c ? w[((o * g.c + c0 + r) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j] : 0.f;
         }
   }
-  if (epilogue) epilogue->applied = true;  // image by image
   direct_by_image<float>(
       g.n, image + slack, {g.c, g.h, wq, g.w, dx}, epilogue,
       [&](int64_t n, float* img) {
@@ -248,6 +247,7 @@ class Patches {
 void forward_packed(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
+  if (epilogue) epilogue->applied = true;  // image by image, below
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
       Patches patches(g, x + n * g.c * g.in_pixels());
@@ -318,7 +318,6 @@ void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const
   if (g.n == 0) return;
   if (winograd::applies(g)) return winograd::conv2d_forward(g, x, w, bias, y, epilogue);
   if (conv_one_channel::applies(g)) return conv_one_channel::forward(g, x, w, bias, y, epilogue);
-  if (epilogue) epilogue->applied = true;  // image by image, below
   if (direct_forward_ok(g))
     forward_direct(g, x, w, bias, y, epilogue);
   else

@@ -17,6 +17,9 @@
 #include <immintrin.h>
 #endif
 
+// GCC 12's _mm512_reduce_add_ps passes an undefined vector and then warns about it.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace dagrad::conv_one_channel {
 
 bool applies(const ConvGeom& g) {

@@ -74,20 +74,13 @@ float* transformed_kernels(const ConvGeom& g, const float* w) {
   return u;
 }
 
-struct Layout {
-  int64_t ty, tx;    // tiles down and across
-  int64_t hp, wp;    // the padded channels-last image: 4*ty + 2 by 4*tx + 2 pixels
-  int64_t cp, op;    // channels and outputs rounded up to whole vectors
+struct Layout : Tiles {
   int64_t v_stride;  // floats between V[ξ] and V[ξ+1] (kMr tiles of cp, skewed off 4 KiB)
   int64_t m_stride;  // the same for M
 };
 Layout layout(const ConvGeom& g) {
-  Layout l;
-  l.ty = (g.oh + 3) / 4, l.tx = (g.ow + 3) / 4;
-  l.hp = 4 * l.ty + 2, l.wp = 4 * l.tx + 2;
-  l.cp = ge::round_up(g.c, ge::kLanes), l.op = ge::round_up(g.o, ge::kLanes);
-  l.v_stride = ge::kMr * l.cp + 16, l.m_stride = ge::kMr * l.op + 16;
-  return l;
+  const Tiles t = tiles_of(g);
+  return {t, ge::kMr * t.cp + 16, ge::kMr * t.op + 16};
 }
 
 // y_n's output rows [4*ty0, 4*ty1) from yc. Each tile row goes out as soon as it is
@@ -107,7 +100,7 @@ void store_rows(const ConvGeom& g, const Layout& l, const float* yc, int64_t ty0
 // pixels of op).
 void image_forward(const ConvGeom& g, const Layout& l, const float* xc, const float* u, const float* bias, float* v,
                    float* m, float* yc, float* y_n) {
-  const int64_t tiles = l.ty * l.tx, yc_row = 4 * l.tx * l.op;
+  const int64_t tiles = l.tiles(), yc_row = 4 * l.tx * l.op;
   for (int64_t t0 = 0; t0 < tiles; t0 += ge::kMr) {
     const int mr = static_cast<int>(std::min<int64_t>(ge::kMr, tiles - t0));
     for (int r = 0; r < mr; ++r) {
@@ -178,7 +171,7 @@ void forward_images(const ConvGeom& g, const T* x, const float* w, const float* 
   if (epilogue) epilogue->applied = true;  // image by image
   const Layout l = layout(g);
   const float* u = transformed_kernels(g, w);
-  const int64_t xc_floats = l.hp * l.wp * l.cp, yc_floats = 16 * l.ty * l.tx * l.op;
+  const int64_t xc_floats = l.hp * l.wp * l.cp, yc_floats = 16 * l.tiles() * l.op;
   const int64_t v_floats = kXi * l.v_stride, m_floats = kXi * l.m_stride;
   const int64_t image = g.c * g.in_pixels(), per_image = g.o * g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {

@@ -31,21 +31,13 @@ namespace ge = gemm_engine;
 constexpr int64_t kChunk = 36;  // tiles per K block (MNIST's 24x24 image): V and Z stay in L2
 constexpr int64_t kSkew = 16;   // floats between the transformed matrices beyond their size
 
-struct Layout {
-  int64_t ty, tx;      // 4x4 tiles down and across
-  int64_t hp, wp;      // the padded channels-last image: 4*ty + 2 by 4*tx + 2 pixels
-  int64_t cp, op;      // channels and outputs rounded up to whole vectors
-  int64_t v_stride;    // floats between V[ξ] and V[ξ+1]
-  int64_t z_stride;    // the same for Z
-  int64_t tiles() const { return ty * tx; }
+struct Layout : Tiles {
+  int64_t v_stride;  // floats between V[ξ] and V[ξ+1]
+  int64_t z_stride;  // the same for Z
 };
 Layout layout(const ConvGeom& g) {
-  Layout l;
-  l.ty = (g.oh + 3) / 4, l.tx = (g.ow + 3) / 4;
-  l.hp = 4 * l.ty + 2, l.wp = 4 * l.tx + 2;
-  l.cp = ge::round_up(g.c, ge::kLanes), l.op = ge::round_up(g.o, ge::kLanes);
-  l.v_stride = kChunk * l.cp + kSkew, l.z_stride = kChunk * l.op + kSkew;
-  return l;
+  const Tiles t = tiles_of(g);
+  return {t, kChunk * t.cp + kSkew, kChunk * t.op + kSkew};
 }
 
 // dW = Gᵀ S G for one (o, c), in double: S is 6x6, dW 3x3, Gᵀ's rows

@@ -1,5 +1,5 @@
-// The F(4x4, 3x3) Winograd transforms (Lavin and Gray's matrices, interpolation points
-// 0, ±1, ±2), sixteen channels per AVX-512 vector, shared by the forward pass
+// The F(4x4, 3x3) Winograd tiling and transforms (Lavin and Gray's matrices, interpolation
+// points 0, ±1, ±2), sixteen channels per AVX-512 vector, shared by the forward pass
 // (conv_winograd_f4.cpp) and the weight gradient (conv_winograd_f4_weight.cpp).
 #pragma once
 #if defined(__AVX512F__)
@@ -7,9 +7,27 @@
 
 #include <cstdint>
 
+#include "ops/cpu/gemm_engine.h"
+#include "ops/params/conv.h"
+
 namespace dagrad::winograd {
 
 inline constexpr int kXi = 36;  // values of a transformed 6x6 tile, ξ = 6a + b
+
+// The 4x4 output tiles of a convolution and the padded channels-last image they read.
+struct Tiles {
+  int64_t ty, tx;  // tiles down and across
+  int64_t hp, wp;  // the padded channels-last image: 4*ty + 2 by 4*tx + 2 pixels
+  int64_t cp, op;  // channels and outputs rounded up to whole vectors
+  int64_t tiles() const { return ty * tx; }
+};
+inline Tiles tiles_of(const ConvGeom& g) {
+  Tiles t;
+  t.ty = (g.oh + 3) / 4, t.tx = (g.ow + 3) / 4;
+  t.hp = 4 * t.ty + 2, t.wp = 4 * t.tx + 2;
+  t.cp = gemm_engine::round_up(g.c, gemm_engine::kLanes), t.op = gemm_engine::round_up(g.o, gemm_engine::kLanes);
+  return t;
+}
 
 // The six outputs of Bᵀ z, Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
 // 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
