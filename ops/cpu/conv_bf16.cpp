@@ -17,6 +17,8 @@
 #include <climits>
 #include <cstring>
 
+#include "ops/cpu/amx.h"
+#include "ops/cpu/conv_amx.h"
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_f32.h"
 #include "ops/cpu/conv_winograd.h"
@@ -49,35 +51,6 @@ bool direct_input_grad_ok(const ConvGeom& g) {
 
 bool direct_weight_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && offsets_fit(g.c * (g.h + 2 * g.ph) * (g.w + 2 * g.pw));
-}
-
-// dst[cp, hp, wp] = words of channels (2cp, 2cp+1) of src[ch, h, w] placed at (top, left),
-// zeros around (and for a missing odd channel), then `slack` zero words.
-void pad_image_pairs(const uint16_t* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left, int64_t hp,
-                     int64_t wp, int64_t slack, uint32_t* dst) {
-  const int64_t pairs = ge::ceil_div(ch, 2);
-  for (int64_t cp = 0; cp < pairs; ++cp) {
-    const uint16_t* lo = src + 2 * cp * h * w;
-    const uint16_t* hi = 2 * cp + 1 < ch ? lo + h * w : nullptr;
-    for (int64_t r = 0; r < hp; ++r) {
-      uint32_t* d = dst + (cp * hp + r) * wp;
-      const int64_t sr = r - top;
-      if (sr < 0 || sr >= h) {
-        std::fill(d, d + wp, 0u);
-        continue;
-      }
-      std::fill(d, d + left, 0u);
-      const uint16_t* l = lo + sr * w;
-      if (hi) {
-        const uint16_t* u = hi + sr * w;
-        for (int64_t x = 0; x < w; ++x) d[left + x] = pair_word(l[x], u[x]);
-      } else {
-        for (int64_t x = 0; x < w; ++x) d[left + x] = l[x];
-      }
-      std::fill(d + left + w, d + wp, 0u);
-    }
-  }
-  std::fill(dst + pairs * hp * wp, dst + pairs * hp * wp + slack, 0u);
 }
 
 // C[m, n] = A·B (+ bias[row]) with A in whole-K panels of kp pairs (panel at apk + i0*kp)
@@ -217,6 +190,7 @@ const float* widen(const uint16_t* src, int64_t n, Slot slot) {
 void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
   if (g.n == 0) return;
+  if (amx::available() && conv_amx::forward_applies(g)) return conv_amx::forward(g, x, w, bias, y, epilogue);
   if (winograd::applies(g))
     return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
   if (direct_forward_ok(g)) return forward_direct(g, x, w, bias, y, epilogue);
@@ -226,6 +200,7 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
 
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
+  if (amx::available() && conv_amx::input_grad_applies(g)) return conv_amx::input_grad(g, dy, w, dx, epilogue);
   if (direct_input_grad_ok(g)) return input_grad_direct(g, dy, w, dx, epilogue);
   conv2d_input_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
                         dx, epilogue);
@@ -236,6 +211,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
     std::fill(dw, dw + g.o * g.patch(), 0.f);
     return;
   }
+  if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
   if (direct_weight_grad_ok(g)) return weight_grad_direct(g, dy, x, dw);
   conv2d_weight_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),
                          widen(x, g.n * g.c * g.in_pixels(), Slot::widen_b), dw);

@@ -66,11 +66,54 @@ void pad_image(const T* src, int64_t ch, int64_t h, int64_t w, int64_t top, int6
   std::fill(dst + ch * hp * wp, dst + ch * hp * wp + slack, T{0});
 }
 
+// bfloat16 operands (vdpbf16ps, AMX) in channel pairs:
+// dst[cp, hp, wp] = words of channels (2cp, 2cp+1) of src[ch, h, w] placed at (top, left),
+// zeros around (and for a missing odd channel), then `slack` zero words.
+inline void pad_image_pairs(const uint16_t* src, int64_t ch, int64_t h, int64_t w, int64_t top, int64_t left,
+                            int64_t hp, int64_t wp, int64_t slack, uint32_t* dst) {
+  const int64_t pairs = gemm_engine::ceil_div(ch, 2);
+  for (int64_t cp = 0; cp < pairs; ++cp) {
+    const uint16_t* lo = src + 2 * cp * h * w;
+    const uint16_t* hi = 2 * cp + 1 < ch ? lo + h * w : nullptr;
+    for (int64_t r = 0; r < hp; ++r) {
+      uint32_t* d = dst + (cp * hp + r) * wp;
+      const int64_t sr = r - top;
+      if (sr < 0 || sr >= h) {
+        std::fill(d, d + wp, 0u);
+        continue;
+      }
+      std::fill(d, d + left, 0u);
+      const uint16_t* l = lo + sr * w;
+      if (hi) {
+        const uint16_t* u = hi + sr * w;
+        for (int64_t x = 0; x < w; ++x) d[left + x] = static_cast<uint32_t>(l[x]) | static_cast<uint32_t>(u[x]) << 16;
+      } else {
+        for (int64_t x = 0; x < w; ++x) d[left + x] = l[x];
+      }
+      std::fill(d + left + w, d + wp, 0u);
+    }
+  }
+  std::fill(dst + pairs * hp * wp, dst + pairs * hp * wp + slack, 0u);
+}
+
 // dst[r, 0..cols) = src[r, 0..cols) for rows of length `stride` in src: drops the wrapped
-// columns of a flattened result.
+// columns of a flattened result. Rows are short (tens of floats): sixteen lanes at a time,
+// not a memcpy call per row.
 inline void compact_rows(const float* src, int64_t rows, int64_t stride, int64_t cols, float* dst) {
+#if defined(__AVX512F__)
+  const int64_t tail = cols % 16;
+  const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1u);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * stride;
+    float* d = dst + r * cols;
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) _mm512_storeu_ps(d + j, _mm512_loadu_ps(s + j));
+    if (tail) _mm512_mask_storeu_ps(d + j, last, _mm512_maskz_loadu_ps(last, s + j));
+  }
+#else
   for (int64_t r = 0; r < rows; ++r)
     std::memcpy(dst + r * cols, src + r * stride, static_cast<size_t>(cols) * sizeof(float));
+#endif
 }
 
 // off[(c,i,j)] = c*plane + i*dh*row + j*dw for c < planes, i < kh, j < kw.

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ops/cpu/amx.h"
 #include "ops/cpu/transpose.h"
 
 namespace dagrad::gemm_bf16 {
@@ -216,6 +217,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uin
           const uint16_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   namespace ge = gemm_engine;
   if (m <= 0 || n <= 0) return;
+  if (k > 0 && amx::available() && amx::gemm_applies(m, n, k))
+    return amx::gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   if (k <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.f);

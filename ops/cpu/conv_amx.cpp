@@ -1,0 +1,219 @@
+// The AMX convolutions (ops/cpu/conv_amx.h), in 32 x 32 result blocks (amx::block). The
+// forward pass and input gradient store blocks into the flattened image (edge blocks
+// through scratch) that direct_by_image then compacts: measured faster than scattering
+// each block straight into the output's rows, whose stores then miss the cache. The
+// weight gradient adds each block into the group's partial sum.
+#include "ops/cpu/conv_amx.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ops/cpu/amx.h"
+#include "ops/cpu/conv_direct.h"
+#include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/transpose.h"
+
+namespace dagrad::conv_amx {
+
+namespace {
+
+namespace ge = gemm_engine;
+using ge::Slot;
+using namespace conv_direct;
+constexpr int kB = amx::kBlock;
+constexpr int kP = amx::kPairs;
+
+inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
+
+inline __mmask16 first_lanes(int64_t n) {
+  return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
+}
+
+// dst[0, n) = src[0, n) (+ dst when accumulating) for n <= 32.
+inline void copy_short(float* dst, const float* src, int64_t n, bool accumulate) {
+  for (int v = 0; v < 2; ++v) {
+    const __mmask16 m = first_lanes(n - 16 * v);
+    if (!m) break;
+    __m512 x = _mm512_maskz_loadu_ps(m, src + 16 * v);
+    if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, dst + 16 * v));
+    _mm512_mask_storeu_ps(dst + 16 * v, m, x);
+  }
+}
+
+// The forward pass and the input gradient are one product: out[m, q] = Σ_{tap, ch}
+// W'(m, ch, tap) · image(ch, q + offset(tap)) over a padded image of chs channels, q
+// running over the result's rows at the padded width wq.
+struct Direct {
+  int64_t m, chs, kh, kw, dh, dw;  // result channels, contracted channels, taps
+  int64_t hq, wq;                  // the padded image
+  int64_t out_rows;                // rows of a result plane
+  int64_t pair_blocks() const { return ge::ceil_div(ge::ceil_div(chs, 2), kP); }
+  int64_t plane() const { return hq * wq; }
+  int64_t steps() const { return kh * kw * pair_blocks(); }
+  int64_t nq() const { return out_rows * wq; }
+  // A block's B rows reach up to 31 words past the last q and a tap's offset past that.
+  int64_t image_words() const {
+    return pair_blocks() * kP * plane() + ge::round_up(nq(), kB) - nq() + (kw - 1) * dw + 2 * kB;
+  }
+};
+
+// Shared by the images: B's byte offsets per step (k = (tap, pair block)), the weights as
+// A ([m padded to 32] rows of steps x 16 words), and, with a bias, a 32 x 32 block per 32
+// rows holding each row's bias, the blocks' starting value.
+struct Packed {
+  int64_t* boff;
+  uint32_t* a;
+  float* bias_blocks;
+};
+
+template <class WeightAt>
+Packed pack_direct(const Direct& d, WeightAt&& at, const float* bias) {
+  const int64_t steps = d.steps(), blocks = d.pair_blocks(), m_pad = ge::round_up(d.m, kB), k_words = steps * kP;
+  const int64_t offsets = 2 * ge::round_up(steps, 8);  // floats holding the int64 offsets
+  float* shared = ge::thread_scratch().get(Slot::shared, offsets + m_pad * k_words + m_pad * kB);
+  Packed p{reinterpret_cast<int64_t*>(shared), reinterpret_cast<uint32_t*>(shared + offsets),
+           bias ? shared + offsets + m_pad * k_words : nullptr};
+  for (int64_t i = 0; i < d.kh; ++i)
+    for (int64_t j = 0; j < d.kw; ++j)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t s = (i * d.kw + j) * blocks + b;
+        p.boff[s] = 4 * (b * kP * d.plane() + i * d.dh * d.wq + j * d.dw);
+        for (int64_t r = 0; r < m_pad; ++r)
+          for (int64_t pp = 0; pp < kP; ++pp) {
+            const int64_t ch = 2 * (b * kP + pp);
+            uint32_t word = 0;
+            if (r < d.m && ch < d.chs) word = pair_word(at(r, ch, i, j), ch + 1 < d.chs ? at(r, ch + 1, i, j) : 0);
+            p.a[r * k_words + s * kP + pp] = word;
+          }
+      }
+  if (bias)
+    for (int64_t r = 0; r < m_pad; ++r) std::fill_n(p.bias_blocks + r * kB, kB, r < d.m ? bias[r] : 0.f);
+  return p;
+}
+
+// One padded image (pair planes at img) times the packed weights into flat[m, nq].
+void multiply_direct(const Direct& d, const Packed& p, const uint32_t* img, float* flat) {
+  alignas(64) float edge[kB * kB];
+  amx::configure();
+  const int64_t nq = d.nq(), lda = 4 * d.steps() * kP, ldb = 4 * d.plane();
+  const char* a = reinterpret_cast<const char*>(p.a);
+  const char* b = reinterpret_cast<const char*>(img);
+  for (int64_t q0 = 0; q0 < nq; q0 += kB)
+    for (int64_t r0 = 0; r0 < d.m; r0 += kB)
+      amx::store_block(flat, nq, d.m, nq, r0, q0, false, p.bias_blocks ? p.bias_blocks + r0 * kB : nullptr, edge,
+                       [&](float* c, int64_t ldc, const float* init, int64_t ldi) {
+                         amx::block(d.steps(), a + r0 * lda, lda, b + 4 * q0, p.boff, ldb, c, ldc, init, ldi);
+                       });
+}
+
+// dst[r, 0..wp) = [left zeros, src row, zeros] for the rows of a padded plane, then zeros
+// up to dst + total; rows outside [top, top + h) are zero. Halves.
+void pad_plane(const uint16_t* src, int64_t h, int64_t w, int64_t top, int64_t left, int64_t wp, int64_t total,
+               uint16_t* dst) {
+  std::fill(dst, dst + top * wp + left, uint16_t{0});
+  for (int64_t r = 0; r < h; ++r) {
+    uint16_t* d = dst + (top + r) * wp + left;
+    std::memcpy(d, src + r * w, static_cast<size_t>(w) * 2);
+    std::fill(d + w, d + wp, uint16_t{0});  // this row's right and the next row's left padding
+  }
+  std::fill(dst + (top + h) * wp, dst + total, uint16_t{0});
+}
+
+}  // namespace
+
+bool forward_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 2 && g.o >= 16; }
+
+bool input_grad_applies(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1) && g.o >= 2 && g.c >= 16;
+}
+
+bool weight_grad_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 16 && g.o >= 16; }
+
+void forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+             const Epilogue* epilogue) {
+  const Direct d{g.o, g.c, g.kh, g.kw, g.dh, g.dw, g.h + 2 * g.ph, g.w + 2 * g.pw, g.oh};
+  const Packed p = pack_direct(
+      d, [&](int64_t o, int64_t c, int64_t i, int64_t j) { return w[((o * g.c + c) * g.kh + i) * g.kw + j]; }, bias);
+  const int64_t pairs = ge::ceil_div(g.c, 2);
+  direct_by_image<uint32_t>(
+      g.n, d.image_words(), {g.o, g.oh, d.wq, g.ow, y}, epilogue,
+      [&](int64_t n, uint32_t* img) {
+        pad_image_pairs(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, d.hq, d.wq,
+                        d.image_words() - pairs * d.plane(), img);
+      },
+      [&](const uint32_t* img, float* flat) { multiply_direct(d, p, img, flat); });
+}
+
+// dx[c, h, w] = Σ_{o, i, j} W[o, c, KH-1-i, KW-1-j] · dy_padded[o, h + i*dh, w + j*dw].
+void input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
+  const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
+  const Direct d{g.c, g.o, g.kh, g.kw, g.dh, g.dw, g.oh + 2 * top, g.ow + 2 * left, g.h};
+  const Packed p = pack_direct(
+      d,
+      [&](int64_t c, int64_t o, int64_t i, int64_t j) {
+        return w[((o * g.c + c) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j];
+      },
+      nullptr);
+  const int64_t pairs = ge::ceil_div(g.o, 2);
+  direct_by_image<uint32_t>(
+      g.n, d.image_words(), {g.c, g.h, d.wq, g.w, dx}, epilogue,
+      [&](int64_t n, uint32_t* img) {
+        pad_image_pairs(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, d.hq, d.wq,
+                        d.image_words() - pairs * d.plane(), img);
+      },
+      [&](const uint32_t* img, float* flat) { multiply_direct(d, p, img, flat); });
+}
+
+// Per image: dWᵀ_tap[c, o] = Σ_p X_tap[c, p] · dyᵀ[p, o] for each tap, p over the pixel
+// pairs of the output flattened at the padded width (dy zero in the wrapped columns).
+// X_tap row c is channel c's padded plane from the tap's offset, read in pairs at any
+// half-word; dyᵀ is dy's flattened rows transposed to [pixel pair, O].
+void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  const int64_t wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.kh * g.kw;
+  const int64_t steps = ge::ceil_div(ge::ceil_div(nq, 2), kP), kp = steps * kP;
+  const int64_t max_off = (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
+  const int64_t plane = ge::round_up(max_off + 2 * kp, 2 * kB);  // halves per channel plane
+  const int64_t c_pad = ge::round_up(g.c, kB), o_pad = ge::round_up(g.o, kB);
+  weight_grad_by_groups(g, g.patch(), dw, [&] {
+    ge::Scratch& s = ge::thread_scratch();
+    uint16_t* img = reinterpret_cast<uint16_t*>(s.get(Slot::image, c_pad * plane / 2));
+    uint32_t* dyt = reinterpret_cast<uint32_t*>(s.get(Slot::pack_b, kp * o_pad));
+    uint32_t* dy_rows = reinterpret_cast<uint32_t*>(s.get(Slot::pack_a, o_pad * kp));
+    int64_t* boff = reinterpret_cast<int64_t*>(s.get(Slot::output, 2 * steps));
+    for (int64_t st = 0; st < steps; ++st) boff[st] = 4 * st * kP * o_pad;
+    // Channels and output channels past the real ones only feed results that are dropped,
+    // but stay finite.
+    std::fill(img + g.c * plane, img + c_pad * plane, uint16_t{0});
+    std::fill(dy_rows + g.o * kp, dy_rows + o_pad * kp, 0u);
+    return [&, img, dyt, dy_rows, boff](int64_t n, float* acc, bool accumulate) {
+      const uint16_t* xn = x + n * g.c * g.in_pixels();
+      for (int64_t c = 0; c < g.c; ++c)
+        pad_plane(xn + c * g.in_pixels(), g.h, g.w, g.ph, g.pw, wp, plane, img + c * plane);
+      const uint16_t* dyn = dy + n * g.o * g.out_pixels();
+      for (int64_t o = 0; o < g.o; ++o)
+        pad_plane(dyn + o * g.out_pixels(), g.oh, g.ow, 0, 0, wp, 2 * kp,
+                  reinterpret_cast<uint16_t*>(dy_rows + o * kp));
+      transpose_32bit(dy_rows, kp, o_pad, kp, dyt, o_pad);
+      alignas(64) float blk[kB * kB];
+      amx::configure();
+      const int64_t lda = 2 * plane, ldc = taps * g.o;
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t tap = i * g.kw + j, off = i * g.dh * wp + j * g.dw;
+          float* acc_tap = acc + tap * g.o;  // dWᵀ_tap row c is acc row c * taps + tap
+          for (int64_t c0 = 0; c0 < g.c; c0 += kB)
+            for (int64_t o0 = 0; o0 < g.o; o0 += kB) {
+              amx::block(steps, reinterpret_cast<const char*>(img + c0 * plane + off), lda,
+                         reinterpret_cast<const char*>(dyt + o0), boff, 4 * o_pad, blk, kB, nullptr, kB);
+              const int64_t cols = std::min<int64_t>(kB, g.o - o0);
+              for (int64_t r = 0; r < std::min<int64_t>(kB, g.c - c0); ++r)
+                copy_short(acc_tap + (c0 + r) * ldc + o0, blk + r * kB, cols, accumulate);
+            }
+        }
+    };
+  });
+}
+
+}  // namespace dagrad::conv_amx
