@@ -9,10 +9,11 @@
 //                    flipped kernel);
 //   weight gradient  k runs over pixels: A rows are the plain padded image at tap offsets,
 //                    two neighbouring pixels per word; dyᵀ is packed in pixel pairs.
+// Where the CPU has AMX, the stride-1 cases run on tiles instead (ops/cpu/conv_amx.h).
 // One input channel (the first layer) and strides other than 1 widen the operands to
 // float32 and use the float32 kernels: there, pairs would be half padding. The forward pass
-// of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too: float32 F(4x4, 3x3)
-// does a quarter of the multiply-adds and outruns vdpbf16ps.
+// of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too (without AMX):
+// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps.
 #include <algorithm>
 #include <climits>
 #include <cstring>

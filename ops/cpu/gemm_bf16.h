@@ -6,7 +6,8 @@
 // words (column j's values k and k+1); an odd k is padded with a zero.
 //
 // Chosen at run time: available() is true when the CPU has AVX512_BF16 (CPUID) and the
-// fallback is not forced; otherwise callers widen the operands to float32 (exact) and use
+// fallback is not forced (gemm() and the stride-1 convolutions then run on AMX tiles
+// where amx::available(), ops/cpu/amx.h); otherwise callers widen the operands to float32 (exact) and use
 // the float32 kernels (ops/cpu/operands.h). The kernels are compiled for AVX512_BF16
 // whatever the build's -march, and only called after that check.
 #pragma once
