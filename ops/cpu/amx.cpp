@@ -1,7 +1,6 @@
-// The AMX tile kernel and its run-time checks. Only block() and configure()
-// execute tile instructions; they carry the target attribute themselves, so
-// nothing else in the program is compiled for instructions the CPU may lack,
-// and callers check available() first.
+// The AMX tile kernel and its run-time checks. Only block() and configure() execute tile
+// instructions; they carry the target attribute themselves, so nothing else in the program
+// is compiled for instructions the CPU may lack, and callers check available() first.
 #include "ops/cpu/amx.h"
 
 #include <immintrin.h>
@@ -23,16 +22,15 @@ namespace {
 constexpr int kArchReqXcompPerm = 0x1023;  // arch_prctl: request permission for a state component
 constexpr int kXfeatureXtiledata = 18;     // the tile data registers
 
-std::atomic<bool> &forced() {
+std::atomic<bool>& forced() {
   static std::atomic<bool> f{[] {
-    const char *env = std::getenv("DAGRAD_NO_AMX");
+    const char* env = std::getenv("DAGRAD_NO_AMX");
     return env && *env && std::strcmp(env, "0") != 0;
   }()};
   return f;
 }
 
-// The LDTILECFG memory operand: palette 1, tile t has rows[t] rows of colsb[t]
-// bytes.
+// The LDTILECFG memory operand: palette 1, tile t has rows[t] rows of colsb[t] bytes.
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;
@@ -47,8 +45,7 @@ bool cpu_has_amx() {
   static const bool has = [] {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return false;
-    // Linux keeps the 8 KiB tile state off until a process asks for it
-    // (kernel 5.16+).
+    // Linux keeps the 8 KiB tile state off until a process asks for it (kernel 5.16+).
     return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   }();
   return has;
@@ -69,11 +66,11 @@ DAGRAD_AMX_TARGET void configure() {
   asm volatile("ldtilecfg %0" ::"m"(cfg));
 }
 
-// Tiles 0-3 hold the results (0: rows 0-15 x columns 0-15, 1: rows 0-15 x
-// 16-31, 2: rows 16-31 x 0-15, 3: rows 16-31 x 16-31), 4-5 the two A row
-// halves, 6-7 the two B column halves: each A and B tile feeds two products.
-DAGRAD_AMX_TARGET void block(int64_t steps, const char *a, int64_t lda, const char *b, const int64_t *boff, int64_t ldb,
-                             float *c, int64_t ldc, const float *init, int64_t ldinit) {
+// Tiles 0-3 hold the results (0: rows 0-15 x columns 0-15, 1: rows 0-15 x 16-31,
+// 2: rows 16-31 x 0-15, 3: rows 16-31 x 16-31), 4-5 the two A row halves, 6-7 the two B
+// column halves: each A and B tile feeds two products.
+DAGRAD_AMX_TARGET void block(int64_t steps, const char* a, int64_t lda, const char* b, const int64_t* boff, int64_t ldb,
+                             float* c, int64_t ldc, const float* init, int64_t ldinit) {
   const int64_t ldc_bytes = ldc * 4;
   if (init) {
     const int64_t li = ldinit * 4;
@@ -87,10 +84,10 @@ DAGRAD_AMX_TARGET void block(int64_t steps, const char *a, int64_t lda, const ch
     _tile_zero(2);
     _tile_zero(3);
   }
-  const char *a_lo = a;
-  const char *a_hi = a + 16 * lda;
+  const char* a_lo = a;
+  const char* a_hi = a + 16 * lda;
   for (int64_t s = 0; s < steps; ++s) {
-    const char *bs = b + boff[s];
+    const char* bs = b + boff[s];
     _tile_loadd(4, a_lo + 64 * s, lda);
     _tile_loadd(6, bs, ldb);
     _tile_loadd(7, bs + 64, ldb);

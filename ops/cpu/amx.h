@@ -1,16 +1,14 @@
-// Intel AMX (Advanced Matrix Extensions) for bfloat16 products: eight 1 KiB
-// tile registers and TDPBF16PS, which multiplies a 16 x 32 bfloat16 tile by a
-// 32 x 16 one into a 16 x 16 float32 tile (8,192 multiply-adds per instruction,
-// against vdpbf16ps's 32). Operands come in pairs along k as for vdpbf16ps
-// (ops/cpu/gemm_bf16.h): a row of an A tile is 16 words (k-pairs) of one output
-// row, a row of a B tile 16 words of one k-pair, one per output column. Tile
-// rows are loaded with a stride, at any byte address.
+// Intel AMX (Advanced Matrix Extensions) for bfloat16 products: eight 1 KiB tile
+// registers and TDPBF16PS, which multiplies a 16 x 32 bfloat16 tile by a 32 x 16 one into a
+// 16 x 16 float32 tile (8,192 multiply-adds per instruction, against vdpbf16ps's 32).
+// Operands come in pairs along k as for vdpbf16ps (ops/cpu/gemm_bf16.h): a row of an A tile
+// is 16 words (k-pairs) of one output row, a row of a B tile 16 words of one k-pair, one per
+// output column. Tile rows are loaded with a stride, at any byte address.
 //
-// Chosen at run time: available() is true when the CPU has AMX-BF16 (CPUID),
-// Linux granted this process the tile state (arch_prctl ARCH_REQ_XCOMP_PERM),
-// the bfloat16 kernels are not forced off (gemm_bf16::force_fallback) and AMX
-// itself is not (force_off here, or DAGRAD_NO_AMX=1 at start-up). Without it
-// the vdpbf16ps kernels run.
+// Chosen at run time: available() is true when the CPU has AMX-BF16 (CPUID), Linux granted
+// this process the tile state (arch_prctl ARCH_REQ_XCOMP_PERM), the bfloat16 kernels are
+// not forced off (gemm_bf16::force_fallback) and AMX itself is not (force_off here, or
+// DAGRAD_NO_AMX=1 at start-up). Without it the vdpbf16ps kernels run.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -24,21 +22,18 @@ void force_off(bool on);
 inline constexpr int kBlock = 32;  // a block: 2 x 2 tiles of 16 x 16 float32 results
 inline constexpr int kPairs = 16;  // k-pairs per step (one tile's depth: 32 bfloat16 values)
 
-// Loads the tile configuration this file's kernels use (every tile 16 rows of
-// 64 bytes) on the calling thread; call it before block() on each thread, once
-// per job.
+// Loads the tile configuration this file's kernels use (every tile 16 rows of 64 bytes)
+// on the calling thread; call it before block() on each thread, once per job.
 void configure();
 
 // c[32 x 32] (row stride ldc floats) = init + Σ_{s < steps} A_s · B_s, where
 //   A_s row r (r < 32) is the 16 words at a + r*lda + 64*s bytes,
-//   B_s row p (p < 16) is the 32 words at b + boff[s] + p*ldb bytes (columns
-//   0..31), init is zeros (init == nullptr) or the 32 x 32 floats at init (row
-//   stride ldinit; may be c).
-// The block is whole: callers with fewer rows or columns pass zero operands (or
-// any finite values whose products land in rows and columns they then drop) and
-// a scratch c.
-void block(int64_t steps, const char *a, int64_t lda, const char *b, const int64_t *boff, int64_t ldb, float *c,
-           int64_t ldc, const float *init, int64_t ldinit);
+//   B_s row p (p < 16) is the 32 words at b + boff[s] + p*ldb bytes (columns 0..31),
+//   init is zeros (init == nullptr) or the 32 x 32 floats at init (row stride ldinit; may be c).
+// The block is whole: callers with fewer rows or columns pass zero operands (or any finite
+// values whose products land in rows and columns they then drop) and a scratch c.
+void block(int64_t steps, const char* a, int64_t lda, const char* b, const int64_t* boff, int64_t ldb, float* c,
+           int64_t ldc, const float* init, int64_t ldinit);
 
 // Writes the 32 x 32 block of c[rows, cols] (row stride ldc) at (r0, c0):
 // compute(dst, ld, init, ldinit) runs block() into dst from init. A block inside c is

@@ -12,6 +12,7 @@
 
 #include "ops/cpu/amx.h"
 #include "ops/cpu/conv_direct.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/transpose.h"
 
@@ -22,10 +23,9 @@ namespace {
 namespace ge = gemm_engine;
 using ge::Slot;
 using namespace conv_direct;
+using gemm_bf16::pair_word;
 constexpr int kB = amx::kBlock;
 constexpr int kP = amx::kPairs;
-
-inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
 
 inline __mmask16 first_lanes(int64_t n) {
   return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);

@@ -36,8 +36,6 @@ namespace ge = gemm_engine;
 using ge::Slot;
 using namespace conv_direct;
 
-inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
-
 bool offsets_fit(int64_t words) { return words < INT32_MAX / 2; }
 
 bool direct_forward_ok(const ConvGeom& g) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ops/cpu/amx.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/transpose.h"
 
@@ -13,8 +14,7 @@ namespace dagrad::amx {
 namespace {
 
 namespace ge = gemm_engine;
-
-inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
+using gemm_bf16::pair_word;
 
 // dst[i, p] = (x[i, 2p], x[i, 2p+1]) for i < rows (x's rows ld apart), p < kp (row stride
 // kp); zero past depth and in rows [rows, rows_pad).

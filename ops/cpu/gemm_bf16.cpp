@@ -123,8 +123,6 @@ DAGRAD_BF16_TARGET void kernel_direct_a(int64_t kp, const uint16_t* const* a_row
 }
 
 // Element (i, k) of a strided bfloat16 matrix, 0 outside [0, rows) x [0, depth).
-inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
-
 // One A panel: rows [0, mr) of A(i, k) = a[i*rs + k*cs], pairs of k in [0, kc).
 void pack_a_panel(const uint16_t* a, int64_t rs, int64_t cs, int mr, int64_t kc, uint32_t* dst) {
   const int64_t kp = (kc + 1) / 2;

@@ -32,6 +32,9 @@ inline constexpr int64_t kMaxKcPairs = 192;  // a B micro-panel (kc x kNr words)
 inline constexpr int64_t kMaxNc = 576;
 inline constexpr int64_t kMaxMc = 256;
 
+// The 32-bit word holding a pair of bfloat16 values, lo in the low half (k, then k + 1).
+inline uint32_t pair_word(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
+
 inline int panel_width(int64_t cols_left) {
   return cols_left >= kNr ? kNr : static_cast<int>(gemm_engine::round_up(cols_left, kLanes));
 }
