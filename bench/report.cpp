@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench/bench.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "profiler/roofline.h"
 
 namespace dagrad::bench {
@@ -53,10 +54,12 @@ std::string format_report(const BenchReport& r) {
   const BenchOptions& o = r.options;
   std::string out;
   char line[400];
+  const std::string precision =
+      o.precision == DType::f32
+          ? "float32"
+          : str_cat("mixed precision (bfloat16 products on ", gemm_bf16::kernels_name(), ", float32 accumulation)");
   std::snprintf(line, sizeof line, "dagrad bench: %s, %d threads, %d stream(s), %s, %s\n", o.model.c_str(),
-                o.threads, o.streams,
-                o.precision == DType::f32 ? "float32" : "mixed precision (bfloat16 products, float32 accumulation)",
-                r.optimizer.c_str());
+                o.threads, o.streams, precision.c_str(), r.optimizer.c_str());
   out += line;
   out += phase_line("training", r.train, o.threads);
   if (r.infer.steps > 0) out += phase_line("inference", r.infer, o.threads);

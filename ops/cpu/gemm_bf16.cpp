@@ -183,6 +183,11 @@ bool available() { return cpu_has_avx512_bf16() && !forced().load(std::memory_or
 
 void force_fallback(bool on) { forced().store(on, std::memory_order_relaxed); }
 
+const char* kernels_name() {
+  if (amx::available()) return "AMX tiles";
+  return available() ? "AVX512_BF16 vdpbf16ps" : "the float32 kernels, widened";
+}
+
 void micro_kernel(int w, int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc, int mr, int nr,
                   bool accumulate, const float* bias) {
   switch (w / kLanes) {

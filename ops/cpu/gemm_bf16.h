@@ -24,6 +24,9 @@ bool available();
 bool cpu_has_avx512_bf16();
 // Forces the float32 fallback (tests; also DAGRAD_NO_BF16_KERNELS=1 at start-up).
 void force_fallback(bool on);
+// Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps" or
+// "the float32 kernels, widened".
+const char* kernels_name();
 
 inline constexpr int kLanes = 16;  // float32 lanes of a zmm register
 inline constexpr int kMr = 8;      // 8 x 48 register tile, as float32's
