@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "ops/cpu/amx.h"
 #include "ops/cpu/conv_direct.h"
@@ -129,7 +130,9 @@ bool input_grad_applies(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1) && g.o >= 2 && g.c >= 16;
 }
 
-bool weight_grad_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 16 && g.o >= 16; }
+bool weight_grad_applies(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.o >= 16 && (g.c >= 16 || g.patch() <= 2 * kB);
+}
 
 void forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
              const Epilogue* epilogue) {
@@ -166,11 +169,65 @@ void input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float*
       [&](const uint32_t* img, float* flat) { multiply_direct(d, p, img, flat); });
 }
 
+namespace {
+
+// Few input channels (the first layer): per image dW[o, t] = Σ_p dy[o, p] · X[p, t] with
+// every (channel, tap) t a column, p over the pixel pairs of the output flattened at the
+// padded width: A is dy's flattened rows as they are, X[p, t] gathers the image's pair at
+// t's offset (a few words per pixel pair). Each block is added transposed into dWᵀ.
+void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
+  const int64_t steps = ge::ceil_div(ge::ceil_div(nq, 2), kP), kp = steps * kP;
+  const int64_t t_pad = ge::round_up(taps, kB), o_pad = ge::round_up(g.o, kB);
+  std::vector<int64_t> off(static_cast<size_t>(taps));  // t's offset in the padded image, halves
+  for (int64_t c = 0, t = 0; c < g.c; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) off[t++] = c * hp * wp + i * g.dh * wp + j * g.dw;
+  const int64_t image = g.c * hp * wp + 2 * kp + 2;  // halves: the last tap reads up to 2 kp past its offset
+  weight_grad_by_groups(g, taps, dw, [&] {
+    ge::Scratch& s = ge::thread_scratch();
+    uint16_t* img = reinterpret_cast<uint16_t*>(s.get(Slot::image, image / 2 + 1));
+    uint32_t* xt = reinterpret_cast<uint32_t*>(s.get(Slot::pack_b, kp * t_pad));
+    uint32_t* dy_rows = reinterpret_cast<uint32_t*>(s.get(Slot::pack_a, o_pad * kp));
+    int64_t* boff = reinterpret_cast<int64_t*>(s.get(Slot::output, 2 * steps));
+    for (int64_t st = 0; st < steps; ++st) boff[st] = 4 * st * kP * t_pad;
+    std::fill(dy_rows + g.o * kp, dy_rows + o_pad * kp, 0u);  // rows past O: dropped, but finite
+    for (int64_t p = 0; p < kp; ++p) std::fill(xt + p * t_pad + taps, xt + (p + 1) * t_pad, 0u);
+    return [&, img, xt, dy_rows, boff](int64_t n, float* acc, bool accumulate) {
+      const uint16_t* xn = x + n * g.c * g.in_pixels();
+      for (int64_t c = 0; c < g.c; ++c)
+        pad_plane(xn + c * g.in_pixels(), g.h, g.w, g.ph, g.pw, wp, c + 1 < g.c ? hp * wp : image - c * hp * wp,
+                  img + c * hp * wp);
+      for (int64_t p = 0; p < kp; ++p)
+        for (int64_t t = 0; t < taps; ++t) {
+          const uint16_t* at = img + off[t] + 2 * p;
+          xt[p * t_pad + t] = pair_word(at[0], at[1]);
+        }
+      const uint16_t* dyn = dy + n * g.o * g.out_pixels();
+      for (int64_t o = 0; o < g.o; ++o)
+        pad_plane(dyn + o * g.out_pixels(), g.oh, g.ow, 0, 0, wp, 2 * kp,
+                  reinterpret_cast<uint16_t*>(dy_rows + o * kp));
+      alignas(64) float blk[kB * kB];
+      amx::configure();
+      for (int64_t o0 = 0; o0 < g.o; o0 += kB)
+        for (int64_t t0 = 0; t0 < taps; t0 += kB) {
+          amx::block(steps, reinterpret_cast<const char*>(dy_rows + o0 * kp), 4 * kp,
+                     reinterpret_cast<const char*>(xt + t0), boff, 4 * t_pad, blk, kB, nullptr, kB);
+          for (int64_t t = 0; t < std::min<int64_t>(kB, taps - t0); ++t)
+            for (int64_t r = 0; r < std::min<int64_t>(kB, g.o - o0); ++r) {
+              float& d = acc[(t0 + t) * g.o + o0 + r];
+              d = (accumulate ? d : 0.f) + blk[r * kB + t];
+            }
+        }
+    };
+  });
+}
+
 // Per image: dWᵀ_tap[c, o] = Σ_p X_tap[c, p] · dyᵀ[p, o] for each tap, p over the pixel
 // pairs of the output flattened at the padded width (dy zero in the wrapped columns).
 // X_tap row c is channel c's padded plane from the tap's offset, read in pairs at any
 // half-word; dyᵀ is dy's flattened rows transposed to [pixel pair, O].
-void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
   const int64_t wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.kh * g.kw;
   const int64_t steps = ge::ceil_div(ge::ceil_div(nq, 2), kP), kp = steps * kP;
   const int64_t max_off = (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
@@ -214,6 +271,13 @@ void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float
         }
     };
   });
+}
+
+}  // namespace
+
+void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  if (g.c >= 16) return weight_grad_by_channels(g, dy, x, dw);
+  weight_grad_by_taps(g, dy, x, dw);
 }
 
 }  // namespace dagrad::conv_amx

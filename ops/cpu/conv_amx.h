@@ -6,6 +6,8 @@
 //   weight gradient          k = pixel pairs: an A tile is 16 channels' padded planes at
 //                            one tap's offset (read at any half-word, so odd offsets need
 //                            no second copy), B is dy transposed to [pixel pair, O].
+//                            With few input channels (the first layer) the (channel,
+//                            tap) pairs are B's columns instead and A is dy itself.
 // Callers check amx::available() and applies(); results are float32 sums of exact
 // products, so they match the vdpbf16ps kernels to float32 summation error.
 #pragma once

@@ -147,6 +147,33 @@ TEST(AmxKernels, ConvolutionsMatchDoubleSumsAndTheVdpbf16psKernels) {
   }
 }
 
+// With few input channels the weight gradient takes the (channel, tap) pairs as columns:
+// conv1's shape, a padded dilated 3-channel case, and 50 columns (two column blocks).
+TEST(AmxKernels, FewChannelWeightGradientMatchesDoubleSums) {
+  if (!amx::available()) GTEST_SKIP() << "this CPU (or kernel) offers no AMX-BF16";
+  uint32_t seed = 50;
+  for (const ConvCase& cc : {ConvCase{"MNIST conv1 at batch 9", geom(9, 1, 28, 28, 32, 3, 3, 0, 0, 1, 1)},
+                             ConvCase{"3 channels, padded, dilated", geom(2, 3, 10, 9, 20, 3, 3, 1, 2, 2, 1)},
+                             ConvCase{"50 columns", geom(2, 2, 7, 7, 33, 5, 5, 2, 2, 1, 1)}}) {
+    SCOPED_TRACE(cc.label);
+    const ConvGeom& g = cc.g;
+    ASSERT_TRUE(conv_amx::weight_grad_applies(g));
+    const std::vector<uint16_t> x = random_bf16(g.n * g.c * g.in_pixels(), seed++),
+                                dy = random_bf16(g.n * g.o * g.out_pixels(), seed++);
+    std::vector<double> want(g.o * g.patch());
+    for_each_product(g, [&](int64_t xi, int64_t wi, int64_t yi) { want[wi] += val(dy, yi) * val(x, xi); });
+    std::vector<float> got(want.size()), vdp(want.size());
+    gemm_bf16::conv2d_weight_grad(g, dy.data(), x.data(), got.data());
+    {
+      AmxOff off;
+      gemm_bf16::conv2d_weight_grad(g, dy.data(), x.data(), vdp.data());
+    }
+    EXPECT_LE(worst_error(got, want), 1e-4);
+    EXPECT_LE(worst_error(got, vdp), 1e-4);
+    EXPECT_NE(got, vdp) << "AMX did not run";
+  }
+}
+
 // The convolutions are split over images (the weight gradient over fixed groups of
 // images), so the thread count cannot change a result: two runs agree bit for bit.
 TEST(AmxKernels, ConvolutionsAreDeterministic) {
