@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "ops/cpu/amx.h"
 #include "ops/cpu/conv_direct.h"
@@ -179,7 +178,8 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
   const int64_t steps = ge::ceil_div(ge::ceil_div(nq, 2), kP), kp = steps * kP;
   const int64_t t_pad = ge::round_up(taps, kB), o_pad = ge::round_up(g.o, kB);
-  std::vector<int64_t> off(static_cast<size_t>(taps));  // t's offset in the padded image, halves
+  // t's offset in the padded image, in halves (scratch: the steady state allocates nothing)
+  int64_t* off = reinterpret_cast<int64_t*>(ge::thread_scratch().get(Slot::shared, 2 * taps));
   for (int64_t c = 0, t = 0; c < g.c; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) off[t++] = c * hp * wp + i * g.dh * wp + j * g.dw;
@@ -193,7 +193,7 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
     for (int64_t st = 0; st < steps; ++st) boff[st] = 4 * st * kP * t_pad;
     std::fill(dy_rows + g.o * kp, dy_rows + o_pad * kp, 0u);  // rows past O: dropped, but finite
     for (int64_t p = 0; p < kp; ++p) std::fill(xt + p * t_pad + taps, xt + (p + 1) * t_pad, 0u);
-    return [&, img, xt, dy_rows, boff](int64_t n, float* acc, bool accumulate) {
+    return [&, img, xt, dy_rows, boff, off](int64_t n, float* acc, bool accumulate) {
       const uint16_t* xn = x + n * g.c * g.in_pixels();
       for (int64_t c = 0; c < g.c; ++c)
         pad_plane(xn + c * g.in_pixels(), g.h, g.w, g.ph, g.pw, wp, c + 1 < g.c ? hp * wp : image - c * hp * wp,
