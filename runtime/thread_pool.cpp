@@ -88,12 +88,16 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn
     end_ = end;
     pieces_ = pieces;
     pieces_left_ = pieces;
-    next_piece_.store(0, std::memory_order_relaxed);
+    next_piece_.store(1, std::memory_order_relaxed);  // piece 0 is the caller's, below
     error_ = nullptr;
     ++generation_;
   }
   wake_.notify_all();
-  const int64_t ran = run_pieces();
+  // The caller runs at least one piece of every job, even when the workers are quicker:
+  // its per-thread buffers then grow to a kernel's sizes in the first step, never later,
+  // so the steady state allocates nothing (runtime/thread_buffer.h).
+  run_piece(0);
+  const int64_t ran = 1 + run_pieces();
   std::unique_lock lock(mutex_);
   pieces_left_ -= ran;
   done_.wait(lock, [&] { return pieces_left_ == 0 && active_ == 0; });
