@@ -27,12 +27,15 @@ using gemm_bf16::pair_word;
 constexpr int kB = amx::kBlock;
 constexpr int kP = amx::kPairs;
 
-inline __mmask16 first_lanes(int64_t n) {
+// AVX-512 by attribute: every CPU with AMX has it, and the file must build without it.
+#define DAGRAD_AVX512_TARGET __attribute__((target("avx512f")))
+
+DAGRAD_AVX512_TARGET inline __mmask16 first_lanes(int64_t n) {
   return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
 }
 
 // dst[0, n) = src[0, n) (+ dst when accumulating) for n <= 32.
-inline void copy_short(float* dst, const float* src, int64_t n, bool accumulate) {
+DAGRAD_AVX512_TARGET inline void copy_short(float* dst, const float* src, int64_t n, bool accumulate) {
   for (int v = 0; v < 2; ++v) {
     const __mmask16 m = first_lanes(n - 16 * v);
     if (!m) break;
