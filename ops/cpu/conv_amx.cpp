@@ -111,19 +111,6 @@ void multiply_direct(const Direct& d, const Packed& p, const uint32_t* img, floa
                        });
 }
 
-// dst[r, 0..wp) = [left zeros, src row, zeros] for the rows of a padded plane, then zeros
-// up to dst + total; rows outside [top, top + h) are zero. Halves.
-void pad_plane(const uint16_t* src, int64_t h, int64_t w, int64_t top, int64_t left, int64_t wp, int64_t total,
-               uint16_t* dst) {
-  std::fill(dst, dst + top * wp + left, uint16_t{0});
-  for (int64_t r = 0; r < h; ++r) {
-    uint16_t* d = dst + (top + r) * wp + left;
-    std::memcpy(d, src + r * w, static_cast<size_t>(w) * 2);
-    std::fill(d + w, d + wp, uint16_t{0});  // this row's right and the next row's left padding
-  }
-  std::fill(dst + (top + h) * wp, dst + total, uint16_t{0});
-}
-
 }  // namespace
 
 bool forward_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 2 && g.o >= 16; }
@@ -198,9 +185,7 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
     for (int64_t p = 0; p < kp; ++p) std::fill(xt + p * t_pad + taps, xt + (p + 1) * t_pad, 0u);
     return [&, img, xt, dy_rows, boff, off](int64_t n, float* acc, bool accumulate) {
       const uint16_t* xn = x + n * g.c * g.in_pixels();
-      for (int64_t c = 0; c < g.c; ++c)
-        pad_plane(xn + c * g.in_pixels(), g.h, g.w, g.ph, g.pw, wp, c + 1 < g.c ? hp * wp : image - c * hp * wp,
-                  img + c * hp * wp);
+      pad_image(xn, g.c, g.h, g.w, g.ph, g.pw, hp, wp, image - g.c * hp * wp, img);
       for (int64_t p = 0; p < kp; ++p)
         for (int64_t t = 0; t < taps; ++t) {
           const uint16_t* at = img + off[t] + 2 * p;
@@ -208,7 +193,7 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
         }
       const uint16_t* dyn = dy + n * g.o * g.out_pixels();
       for (int64_t o = 0; o < g.o; ++o)
-        pad_plane(dyn + o * g.out_pixels(), g.oh, g.ow, 0, 0, wp, 2 * kp,
+        pad_image(dyn + o * g.out_pixels(), 1, g.oh, g.ow, 0, 0, g.oh, wp, 2 * kp - nq,
                   reinterpret_cast<uint16_t*>(dy_rows + o * kp));
       alignas(64) float blk[kB * kB];
       amx::configure();
@@ -231,7 +216,7 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
 // X_tap row c is channel c's padded plane from the tap's offset, read in pairs at any
 // half-word; dyᵀ is dy's flattened rows transposed to [pixel pair, O].
 void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
-  const int64_t wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.kh * g.kw;
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.kh * g.kw;
   const int64_t steps = ge::ceil_div(ge::ceil_div(nq, 2), kP), kp = steps * kP;
   const int64_t max_off = (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
   const int64_t plane = ge::round_up(max_off + 2 * kp, 2 * kB);  // halves per channel plane
@@ -250,10 +235,10 @@ void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16
     return [&, img, dyt, dy_rows, boff](int64_t n, float* acc, bool accumulate) {
       const uint16_t* xn = x + n * g.c * g.in_pixels();
       for (int64_t c = 0; c < g.c; ++c)
-        pad_plane(xn + c * g.in_pixels(), g.h, g.w, g.ph, g.pw, wp, plane, img + c * plane);
+        pad_image(xn + c * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, plane - hp * wp, img + c * plane);
       const uint16_t* dyn = dy + n * g.o * g.out_pixels();
       for (int64_t o = 0; o < g.o; ++o)
-        pad_plane(dyn + o * g.out_pixels(), g.oh, g.ow, 0, 0, wp, 2 * kp,
+        pad_image(dyn + o * g.out_pixels(), 1, g.oh, g.ow, 0, 0, g.oh, wp, 2 * kp - nq,
                   reinterpret_cast<uint16_t*>(dy_rows + o * kp));
       transpose_32bit(dy_rows, kp, o_pad, kp, dyt, o_pad);
       alignas(64) float blk[kB * kB];
