@@ -104,6 +104,15 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
     for (int i = 0; i < ni; ++i) direct[j] = direct[j] && !overlaps(outputs[j], inputs[i]);
     out_of[p.outputs[j]] = j;
   }
+  // A 16-bit result is rounded in place only where a later member reads it: an output
+  // stored in its dtype is rounded by the conversion that stores it (rounding is idempotent).
+  char* round_in_place = thread_buffer<char, 1>(nr);
+  std::fill(round_in_place, round_in_place + nr, 0);
+  for (const ElementwiseProgram::Instr& ins : p.instrs)
+    for (int a : ins.args)
+      if (a >= ni) round_in_place[a - ni] = 1;
+  for (int j = 0; j < no; ++j)
+    if (outputs[j].dtype() != p.instrs[p.outputs[j]].dtype) round_in_place[p.outputs[j]] = 1;
   double* scalar = thread_buffer<double, 0>(ni);
   std::fill(scalar, scalar + ni, 0.0);
   for (int i = 0; i < ni; ++i)
@@ -155,7 +164,7 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
         for (size_t a = 0; a < ins.args.size(); ++a) args[a] = operand[ins.args[a]];
         if constexpr (std::is_same_v<T, float>) {
           ins.def->tile_f32(args, dst, len, ins.params.data());
-          if (ins.dtype != kCompute) round_to(dst, len, ins.dtype);
+          if (ins.dtype != kCompute && round_in_place[r]) round_to(dst, len, ins.dtype);
         } else {
           ins.def->tile_f64(args, dst, len, ins.params.data());
         }

@@ -106,6 +106,24 @@ TEST(Fusion, TreesWithBroadcastInputs) {
   EXPECT_EQ(compile(g, std::vector<Value>{y}, no_fusion()).num_kernels(), 8);
 }
 
+// A 16-bit member is rounded where a later member reads it (h, read by the add) and by
+// the store alone where it is only an output (h2): both equal the unfused evaluation.
+TEST(Fusion, SixteenBitMembersRoundAsTheInterpreterDoes) {
+  Graph g;
+  Value x = g.input("x", Shape{33, 41});
+  Value h = cast(x * 3.1, DType::bf16);
+  Value y = cast(h, DType::f32) + 0.37;
+  Value h2 = cast(y * y, DType::bf16);
+  Value h3 = cast(exp(y), DType::f16);
+  TensorMap in{{"x", ramp(Shape{33, 41}, 0.0123, -0.07)}};
+  std::vector<Value> outs{h, h2, h3};
+
+  ExecutionPlan plan = compile(g, outs);
+  ASSERT_EQ(plan.groups.size(), 1u) << plan.to_table();
+  EXPECT_EQ(plan.groups[0].nodes.size(), 8u) << plan.to_table();  // the scalars are steps of their own
+  expect_matches_interpreter(g, outs, plan, in);
+}
+
 TEST(Fusion, LargeTensorsTileCorrectly) {
   Graph g;
   Value x = g.input("x", Shape{3, 1000, 7});  // not a multiple of the tile, several threads
