@@ -32,7 +32,7 @@ inline void mul_lo_hi(U32x16 a, uint32_t m, U32x16& lo, U32x16& hi) {
   hi = reinterpret_cast<U32x16>((even >> 32) | (odd & 0xFFFFFFFF00000000ull));
 }
 
-// Sets of 16 consecutive counters, `sets` of them side by side: one set's rounds are a
+// kSets sets of 16 consecutive counters side by side: one set's rounds are a
 // chain of dependent multiplies, so interleaving four keeps the multiplier busy (measured:
 // 1.6x the rate of one set at a time). The words are transposed with two rounds of
 // two-vector shuffles.
