@@ -183,9 +183,25 @@ bool available() { return cpu_has_avx512_bf16() && !forced().load(std::memory_or
 
 void force_fallback(bool on) { forced().store(on, std::memory_order_relaxed); }
 
+namespace {
+std::atomic<bool> vdpbf16ps_forced{false};
+}  // namespace
+
+bool vdpbf16ps_convolutions() {
+  static const bool intel = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+  }();
+  return available() && (!intel || vdpbf16ps_forced.load(std::memory_order_relaxed));
+}
+
+void force_vdpbf16ps_convolutions(bool on) { vdpbf16ps_forced.store(on, std::memory_order_relaxed); }
+
 const char* kernels_name() {
   if (amx::available()) return "AMX tiles";
-  return available() ? "AVX512_BF16 vdpbf16ps" : "the float32 kernels, widened";
+  if (!available()) return "the float32 kernels, widened";
+  if (vdpbf16ps_convolutions()) return "AVX512_BF16 vdpbf16ps";
+  return "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32";
 }
 
 void micro_kernel(int w, int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc, int mr, int nr,

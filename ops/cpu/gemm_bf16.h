@@ -24,8 +24,19 @@ bool available();
 bool cpu_has_avx512_bf16();
 // Forces the float32 fallback (tests; also DAGRAD_NO_BF16_KERNELS=1 at start-up).
 void force_fallback(bool on);
-// Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps" or
-// "the float32 kernels, widened".
+// Whether the convolutions take the vdpbf16ps kernels where AMX does not run: available(),
+// and not an Intel CPU. Intel cores issue vdpbf16ps on one port against FMA's two, so it
+// does no more multiply-adds than float32 and loses to the float32 kernels (Winograd's
+// F(4x4) does a quarter of them): measured 2.2x slower on conv2's gradients, bench/NOTES.md.
+// AMD's Zen 4 issues it at FMA's rate, twice the multiply-adds. GEMMs keep vdpbf16ps on
+// both: it also halves their operand traffic.
+bool vdpbf16ps_convolutions();
+// Takes the vdpbf16ps convolutions on any CPU with AVX512_BF16 (tests: to check them on every
+// such CPU).
+void force_vdpbf16ps_convolutions(bool on);
+// Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps",
+// "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32" or "the float32 kernels,
+// widened".
 const char* kernels_name();
 
 inline constexpr int kLanes = 16;  // float32 lanes of a zmm register

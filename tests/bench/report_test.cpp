@@ -25,7 +25,10 @@ TEST(BenchReport, HeaderNamesWhereBfloat16ProductsRun) {
   const std::string now = header(DType::bf16);
   EXPECT_NE(now.find(str_cat("bfloat16 products on ", gemm_bf16::kernels_name())), std::string::npos) << now;
   EXPECT_EQ(std::string(gemm_bf16::kernels_name()),
-            amx::available() ? "AMX tiles" : gemm_bf16::available() ? "AVX512_BF16 vdpbf16ps" : "the float32 kernels, widened");
+            amx::available()                      ? "AMX tiles"
+            : gemm_bf16::vdpbf16ps_convolutions() ? "AVX512_BF16 vdpbf16ps"
+            : gemm_bf16::available()              ? "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32"
+                                                  : "the float32 kernels, widened");
   amx::force_off(true);
   EXPECT_EQ(header(DType::bf16).find("AMX"), std::string::npos);
   gemm_bf16::force_fallback(true);

@@ -20,8 +20,14 @@ namespace {
 
 // Turns AMX off for one scope (the vdpbf16ps kernels run).
 struct AmxOff {
-  AmxOff() { amx::force_off(true); }
-  ~AmxOff() { amx::force_off(false); }
+  AmxOff() {
+    amx::force_off(true);
+    gemm_bf16::force_vdpbf16ps_convolutions(true);  // an Intel CPU would widen its convolutions
+  }
+  ~AmxOff() {
+    amx::force_off(false);
+    gemm_bf16::force_vdpbf16ps_convolutions(false);
+  }
 };
 
 std::vector<uint16_t> random_bf16(size_t n, uint32_t seed) {
