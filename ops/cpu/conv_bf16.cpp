@@ -14,7 +14,8 @@
 // One input channel (the first layer) and strides other than 1 widen the operands to
 // float32 and use the float32 kernels: there, pairs would be half padding. The forward pass
 // of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too (without AMX):
-// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps.
+// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps; so do
+// its gradients where the convolutions widen. Winograd widens image by image.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -203,6 +204,8 @@ void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w,
   if (g.n == 0) return;
   if (amx::available() && conv_amx::input_grad_applies(g)) return conv_amx::input_grad(g, dy, w, dx, epilogue);
   if (direct_input_grad_ok(g) && vdpbf16ps_convolutions()) return input_grad_direct(g, dy, w, dx, epilogue);
+  if (winograd::applies(g))
+    return winograd::conv2d_input_grad(g, dy, widen(w, g.o * g.patch(), Slot::widen_b), dx, epilogue);
   conv2d_input_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
                         dx, epilogue);
 }
@@ -214,6 +217,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
   }
   if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
   if (direct_weight_grad_ok(g) && vdpbf16ps_convolutions()) return weight_grad_direct(g, dy, x, dw);
+  if (winograd::applies(g)) return winograd::conv2d_weight_grad(g, dy, x, dw);
   conv2d_weight_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),
                          widen(x, g.n * g.c * g.in_pixels(), Slot::widen_b), dw);
 }

@@ -29,8 +29,10 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   forward_f4(g, x, w, bias, y, epilogue);
 }
 
-void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
-  // dx = conv(dy padded by 2 - pad, W[c, o, 2-i, 2-j]).
+namespace {
+// dx = conv(dy padded by 2 - pad, W[c, o, 2-i, 2-j]); dy float32 or bfloat16 bits.
+template <class T>
+void input_grad_as_forward(const ConvGeom& g, const T* dy, const float* w, float* dx, const Epilogue* epilogue) {
   ConvGeom f = g;
   f.c = g.o, f.h = g.oh, f.w = g.ow, f.o = g.c, f.oh = g.h, f.ow = g.w, f.ph = 2 - g.ph, f.pw = 2 - g.pw;
   // The calling thread's pack_a slot: the workers use other slots.
@@ -39,6 +41,15 @@ void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float
     for (int64_t c = 0; c < g.c; ++c)
       for (int t = 0; t < 9; ++t) flipped[(c * g.o + o) * 9 + t] = w[(o * g.c + c) * 9 + 8 - t];
   forward_f4(f, dy, flipped, nullptr, dx, epilogue);
+}
+}  // namespace
+
+void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
+  input_grad_as_forward(g, dy, w, dx, epilogue);
+}
+
+void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const float* w, float* dx, const Epilogue* epilogue) {
+  input_grad_as_forward(g, dy, w, dx, epilogue);
 }
 
 #else
@@ -49,7 +60,13 @@ void conv2d_forward(const ConvGeom&, const float*, const float*, const float*, f
 void conv2d_input_grad(const ConvGeom&, const float*, const float*, float*, const Epilogue*) {
   throw InternalError("[winograd] conv2d_input_grad needs AVX-512; applies() said no");
 }
+void conv2d_input_grad(const ConvGeom&, const uint16_t*, const float*, float*, const Epilogue*) {
+  throw InternalError("[winograd] conv2d_input_grad needs AVX-512; applies() said no");
+}
 void conv2d_weight_grad(const ConvGeom&, const float*, const float*, float*) {
+  throw InternalError("[winograd] conv2d_weight_grad needs AVX-512; applies() said no");
+}
+void conv2d_weight_grad(const ConvGeom&, const uint16_t*, const uint16_t*, float*) {
   throw InternalError("[winograd] conv2d_weight_grad needs AVX-512; applies() said no");
 }
 

@@ -20,6 +20,10 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
                     const Epilogue* epilogue);
 void conv2d_input_grad(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue);
 void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
+// The gradients with bfloat16 (bits) dy and x, widened exactly image by image, as forward_f4's
+// bfloat16 overload does (Intel CPUs without AMX: ops/cpu/gemm_bf16.h).
+void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const float* w, float* dx, const Epilogue* epilogue);
+void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw);
 
 // The forward pass by F(4x4, 3x3) (ops/cpu/conv_winograd_f4.cpp), w as [O, C, 3, 3]; x
 // float32, or bfloat16 (bits) widened exactly image by image: in float32, F(4x4) beats the

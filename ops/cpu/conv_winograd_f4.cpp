@@ -18,7 +18,6 @@
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/winograd_f4_transforms.h"
-#include "runtime/float16.h"
 #include "runtime/thread_pool.h"
 
 #if defined(__AVX512F__)
@@ -182,14 +181,7 @@ void forward_images(const ConvGeom& g, const T* x, const float* w, const float* 
     float* m = v + v_floats;
     float* wide = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_a, image);
     for (int64_t n = lo; n < hi; ++n) {
-      const float* x_n;
-      if constexpr (std::is_same_v<T, float>) {
-        x_n = x + n * image;
-      } else {
-        for (int64_t i = 0; i < image; ++i) wide[i] = bf16_bits_to_float(x[n * image + i]);
-        x_n = wide;
-      }
-      channels_last(x_n, g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
+      channels_last(widened(x + n * image, image, wide), g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
       image_forward(g, l, xc, u, bias, v, m, yc, y + n * per_image);
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }

@@ -9,6 +9,7 @@
 // on channels-last copies of x and dy.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_direct.h"
@@ -113,9 +114,9 @@ void weight_grad_image(const ConvGeom& g, const Layout& l, const float* xc, cons
   }
 }
 
-}  // namespace
-
-void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+// dy and x float32, or bfloat16 (bits) widened exactly image by image.
+template <class T>
+void weight_grad_images(const ConvGeom& g, const T* dy, const T* x, float* dw) {
   const Layout l = layout(g);
   const int64_t xc_floats = l.hp * l.wp * l.cp, dyc_floats = 16 * l.tiles() * l.op;
   const int64_t s_floats = kXi * g.o * g.c, groups = ge::ceil_div(g.n, conv_direct::kWeightGradGroup);
@@ -126,12 +127,17 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
     float* dyc = xc + xc_floats;
     float* v = sc.get(ge::Slot::output, kXi * (l.v_stride + l.z_stride));
     float* z = v + kXi * l.v_stride;
+    const int64_t x_image = g.c * g.in_pixels(), dy_image = g.o * g.out_pixels();
+    float* wide_x = std::is_same_v<T, float> ? nullptr : sc.get(ge::Slot::widen_a, x_image);
+    float* wide_dy = std::is_same_v<T, float> ? nullptr : sc.get(ge::Slot::widen_b, dy_image);
     for (int64_t grp = lo; grp < hi; ++grp) {
       const int64_t first = grp * conv_direct::kWeightGradGroup;
       const int64_t last = std::min(g.n, first + conv_direct::kWeightGradGroup);
       for (int64_t n = first; n < last; ++n) {
-        channels_last(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
-        channels_last(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, 0, 0, 4 * l.ty, 4 * l.tx, l.op, dyc);
+        const float* x_n = widened(x + n * x_image, x_image, wide_x);
+        const float* dy_n = widened(dy + n * dy_image, dy_image, wide_dy);
+        channels_last(x_n, g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
+        channels_last(dy_n, g.o, g.oh, g.ow, 0, 0, 4 * l.ty, 4 * l.tx, l.op, dyc);
         weight_grad_image(g, l, xc, dyc, v, z, partials + grp * s_floats, n > first);
       }
     }
@@ -154,6 +160,16 @@ void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, floa
       }
     }
   });
+}
+
+}  // namespace
+
+void conv2d_weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+  weight_grad_images(g, dy, x, dw);
+}
+
+void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  weight_grad_images(g, dy, x, dw);
 }
 
 #endif

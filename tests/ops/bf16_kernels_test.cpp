@@ -8,6 +8,7 @@
 
 #include "op_cases.h"
 #include "ops/cpu/amx.h"
+#include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/interpreter.h"
 #include "ops/ops.h"
@@ -118,6 +119,29 @@ TEST(BFloat16Kernels, ConvolutionsWidenOnIntelWithoutAmx) {
       EXPECT_GT(differ_forced, 0);
     }
   }
+}
+
+// Winograd's gradients widen bfloat16 image by image: bit for bit the float32 kernels on
+// operands widened beforehand (widening is exact).
+TEST(BFloat16Kernels, WinogradGradientsWidenImageByImage) {
+  ConvGeom g;
+  g.n = 5, g.c = 24, g.h = 10, g.w = 11, g.o = 16, g.kh = 3, g.kw = 3, g.ph = 1, g.pw = 0, g.sh = 1, g.sw = 1,
+  g.dh = 1, g.dw = 1, g.oh = 10, g.ow = 9;
+  if (!winograd::applies(g)) GTEST_SKIP() << "Winograd needs AVX-512";
+  const Tensor dy = random_tensor(Shape{g.n, g.o, g.oh, g.ow}, DType::bf16, 31);
+  const Tensor x = random_tensor(Shape{g.n, g.c, g.h, g.w}, DType::bf16, 32);
+  const Tensor w = random_tensor(Shape{g.o, g.c, 3, 3}, DType::f32, 33);
+  const Tensor dy32 = dy.to_dtype(DType::f32), x32 = x.to_dtype(DType::f32);
+  auto bits = [](const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); };
+  std::vector<float> dx(x.numel()), dx32(x.numel()), dw(w.numel()), dw32(w.numel());
+  winograd::conv2d_input_grad(g, bits(dy), w.data<float>(), dx.data(), nullptr);
+  winograd::conv2d_input_grad(g, dy32.data<float>(), w.data<float>(), dx32.data(), nullptr);
+  winograd::conv2d_weight_grad(g, bits(dy), bits(x), dw.data());
+  winograd::conv2d_weight_grad(g, dy32.data<float>(), x32.data<float>(), dw32.data());
+  EXPECT_EQ(dx, dx32);
+  EXPECT_EQ(dw, dw32);
+  EXPECT_NE(dx, std::vector<float>(dx.size(), 0.f));
+  EXPECT_NE(dw, std::vector<float>(dw.size(), 0.f));
 }
 
 // Every bfloat16 case of the product ops, with the kernels and with the fallback: both
