@@ -3,10 +3,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "ops/cpu/transpose.h"
-#include "runtime/float16.h"
 
 namespace dagrad {
 
@@ -23,18 +21,6 @@ inline void channels_last(const float* src, int64_t ch, int64_t h, int64_t w, in
   for (int64_t y = 0; y < h && y + top < hd; ++y)
     transpose_32bit(reinterpret_cast<const uint32_t*>(src + y * w), h * w, ch, std::min(w, wd - left),
                     reinterpret_cast<uint32_t*>(dst + ((y + top) * wd + left) * cp), cp);
-}
-
-// An image of n values as float32: src itself, or its bfloat16 bits (uint16_t) widened
-// exactly into `wide`.
-template <class T>
-const float* widened(const T* src, int64_t n, float* wide) {
-  if constexpr (std::is_same_v<T, float>) {
-    return src;
-  } else {
-    for (int64_t i = 0; i < n; ++i) wide[i] = bf16_bits_to_float(src[i]);
-    return wide;
-  }
 }
 
 }  // namespace dagrad

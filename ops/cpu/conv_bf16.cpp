@@ -24,6 +24,7 @@
 #include "ops/cpu/conv_amx.h"
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_f32.h"
+#include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/transpose.h"
@@ -218,6 +219,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
   if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
   if (direct_weight_grad_ok(g) && vdpbf16ps_convolutions()) return weight_grad_direct(g, dy, x, dw);
   if (winograd::applies(g)) return winograd::conv2d_weight_grad(g, dy, x, dw);
+  if (conv_one_channel::applies(g)) return conv_one_channel::weight_grad(g, dy, x, dw);
   conv2d_weight_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),
                          widen(x, g.n * g.c * g.in_pixels(), Slot::widen_b), dw);
 }

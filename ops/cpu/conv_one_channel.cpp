@@ -7,9 +7,12 @@
 #include "ops/cpu/conv_one_channel.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/operands.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"
 
@@ -147,16 +150,29 @@ void image_weight_grad(const ConvGeom& g, const float* img, int64_t wp, const fl
   }
 }
 
-template <int K>
-void weight_grad_k(const ConvGeom& g, const float* dy, const float* x, float* dw) {
-  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw;
+// dy and x float32, or bfloat16 (bits) widened exactly image by image.
+template <int K, class T>
+void weight_grad_k(const ConvGeom& g, const T* dy, const T* x, float* dw) {
+  const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, dy_image = g.o * g.out_pixels();
   conv_direct::weight_grad_by_groups(g, K * K, dw, [&] {
-    float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
-    return [&, img](int64_t n, float* acc, bool accumulate) {
-      conv_direct::pad_image(x + n * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
-      image_weight_grad<K>(g, img, wp, dy + n * g.o * g.out_pixels(), acc, accumulate);
+    ge::Scratch& s = ge::thread_scratch();
+    float* img = s.get(ge::Slot::image, hp * wp + kSlack);
+    float* wide_x = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_a, g.in_pixels());
+    float* wide_dy = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_b, dy_image);
+    return [&, img, wide_x, wide_dy](int64_t n, float* acc, bool accumulate) {
+      const float* x_n = widened(x + n * g.in_pixels(), g.in_pixels(), wide_x);
+      conv_direct::pad_image(x_n, 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
+      image_weight_grad<K>(g, img, wp, widened(dy + n * dy_image, dy_image, wide_dy), acc, accumulate);
     };
   });
+}
+
+template <class T>
+void weight_grad_any(const ConvGeom& g, const T* dy, const T* x, float* dw) {
+  if (g.kh == 3)
+    weight_grad_k<3>(g, dy, x, dw);
+  else
+    weight_grad_k<5>(g, dy, x, dw);
 }
 
 }  // namespace
@@ -169,11 +185,10 @@ void forward(const ConvGeom& g, const float* x, const float* w, const float* bia
     forward_k<5>(g, x, w, bias, y, epilogue);
 }
 
-void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) {
-  if (g.kh == 3)
-    weight_grad_k<3>(g, dy, x, dw);
-  else
-    weight_grad_k<5>(g, dy, x, dw);
+void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) { weight_grad_any(g, dy, x, dw); }
+
+void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  weight_grad_any(g, dy, x, dw);
 }
 
 #else
@@ -182,6 +197,9 @@ void forward(const ConvGeom&, const float*, const float*, const float*, float*, 
   throw InternalError("[conv_one_channel] forward needs AVX-512; applies() said no");
 }
 void weight_grad(const ConvGeom&, const float*, const float*, float*) {
+  throw InternalError("[conv_one_channel] weight_grad needs AVX-512; applies() said no");
+}
+void weight_grad(const ConvGeom&, const uint16_t*, const uint16_t*, float*) {
   throw InternalError("[conv_one_channel] weight_grad needs AVX-512; applies() said no");
 }
 

@@ -4,6 +4,8 @@
 // storing its tile: here each row of 16 outputs keeps the KH*KW shifted input vectors in
 // registers, and every output channel is KH*KW multiply-adds with broadcast weights.
 #pragma once
+#include <cstdint>
+
 #include "ops/op_def.h"
 #include "ops/params/conv.h"
 
@@ -17,5 +19,7 @@ bool applies(const ConvGeom& g);
 // geometries that apply.
 void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue);
 void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
+// The weight gradient with bfloat16 (bits) dy and x, widened exactly image by image.
+void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw);
 
 }  // namespace dagrad::conv_one_channel

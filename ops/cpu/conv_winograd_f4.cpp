@@ -17,6 +17,7 @@
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_engine.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/winograd_f4_transforms.h"
 #include "runtime/thread_pool.h"
 

@@ -8,6 +8,7 @@
 
 #include "op_cases.h"
 #include "ops/cpu/amx.h"
+#include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/interpreter.h"
@@ -141,6 +142,22 @@ TEST(BFloat16Kernels, WinogradGradientsWidenImageByImage) {
   EXPECT_EQ(dx, dx32);
   EXPECT_EQ(dw, dw32);
   EXPECT_NE(dx, std::vector<float>(dx.size(), 0.f));
+  EXPECT_NE(dw, std::vector<float>(dw.size(), 0.f));
+}
+
+// So does the first layer's weight gradient (one input channel).
+TEST(BFloat16Kernels, OneChannelWeightGradientWidensImageByImage) {
+  ConvGeom g;
+  g.n = 19, g.c = 1, g.h = 12, g.w = 13, g.o = 5, g.kh = 3, g.kw = 3, g.ph = 1, g.pw = 1, g.oh = 12, g.ow = 13;
+  if (!conv_one_channel::applies(g)) GTEST_SKIP() << "the one-channel kernel needs AVX-512";
+  const Tensor dy = random_tensor(Shape{g.n, g.o, g.oh, g.ow}, DType::bf16, 41);
+  const Tensor x = random_tensor(Shape{g.n, g.c, g.h, g.w}, DType::bf16, 42);
+  const Tensor dy32 = dy.to_dtype(DType::f32), x32 = x.to_dtype(DType::f32);
+  auto bits = [](const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); };
+  std::vector<float> dw(g.o * 9), dw32(g.o * 9);
+  conv_one_channel::weight_grad(g, bits(dy), bits(x), dw.data());
+  conv_one_channel::weight_grad(g, dy32.data<float>(), x32.data<float>(), dw32.data());
+  EXPECT_EQ(dw, dw32);
   EXPECT_NE(dw, std::vector<float>(dw.size(), 0.f));
 }
 
