@@ -10,7 +10,7 @@
 //   weight gradient  k runs over pixels: A rows are the plain padded image at tap offsets,
 //                    two neighbouring pixels per word; dyᵀ is packed in pixel pairs.
 // Where the CPU has AMX, the stride-1 cases run on tiles instead (ops/cpu/conv_amx.h); on
-// Intel CPUs without it, every case widens (vdpbf16ps_convolutions(), ops/cpu/gemm_bf16.h).
+// Intel CPUs without it, every case widens (vdpbf16ps_pays(), ops/cpu/gemm_bf16.h).
 // One input channel (the first layer) and strides other than 1 widen the operands to
 // float32 and use the float32 kernels: there, pairs would be half padding. The forward pass
 // of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too (without AMX):
@@ -196,7 +196,7 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
   if (amx::available() && conv_amx::forward_applies(g)) return conv_amx::forward(g, x, w, bias, y, epilogue);
   if (winograd::applies(g))
     return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
-  if (direct_forward_ok(g) && vdpbf16ps_convolutions()) return forward_direct(g, x, w, bias, y, epilogue);
+  if (direct_forward_ok(g) && vdpbf16ps_pays()) return forward_direct(g, x, w, bias, y, epilogue);
   conv2d_forward_f32(g, widen(x, g.n * g.c * g.in_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
                      bias, y, epilogue);
 }
@@ -204,7 +204,7 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (amx::available() && conv_amx::input_grad_applies(g)) return conv_amx::input_grad(g, dy, w, dx, epilogue);
-  if (direct_input_grad_ok(g) && vdpbf16ps_convolutions()) return input_grad_direct(g, dy, w, dx, epilogue);
+  if (direct_input_grad_ok(g) && vdpbf16ps_pays()) return input_grad_direct(g, dy, w, dx, epilogue);
   if (winograd::applies(g))
     return winograd::conv2d_input_grad(g, dy, widen(w, g.o * g.patch(), Slot::widen_b), dx, epilogue);
   conv2d_input_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
@@ -217,7 +217,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
     return;
   }
   if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
-  if (direct_weight_grad_ok(g) && vdpbf16ps_convolutions()) return weight_grad_direct(g, dy, x, dw);
+  if (direct_weight_grad_ok(g) && vdpbf16ps_pays()) return weight_grad_direct(g, dy, x, dw);
   if (winograd::applies(g)) return winograd::conv2d_weight_grad(g, dy, x, dw);
   if (conv_one_channel::applies(g)) return conv_one_channel::weight_grad(g, dy, x, dw);
   conv2d_weight_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),

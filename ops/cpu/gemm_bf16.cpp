@@ -12,6 +12,7 @@
 
 #include "ops/cpu/amx.h"
 #include "ops/cpu/transpose.h"
+#include "runtime/float16.h"
 
 namespace dagrad::gemm_bf16 {
 
@@ -187,7 +188,7 @@ namespace {
 std::atomic<bool> vdpbf16ps_forced{false};
 }  // namespace
 
-bool vdpbf16ps_convolutions() {
+bool vdpbf16ps_pays() {
   static const bool intel = [] {
     __builtin_cpu_init();
     return __builtin_cpu_is("intel");
@@ -195,13 +196,11 @@ bool vdpbf16ps_convolutions() {
   return available() && (!intel || vdpbf16ps_forced.load(std::memory_order_relaxed));
 }
 
-void force_vdpbf16ps_convolutions(bool on) { vdpbf16ps_forced.store(on, std::memory_order_relaxed); }
+void force_vdpbf16ps(bool on) { vdpbf16ps_forced.store(on, std::memory_order_relaxed); }
 
 const char* kernels_name() {
   if (amx::available()) return "AMX tiles";
-  if (!available()) return "the float32 kernels, widened";
-  if (vdpbf16ps_convolutions()) return "AVX512_BF16 vdpbf16ps";
-  return "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32";
+  return vdpbf16ps_pays() ? "AVX512_BF16 vdpbf16ps" : "the float32 kernels, widened";
 }
 
 void micro_kernel(int w, int64_t kp, const uint32_t* ap, const uint32_t* bp, float* c, int64_t ldc, int mr, int nr,
@@ -231,6 +230,49 @@ void micro_kernel_direct_a(int w, int64_t kp, const uint16_t* const* a_rows, con
   }
 }
 
+namespace {
+
+// The float32 GEMM with bfloat16 operands widened panel by panel: each block is widened along
+// its contiguous dimension into scratch, then packed by the float32 packers from there.
+void gemm_widened(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda,
+                  const uint16_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  namespace ge = gemm_engine;
+  const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+  const int64_t brs = trans_b ? 1 : ldb, bcs = trans_b ? ldb : 1;
+  ge::Scratch& s = ge::thread_scratch();
+  ge::run(
+      ge::Problem{m, n, k},
+      [&](int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) {
+        float* wide = s.get(ge::Slot::widen_a, static_cast<size_t>(mr * kc));
+        const uint16_t* src = a + i0 * ars + k0 * acs;
+        if (acs == 1) {  // rows along k: wide[r * kc + p]
+          for (int r = 0; r < mr; ++r)
+            for (int64_t p = 0; p < kc; ++p) wide[r * kc + p] = bf16_bits_to_float(src[r * ars + p]);
+          ge::pack_a_panel(wide, kc, 1, mr, kc, dst);
+        } else {  // stored transposed: wide[p * mr + r]
+          for (int64_t p = 0; p < kc; ++p)
+            for (int r = 0; r < mr; ++r) wide[p * mr + r] = bf16_bits_to_float(src[p * acs + r * ars]);
+          ge::pack_a_panel(wide, 1, mr, mr, kc, dst);
+        }
+      },
+      [&](int64_t k0, int64_t kc, int64_t j0, int nr, int w, float* dst) {
+        float* wide = s.get(ge::Slot::widen_b, static_cast<size_t>(nr * kc));
+        const uint16_t* src = b + k0 * brs + j0 * bcs;
+        if (bcs == 1) {  // rows along j: wide[p * nr + j]
+          for (int64_t p = 0; p < kc; ++p)
+            for (int j = 0; j < nr; ++j) wide[p * nr + j] = bf16_bits_to_float(src[p * brs + j]);
+          ge::pack_b_panel(wide, nr, 1, kc, nr, w, dst);
+        } else {  // stored transposed: wide[j * kc + p]
+          for (int j = 0; j < nr; ++j)
+            for (int64_t p = 0; p < kc; ++p) wide[j * kc + p] = bf16_bits_to_float(src[j * bcs + p * brs]);
+          ge::pack_b_panel(wide, 1, kc, kc, nr, w, dst);
+        }
+      },
+      c, ldc, accumulate);
+}
+
+}  // namespace
+
 // The BLIS loop nest of gemm_engine::run, over pairs of k.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda,
           const uint16_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
@@ -238,6 +280,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uin
   if (m <= 0 || n <= 0) return;
   if (k > 0 && amx::available() && amx::gemm_applies(m, n, k))
     return amx::gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  if (!vdpbf16ps_pays()) return gemm_widened(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   if (k <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.f);

@@ -24,19 +24,18 @@ bool available();
 bool cpu_has_avx512_bf16();
 // Forces the float32 fallback (tests; also DAGRAD_NO_BF16_KERNELS=1 at start-up).
 void force_fallback(bool on);
-// Whether the convolutions take the vdpbf16ps kernels where AMX does not run: available(),
-// and not an Intel CPU. Intel cores issue vdpbf16ps on one port against FMA's two, so it
-// does no more multiply-adds than float32 and loses to the float32 kernels (Winograd's
-// F(4x4) does a quarter of them): measured 2.2x slower on conv2's gradients, bench/NOTES.md.
-// AMD's Zen 4 issues it at FMA's rate, twice the multiply-adds. GEMMs keep vdpbf16ps on
-// both: it also halves their operand traffic.
-bool vdpbf16ps_convolutions();
-// Takes the vdpbf16ps convolutions on any CPU with AVX512_BF16 (tests: to check them on every
-// such CPU).
-void force_vdpbf16ps_convolutions(bool on);
-// Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps",
-// "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32" or "the float32 kernels,
-// widened".
+// Whether the products take the vdpbf16ps kernels where AMX does not run: available(), and
+// not an Intel CPU. Intel cores issue vdpbf16ps on one port against FMA's two, so it does
+// no more multiply-adds than float32 and loses to the float32 kernels (Winograd's F(4x4)
+// does a quarter of them): measured 2.2x slower on conv2's gradients and 1.3x on fc1's
+// GEMMs, bench/NOTES.md. There the operands are widened to float32 image by image or panel
+// by panel. AMD's Zen 4 issues vdpbf16ps at FMA's rate: twice the multiply-adds.
+bool vdpbf16ps_pays();
+// Takes the vdpbf16ps kernels on any CPU with AVX512_BF16 (tests: to check them on every such
+// CPU).
+void force_vdpbf16ps(bool on);
+// Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps" or
+// "the float32 kernels, widened".
 const char* kernels_name();
 
 inline constexpr int kLanes = 16;  // float32 lanes of a zmm register
@@ -66,7 +65,8 @@ void micro_kernel_direct_a(int w, int64_t kp, const uint16_t* const* a_rows, con
                            int64_t ldc, int mr, int nr, bool accumulate);
 
 // C = (accumulate ? C : 0) + op(A)·op(B), A and B bfloat16 (lda/ldb as stored), C float32;
-// on the calling thread. Every C element sums its k in pairs, in order.
+// on the calling thread. Every C element sums its k in pairs, in order (on vdpbf16ps), or
+// as the float32 GEMM does on the widened operands (where vdpbf16ps does not pay).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda,
           const uint16_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate);
 

@@ -26,7 +26,7 @@ TEST(BenchReport, HeaderNamesWhereBfloat16ProductsRun) {
   EXPECT_NE(now.find(str_cat("bfloat16 products on ", gemm_bf16::kernels_name())), std::string::npos) << now;
   EXPECT_EQ(std::string(gemm_bf16::kernels_name()),
             amx::available()                      ? "AMX tiles"
-            : gemm_bf16::vdpbf16ps_convolutions() ? "AVX512_BF16 vdpbf16ps"
+            : gemm_bf16::vdpbf16ps_pays() ? "AVX512_BF16 vdpbf16ps"
             : gemm_bf16::available()              ? "AVX512_BF16 vdpbf16ps GEMMs, convolutions widened to float32"
                                                   : "the float32 kernels, widened");
   amx::force_off(true);

@@ -22,11 +22,11 @@ namespace {
 struct AmxOff {
   AmxOff() {
     amx::force_off(true);
-    gemm_bf16::force_vdpbf16ps_convolutions(true);  // an Intel CPU would widen its convolutions
+    gemm_bf16::force_vdpbf16ps(true);  // an Intel CPU would widen its convolutions
   }
   ~AmxOff() {
     amx::force_off(false);
-    gemm_bf16::force_vdpbf16ps_convolutions(false);
+    gemm_bf16::force_vdpbf16ps(false);
   }
 };
 

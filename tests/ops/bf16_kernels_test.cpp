@@ -27,9 +27,9 @@ struct Fallback {
 };
 
 // The vdpbf16ps convolutions, also on an Intel CPU (where they would widen), for one scope.
-struct Vdpbf16psConvolutions {
-  Vdpbf16psConvolutions() { gemm_bf16::force_vdpbf16ps_convolutions(true); }
-  ~Vdpbf16psConvolutions() { gemm_bf16::force_vdpbf16ps_convolutions(false); }
+struct Vdpbf16psForced {
+  Vdpbf16psForced() { gemm_bf16::force_vdpbf16ps(true); }
+  ~Vdpbf16psForced() { gemm_bf16::force_vdpbf16ps(false); }
 };
 
 Tensor run_op(const OpDef& def, const OpCase& c) {
@@ -69,35 +69,36 @@ TEST(BFloat16Kernels, AvailabilityFollowsCpuidAndTheSwitch) {
   EXPECT_EQ(gemm_bf16::available(), gemm_bf16::cpu_has_avx512_bf16());
 }
 
-// Without AMX, the convolutions take vdpbf16ps only off Intel CPUs (or when forced), and
-// otherwise widen: then they give the fallback's results bit for bit, while the GEMMs
-// still run on vdpbf16ps.
-TEST(BFloat16Kernels, ConvolutionsWidenOnIntelWithoutAmx) {
+// Without AMX, the products take vdpbf16ps only off Intel CPUs (or when forced), and
+// otherwise widen image by image or panel by panel: then they give the fallback's results
+// (whole tensors widened first) bit for bit. The GEMMs cover both layouts of A and of B.
+TEST(BFloat16Kernels, ProductsWidenOnIntelWithoutAmx) {
   if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
   __builtin_cpu_init();
   const bool intel = __builtin_cpu_is("intel");
-  EXPECT_EQ(gemm_bf16::vdpbf16ps_convolutions(), !intel);
+  EXPECT_EQ(gemm_bf16::vdpbf16ps_pays(), !intel);
   {
-    Vdpbf16psConvolutions forced;
-    EXPECT_TRUE(gemm_bf16::vdpbf16ps_convolutions());
+    Vdpbf16psForced forced;
+    EXPECT_TRUE(gemm_bf16::vdpbf16ps_pays());
   }
   {
     Fallback f(true);
-    EXPECT_FALSE(gemm_bf16::vdpbf16ps_convolutions());
+    EXPECT_FALSE(gemm_bf16::vdpbf16ps_pays());
   }
   amx::force_off(true);
   Graph g;
   Value dy = g.input("dy", Shape{3, 16, 8, 8}, DType::bf16), w = g.input("w", Shape{16, 24, 3, 3}, DType::bf16);
   Value x = g.input("x", Shape{3, 24, 10, 10}, DType::bf16), h = g.input("h", Shape{6, 300}, DType::bf16);
+  Value p = g.input("p", Shape{200, 30}, DType::bf16), q = g.input("q", Shape{200, 40}, DType::bf16);
   std::vector<Value> outs = {conv2d_backward_input(dy, w, x.shape(), {}), conv2d_backward_weight(dy, x, w.shape(), {}),
-                             matmul(h, h, false, true)};
+                             matmul(h, h, false, true), matmul(p, q, true, false)};
   TensorMap bind;
   uint64_t seed = 700;
-  for (const char* name : {"dy", "w", "x", "h"})
+  for (const char* name : {"dy", "w", "x", "h", "p", "q"})
     bind[name] = random_tensor(g.node(name).outputs[0].shape, DType::bf16, seed++);
   std::vector<Tensor> chosen = interpret(g, outs, bind), forced, widened;
   {
-    Vdpbf16psConvolutions on;
+    Vdpbf16psForced on;
     forced = interpret(g, outs, bind);
   }
   {
@@ -112,7 +113,7 @@ TEST(BFloat16Kernels, ConvolutionsWidenOnIntelWithoutAmx) {
       differ_forced += at(chosen[i], k) != at(forced[i], k);
       differ_widened += at(chosen[i], k) != at(widened[i], k);
     }
-    if (i == 2 || !intel) {  // vdpbf16ps ran
+    if (!intel) {  // vdpbf16ps ran
       EXPECT_EQ(differ_forced, 0);
       EXPECT_GT(differ_widened, 0);
     } else {
@@ -164,7 +165,7 @@ TEST(BFloat16Kernels, OneChannelWeightGradientWidensImageByImage) {
 // Every bfloat16 case of the product ops, with the kernels and with the fallback: both
 // within float32 summation error of the exact sums of the bfloat16 values.
 TEST(BFloat16Kernels, ProductCasesMatchTheReferenceOnBothPaths) {
-  Vdpbf16psConvolutions on_any_cpu;
+  Vdpbf16psForced on_any_cpu;
   int checked = 0;
   for (const char* op : {"matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"}) {
     const OpDef& def = op_def(op);
@@ -195,7 +196,7 @@ TEST(BFloat16Kernels, ProductCasesMatchTheReferenceOnBothPaths) {
 // except conv2's forward pass, which is float32 Winograd on both unless the CPU has AMX.
 TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
   if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
-  Vdpbf16psConvolutions on_any_cpu;
+  Vdpbf16psForced on_any_cpu;
   Graph g;
   const int64_t n = 9;
   auto in = [&](const char* name, Shape s) { return g.input(name, s, DType::bf16); };
