@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/gemm_engine.h"
@@ -155,10 +154,9 @@ template <int K, class T>
 void weight_grad_k(const ConvGeom& g, const T* dy, const T* x, float* dw) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, dy_image = g.o * g.out_pixels();
   conv_direct::weight_grad_by_groups(g, K * K, dw, [&] {
-    ge::Scratch& s = ge::thread_scratch();
-    float* img = s.get(ge::Slot::image, hp * wp + kSlack);
-    float* wide_x = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_a, g.in_pixels());
-    float* wide_dy = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_b, dy_image);
+    float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
+    float* wide_x = widen_buffer<T>(ge::Slot::widen_a, g.in_pixels());
+    float* wide_dy = widen_buffer<T>(ge::Slot::widen_b, dy_image);
     return [&, img, wide_x, wide_dy](int64_t n, float* acc, bool accumulate) {
       const float* x_n = widened(x + n * g.in_pixels(), g.in_pixels(), wide_x);
       conv_direct::pad_image(x_n, 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);

@@ -12,7 +12,6 @@
 // then yc is transposed into y's planes and the epilogue runs on the image.
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_winograd.h"
@@ -180,7 +179,7 @@ void forward_images(const ConvGeom& g, const T* x, const float* w, const float* 
     float* yc = xc + xc_floats;
     float* v = s.get(ge::Slot::output, v_floats + m_floats);
     float* m = v + v_floats;
-    float* wide = std::is_same_v<T, float> ? nullptr : s.get(ge::Slot::widen_a, image);
+    float* wide = widen_buffer<T>(ge::Slot::widen_a, image);
     for (int64_t n = lo; n < hi; ++n) {
       channels_last(widened(x + n * image, image, wide), g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
       image_forward(g, l, xc, u, bias, v, m, yc, y + n * per_image);

@@ -9,7 +9,6 @@
 // on channels-last copies of x and dy.
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_direct.h"
@@ -129,8 +128,8 @@ void weight_grad_images(const ConvGeom& g, const T* dy, const T* x, float* dw) {
     float* v = sc.get(ge::Slot::output, kXi * (l.v_stride + l.z_stride));
     float* z = v + kXi * l.v_stride;
     const int64_t x_image = g.c * g.in_pixels(), dy_image = g.o * g.out_pixels();
-    float* wide_x = std::is_same_v<T, float> ? nullptr : sc.get(ge::Slot::widen_a, x_image);
-    float* wide_dy = std::is_same_v<T, float> ? nullptr : sc.get(ge::Slot::widen_b, dy_image);
+    float* wide_x = widen_buffer<T>(ge::Slot::widen_a, x_image);
+    float* wide_dy = widen_buffer<T>(ge::Slot::widen_b, dy_image);
     for (int64_t grp = lo; grp < hi; ++grp) {
       const int64_t first = grp * conv_direct::kWeightGradGroup;
       const int64_t last = std::min(g.n, first + conv_direct::kWeightGradGroup);

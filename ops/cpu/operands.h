@@ -13,8 +13,15 @@ namespace dagrad {
 
 const float* float32_operand(const Tensor& t, gemm_engine::Slot slot);
 
-// One image of n values as float32, for kernels that widen bfloat16 image by image: src
+// Kernels that widen bfloat16 image by image: the calling thread's room for one image of n
+// values (none when T is float32, which is read in place), and that image as float32: src
 // itself, or its bfloat16 bits (uint16_t) widened exactly into `wide`.
+template <class T>
+float* widen_buffer(gemm_engine::Slot slot, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) return nullptr;
+  return gemm_engine::thread_scratch().get(slot, static_cast<size_t>(n));
+}
+
 template <class T>
 const float* widened(const T* src, int64_t n, float* wide) {
   if constexpr (std::is_same_v<T, float>) {
