@@ -11,6 +11,7 @@
 #include "frontend/metrics.h"
 #include "frontend/trainer.h"
 #include "models/models.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"
@@ -37,6 +38,15 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
+// ", bfloat16 mixed precision (products on ...)": where the 16-bit products run, so a
+// run on a CPU without fast bfloat16 kernels says so (bench prints the same).
+std::string precision_note(const TrainArgs& a) {
+  const bool cpu = check_device(a.device).is_cpu();
+  if (a.sched.precision == "f32") return a.sched.tf32 && !cpu ? ", float32 products on TF32 tensor cores" : "";
+  const std::string where = cpu ? gemm_bf16::kernels_name() : "tensor cores (cuBLAS)";
+  return str_cat(", ", dtype_name(parse_dtype(a.sched.precision)), " mixed precision (products on ", where, ")");
+}
+
 // The recipe's settings printed are the ones trained with: the flags given, else the
 // model's own (recipe()).
 void print_model_line(const TrainArgs& a, const nn::Module& model) {
@@ -44,7 +54,7 @@ void print_model_line(const TrainArgs& a, const nn::Module& model) {
   std::cout << "model: " << a.model << " (" << nn::count_parameters(model) << " parameters), optimizer " << r.optimizer
             << " lr " << r.lr << (r.weight_decay > 0 ? str_cat(" weight decay ", r.weight_decay) : "")
             << ", schedule " << r.schedule << ", batch " << a.batch << ", " << num_threads() << " threads, "
-            << a.sched.streams << " stream(s)\n";
+            << a.sched.streams << " stream(s)" << precision_note(a) << "\n";
 }
 
 // --epochs 0 without --resume: the initialised parameters (and zero optimizer state) as
