@@ -5,15 +5,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "op_cases.h"
 #include "ops/cpu/amx.h"
+#include "ops/cpu/cast.h"
 #include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/interpreter.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
+#include "runtime/float16.h"
 
 using namespace dagrad;
 using namespace dagrad::testing;
@@ -238,4 +242,30 @@ TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
     }
     EXPECT_GT(differ, 0) << "the bfloat16 kernel did not run";
   }
+}
+
+// convert_elements narrows float32 to bfloat16 with vcvtneps2bf16 where the CPU has it.
+// The instruction flushes subnormals, so blocks holding one take the scalar conversion:
+// every result equals float_to_bf16_bits, for a stride through all 2^32 bit patterns
+// (NaNs, infinities, subnormals, ties) and for lone subnormals in otherwise normal blocks.
+TEST(BFloat16Kernels, NarrowingEqualsTheScalarRoundingForEveryKindOfValue) {
+  constexpr int64_t kBlock = 1 << 16;
+  std::vector<float> x(kBlock);
+  std::vector<uint16_t> got(kBlock);
+  auto check = [&](const char* what) {
+    convert_elements(x.data(), DType::f32, got.data(), DType::bf16, kBlock - 3);  // a partial tail too
+    int64_t differ = 0;
+    for (int64_t i = 0; i < kBlock - 3; ++i) differ += got[i] != float_to_bf16_bits(x[i]);
+    EXPECT_EQ(differ, 0) << what;
+  };
+  for (uint64_t base = 0; base < (1ull << 32); base += kBlock * 4099ull) {
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const uint32_t bits = static_cast<uint32_t>(base + static_cast<uint64_t>(j) * 4099u);
+      std::memcpy(&x[j], &bits, sizeof bits);
+    }
+    check("strided bit patterns");
+  }
+  for (int64_t j = 0; j < kBlock; ++j) x[j] = 1.0f + static_cast<float>(j) * 0x1p-20f;
+  for (int64_t j = 5; j < kBlock; j += 97) x[j] = (j % 2 ? 1 : -1) * static_cast<float>(j) * 0x1p-149f;  // subnormal
+  check("subnormals among normal values");
 }
