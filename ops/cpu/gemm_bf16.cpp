@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "ops/cpu/amx.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/transpose.h"
-#include "runtime/float16.h"
 
 namespace dagrad::gemm_bf16 {
 
@@ -233,7 +233,9 @@ void micro_kernel_direct_a(int w, int64_t kp, const uint16_t* const* a_rows, con
 namespace {
 
 // The float32 GEMM with bfloat16 operands widened panel by panel: each block is widened along
-// its contiguous dimension into scratch, then packed by the float32 packers from there.
+// its contiguous dimension into scratch, then packed by the float32 packers from there. A
+// row-major operand is either (rows, 1) or (1, rows) strided, so every run widened is
+// contiguous.
 void gemm_widened(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda,
                   const uint16_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   namespace ge = gemm_engine;
@@ -246,12 +248,10 @@ void gemm_widened(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
         float* wide = s.get(ge::Slot::widen_a, static_cast<size_t>(mr * kc));
         const uint16_t* src = a + i0 * ars + k0 * acs;
         if (acs == 1) {  // rows along k: wide[r * kc + p]
-          for (int r = 0; r < mr; ++r)
-            for (int64_t p = 0; p < kc; ++p) wide[r * kc + p] = bf16_bits_to_float(src[r * ars + p]);
+          for (int r = 0; r < mr; ++r) widened(src + r * ars, kc, wide + r * kc);
           ge::pack_a_panel(wide, kc, 1, mr, kc, dst);
         } else {  // stored transposed: wide[p * mr + r]
-          for (int64_t p = 0; p < kc; ++p)
-            for (int r = 0; r < mr; ++r) wide[p * mr + r] = bf16_bits_to_float(src[p * acs + r * ars]);
+          for (int64_t p = 0; p < kc; ++p) widened(src + p * acs, mr, wide + p * mr);
           ge::pack_a_panel(wide, 1, mr, mr, kc, dst);
         }
       },
@@ -259,12 +259,10 @@ void gemm_widened(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
         float* wide = s.get(ge::Slot::widen_b, static_cast<size_t>(nr * kc));
         const uint16_t* src = b + k0 * brs + j0 * bcs;
         if (bcs == 1) {  // rows along j: wide[p * nr + j]
-          for (int64_t p = 0; p < kc; ++p)
-            for (int j = 0; j < nr; ++j) wide[p * nr + j] = bf16_bits_to_float(src[p * brs + j]);
+          for (int64_t p = 0; p < kc; ++p) widened(src + p * brs, nr, wide + p * nr);
           ge::pack_b_panel(wide, nr, 1, kc, nr, w, dst);
         } else {  // stored transposed: wide[j * kc + p]
-          for (int j = 0; j < nr; ++j)
-            for (int64_t p = 0; p < kc; ++p) wide[j * kc + p] = bf16_bits_to_float(src[j * bcs + p * brs]);
+          for (int j = 0; j < nr; ++j) widened(src + j * bcs, kc, wide + j * kc);
           ge::pack_b_panel(wide, 1, kc, kc, nr, w, dst);
         }
       },
