@@ -22,6 +22,11 @@ class KernelTable {
   ProgramLauncher elementwise = nullptr;
   // Backends whose kernels may apply epilogues piece by piece (KernelContext::epilogue).
   RangeLauncher elementwise_range = nullptr;
+  // Backends whose reductions take PlaneSums: the plane length with which `reduction`
+  // would use them (0: it would not), and what the producing step runs on each finished
+  // piece [begin, end) of the value (the planes wholly inside it).
+  int64_t (*plane_sum_length)(const Node& reduction) = nullptr;
+  void (*collect_plane_sums)(const Tensor& value, int64_t begin, int64_t end, PlaneSums& sums) = nullptr;
 
  private:
   std::vector<Kernel> by_op_;

@@ -86,11 +86,22 @@ struct Epilogue {
   mutable bool applied = false;
 };
 
+// Sums of the consecutive runs ("planes") of `len` elements of a value, taken by the step
+// that produced it on each finished piece while that piece is still in cache, for a
+// later reduction that folds the planes (a bias gradient's sum over [N, C, H, W]): it then
+// reads only the planes not ready. The executor owns one per such value and clears
+// `ready` before the producing step runs.
+struct PlaneSums {
+  int64_t len = 0;
+  std::vector<double> sums;    // per plane
+  std::vector<uint8_t> ready;  // per plane: sums[p] holds plane p's sum
+};
+
 // What a kernel sees: the node (its typed parameters and types), input and output tensors
 // already allocated with the inferred shapes, the run's step counter (seeds per-step
-// randomness, e.g. dropout masks), the stream it runs on (null in the plain interpreter)
-// and the epilogue it may apply itself (null when there is none, or the backend runs
-// epilogues only as whole passes).
+// randomness, e.g. dropout masks), the stream it runs on (null in the plain interpreter),
+// the epilogue it may apply itself (null when there is none, or the backend runs
+// epilogues only as whole passes) and plane sums of input 0 already taken (null: none).
 struct KernelContext {
   const Node& node;
   std::span<const Tensor> inputs;
@@ -98,6 +109,7 @@ struct KernelContext {
   uint64_t step = 0;
   Stream* stream = nullptr;
   const Epilogue* epilogue = nullptr;
+  const PlaneSums* plane_sums = nullptr;
 
   template <class P>
   const P& params() const {

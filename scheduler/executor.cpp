@@ -1,5 +1,6 @@
 #include "scheduler/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <utility>
@@ -25,6 +26,10 @@ struct Executor::StepExec {
   std::vector<Tensor> group_ins, group_outs;
   std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
   uint64_t run_step = 0;  // of the run it was last submitted for
+  // Values of this step whose plane sums a later reduction takes (on every finished piece
+  // of the epilogue), and, for such a reduction, the plane sums of its input.
+  std::vector<std::pair<Tensor, PlaneSums*>> plane_sums_taken;
+  const PlaneSums* plane_sums_in = nullptr;
 };
 
 namespace {
@@ -154,6 +159,45 @@ void Executor::prepare_steps() {
       if (is_bound(group_in_refs[i])) se->bound_slots.emplace_back(&se->group_ins[i], group_in_refs[i]);
     steps_[step.index] = std::move(se);
   }
+  link_plane_sums();
+}
+
+// A reduction that folds planes of a value (KernelContext::plane_sums) gets their sums
+// from the step that produced the value when that step runs an epilogue piece by piece:
+// each piece is summed while it is still in cache, and the reduction reads only what no
+// piece covered whole. The sums are those it would take itself: results do not change.
+void Executor::link_plane_sums() {
+  const KernelTable& table = kernel_table(device_.type);
+  if (!table.plane_sum_length || !table.collect_plane_sums) return;
+  collect_plane_sums_ = table.collect_plane_sums;
+  const Graph& g = *plan_.graph;
+  std::vector<std::pair<ValueRef, PlaneSums*>> taken;
+  for (auto& reader : steps_) {
+    if (!reader || !reader->kernel || reader->node->inputs.empty()) continue;
+    const int64_t len = table.plane_sum_length(*reader->node);
+    const ValueRef v{reader->node->inputs[0].node, reader->node->inputs[0].index};
+    const int producer = plan_.step_of(v.node);
+    if (len <= 0 || producer < 0 || !steps_[producer]->range_launcher) continue;
+    // Final on each piece: the kernel's output 0, or one of its epilogue's outputs.
+    const FusedGroup& grp = plan_.groups[plan_.steps[producer].group];
+    if (v != ValueRef{grp.epilogue_of, 0} && std::find(grp.outputs.begin(), grp.outputs.end(), v) == grp.outputs.end())
+      continue;
+    auto it = std::find_if(taken.begin(), taken.end(), [&](const auto& t) { return t.first == v; });
+    if (it == taken.end()) {
+      auto sums = std::make_unique<PlaneSums>();
+      const size_t planes = static_cast<size_t>(g.node(v.node).outputs[v.index].shape.numel() / len);
+      sums->len = len;
+      sums->sums.assign(planes, 0.0);
+      sums->ready.assign(planes, 0);
+      steps_[producer]->plane_sums_taken.emplace_back(values_[v.node][v.index], sums.get());
+      taken.emplace_back(v, sums.get());
+      plane_sums_.push_back(std::move(sums));
+      it = taken.end() - 1;
+    }
+    if (it->second->len != len) continue;  // a second reader folding other planes
+    reader->plane_sums_in = it->second;
+    ++plane_sum_readers_;
+  }
 }
 
 void Executor::bind(const std::string& name, const Tensor& t) {
@@ -242,11 +286,14 @@ void Executor::submit(StepExec& se, uint64_t step) {
     double t0 = observer_ ? now_s() : 0;
     if (se.kernel) {
       // The kernel may apply its epilogue to finished pieces of its output itself.
-      auto run_range = [&se](int64_t begin, int64_t end) {
+      for (auto& taken : se.plane_sums_taken) std::fill(taken.second->ready.begin(), taken.second->ready.end(), 0);
+      auto run_range = [this, &se](int64_t begin, int64_t end) {
         se.range_launcher(*se.program, se.group_ins, se.group_outs, begin, end);
+        for (auto& [value, sums] : se.plane_sums_taken) collect_plane_sums_(value, begin, end, *sums);
       };
       const Epilogue epilogue{run_range};
-      se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream, se.range_launcher ? &epilogue : nullptr});
+      se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream, se.range_launcher ? &epilogue : nullptr,
+                              se.plane_sums_in});
       if (se.step->group >= 0 && !epilogue.applied) se.launcher(*se.program, se.group_ins, se.group_outs, stream);
     } else {
       if (se.node) se.launcher(*se.program, se.ins, se.outs, stream);  // an elementwise op without a kernel

@@ -82,10 +82,14 @@ class Executor {
   // node, op and source line). Compile without fusion to pin it to a single op.
   void set_check_numerics(bool on) { check_numerics_ = on; }
   bool check_numerics() const { return check_numerics_; }
+  // Reductions that take plane sums from the step producing their input (a bias
+  // gradient's sum after an epilogue step; KernelContext::plane_sums).
+  int plane_sum_readers() const { return plane_sum_readers_; }
 
  private:
   struct StepExec;
   void prepare_steps();
+  void link_plane_sums();
   void bind_run(const TensorMap& inputs);
   void submit(StepExec& s, uint64_t step);
 
@@ -118,6 +122,9 @@ class Executor {
   std::unique_ptr<Event> staging_event_;     // stream 0's staging copies, for the other streams
   uint64_t next_step_ = 0;
   uint64_t runs_ = 0;
+  std::vector<std::unique_ptr<PlaneSums>> plane_sums_;  // taken by one step, read by a later one
+  void (*collect_plane_sums_)(const Tensor&, int64_t, int64_t, PlaneSums&) = nullptr;
+  int plane_sum_readers_ = 0;
   StepObserver observer_;
   bool check_numerics_ = false;
   uint64_t run_step_ = 0;             // of the run begun by begin_run

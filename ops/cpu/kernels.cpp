@@ -33,6 +33,8 @@ void constant_cpu(const KernelContext& ctx) {
 void fill_cpu_kernels(KernelTable& t) {
   t.elementwise = run_program_cpu;
   t.elementwise_range = run_program_range_cpu;
+  t.plane_sum_length = plane_sum_length_cpu;
+  t.collect_plane_sums = collect_plane_sums_cpu;
   t.set(*op::full, full_cpu);
   t.set(*op::cast, cast_cpu);
   t.set(*op::constant, constant_cpu);

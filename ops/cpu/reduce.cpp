@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
+#include "ops/builtin_ops.h"
 #include "ops/cpu/shape_copy.h"
 #include "ops/shape_util.h"
 #include "runtime/thread_buffer.h"
@@ -286,8 +288,44 @@ void reduce_rows(const T* x, T* out, const Geometry& g, double scale) {
   });
 }
 
+// A bias gradient's sum: the input coalesces to [A, C, L] with A and L reduced. Each run
+// of L (a "plane"; A·C of them in memory order) is folded on its own, as partial() folds
+// one run, then each output adds its A planes in order. So plane sums that the producing
+// step already took (PlaneSums) give the same bits as folding the planes here.
+bool is_plane_sum(const Geometry& g) {
+  return g.n.size() == 3 && g.red[0] && !g.red[1] && g.red[2] && g.n[2] >= kLanes;
+}
+
+template <class T>
+double plane_sum(const T* x, int64_t len) {
+  double lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, 0.0);
+  accumulate<SumOp<T>>(x, len, lanes);
+  double a = 0;
+  for (double lane : lanes) a += lane;
+  return a;
+}
+
+template <class T>
+void reduce_planes(const T* x, T* out, const Geometry& g, double scale, const PlaneSums* taken) {
+  const int64_t outer = g.n[0], cols = g.n[1], len = g.n[2], planes = outer * cols;
+  if (taken && (taken->len != len || static_cast<int64_t>(taken->ready.size()) != planes)) taken = nullptr;
+  double* sums = thread_buffer<double>(static_cast<size_t>(planes));
+  parallel_for(0, planes, std::max<int64_t>(1, kWork / len), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) sums[p] = taken && taken->ready[p] ? taken->sums[p] : plane_sum(x + p * len, len);
+  });
+  parallel_for(0, cols, std::max<int64_t>(1, kWork / outer), [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      double a = 0;
+      for (int64_t i = 0; i < outer; ++i) a += sums[i * cols + c];
+      out[c] = SumOp<T>::finish(a, scale);
+    }
+  });
+}
+
 template <template <class> class OpT>
-void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const char* who) {
+void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const char* who,
+            const PlaneSums* taken = nullptr) {
   dispatch_floating(x.dtype(), who, [&]<class T>() {
     using Op = OpT<T>;
     const T* src = x.data<T>();
@@ -303,6 +341,8 @@ void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const 
         for (int64_t i = lo; i < hi; ++i) dst[i] = Op::finish(static_cast<typename Op::Acc>(src[i]), scale);
       });
     } else if (g.red.back()) {
+      if constexpr (std::is_same_v<Op, SumOp<T>>)
+        if (is_plane_sum(g)) return reduce_planes<T>(src, dst, g, scale, taken);
       reduce_rows<T, Op>(src, dst, g, scale);
     } else {
       reduce_columns<T, Op>(src, dst, g, scale);
@@ -311,17 +351,39 @@ void reduce(const Tensor& x, Tensor& out, const Mask& mask, double scale, const 
 }
 
 // The node's axes were checked when it was built (reduce_mask in its shape inference).
-Mask node_mask(const KernelContext& ctx) {
-  const std::vector<int64_t>& axes = ctx.params<AxesParams>().axes;
-  const Shape& s = ctx.inputs[0].shape();
+Mask node_mask(const Node& n, const Shape& s) {
+  const std::vector<int64_t>& axes = n.params<AxesParams>().axes;
   Mask mask(s.rank(), axes.empty());
-  for (int64_t axis : axes) mask[normalize_axis(s, axis, ctx.node.op_name())] = true;
+  for (int64_t axis : axes) mask[normalize_axis(s, axis, n.op_name())] = true;
   return mask;
 }
+Mask node_mask(const KernelContext& ctx) { return node_mask(ctx.node, ctx.inputs[0].shape()); }
 
 }  // namespace
 
-void sum_cpu(const KernelContext& ctx) { reduce<SumOp>(ctx.inputs[0], ctx.outputs[0], node_mask(ctx), 1.0, "sum"); }
+void sum_cpu(const KernelContext& ctx) {
+  reduce<SumOp>(ctx.inputs[0], ctx.outputs[0], node_mask(ctx), 1.0, "sum", ctx.plane_sums);
+}
+
+int64_t plane_sum_length_cpu(const Node& n) {
+  if (n.op != op::sum || n.inputs.size() != 1) return 0;
+  const Shape& s = n.inputs[0].shape();
+  const DType dt = n.inputs[0].dtype();
+  if ((dt != DType::f32 && dt != DType::f64) || s.numel() == 0) return 0;
+  const Geometry g = coalesce(s, node_mask(n, s));
+  return is_plane_sum(g) ? g.n[2] : 0;
+}
+
+void collect_plane_sums_cpu(const Tensor& value, int64_t begin, int64_t end, PlaneSums& sums) {
+  const int64_t len = sums.len;
+  dispatch_floating(value.dtype(), "plane sums", [&]<class T>() {
+    const T* x = value.data<T>();
+    for (int64_t p = (begin + len - 1) / len; p < end / len; ++p) {
+      sums.sums[p] = plane_sum(x + p * len, len);
+      sums.ready[p] = 1;
+    }
+  });
+}
 
 void mean_cpu(const KernelContext& ctx) {
   Mask mask = node_mask(ctx);

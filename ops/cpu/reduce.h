@@ -4,7 +4,10 @@
 
 namespace dagrad {
 
-void sum_cpu(const KernelContext& ctx);
+void sum_cpu(const KernelContext& ctx);  // takes KernelContext::plane_sums (a bias gradient's sum)
+// The kernel table's PlaneSums entries (ops/kernel_table.h).
+int64_t plane_sum_length_cpu(const Node& reduction);
+void collect_plane_sums_cpu(const Tensor& value, int64_t begin, int64_t end, PlaneSums& sums);
 void mean_cpu(const KernelContext& ctx);
 void max_cpu(const KernelContext& ctx);
 void prod_cpu(const KernelContext& ctx);

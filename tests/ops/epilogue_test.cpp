@@ -47,3 +47,40 @@ TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {
     EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
   }
 }
+
+// A bias gradient's sum (over every dim but 1) takes the plane sums that its input's
+// producer took (KernelContext::plane_sums): the collector covers only planes wholly
+// inside a piece, the sum folds the rest itself, and with every plane taken the bits are
+// the sum's own. Sums of other shapes take none.
+TEST(KernelEpilogue, BiasGradientSumTakesPlaneSums) {
+  const KernelTable& cpu = kernel_table(DeviceType::cpu);
+  ASSERT_TRUE(cpu.plane_sum_length && cpu.collect_plane_sums);
+  for (DType dt : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Graph g;
+    Value x = g.input("x", Shape{3, 4, 5, 8}, dt);
+    const Node& bias_sum = sum(x, {0, 2, 3}).producer();
+    ASSERT_EQ(cpu.plane_sum_length(bias_sum), 40);
+    EXPECT_EQ(cpu.plane_sum_length(sum(x, {0, 1}).producer()), 0);
+    EXPECT_EQ(cpu.plane_sum_length(sum(g.input("small", Shape{3, 4, 2, 2}, dt), {0, 2, 3}).producer()), 0);
+
+    const Tensor xt = random_tensor(Shape{3, 4, 5, 8}, dt, 7);
+    std::vector<Tensor> ins{xt}, plain{Tensor::empty(Shape{4}, dt)}, taken{Tensor::empty(Shape{4}, dt)};
+    cpu.find(*op::sum)(KernelContext{bias_sum, ins, plain});
+
+    PlaneSums sums{40, std::vector<double>(12), std::vector<uint8_t>(12)};
+    cpu.collect_plane_sums(xt, 30, 130, sums);  // planes 1 and 2 whole, 0 and 3 in part
+    EXPECT_EQ(sums.ready, (std::vector<uint8_t>{0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+    cpu.collect_plane_sums(xt, 0, 480, sums);
+    EXPECT_EQ(sums.ready, std::vector<uint8_t>(12, 1));
+    cpu.find(*op::sum)(KernelContext{bias_sum, ins, taken, 0, nullptr, nullptr, &sums});
+    for (int64_t c = 0; c < 4; ++c) EXPECT_EQ(at(taken[0], c), at(plain[0], c)) << c;
+
+    // A taken sum stands in for its plane (plane 5: image 1, channel 1).
+    sums.sums[5] += 1000;
+    std::fill(sums.ready.begin(), sums.ready.end(), uint8_t{0});
+    sums.ready[5] = 1;
+    cpu.find(*op::sum)(KernelContext{bias_sum, ins, taken, 0, nullptr, nullptr, &sums});
+    for (int64_t c = 0; c < 4; ++c) EXPECT_NEAR(at(taken[0], c) - at(plain[0], c), c == 1 ? 1000 : 0, 1e-3) << c;
+  }
+}

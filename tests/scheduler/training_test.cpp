@@ -74,6 +74,23 @@ TEST(SchedulerTraining, StepsMatchTheInterpreterUnderEveryVariant) {
   expect_steps_match_interpreter(t.g, t.outputs, in, t.state, {1, 2, 4});
 }
 
+// The bias gradients' sums (over [n, 8, 8, 8] but the channels) take the plane sums of
+// the epilogue steps of the pooling gradient and of conv2's input gradient; the test
+// above checks that every result stays the interpreter's.
+TEST(SchedulerTraining, BiasGradientSumsTakePlaneSumsFromTheirEpilogueSteps) {
+  TrainGraph t;
+  build(t, 6);
+  for (int streams : {1, 2}) {
+    CompileOptions o;
+    o.num_streams = streams;
+    Executor with_epilogues(compile(t.g, t.outputs, o));
+    EXPECT_EQ(with_epilogues.plane_sum_readers(), 2) << streams << " streams";
+  }
+  CompileOptions no_epilogues;
+  no_epilogues.fuse_epilogues = false;
+  EXPECT_EQ(Executor(compile(t.g, t.outputs, no_epilogues)).plane_sum_readers(), 0);
+}
+
 TEST(SchedulerTraining, FusionAndPlanningShrinkTheStep) {
   TrainGraph t;
   build(t, 6);
