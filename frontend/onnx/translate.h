@@ -22,9 +22,10 @@ namespace dagrad::onnx {
 // alone: the importer folds it). A known value is put into the graph (a constant node)
 // the first time a translator asks for it as a Value.
 struct Slot {
-  Value value;
-  Tensor constant;
-  Tensor offered;  // a graph input's value given at import time (Model::build's input_values)
+  // Member initialisers, so that Slot{.value = v} leaves the others empty without a warning.
+  Value value = {};
+  Tensor constant = {};
+  Tensor offered = {};  // a graph input's value given at import time (Model::build's input_values)
   bool known() const { return constant.defined(); }
 };
 
@@ -90,13 +91,13 @@ std::span<const Translator> shape_translators();
 std::span<const Translator> reduce_translators();
 std::span<const Translator> resize_translators();
 
-inline Outputs one(Value v) { return {Slot{v, {}}}; }
+inline Outputs one(Value v) { return {Slot{.value = v}}; }
 
 // dagrad's arithmetic kernels compute in float32 and float64; ONNX applies arithmetic,
 // comparisons and reductions to integers and bool as well. Those compute in float64
 // (exact for integers below 2^53; 16-bit floats in float32) and are cast back.
 DType arithmetic_dtype(DType t);
 Value as_dtype(Value v, DType t);  // v, cast to t when it is not already
-inline Outputs known(Tensor t) { return {Slot{{}, std::move(t)}}; }
+inline Outputs known(Tensor t) { return {Slot{.constant = std::move(t)}}; }
 
 }  // namespace dagrad::onnx

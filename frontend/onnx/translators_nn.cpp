@@ -389,7 +389,7 @@ Outputs nll_loss_(NodeContext& c) {
 Outputs softmax_cross_entropy_loss(NodeContext& c) {
   Value log_prob = log_softmax(c.input(0), 1);
   Outputs outs = one(nll(c, log_prob, c.input(1), c.has_input(2) ? c.input(2) : Value{}));
-  outs.push_back(Slot{log_prob, {}});
+  outs.push_back(Slot{.value = log_prob});
   return outs;
 }
 

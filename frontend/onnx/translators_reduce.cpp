@@ -44,7 +44,6 @@ Value sqrt_(Value x) { return sqrt(x); }
 Value log_(Value x) { return log(x); }
 Value abs_(Value x) { return abs(x); }
 Value neg_(Value x) { return -x; }
-Value exp_(Value x) { return exp(x); }
 Value sum_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return sum(x, a, k, l); }
 Value mean_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return mean(x, a, k, l); }
 Value max_(Value x, std::vector<int64_t> a, bool k, const std::source_location& l) { return max(x, a, k, l); }

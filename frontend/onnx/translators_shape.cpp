@@ -205,7 +205,7 @@ Outputs split_(NodeContext& c) {
   int64_t at = 0;
   Value x = c.input(0);
   for (int64_t len : parts) {
-    outs.push_back(Slot{slice(x, axis, at, at + len), {}});
+    outs.push_back(Slot{.value = slice(x, axis, at, at + len)});
     at += len;
   }
   return outs;

@@ -101,7 +101,9 @@ TEST(Recompute, ImpossibleBudgetWarnsAndGivesTheSmallestPeak) {
     // Any larger unmet budget ends at least as high.
     RandomGraph rg2 = make_random_graph(seed);
     ExecutionPlan half = compile(*rg2.graph, rg2.outputs, with(1, plan.recompute.peak_before / 2));
-    if (!half.recompute.met) EXPECT_GE(half.arena_bytes, plan.arena_bytes);
+    if (!half.recompute.met) {
+      EXPECT_GE(half.arena_bytes, plan.arena_bytes);
+    }
   }
 }
 
