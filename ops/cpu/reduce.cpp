@@ -10,20 +10,11 @@
 #include <type_traits>
 
 #include "ops/builtin_ops.h"
+#include "ops/cpu/immintrin_quiet.h"
 #include "ops/cpu/shape_copy.h"
 #include "ops/shape_util.h"
 #include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
-
-#if defined(__AVX512F__)
-// GCC 12's _mm512_cvtps_pd fills its pass-through operand with _mm512_undefined_pd(), a
-// self-initialised variable that it then reports as uninitialised at every inlined call.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
 
 namespace dagrad {
 
