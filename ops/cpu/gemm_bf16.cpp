@@ -29,7 +29,6 @@ std::atomic<bool>& forced() {
 }
 
 // The register tile: acc[r][v] holds row r, columns [16v, 16v + 16) of a kMr x 16·NV tile.
-// a(p, r) gives row r's pair p as a 32-bit word; b(p, v) 16 columns' pairs.
 template <int NV>
 struct Tile {
   __m512 acc[kMr][NV];
@@ -64,21 +63,32 @@ DAGRAD_BF16_TARGET inline __attribute__((always_inline)) void store_tile(Tile<NV
     }
 }
 
+// t.acc = the sum over kp pairs of a(p, r)·b(p, v): a(p, r) is row r's pair p as a 32-bit
+// word, b(p, v) points at the pairs of columns [16v, 16v + 16) (64-byte aligned if kAlignedB).
+template <int NV, bool kAlignedB, class PairA, class PairsB>
+DAGRAD_BF16_TARGET inline __attribute__((always_inline)) void tile_product(int64_t kp, PairA&& a, PairsB&& b,
+                                                                           Tile<NV>& t) {
+  for (int r = 0; r < kMr; ++r)
+    for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kp; ++p) {
+    __m512bh bv[NV];
+    for (int v = 0; v < NV; ++v)
+      bv[v] = (__m512bh)(kAlignedB ? _mm512_load_si512(b(p, v)) : _mm512_loadu_si512(b(p, v)));
+    for (int r = 0; r < kMr; ++r) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a(p, r)));
+      for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_dpbf16_ps(t.acc[r][v], av, bv[v]);
+    }
+  }
+}
+
 template <int NV>
 DAGRAD_BF16_TARGET void kernel(int64_t kp, const uint32_t* __restrict ap, const uint32_t* __restrict bp, float* c,
                                int64_t ldc, int mr, int nr, bool accumulate, const float* bias) {
   constexpr int w = NV * kLanes;
   Tile<NV> t;
-  for (int r = 0; r < kMr; ++r)
-    for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kp; ++p) {
-    __m512bh b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = (__m512bh)_mm512_load_si512(bp + p * w + v * kLanes);
-    for (int r = 0; r < kMr; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[p * kMr + r]));
-      for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_dpbf16_ps(t.acc[r][v], a, b[v]);
-    }
-  }
+  tile_product<NV, true>(
+      kp, [&](int64_t p, int r) { return ap[p * kMr + r]; }, [&](int64_t p, int v) { return bp + p * w + v * kLanes; },
+      t);
   store_tile<NV>(t, c, ldc, mr, nr, accumulate, bias);
 }
 
@@ -87,17 +97,9 @@ DAGRAD_BF16_TARGET void kernel_direct_b(int64_t kp, const uint32_t* __restrict a
                                         const int32_t* __restrict koff, float* c, int64_t ldc, int mr, int nr,
                                         bool accumulate, const float* bias) {
   Tile<NV> t;
-  for (int r = 0; r < kMr; ++r)
-    for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kp; ++p) {
-    const uint32_t* row = b + koff[p];
-    __m512bh bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(row + v * kLanes);
-    for (int r = 0; r < kMr; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[p * kMr + r]));
-      for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_dpbf16_ps(t.acc[r][v], a, bv[v]);
-    }
-  }
+  tile_product<NV, false>(
+      kp, [&](int64_t p, int r) { return ap[p * kMr + r]; }, [&](int64_t p, int v) { return b + koff[p] + v * kLanes; },
+      t);
   store_tile<NV>(t, c, ldc, mr, nr, accumulate, bias);
 }
 
@@ -108,18 +110,14 @@ DAGRAD_BF16_TARGET void kernel_direct_a(int64_t kp, const uint16_t* const* a_row
   const uint16_t* rows[kMr];
   for (int r = 0; r < kMr; ++r) rows[r] = a_rows[r];
   Tile<NV> t;
-  for (int r = 0; r < kMr; ++r)
-    for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kp; ++p) {
-    __m512bh b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = (__m512bh)_mm512_load_si512(bp + p * w + v * kLanes);
-    for (int r = 0; r < kMr; ++r) {
-      uint32_t word;
-      std::memcpy(&word, rows[r] + 2 * p, sizeof word);  // any alignment
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(word));
-      for (int v = 0; v < NV; ++v) t.acc[r][v] = _mm512_dpbf16_ps(t.acc[r][v], a, b[v]);
-    }
-  }
+  tile_product<NV, true>(
+      kp,
+      [&](int64_t p, int r) {
+        uint32_t word;
+        std::memcpy(&word, rows[r] + 2 * p, sizeof word);  // any alignment
+        return word;
+      },
+      [&](int64_t p, int v) { return bp + p * w + v * kLanes; }, t);
   store_tile<NV>(t, c, ldc, mr, nr, accumulate, nullptr);
 }
 
