@@ -76,7 +76,18 @@ std::string roofline_text(const Summary& s, const MachinePeak& peak) {
     out += str_cat(i ? ", " : " ", low[i].op, " ", num("%.1f", 100 * roof_fraction(low[i], peak)), "% (",
                    bound_by(low[i], peak), ", ", num("%.2f", low[i].bytes > 0 ? low[i].flops / low[i].bytes : 0),
                    " FLOP/byte)");
-  return out + "\n";
+  out += "\n";
+  // Above 100% is not an error of measurement: say why, once, naming the ops.
+  std::string above;
+  for (const SummaryRow& r : s.rows)
+    if (r.share >= 0.01 && roof_fraction(r, peak) > 1)
+      above += str_cat(above.empty() ? " " : ", ", r.op, " ", num("%.1f", 100 * roof_fraction(r, peak)), "%");
+  if (!above.empty())
+    out += str_cat("above their roof:", above,
+                   " (the roof puts the cost model's FLOPs at the float32 FMA peak and its bytes at the memory "
+                   "triad: Winograd convolutions do fewer multiply-adds than the direct FLOPs counted, bfloat16 "
+                   "products run on AMX tiles or vdpbf16ps, and data still in cache moves faster than the triad)\n");
+  return out;
 }
 
 std::string roofline_svg(const Summary& s, const MachinePeak& peak) {

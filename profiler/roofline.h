@@ -17,8 +17,9 @@ namespace dagrad::profiler {
 
 // GFLOP/s a kernel of `intensity` FLOP/byte can reach at best.
 double roof_gflops(double intensity, const MachinePeak& peak);
-// Achieved share of the roof, 0..1 (above 1 only when the cost model or the peaks are
-// off); 0 for an op that took no time.
+// Achieved share of the roof, 0..1, above 1 for an op that does fewer FLOPs than the cost
+// model counts (Winograd), runs on faster units than the FMA peak measures (AMX,
+// vdpbf16ps) or finds its data in cache; 0 for an op that took no time.
 double roof_fraction(double flops, double bytes, double seconds, const MachinePeak& peak);
 inline double roof_fraction(const SummaryRow& r, const MachinePeak& peak) {
   return roof_fraction(r.flops, r.bytes, r.seconds, peak);
@@ -29,7 +30,8 @@ inline double roof_fraction(const SummaryRow& r, const MachinePeak& peak) {
 std::vector<SummaryRow> furthest_below_roof(const Summary& s, const MachinePeak& peak, size_t count,
                                             double min_share = 0.01);
 
-// Two lines for summary.txt: the peaks and ridge point, and the ops furthest below their roof.
+// Lines for summary.txt: the peaks and ridge point, the ops furthest below their roof, and
+// (when there are any) the ops above it, with why that can happen.
 std::string roofline_text(const Summary& s, const MachinePeak& peak);
 
 // A self-contained log-log SVG: achieved GFLOP/s against arithmetic intensity, one dot

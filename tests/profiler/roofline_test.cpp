@@ -74,6 +74,17 @@ TEST(Roofline, FurthestBelowSkipsOpsWithoutTime) {
   EXPECT_NE(text.find("ridge at 10.00 FLOP/byte"), std::string::npos) << text;
   EXPECT_NE(text.find("copy 10.0% (memory-bound"), std::string::npos) << text;
   EXPECT_NE(text.find("conv2d 50.0% (compute-bound, 50.00 FLOP/byte)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("above their roof"), std::string::npos) << text;
+}
+
+// An op faster than its roof (Winograd, AMX, data in cache) is named with the reasons.
+TEST(Roofline, OpsAboveTheRoofAreNamedWithWhy) {
+  Summary s = hand_made_summary();
+  s.rows[0].seconds = 0.25;  // conv2d: 50 GFLOP in 0.25 s, 200 of a 100 GFLOP/s roof
+  const std::string text = roofline_text(s, test_peak());
+  EXPECT_NE(text.find("above their roof: conv2d 200.0% (the roof puts"), std::string::npos) << text;
+  EXPECT_NE(text.find("Winograd"), std::string::npos) << text;
+  EXPECT_EQ(text.find("relu 25"), text.rfind("relu 25")) << "relu is below its roof: named once, not above";
 }
 
 TEST(Roofline, ColumnOnlyWithPeaks) {
