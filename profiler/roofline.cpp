@@ -80,8 +80,8 @@ std::string roofline_text(const Summary& s, const MachinePeak& peak) {
   // Above 100% is not an error of measurement: say why, once, naming the ops.
   std::string above;
   for (const SummaryRow& r : s.rows)
-    if (r.share >= 0.01 && roof_fraction(r, peak) > 1)
-      above += str_cat(above.empty() ? " " : ", ", r.op, " ", num("%.1f", 100 * roof_fraction(r, peak)), "%");
+    if (const double f = roof_fraction(r, peak); r.share >= 0.01 && f > 1)
+      above += str_cat(above.empty() ? " " : ", ", r.op, " ", num("%.1f", 100 * f), "%");
   if (!above.empty())
     out += str_cat("above their roof:", above,
                    " (the roof puts the cost model's FLOPs at the float32 FMA peak and its bytes at the memory "

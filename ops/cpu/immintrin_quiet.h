@@ -1,7 +1,7 @@
 // <immintrin.h> without GCC 12's false -Wuninitialized: intrinsics such as
-// _mm512_cvtps_pd, _mm512_mul_epu32 and _mm512_srli_epi64 fill their pass-through operand
-// with _mm512_undefined_*(), a self-initialised variable that GCC then reports as
-// uninitialised at every inlined call.
+// _mm512_cvtps_pd and _mm512_mul_epu32 fill their pass-through operand with
+// _mm512_undefined_*(), a self-initialised variable that GCC then reports as uninitialised
+// at every inlined call.
 #pragma once
 
 #if defined(__AVX512F__)

@@ -24,10 +24,10 @@ typedef uint64_t U64x8 __attribute__((vector_size(64)));
 
 // The low and high 32 bits of a·m for 16 lanes, from the 64-bit products of the even and
 // the odd lanes (32x32->64 multiplies), put back in place. With AVX-512 the products are
-// vpmuludq (one uop) and the words move by in-lane dword swaps, which run on the other
-// port than multiplies and shifts: written as 64-bit vector multiplies and shifts, GCC
-// emits vpmullq (three uops on Intel) and keeps one port busy (measured: Philox at 1.9x
-// the rate, bench/NOTES.md stop 35).
+// vpmuludq (one uop) and the words move by in-lane dword swaps, which issue on a different
+// port from the multiplies. Written as 64-bit vector multiplies and shifts, GCC emits
+// vpmullq (three uops on Intel) and loads one port with everything (measured: Philox at
+// 1.9x the rate, bench/NOTES.md stop 35).
 inline void mul_lo_hi(U32x16 a, uint32_t m, U32x16& lo, U32x16& hi) {
 #if defined(__AVX512F__)
   const __m512i va = reinterpret_cast<__m512i>(a), vm = _mm512_set1_epi64(m);
@@ -41,7 +41,7 @@ inline void mul_lo_hi(U32x16 a, uint32_t m, U32x16& lo, U32x16& hi) {
   const U64x8 w = reinterpret_cast<U64x8>(a);
   const U64x8 even = (w & 0xFFFFFFFFull) * static_cast<uint64_t>(m);
   const U64x8 odd = (w >> 32) * static_cast<uint64_t>(m);
-  lo = reinterpret_cast<U32x16>((even & 0xFFFFFFFFull) | (odd << 32));
+  lo = a * m;
   hi = reinterpret_cast<U32x16>((even >> 32) | (odd & 0xFFFFFFFF00000000ull));
 #endif
 }
