@@ -16,15 +16,19 @@ namespace dagrad {
 namespace {
 
 // Calls fn(plane index) for every N*C plane, in parallel. With an epilogue over the
-// input-sized output, each thread then runs it on the planes it just wrote, still in cache.
+// input-sized output, each thread then runs it on every few planes it just wrote, while
+// they are still in L2 (a thread's piece can be larger than L2).
 template <class Fn>
 void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullptr) {
   const int64_t in_plane = g.h * g.w;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, in_plane));
   if (epilogue) epilogue->applied = true;
   parallel_for(0, g.planes(), grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t p = lo; p < hi; ++p) fn(p);
-    if (epilogue) epilogue->run(lo * in_plane, hi * in_plane);
+    for (int64_t block = lo; block < hi; block += grain) {
+      const int64_t block_end = std::min(hi, block + grain);
+      for (int64_t p = block; p < block_end; ++p) fn(p);
+      if (epilogue) epilogue->run(block * in_plane, block_end * in_plane);
+    }
   });
 }
 
