@@ -171,6 +171,10 @@ struct OpDef {
   // then multiplies in that precision, accumulates in float32 and returns float32. The
   // mixed-precision pass (scheduler/mixed_precision.h) casts exactly these.
   std::vector<int> low_precision_inputs{};
+  // Inputs read only through their sign (x > 0: an activation's mask), which may come in
+  // any floating dtype of the op's compute type: the mixed-precision pass hands them the
+  // bfloat16 copy it already made of the value, which keeps every sign (see there).
+  std::vector<int> sign_only_inputs{};
   std::optional<ElementwiseDef> elementwise{};
   std::string doc{};  // one line for `dagrad ops` and error messages
   int id = -1;        // set by the registry; kernel tables are indexed by it

@@ -77,6 +77,25 @@ MixedPrecisionResult apply_mixed_precision(Graph& g, DType low) {
     g.set_inputs(id, changes);
     ++result.products;
   }
+  // A mask read only for its sign (relu_backward's activation) reads the bfloat16 copy
+  // instead, so the float32 activation need not be stored or kept for the backward pass.
+  // Rounding to bfloat16 keeps float32's exponent range, so every sign survives except
+  // on magnitudes up to 2^-134, which round to zero; float16 would zero everything up to
+  // 2^-25, which activations can reach, so it keeps its float32 masks.
+  if (low == DType::bf16) {
+    for (size_t id = 0; id < g.num_nodes(); ++id) {
+      const Node& n = g.node(static_cast<int>(id));
+      std::vector<std::pair<int, Value>> changes;
+      for (int slot : n.op->sign_only_inputs) {
+        if (slot >= static_cast<int>(n.inputs.size()) || n.inputs[slot].dtype() != DType::f32) continue;
+        if (auto it = cast_of.find({n.inputs[slot].node, n.inputs[slot].index}); it != cast_of.end())
+          changes.emplace_back(slot, it->second);
+      }
+      if (changes.empty()) continue;
+      g.set_inputs(static_cast<int>(id), changes);
+      ++result.masks;
+    }
+  }
   return result;
 }
 

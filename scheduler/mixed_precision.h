@@ -9,7 +9,10 @@
 // updates run in float32 on float32 values, and parameters and optimizer state stay
 // float32 (master weights). The casts are ordinary nodes: plans show them, fusion folds
 // them into neighbouring elementwise groups and epilogues, the memory plan counts their
-// smaller buffers. The pass decides by the ops' low_precision_inputs, never by names.
+// smaller buffers. With bfloat16, an input read only for its sign (sign_only_inputs:
+// relu_backward's activation) reads the copy already made of that value, so the float32
+// activation is not kept for the backward pass. The pass decides by the ops'
+// low_precision_inputs and sign_only_inputs, never by names.
 //
 // Run it after autograd and before the optimizer's update nodes are added (the Trainer
 // does): a cast must read a weight before its update overwrites it, which the graph
@@ -22,6 +25,7 @@ namespace dagrad::scheduler {
 struct MixedPrecisionResult {
   int casts = 0;     // cast nodes added
   int products = 0;  // GEMM/convolution nodes rewired
+  int masks = 0;     // nodes reading a sign-only input from its bfloat16 copy instead
 };
 
 // Rewrites `g` in place; `low` is bfloat16 or float16 (ValueError otherwise, and when a

@@ -2,6 +2,8 @@
 // broadcasting, and the fusible gradient helpers of the activations. Each is its
 // functor (ops/elementwise_math.h), one registry entry below and its reference cases
 // (tests/ops/elementwise_cases.cpp): every backend runs it from that per-element form.
+#include <algorithm>
+
 #include "ops/defs/families.h"
 #include "ops/elementwise_form.h"
 #include "ops/ops.h"
@@ -19,10 +21,20 @@ std::vector<TensorType> infer_unary(const InferContext& c) {
   return {c.inputs[0]};
 }
 
+// Both inputs of one dtype, except an input read only through its sign, which need only
+// share input 0's compute type (OpDef::sign_only_inputs).
 std::vector<TensorType> infer_binary(const InferContext& c) {
   c.expect_inputs(2);
-  c.expect_same_dtype();
   c.expect_float(0);
+  if (std::ranges::find(c.op.sign_only_inputs, 1) == c.op.sign_only_inputs.end()) {
+    c.expect_same_dtype();
+  } else {
+    c.expect_float(1);
+    if (compute_dtype(c.inputs[1].dtype) != compute_dtype(c.inputs[0].dtype))
+      throw TypeError(str_cat("[", c.op.name, "] the mask (input 1) is ", dtype_name(c.inputs[1].dtype),
+                              " but the gradient is ", dtype_name(c.inputs[0].dtype),
+                              "; they may differ only among float32, bfloat16 and float16"));
+  }
   return {TensorType{broadcast_shapes(c.inputs[0].shape, c.inputs[1].shape, c.op.name.c_str()), c.inputs[0].dtype}};
 }
 
@@ -324,12 +336,14 @@ void register_elementwise_ops(OpRegistry& r) {
                                    .vjp = relu_backward_vjp,
                                    .cost = flops<1>,
                                    .nondiff_inputs = {1},
+                                   .sign_only_inputs = {1},
                                    .doc = "grad * (x > 0): the gradient of relu"}));
   r.add(elementwise<LeakyReluBackward, SlopeParams>({.name = "leaky_relu_backward",
                                                      .flags = kEpilogue,
                                                      .vjp = leaky_relu_backward_vjp,
                                                      .cost = flops<2>,
                                                      .nondiff_inputs = {1},
+                                                     .sign_only_inputs = {1},
                                                      .doc = "grad where x > 0, else negative_slope * grad"}));
   // Fusible into the GEMM producing its gradient input (linear2's dX in a transformer).
   r.add(elementwise<GeluBackward>({.name = "gelu_backward",

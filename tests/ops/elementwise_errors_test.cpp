@@ -35,6 +35,22 @@ TEST(ElementwiseErrors, BinaryOpsNeedOneDtype) {
   EXPECT_EQ((1.0 - a).dtype(), DType::f32);
 }
 
+// A mask read only for its sign may differ from the gradient in width (the mixed-precision
+// pass hands relu_backward its activation's bfloat16 copy), never in compute type.
+TEST(ElementwiseErrors, SignOnlyMasksNeedTheGradientsComputeType) {
+  Graph g;
+  Value g32 = g.input("g32", Shape{2, 3}), g64 = g.input("g64", Shape{2, 3}, DType::f64);
+  Value x32 = g.input("x32", Shape{2, 3}), x16 = g.input("x16", Shape{2, 3}, DType::bf16);
+  EXPECT_EQ(relu_backward(g32, x16).dtype(), DType::f32);
+  EXPECT_EQ(leaky_relu_backward(g32, x16, 0.1).dtype(), DType::f32);
+  std::string msg = error_of<TypeError>([&] { relu_backward(g64, x32); });
+  EXPECT_HAS(msg, "[relu_backward] the mask (input 1) is float32 but the gradient is float64");
+  EXPECT_HAS(msg, "they may differ only among float32, bfloat16 and float16");
+  EXPECT_EQ(relu_backward(cast(g32, DType::bf16), x32).dtype(), DType::bf16);  // the gradient's dtype
+  msg = error_of<TypeError>([&] { mul(g32, x16); });
+  EXPECT_HAS(msg, "[mul] input 1 is bfloat16 but input 0 is float32");
+}
+
 TEST(ElementwiseErrors, IntegerInputsAreRefused) {
   Graph g;
   Value labels = g.input("labels", Shape{8}, DType::i64);

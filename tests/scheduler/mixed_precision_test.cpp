@@ -155,6 +155,42 @@ TEST(MixedPrecision, FusionFoldsCastsAndTheArenaCountsTwoBytes) {
   EXPECT_NE(plan.to_table().find("w1.bf16"), std::string::npos) << "plans name the copies";
 }
 
+// The relu_backward nodes of `g` whose mask (input 1) is `dtype`.
+std::vector<int> masks_of(const Graph& g, DType dtype) {
+  std::vector<int> ids;
+  for (size_t id = 0; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(static_cast<int>(id));
+    if (n.op->name == "relu_backward" && n.inputs[1].dtype() == dtype) ids.push_back(n.id);
+  }
+  return ids;
+}
+
+// relu1's mask reads the bfloat16 copy made for conv2 (relu2's has none and stays float32):
+// the same signs, so the same gradients bit for bit, and relu1's float32 output no longer
+// lives into the backward pass. float16, whose rounding can zero small activations, keeps
+// its float32 masks.
+TEST(MixedPrecision, MasksReadTheBfloat16CopyWithTheSameResults) {
+  Net t, u, h;
+  build(t, DType::bf16);
+  build(u, DType::bf16);
+  build(h, DType::f16);
+  ASSERT_EQ(masks_of(t.g, DType::bf16).size(), 1u);
+  EXPECT_EQ(masks_of(t.g, DType::f32).size(), 1u);
+  EXPECT_TRUE(masks_of(h.g, DType::f16).empty());
+  for (int id : masks_of(u.g, DType::bf16))  // u: the masks back on the float32 activation
+    u.g.set_inputs(id, {{1, u.g.node(id).inputs[1].producer().inputs[0]}});
+  ASSERT_TRUE(masks_of(u.g, DType::bf16).empty());
+  CompileOptions o;
+  o.precision = DType::bf16;
+  const ExecutionPlan pt = compile(t.g, t.outputs, o), pu = compile(u.g, u.outputs, o);
+  EXPECT_LT(max_live_bytes(pt), max_live_bytes(pu));
+  Executor et(pt), eu(pu);
+  et.bind(t.state);
+  eu.bind(u.state);
+  for (int s = 0; s < 3; ++s) EXPECT_TRUE(all_bit_equal(et.run(t.inputs), eu.run(u.inputs))) << "step " << s;
+  EXPECT_TRUE(all_bit_equal(t.state, u.state));
+}
+
 TEST(MixedPrecision, RefusedAfterTheUpdatesAndRequiredByCompile) {
   Net late;
   build(late, DType::f32);  // updates already added
