@@ -189,6 +189,16 @@ TEST(MixedPrecision, MasksReadTheBfloat16CopyWithTheSameResults) {
   eu.bind(u.state);
   for (int s = 0; s < 3; ++s) EXPECT_TRUE(all_bit_equal(et.run(t.inputs), eu.run(u.inputs))) << "step " << s;
   EXPECT_TRUE(all_bit_equal(t.state, u.state));
+  // The pass counts the masks it moves.
+  for (DType low : {DType::bf16, DType::f16}) {
+    Graph g;
+    Value h = relu(g.input("x", Shape{2, 4}));
+    Value y = matmul(h, g.input("w", Shape{4, 3}));
+    Value dx = relu_backward(g.input("dh", Shape{2, 4}), h);
+    const MixedPrecisionResult r = apply_mixed_precision(g, low);
+    EXPECT_EQ(r.masks, low == DType::bf16 ? 1 : 0) << dtype_name(low);
+    EXPECT_EQ(dx.producer().inputs[1], low == DType::bf16 ? y.producer().inputs[0] : h) << dtype_name(low);
+  }
 }
 
 TEST(MixedPrecision, RefusedAfterTheUpdatesAndRequiredByCompile) {
