@@ -9,13 +9,14 @@
 
 #include "autograd/grad.h"
 #include "frontend/checkpoint/safetensors.h"
-#include "frontend/data_parallel.h"
 #include "frontend/data/loader.h"
+#include "frontend/data_parallel.h"
 #include "frontend/progress.h"
 #include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
+#include "scheduler/commute_max.h"
 #include "scheduler/mixed_precision.h"
 #include "scheduler/numerics.h"
 #include "scheduler/session.h"
@@ -137,6 +138,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     Value lr = g.input(kLrInput, Shape{});
     model_->train(true);
     Value output = (*model_)(x);
+    if (cfg_.compile.commute_max) scheduler::commute_max(g);
     Value loss = cfg_.objective->loss(output, y);
     std::vector<Value> outs{loss};
     for (const Value& v : cfg_.objective->step_metrics(output, y)) outs.push_back(v);

@@ -50,6 +50,11 @@ struct OpFlags {
                                   // params have an `offset`): data-parallel ranks shift it
   bool bound_input = false;       // a graph input: a tensor bound per run by name
   bool bound_parameter = false;   // persistent state bound by name (weights, optimizer state)
+  bool selects_max = false;       // output 0 is, per window, the largest element of input 0
+                                  // (max pooling)
+  bool commutes_with_max = false;  // unary, non-decreasing, and flat wherever it maps two
+                                   // values to one (relu): f(max x) = max f(x), and the
+                                   // gradient is the same either way (scheduler/commute_max.h)
   bool bound() const { return bound_input || bound_parameter; }
 };
 

@@ -137,11 +137,14 @@ Value conv2d(Value x, Value weight, Value bias = {}, Conv2dOptions opt = {}, DAG
 // dX of conv2d (shape of x) and dW (shape of weight), as ops with their own kernels.
 Value conv2d_backward_input(Value grad_y, Value weight, const Shape& x_shape, Conv2dOptions opt, DAGRAD_LOC);
 Value conv2d_backward_weight(Value grad_y, Value x, const Shape& w_shape, Conv2dOptions opt, DAGRAD_LOC);
+// Output 0 of max_pool2d is the pooled value; output 1 (uint16, same shape) where each
+// window's maximum lies (ops/params/conv.h: window_position), which its gradient reads.
 Value max_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);
-Value max_pool2d_backward(Value grad_y, Value x, Pool2dOptions opt, DAGRAD_LOC);
-// source (shape of x) read at each window's argmax of x: the adjoint of max_pool2d_backward
-// in grad_y, so second-order gradients through max pooling work.
-Value max_pool2d_gather(Value source, Value x, Pool2dOptions opt, DAGRAD_LOC);
+// grad_y routed through max_pool2d's index output `argmax` into x's shape.
+Value max_pool2d_backward(Value grad_y, Value argmax, const Shape& x_shape, Pool2dOptions opt, DAGRAD_LOC);
+// source (shape of x) read where `argmax` points: the adjoint of max_pool2d_backward in
+// grad_y, so second-order gradients through max pooling work.
+Value max_pool2d_gather(Value source, Value argmax, Pool2dOptions opt, DAGRAD_LOC);
 Value avg_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);  // padding counts as zeros
 Value avg_pool2d_backward(Value grad_y, const Shape& x_shape, Pool2dOptions opt, DAGRAD_LOC);
 

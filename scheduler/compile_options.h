@@ -45,6 +45,11 @@ struct CompileOptions {
   // applies it (the Trainer does); compile() refuses a graph that still multiplies
   // float32 operands. float32: off.
   DType precision = DType::f32;
+  // relu feeding max pooling moves after it, so pooling's gradient keeps only its small
+  // index output (scheduler/commute_max.h). A rewrite of the forward graph before
+  // autograd, applied like `precision` by whoever builds the graph (the Trainer does, to
+  // its training graph); results are equal bit for bit either way (NaNs aside). Off: the graph as written.
+  bool commute_max = true;
   // Bytes the planned peak (arena) may take; 0: no limit. Above it, compile drops values
   // live across the peak and recomputes them for their later readers (clone nodes added
   // to the graph), cheapest FLOPs per byte first, until the plan fits or nothing more

@@ -16,8 +16,8 @@ namespace dagrad {
 namespace {
 
 // Calls fn(plane index) for every N*C plane, in parallel. With an epilogue over the
-// input-sized output, each thread then runs it on every few planes it just wrote, while
-// they are still in L2 (a thread's piece can be larger than L2).
+// input-sized output, each thread then runs it on every few planes it just
+// wrote, while they are still in L2 (a thread's piece can be larger than L2).
 template <class Fn>
 void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullptr) {
   const int64_t in_plane = g.h * g.w;
@@ -52,56 +52,74 @@ bool is_2x2_tiling(const PoolGeom& g) {
   return !reference_kernels() && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
 
-// out[o] = source[argmax of x over window o]: max_pool2d when source is x itself.
+// y[o] = the maximum of window o, idx[o] where it lies.
 template <class T>
-void max_pool_gather(const PoolGeom& g, const T* x, const T* source, T* y) {
+void max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  if constexpr (std::is_same_v<T, float>) {
-    if (is_2x2_tiling(g)) {
-      for_each_plane(g, [&](int64_t p) {
-        for (int64_t oh = 0; oh < g.oh; ++oh) {
-          const int64_t in = p * in_plane + 2 * oh * g.w;
-          pool_2x2::gather_row(x + in, x + in + g.w, source + in, source + in + g.w, y + p * out_plane + oh * g.ow,
-                               g.ow);
-        }
-      });
-      return;
-    }
-  }
   for_each_plane(g, [&](int64_t p) {
     const T* xp = x + p * in_plane;
-    const T* sp = source + p * in_plane;
     T* yp = y + p * out_plane;
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) yp[oh * g.ow + ow] = sp[window_argmax(xp, g.w, window_of(g, oh, ow))];
-  });
-}
-
-// dx[argmax of window o] += dy[o], in output order.
-template <class T>
-void max_pool_scatter(const PoolGeom& g, const T* dy, const T* x, T* dx, const Epilogue* epilogue) {
-  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  for_each_plane(g, [&](int64_t p) {
-    const T* xp = x + p * in_plane;
-    const T* dyp = dy + p * out_plane;
-    T* dxp = dx + p * in_plane;
+    PoolIndex* ip = idx + p * out_plane;
     if constexpr (std::is_same_v<T, float>) {
       if (is_2x2_tiling(g)) {
-        // Windows do not overlap: every input gets its window's gradient or zero. An odd
-        // width or height leaves a last column or row that no window reads.
-        for (int64_t oh = 0; oh < g.oh; ++oh) {
-          T* d0 = dxp + 2 * oh * g.w;
-          pool_2x2::scatter_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, dyp + oh * g.ow, d0, d0 + g.w, g.ow);
-          if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = T(0);
-        }
-        std::fill(dxp + 2 * g.oh * g.w, dxp + in_plane, T(0));
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          pool_2x2::max_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, yp + oh * g.ow, ip + oh * g.ow, g.ow);
         return;
       }
     }
-    std::fill(dxp, dxp + in_plane, T(0));
     for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) dxp[window_argmax(xp, g.w, window_of(g, oh, ow))] += dyp[oh * g.ow + ow];
-  }, epilogue);
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const int64_t best = window_argmax(xp, g.w, window_of(g, oh, ow));
+        yp[oh * g.ow + ow] = xp[best];
+        ip[oh * g.ow + ow] = window_position(g, oh, ow, best);
+      }
+  });
+}
+
+// y[o] = source where idx[o] points in window o (zero where it points nowhere).
+template <class T>
+void max_pool_gather(const PoolGeom& g, const T* source, const PoolIndex* idx, T* y) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  for_each_plane(g, [&](int64_t p) {
+    const T* sp = source + p * in_plane;
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const int64_t o = p * out_plane + oh * g.ow + ow, at = plane_index_of(g, oh, ow, idx[o]);
+        y[o] = at < 0 ? T(0) : sp[at];
+      }
+  });
+}
+
+// dx[where idx[o] points] += dy[o], in output order.
+template <class T>
+void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* dx, const Epilogue* epilogue) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  for_each_plane(
+      g,
+      [&](int64_t p) {
+        const T* dyp = dy + p * out_plane;
+        const PoolIndex* ip = idx + p * out_plane;
+        T* dxp = dx + p * in_plane;
+        if constexpr (std::is_same_v<T, float>) {
+          if (is_2x2_tiling(g)) {
+            // Windows do not overlap: every input gets its window's gradient or zero. An odd
+            // width or height leaves a last column or row that no window reads.
+            for (int64_t oh = 0; oh < g.oh; ++oh) {
+              T* d0 = dxp + 2 * oh * g.w;
+              pool_2x2::scatter_row(ip + oh * g.ow, dyp + oh * g.ow, d0, d0 + g.w, g.ow);
+              if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = T(0);
+            }
+            std::fill(dxp + 2 * g.oh * g.w, dxp + in_plane, T(0));
+            return;
+          }
+        }
+        std::fill(dxp, dxp + in_plane, T(0));
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          for (int64_t ow = 0; ow < g.ow; ++ow)
+            if (const int64_t at = plane_index_of(g, oh, ow, ip[oh * g.ow + ow]); at >= 0)
+              dxp[at] += dyp[oh * g.ow + ow];
+      },
+      epilogue);
 }
 
 // y[o] = Σ window o / (kh*kw): padding counts as zeros.
@@ -146,23 +164,25 @@ void avg_pool_scatter(const PoolGeom& g, const T* dy, T* dx) {
 void max_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d",
-                    [&]<class T>() { max_pool_gather<T>(g, x.data<T>(), x.data<T>(), ctx.outputs[0].data<T>()); });
+  dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
+    max_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>());
+  });
 }
 
 void max_pool2d_backward_cpu(const KernelContext& ctx) {
-  const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d_backward", [&]<class T>() {
-    max_pool_scatter<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), ctx.epilogue);
+  const Tensor &dy = ctx.inputs[0], &idx = ctx.inputs[1];
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
+  dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    max_pool_scatter<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
   });
 }
 
 void max_pool2d_gather_cpu(const KernelContext& ctx) {
-  const Tensor &source = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d_gather",
-                    [&]<class T>() { max_pool_gather<T>(g, x.data<T>(), source.data<T>(), ctx.outputs[0].data<T>()); });
+  const Tensor &source = ctx.inputs[0], &idx = ctx.inputs[1];
+  const PoolGeom g = pool_geom(source.shape(), ctx.params<PoolParams>());
+  dispatch_floating(source.dtype(), "max_pool2d_gather", [&]<class T>() {
+    max_pool_gather<T>(g, source.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>());
+  });
 }
 
 void avg_pool2d_cpu(const KernelContext& ctx) {
@@ -173,7 +193,7 @@ void avg_pool2d_cpu(const KernelContext& ctx) {
 
 void avg_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor& dy = ctx.inputs[0];
-  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<AvgPoolGradParams>());
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
   dispatch_floating(dy.dtype(), "avg_pool2d_backward",
                     [&]<class T>() { avg_pool_scatter<T>(g, dy.data<T>(), ctx.outputs[0].data<T>()); });
 }

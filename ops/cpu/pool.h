@@ -4,9 +4,9 @@
 
 namespace dagrad {
 
-void max_pool2d_cpu(const KernelContext& ctx);           // (x) -> y
-void max_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y, x) -> dx
-void max_pool2d_gather_cpu(const KernelContext& ctx);    // (source, x) -> source at each window's argmax
+void max_pool2d_cpu(const KernelContext& ctx);           // (x) -> (y, argmax)
+void max_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y, argmax) -> dx
+void max_pool2d_gather_cpu(const KernelContext& ctx);    // (source, argmax) -> source where argmax points
 void avg_pool2d_cpu(const KernelContext& ctx);           // (x) -> y
 void avg_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y) -> dx
 

@@ -1,5 +1,6 @@
 // Max pooling with the 2x2, stride-2, unpadded window (the windows tile the image), for
-// float32, sixteen windows at a time in GCC vector extensions. The choice is exactly
+// float32, sixteen windows at a time in GCC vector extensions; window positions are
+// PoolIndex values (ops/params/conv.h), here i * 2 + j. The choice is exactly
 // window_argmax's (the first maximum in row-major order; a NaN wins and a later NaN
 // wins over it): written with scalar compares GCC turns it into branches that mispredict
 // on real data (measured 30x slower than this).
@@ -77,14 +78,28 @@ inline Vf pick(Vi sel, const Quad& q) {
   return sel == 3 ? q.d : v;
 }
 
-// y[ow] = source at the argmax of x's window ow, for one output row of `ow_n` windows.
-inline void gather_row(const float* x0, const float* x1, const float* s0, const float* s1, float* y, int64_t ow_n) {
+typedef uint16_t Vh __attribute__((vector_size(32)));
+
+// The first n window positions (PoolIndex) at p, and their store.
+inline Vi load_index(const uint16_t* p, int64_t n) {
+  Vh h = Vh{} + 0;
+  std::memcpy(&h, p, static_cast<size_t>(n) * sizeof(uint16_t));
+  return __builtin_convertvector(h, Vi);
+}
+
+inline void store_index(uint16_t* p, Vi sel, int64_t n) {
+  const Vh h = __builtin_convertvector(sel, Vh);
+  std::memcpy(p, &h, static_cast<size_t>(n) * sizeof(uint16_t));
+}
+
+// y[ow] = the maximum of window ow and idx[ow] its position (0..3), for one output row.
+inline void max_row(const float* x0, const float* x1, float* y, uint16_t* idx, int64_t ow_n) {
   for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
     const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
     const Quad q = load_quad(x0 + 2 * ow, x1 + 2 * ow, n);
     const Vi sel = argmax(q);
-    const Vf v = s0 == x0 ? pick(sel, q) : pick(sel, load_quad(s0 + 2 * ow, s1 + 2 * ow, n));
-    store_n(y + ow, v, n);
+    store_n(y + ow, pick(sel, q), n);
+    store_index(idx + ow, sel, n);
   }
 }
 
@@ -95,12 +110,12 @@ inline void interleave_store(Vf even, Vf odd, float* r, int64_t n) {
   if (2 * n > kWindows) store_n(r + kWindows, hi, 2 * n - kWindows);
 }
 
-// dx rows d0, d1 = dy[ow] at each window's argmax of x, zero elsewhere.
-inline void scatter_row(const float* x0, const float* x1, const float* dy, float* d0, float* d1, int64_t ow_n) {
+// dx rows d0, d1 = dy[ow] at window ow's position idx[ow], zero elsewhere.
+inline void scatter_row(const uint16_t* idx, const float* dy, float* d0, float* d1, int64_t ow_n) {
   const Vf zero = Vf{} + 0.f;
   for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
     const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
-    const Vi sel = argmax(load_quad(x0 + 2 * ow, x1 + 2 * ow, n));
+    const Vi sel = load_index(idx + ow, n);
     const Vf g = load_n(dy + ow, n);
     interleave_store(sel == 0 ? g : zero, sel == 1 ? g : zero, d0 + 2 * ow, n);
     interleave_store(sel == 2 ? g : zero, sel == 3 ? g : zero, d1 + 2 * ow, n);

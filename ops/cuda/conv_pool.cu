@@ -68,11 +68,23 @@ __global__ void sum_parts_kernel(const T* parts, int64_t count, int64_t size, T*
 // ---- pooling ----
 
 template <class T>
-__global__ void max_pool_gather_kernel(PoolGeom g, const T* x, const T* source, T* y, int64_t total) {
+__global__ void max_pool_kernel(PoolGeom g, const T* x, T* y, PoolIndex* idx, int64_t total) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   DAGRAD_GRID_STRIDE(t, total) {
     const int64_t plane = t / out_plane, oh = t % out_plane / g.ow, ow = t % g.ow;
-    y[t] = source[plane * in_plane + window_argmax(x + plane * in_plane, g.w, window_of(g, oh, ow))];
+    const int64_t best = window_argmax(x + plane * in_plane, g.w, window_of(g, oh, ow));
+    y[t] = x[plane * in_plane + best];
+    idx[t] = window_position(g, oh, ow, best);
+  }
+}
+
+template <class T>
+__global__ void max_pool_gather_kernel(PoolGeom g, const T* source, const PoolIndex* idx, T* y, int64_t total) {
+  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  DAGRAD_GRID_STRIDE(t, total) {
+    const int64_t plane = t / out_plane, oh = t % out_plane / g.ow, ow = t % g.ow;
+    const int64_t at = plane_index_of(g, oh, ow, idx[t]);
+    y[t] = at < 0 ? T(0) : source[plane * in_plane + at];
   }
 }
 
@@ -87,18 +99,18 @@ __device__ __forceinline__ void covering(int64_t in, int64_t k, int64_t stride, 
 
 // dx[i] = Σ dy[o] over windows o (in output order) whose argmax is i.
 template <class T>
-__global__ void max_pool_backward_kernel(PoolGeom g, const T* dy, const T* x, T* dx, int64_t total) {
+__global__ void max_pool_backward_kernel(PoolGeom g, const T* dy, const PoolIndex* idx, T* dx, int64_t total) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   DAGRAD_GRID_STRIDE(t, total) {
     const int64_t plane = t / in_plane, i = t % in_plane, ih = i / g.w, iw = i % g.w;
-    const T* xp = x + plane * in_plane;
+    const PoolIndex* ip = idx + plane * out_plane;
     int64_t oh0, oh1, ow0, ow1;
     covering(ih, g.kh, g.sh, g.ph, g.oh, oh0, oh1);
     covering(iw, g.kw, g.sw, g.pw, g.ow, ow0, ow1);
     T acc = T(0);
     for (int64_t oh = oh0; oh <= oh1; ++oh)
       for (int64_t ow = ow0; ow <= ow1; ++ow)
-        if (window_argmax(xp, g.w, window_of(g, oh, ow)) == i) acc += dy[plane * out_plane + oh * g.ow + ow];
+        if (plane_index_of(g, oh, ow, ip[oh * g.ow + ow]) == i) acc += dy[plane * out_plane + oh * g.ow + ow];
     dx[t] = acc;
   }
 }
@@ -170,18 +182,26 @@ void launch_sum_parts(const T* parts, int64_t count, int64_t size, T* out, bool 
 }
 
 template <class T>
-void launch_max_pool_gather(const PoolGeom& g, const T* x, const T* source, T* y, cudaStream_t stream) {
+void launch_max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx, cudaStream_t stream) {
   const int64_t total = g.n * g.c * g.oh * g.ow;
   if (total == 0) return;
-  max_pool_gather_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, x, source, y, total);
+  max_pool_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, x, y, idx, total);
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
 template <class T>
-void launch_max_pool_backward(const PoolGeom& g, const T* dy, const T* x, T* dx, cudaStream_t stream) {
+void launch_max_pool_gather(const PoolGeom& g, const T* source, const PoolIndex* idx, T* y, cudaStream_t stream) {
+  const int64_t total = g.n * g.c * g.oh * g.ow;
+  if (total == 0) return;
+  max_pool_gather_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, source, idx, y, total);
+  DAGRAD_CUDA_LAUNCH_CHECK();
+}
+
+template <class T>
+void launch_max_pool_backward(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* dx, cudaStream_t stream) {
   const int64_t total = g.n * g.c * g.h * g.w;
   if (total == 0) return;
-  max_pool_backward_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, dy, x, dx, total);
+  max_pool_backward_kernel<<<grid_for(total), kBlock, 0, stream>>>(g, dy, idx, dx, total);
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
@@ -201,14 +221,15 @@ void launch_avg_pool_backward(const PoolGeom& g, const T* dy, T* dx, cudaStream_
   DAGRAD_CUDA_LAUNCH_CHECK();
 }
 
-#define DAGRAD_INSTANTIATE(T)                                                                              \
-  template void launch_im2col<T>(const ConvGeom&, const T*, T*, int64_t, cudaStream_t);                   \
-  template void launch_col2im<T>(const ConvGeom&, const T*, T*, int64_t, cudaStream_t);                   \
-  template void launch_fill_rows<T>(const T*, T*, int64_t, int64_t, int64_t, cudaStream_t);               \
-  template void launch_sum_parts<T>(const T*, int64_t, int64_t, T*, bool, cudaStream_t);                  \
-  template void launch_max_pool_gather<T>(const PoolGeom&, const T*, const T*, T*, cudaStream_t);         \
-  template void launch_max_pool_backward<T>(const PoolGeom&, const T*, const T*, T*, cudaStream_t);       \
-  template void launch_avg_pool<T>(const PoolGeom&, const T*, T*, cudaStream_t);                          \
+#define DAGRAD_INSTANTIATE(T)                                                                               \
+  template void launch_im2col<T>(const ConvGeom&, const T*, T*, int64_t, cudaStream_t);                     \
+  template void launch_col2im<T>(const ConvGeom&, const T*, T*, int64_t, cudaStream_t);                     \
+  template void launch_fill_rows<T>(const T*, T*, int64_t, int64_t, int64_t, cudaStream_t);                 \
+  template void launch_sum_parts<T>(const T*, int64_t, int64_t, T*, bool, cudaStream_t);                    \
+  template void launch_max_pool<T>(const PoolGeom&, const T*, T*, PoolIndex*, cudaStream_t);                \
+  template void launch_max_pool_gather<T>(const PoolGeom&, const T*, const PoolIndex*, T*, cudaStream_t);   \
+  template void launch_max_pool_backward<T>(const PoolGeom&, const T*, const PoolIndex*, T*, cudaStream_t); \
+  template void launch_avg_pool<T>(const PoolGeom&, const T*, T*, cudaStream_t);                            \
   template void launch_avg_pool_backward<T>(const PoolGeom&, const T*, T*, cudaStream_t);
 DAGRAD_INSTANTIATE(float)
 DAGRAD_INSTANTIATE(double)

@@ -96,13 +96,16 @@ void launch_fill_rows(const T* bias, T* y, int64_t images, int64_t o, int64_t pi
 template <class T>
 void launch_sum_parts(const T* parts, int64_t count, int64_t size, T* out, bool accumulate, cudaStream_t stream);
 
-// y[o] = source[argmax of x over window o] (max_pool2d: source == x). The argmax is the
+// y[o] = the maximum of x over window o, idx[o] its window position (PoolIndex): the
 // first maximum in row-major window order, or a NaN, as on the CPU.
 template <class T>
-void launch_max_pool_gather(const PoolGeom& g, const T* x, const T* source, T* y, cudaStream_t stream);
-// dx[i] = Σ dy[o] over the windows o whose argmax is i (a gather: no atomics).
+void launch_max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx, cudaStream_t stream);
+// y[o] = source where idx[o] points in window o.
 template <class T>
-void launch_max_pool_backward(const PoolGeom& g, const T* dy, const T* x, T* dx, cudaStream_t stream);
+void launch_max_pool_gather(const PoolGeom& g, const T* source, const PoolIndex* idx, T* y, cudaStream_t stream);
+// dx[i] = Σ dy[o] over the windows o whose idx points at i (a gather: no atomics).
+template <class T>
+void launch_max_pool_backward(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* dx, cudaStream_t stream);
 template <class T>
 void launch_avg_pool(const PoolGeom& g, const T* x, T* y, cudaStream_t stream);
 template <class T>

@@ -230,23 +230,23 @@ void max_pool2d_cuda(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
-    launch_max_pool_gather<T>(g, x.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+    launch_max_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>(), handle_of(ctx));
   });
 }
 
 void max_pool2d_backward_cuda(const KernelContext& ctx) {
-  const Tensor &dy = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d_backward", [&]<class T>() {
-    launch_max_pool_backward<T>(g, dy.data<T>(), x.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  const Tensor &dy = ctx.inputs[0], &idx = ctx.inputs[1];
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
+  dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    launch_max_pool_backward<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
 }
 
 void max_pool2d_gather_cuda(const KernelContext& ctx) {
-  const Tensor &source = ctx.inputs[0], &x = ctx.inputs[1];
-  const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
-  dispatch_floating(x.dtype(), "max_pool2d_gather", [&]<class T>() {
-    launch_max_pool_gather<T>(g, x.data<T>(), source.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
+  const Tensor &source = ctx.inputs[0], &idx = ctx.inputs[1];
+  const PoolGeom g = pool_geom(source.shape(), ctx.params<PoolParams>());
+  dispatch_floating(source.dtype(), "max_pool2d_gather", [&]<class T>() {
+    launch_max_pool_gather<T>(g, source.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
 }
 
@@ -260,7 +260,7 @@ void avg_pool2d_cuda(const KernelContext& ctx) {
 
 void avg_pool2d_backward_cuda(const KernelContext& ctx) {
   const Tensor& dy = ctx.inputs[0];
-  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<AvgPoolGradParams>());
+  const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
   dispatch_floating(dy.dtype(), "avg_pool2d_backward", [&]<class T>() {
     launch_avg_pool_backward<T>(g, dy.data<T>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });

@@ -34,11 +34,6 @@ void check_4d(const InferContext& c, const Shape& s, const char* name, const cha
     if (s[i] <= 0) c.fail(str_cat(name, " has an empty dimension: ", s.to_string()));
 }
 
-void check_floating_same(const InferContext& c) {
-  for (size_t i = 0; i < c.inputs.size(); ++i) c.expect_floating(i);
-  c.expect_same_dtype();
-}
-
 // Validates conv parameters and the (x, weight) pair; names appear in the messages.
 ConvGeom check_conv(const InferContext& c, const ConvParams& p, const Shape& x, const char* x_name, const Shape& w,
                     const char* w_name) {
@@ -137,30 +132,61 @@ std::vector<TensorType> infer_pool(const InferContext& c) {
   return {TensorType{pool_out_shape(check_pool(c, c.params<PoolParams>(), c.inputs[0].shape, "input")), c.inputs[0].dtype}};
 }
 
-// (grad_y, x) -> shape of x.
-std::vector<TensorType> infer_max_pool2d_backward(const InferContext& c) {
-  c.expect_inputs(2);
-  check_floating_same(c);
-  const Shape& x = c.inputs[1].shape;
-  check_grad_y(c, pool_out_shape(check_pool(c, c.params<PoolParams>(), x, "x")), str_cat("pooling x ", x.to_string()));
-  return {c.inputs[1]};
+// Max pooling also returns where each window's maximum lies (PoolIndex positions).
+PoolGeom check_max_pool(const InferContext& c, const PoolParams& p, const Shape& x, const char* x_name) {
+  const PoolGeom g = check_pool(c, p, x, x_name);
+  if (g.window() > kMaxPoolWindow)
+    c.fail(str_cat("kernel ", g.kh, "x", g.kw, " has ", g.window(),
+                   " positions; max pooling records each window's argmax "
+                   "in uint16, which holds at most ",
+                   kMaxPoolWindow));
+  return g;
 }
 
-// (source, x) -> pooled shape.
+std::vector<TensorType> infer_max_pool2d(const InferContext& c) {
+  c.expect_inputs(1);
+  c.expect_floating(0);
+  const Shape y = pool_out_shape(check_max_pool(c, c.params<PoolParams>(), c.inputs[0].shape, "input"));
+  return {TensorType{y, c.inputs[0].dtype}, TensorType{y, DType::u16}};
+}
+
+// `argmax` must be max_pool2d's index output for x's windows.
+void check_argmax(const InferContext& c, const Shape& pooled, const std::string& forward) {
+  const TensorType& a = c.inputs[1];
+  if (a.dtype != DType::u16)
+    throw TypeError(
+        str_cat("[", c.op.name, "] argmax must be max_pool2d's uint16 index output, got ", dtype_name(a.dtype)));
+  if (a.shape != pooled)
+    c.fail(str_cat("argmax is ", a.shape.to_string(), " but ", forward, " gives ", pooled.to_string()));
+}
+
+// (grad_y, argmax) -> x_shape.
+std::vector<TensorType> infer_max_pool2d_backward(const InferContext& c) {
+  c.expect_inputs(2);
+  c.expect_floating(0);
+  const PoolGradParams& p = c.params<PoolGradParams>();
+  const Shape x = shape_attr(c, "x_shape", p.x_shape);
+  const Shape pooled = pool_out_shape(check_max_pool(c, p, x, "x_shape"));
+  const std::string forward = str_cat("pooling x_shape ", x.to_string());
+  check_grad_y(c, pooled, forward);
+  check_argmax(c, pooled, forward);
+  return {TensorType{x, c.inputs[0].dtype}};
+}
+
+// (source, argmax) -> pooled shape.
 std::vector<TensorType> infer_max_pool2d_gather(const InferContext& c) {
   c.expect_inputs(2);
-  check_floating_same(c);
-  const Shape& x = c.inputs[1].shape;
-  PoolGeom g = check_pool(c, c.params<PoolParams>(), x, "x");
-  if (c.inputs[0].shape != x)
-    c.fail(str_cat("source is ", c.inputs[0].shape.to_string(), " but x is ", x.to_string(), "; they must match"));
-  return {TensorType{pool_out_shape(g), c.inputs[0].dtype}};
+  c.expect_floating(0);
+  const Shape& x = c.inputs[0].shape;
+  const Shape pooled = pool_out_shape(check_max_pool(c, c.params<PoolParams>(), x, "source"));
+  check_argmax(c, pooled, str_cat("pooling source ", x.to_string()));
+  return {TensorType{pooled, c.inputs[0].dtype}};
 }
 
 std::vector<TensorType> infer_avg_pool2d_backward(const InferContext& c) {
   c.expect_inputs(1);
   c.expect_floating(0);
-  const AvgPoolGradParams& p = c.params<AvgPoolGradParams>();
+  const PoolGradParams& p = c.params<PoolGradParams>();
   Shape x = shape_attr(c, "x_shape", p.x_shape);
   check_grad_y(c, pool_out_shape(check_pool(c, p, x, "x_shape")), str_cat("pooling x_shape ", x.to_string()));
   return {TensorType{x, c.inputs[0].dtype}};
@@ -256,20 +282,21 @@ std::vector<Value> conv2d_backward_weight_vjp(const VjpContext& c) {
 }
 
 std::vector<Value> max_pool2d_vjp(const VjpContext& c) {
-  if (!c.needs_grad[0]) return {Value{}};
-  return {max_pool2d_backward(c.grad_outputs[0], c.inputs[0], pool_options<PoolParams>(c.node))};
+  if (!c.needs_grad[0] || !c.grad_outputs[0].valid()) return {Value{}};
+  return {max_pool2d_backward(c.grad_outputs[0], c.outputs[1], c.inputs[0].shape(), pool_options<PoolParams>(c.node))};
 }
 
-// Scattering to the argmax and gathering from it are adjoint. The argmax is piecewise
-// constant in x, so x has no gradient (nondiff_inputs).
+// Scattering to the argmax and gathering from it are adjoint; the argmax itself has no
+// gradient (nondiff_inputs).
 std::vector<Value> max_pool2d_backward_vjp(const VjpContext& c) {
   if (!c.needs_grad[0]) return {Value{}, Value{}};
-  return {max_pool2d_gather(c.grad_outputs[0], c.inputs[1], pool_options<PoolParams>(c.node)), Value{}};
+  return {max_pool2d_gather(c.grad_outputs[0], c.inputs[1], pool_options<PoolGradParams>(c.node)), Value{}};
 }
 
 std::vector<Value> max_pool2d_gather_vjp(const VjpContext& c) {
   if (!c.needs_grad[0]) return {Value{}, Value{}};
-  return {max_pool2d_backward(c.grad_outputs[0], c.inputs[1], pool_options<PoolParams>(c.node)), Value{}};
+  return {max_pool2d_backward(c.grad_outputs[0], c.inputs[1], c.inputs[0].shape(), pool_options<PoolParams>(c.node)),
+          Value{}};
 }
 
 std::vector<Value> avg_pool2d_vjp(const VjpContext& c) {
@@ -280,7 +307,7 @@ std::vector<Value> avg_pool2d_vjp(const VjpContext& c) {
 // avg_pool2d_backward is avg_pool2d's adjoint, so its own vjp is avg_pool2d.
 std::vector<Value> avg_pool2d_backward_vjp(const VjpContext& c) {
   if (!c.needs_grad[0]) return {Value{}};
-  return {avg_pool2d(c.grad_outputs[0], pool_options<AvgPoolGradParams>(c.node))};
+  return {avg_pool2d(c.grad_outputs[0], pool_options<PoolGradParams>(c.node))};
 }
 
 }  // namespace
@@ -315,23 +342,25 @@ void register_conv_ops(OpRegistry& r) {
               .cost = conv2d_backward_weight_cost,
               .low_precision_inputs = {0, 1},
               .doc = "gradient of conv2d with respect to the weight: (grad_y, x) -> [O,C,KH,KW]"});
-  op::max_pool2d = &r.add({.name = "max_pool2d",
-                           .kind = OpKind::pooling,
-                           .params = params_codec<PoolParams>(),
-                           .infer = infer_pool,
-                           .vjp = max_pool2d_vjp,
-                           .cost = pool_cost<PoolParams, false>,
-                           .doc = "2-D max pooling over kernel windows (padding never wins)"});
+  op::max_pool2d =
+      &r.add({.name = "max_pool2d",
+              .kind = OpKind::pooling,
+              .flags = {.selects_max = true},
+              .params = params_codec<PoolParams>(),
+              .infer = infer_max_pool2d,
+              .vjp = max_pool2d_vjp,
+              .cost = pool_cost<PoolParams, false>,
+              .doc = "2-D max pooling over kernel windows (padding never wins): (x) -> (y, argmax uint16)"});
   op::max_pool2d_backward =
       &r.add({.name = "max_pool2d_backward",
               .kind = OpKind::pooling,
               .flags = {.accepts_epilogue = true},  // relu_backward of the pooled activation
-              .params = params_codec<PoolParams>(),
+              .params = params_codec<PoolGradParams>(),
               .infer = infer_max_pool2d_backward,
               .vjp = max_pool2d_backward_vjp,
-              .cost = pool_cost<PoolParams, true>,
+              .cost = pool_cost<PoolGradParams, true>,
               .nondiff_inputs = {1},
-              .doc = "gradient of max_pool2d: (grad_y, x) -> grad_y routed to each window's first max"});
+              .doc = "gradient of max_pool2d: (grad_y, argmax) -> grad_y routed to each window's max, x_shape"});
   op::max_pool2d_gather = &r.add({.name = "max_pool2d_gather",
                                   .kind = OpKind::pooling,
                                   .params = params_codec<PoolParams>(),
@@ -339,7 +368,7 @@ void register_conv_ops(OpRegistry& r) {
                                   .vjp = max_pool2d_gather_vjp,
                                   .cost = pool_cost<PoolParams, false>,
                                   .nondiff_inputs = {1},
-                                  .doc = "(source, x) -> source at each max_pool2d window's argmax of x"});
+                                  .doc = "(source, argmax) -> source where max_pool2d's argmax output points"});
   op::avg_pool2d = &r.add({.name = "avg_pool2d",
                            .kind = OpKind::pooling,
                            .params = params_codec<PoolParams>(),
@@ -349,10 +378,10 @@ void register_conv_ops(OpRegistry& r) {
                            .doc = "2-D average pooling; padding counts as zeros (divides by kh*kw)"});
   op::avg_pool2d_backward = &r.add({.name = "avg_pool2d_backward",
                                     .kind = OpKind::pooling,
-                                    .params = params_codec<AvgPoolGradParams>(),
+                                    .params = params_codec<PoolGradParams>(),
                                     .infer = infer_avg_pool2d_backward,
                                     .vjp = avg_pool2d_backward_vjp,
-                                    .cost = pool_cost<AvgPoolGradParams, true>,
+                                    .cost = pool_cost<PoolGradParams, true>,
                                     .doc = "gradient of avg_pool2d: (grad_y) -> [N,C,H,W]"});
 }
 
@@ -384,12 +413,13 @@ Value max_pool2d(Value x, Pool2dOptions opt, const std::source_location& loc) {
   return apply("max_pool2d", {x}, encode_params(opt), loc);
 }
 
-Value max_pool2d_backward(Value grad_y, Value x, Pool2dOptions opt, const std::source_location& loc) {
-  return apply("max_pool2d_backward", {grad_y, x}, encode_params(opt), loc);
+Value max_pool2d_backward(Value grad_y, Value argmax, const Shape& x_shape, Pool2dOptions opt,
+                          const std::source_location& loc) {
+  return apply("max_pool2d_backward", {grad_y, argmax}, encode_params(PoolGradParams{opt, dims(x_shape)}), loc);
 }
 
-Value max_pool2d_gather(Value source, Value x, Pool2dOptions opt, const std::source_location& loc) {
-  return apply("max_pool2d_gather", {source, x}, encode_params(opt), loc);
+Value max_pool2d_gather(Value source, Value argmax, Pool2dOptions opt, const std::source_location& loc) {
+  return apply("max_pool2d_gather", {source, argmax}, encode_params(opt), loc);
 }
 
 Value avg_pool2d(Value x, Pool2dOptions opt, const std::source_location& loc) {
@@ -397,7 +427,7 @@ Value avg_pool2d(Value x, Pool2dOptions opt, const std::source_location& loc) {
 }
 
 Value avg_pool2d_backward(Value grad_y, const Shape& x_shape, Pool2dOptions opt, const std::source_location& loc) {
-  return apply("avg_pool2d_backward", {grad_y}, encode_params(AvgPoolGradParams{opt, dims(x_shape)}), loc);
+  return apply("avg_pool2d_backward", {grad_y}, encode_params(PoolGradParams{opt, dims(x_shape)}), loc);
 }
 
 }  // namespace dagrad

@@ -236,8 +236,11 @@ void register_elementwise_ops(OpRegistry& r) {
   constexpr OpFlags kEpilogue{.epilogue_fusible = true};
 
   // Unary activations (fusible as GEMM/conv epilogues).
-  r.add(elementwise<Relu>(
-      {.name = "relu", .flags = kEpilogue, .vjp = unary_vjp<relu_grad>, .cost = flops<1>, .doc = "max(x, 0)"}));
+  r.add(elementwise<Relu>({.name = "relu",
+                           .flags = {.epilogue_fusible = true, .commutes_with_max = true},
+                           .vjp = unary_vjp<relu_grad>,
+                           .cost = flops<1>,
+                           .doc = "max(x, 0)"}));
   r.add(elementwise<LeakyRelu, SlopeParams>({.name = "leaky_relu",
                                              .flags = kEpilogue,
                                              .vjp = unary_vjp<leaky_relu_grad>,

@@ -126,6 +126,24 @@ DAGRAD_HD int64_t window_argmax(const T* plane, int64_t width, const Window& win
   return best;
 }
 
+// max_pool2d's second output: per window, where its maximum lies, as i * kw + j for the
+// window's tap (i, j) counted from its unclipped corner (padding included), in uint16. The
+// gradient and the gather read it instead of x, so x need not be kept for the backward
+// pass. Shape inference refuses windows of more positions than uint16 holds.
+typedef uint16_t PoolIndex;
+inline constexpr int64_t kMaxPoolWindow = 65536;
+DAGRAD_HD PoolIndex window_position(const PoolGeom& g, int64_t oh, int64_t ow, int64_t plane_index) {
+  const int64_t i = plane_index / g.w - (oh * g.sh - g.ph), j = plane_index % g.w - (ow * g.sw - g.pw);
+  return static_cast<PoolIndex>(i * g.kw + j);
+}
+// Where window (oh, ow)'s position pos lies in the plane, or -1 when it is past the window
+// or in the padding (no index max_pool2d gives): such an index selects nothing.
+DAGRAD_HD int64_t plane_index_of(const PoolGeom& g, int64_t oh, int64_t ow, PoolIndex pos) {
+  const int64_t ih = oh * g.sh - g.ph + pos / g.kw, iw = ow * g.sw - g.pw + pos % g.kw;
+  if (pos >= g.kh * g.kw || ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+  return ih * g.w + iw;
+}
+
 #ifndef __CUDACC__
 
 // conv2d_backward_input: the forward's parameters and x's shape.
@@ -148,13 +166,13 @@ struct ConvWeightGradParams : ConvParams {
   }
 };
 
-// avg_pool2d_backward: the forward's windows and x's shape.
-struct AvgPoolGradParams : PoolParams {
+// max_pool2d_backward and avg_pool2d_backward: the forward's windows and x's shape.
+struct PoolGradParams : PoolParams {
   std::vector<int64_t> x_shape;
   template <class V>
   static void fields(V& v) {
     PoolParams::fields(v);
-    v.required("x_shape", &AvgPoolGradParams::x_shape);
+    v.required("x_shape", &PoolGradParams::x_shape);
   }
 };
 

@@ -197,15 +197,27 @@ TEST(PoolErrors, EmptyOutputAndBadValues) {
 TEST(PoolErrors, BackwardShapesMustMatchForward) {
   Graph g;
   Value x = g.input("x", {2, 3, 8, 8}), gy = g.input("gy", {2, 3, 3, 3});
-  expect_error<ShapeError>([&] { max_pool2d_backward(gy, x, {}); },
-                           "[max_pool2d_backward] grad_y is [2,3,3,3] but pooling x [2,3,8,8] gives [2,3,4,4]");
+  const Value argmax = max_pool2d(x, {.kernel = 2}).producer().output(1);
+  const Value gy4 = g.input("gy4", {2, 3, 4, 4});
+  expect_error<ShapeError>([&] { max_pool2d_backward(gy, argmax, x.shape(), {.kernel = 2}); },
+                           "[max_pool2d_backward] grad_y is [2,3,3,3] but pooling x_shape [2,3,8,8] gives [2,3,4,4]");
+  expect_error<ShapeError>([&] { max_pool2d_backward(gy4, argmax, x.shape(), {.kernel = 3, .stride = 2}); },
+                           "[max_pool2d_backward] grad_y is [2,3,4,4] but pooling x_shape [2,3,8,8] gives [2,3,3,3]");
+  expect_error<TypeError>([&] { max_pool2d_backward(gy4, gy4, x.shape(), {.kernel = 2}); },
+                          "[max_pool2d_backward] argmax must be max_pool2d's uint16 index output, got float32");
+  expect_error<ShapeError>(
+      [&] {
+        max_pool2d(g.input("big", {1, 1, 300, 300}), {.kernel = 257});
+      },
+      "[max_pool2d] kernel 257x257 has 66049 positions; max pooling records each window's "
+      "argmax in uint16, which holds at most 65536");
   expect_error<ShapeError>(
       [&] {
         avg_pool2d_backward(gy, Shape{2, 3, 8, 8}, {});
       },
       "[avg_pool2d_backward] grad_y is [2,3,3,3] but pooling x_shape [2,3,8,8] gives [2,3,4,4]");
-  expect_error<ShapeError>([&] { max_pool2d_gather(gy, x, {}); },
-                           "[max_pool2d_gather] source is [2,3,3,3] but x is [2,3,8,8]; they must match");
+  expect_error<ShapeError>([&] { max_pool2d_gather(gy, argmax, {.kernel = 2}); },
+                           "[max_pool2d_gather] argmax is [2,3,4,4] but pooling source [2,3,3,3] gives [2,3,1,1]");
 }
 
 TEST(PoolBuilders, StrideZeroMeansKernel) {

@@ -104,26 +104,63 @@ Tensor at_window_argmax(const PoolSpec& s, const Tensor& source, const Tensor& x
   return y;
 }
 
+// Window position of plane index e in output o's window: i * kw + j from its unclipped
+// corner (max_pool2d's index output), and back.
+int64_t position_of(const PoolSpec& s, int64_t o, int64_t e) {
+  const int64_t oh = o / s.out_w(), ow = o % s.out_w();
+  return (e / s.x[3] - (oh * s.sh - s.ph)) * s.kw + e % s.x[3] - (ow * s.sw - s.pw);
+}
+int64_t element_at(const PoolSpec& s, int64_t o, int64_t pos) {
+  const int64_t oh = o / s.out_w(), ow = o % s.out_w();
+  return (oh * s.sh - s.ph + pos / s.kw) * s.x[3] + ow * s.sw - s.pw + pos % s.kw;
+}
+
+// max_pool2d's index output for x.
+Tensor argmax_positions(const PoolSpec& s, const Tensor& x) {
+  Tensor idx = Tensor::empty(s.y(), DType::u16);
+  for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+    const int64_t base = p * plane_size(s.x);
+    idx.data<uint16_t>()[p * plane_size(s.y()) + o] =
+        static_cast<uint16_t>(position_of(s, o, argmax_of(x, base, elems)));
+  });
+  return idx;
+}
+
+// Positions of random in-image elements of each window, not only maxima: with
+// overlapping windows several outputs then route to one input.
+Tensor random_positions(const PoolSpec& s, uint64_t seed) {
+  Tensor idx = Tensor::empty(s.y(), DType::u16);
+  Tensor pick = random_tensor(s.y(), DType::f64, seed, 0.0, 1.0, false);
+  for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
+    const int64_t k = p * plane_size(s.y()) + o;
+    const auto e = elems[std::min<size_t>(elems.size() - 1, static_cast<size_t>(at(pick, k) * elems.size()))];
+    idx.data<uint16_t>()[k] = static_cast<uint16_t>(position_of(s, o, e));
+  });
+  return idx;
+}
+
 }  // namespace
 
 DAGRAD_OP_CASES("max_pool2d") {
   return pool_cases(4000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
     c.inputs = {distinct_tensor(s.x, dt, seed)};
     c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-      return std::vector<Tensor>{at_window_argmax(s, in[0], in[0])};
+      return std::vector<Tensor>{at_window_argmax(s, in[0], in[0]), argmax_positions(s, in[0])};
     };
   });
 }
 
 DAGRAD_OP_CASES("max_pool2d_backward") {
   return pool_cases(5000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
-    c.inputs = {random_tensor(s.y(), dt, seed), distinct_tensor(s.x, dt, seed + 1)};
+    c.inputs = {random_tensor(s.y(), dt, seed), random_positions(s, seed + 1)};
+    c.attrs.set("x_shape", std::vector<int64_t>(s.x.begin(), s.x.end()));
     c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
       Tensor dx = Tensor::zeros(s.x, DType::f64);
-      for_each_window(s, [&](int64_t p, int64_t o, const std::vector<int64_t>& elems) {
-        int64_t base = p * plane_size(s.x);
-        dx.data<double>()[base + argmax_of(in[1], base, elems)] += at(in[0], p * plane_size(s.y()) + o);
-      });
+      for (int64_t p = 0; p < s.x[0] * s.x[1]; ++p)
+        for (int64_t o = 0; o < plane_size(s.y()); ++o) {
+          const int64_t k = p * plane_size(s.y()) + o;
+          dx.data<double>()[p * plane_size(s.x) + element_at(s, o, static_cast<int64_t>(at(in[1], k)))] += at(in[0], k);
+        }
       return std::vector<Tensor>{dx};
     };
   });
@@ -131,9 +168,15 @@ DAGRAD_OP_CASES("max_pool2d_backward") {
 
 DAGRAD_OP_CASES("max_pool2d_gather") {
   return pool_cases(6000, [](const PoolSpec& s, DType dt, uint64_t seed, OpCase& c) {
-    c.inputs = {random_tensor(s.x, dt, seed), distinct_tensor(s.x, dt, seed + 1)};
+    c.inputs = {random_tensor(s.x, dt, seed), random_positions(s, seed + 1)};
     c.reference = [s](const std::vector<Tensor>& in, const Attrs&) {
-      return std::vector<Tensor>{at_window_argmax(s, in[0], in[1])};
+      Tensor y = Tensor::empty(s.y(), DType::f64);
+      for (int64_t p = 0; p < s.x[0] * s.x[1]; ++p)
+        for (int64_t o = 0; o < plane_size(s.y()); ++o) {
+          const int64_t k = p * plane_size(s.y()) + o;
+          y.data<double>()[k] = at(in[0], p * plane_size(s.x) + element_at(s, o, static_cast<int64_t>(at(in[1], k))));
+        }
+      return std::vector<Tensor>{y};
     };
   });
 }
