@@ -113,8 +113,7 @@ bool same_type(const Node& a, const Node& b) {
 
 bool is_epilogue_producer(const NodeGraph& ng, int id) {
   const Node& n = ng.graph->node(id);
-  return ng.role[id] == Role::compute && n.outputs.size() == 1 && n.op->writes_inputs.empty() &&
-         n.op->flags.accepts_epilogue;
+  return ng.role[id] == Role::compute && n.op->writes_inputs.empty() && n.op->flags.accepts_epilogue;
 }
 
 }  // namespace
@@ -156,10 +155,18 @@ Units fuse(const NodeGraph& ng, const CompileOptions& opt) {
     for (int m : mem)
       if (!g.node(m).op->flags.epilogue_fusible) return;
     std::set<int> member_set(mem.begin(), mem.end());
+    // An epilogue runs over the producer's output 0 (max pooling's index, output 1, is
+    // not one it may read).
+    auto reads_other_output = [&](int p) {
+      for (int m : mem)
+        for (const Value& v : g.node(m).inputs)
+          if (v.node == p && v.index != 0) return true;
+      return false;
+    };
     for (int m : mem)
       for (const Value& v : g.node(m).inputs) {
         int p = v.node;
-        if (member_set.count(p) || !is_epilogue_producer(ng, p)) continue;
+        if (member_set.count(p) || !is_epilogue_producer(ng, p) || reads_other_output(p)) continue;
         int pu = b.unit_of(p);
         if (b.members(pu).size() != 1 || b.kernel(pu) != -1 || !same_type(g.node(p), g.node(m))) continue;
         if (b.path_through_outside(pu, u)) continue;

@@ -128,8 +128,14 @@ void dropout_cpu(const KernelContext& ctx) {
     constexpr int64_t kBlock = 64;  // groups of 4 elements
     const int64_t groups = offset % 4 == 0 ? n / 4 : 0;  // an unaligned offset takes the scalar loop
     const uint64_t group0 = offset / 4;
-    parallel_for(0, groups, 2048, [&, k0, k1, threshold, scale, group0](int64_t lo, int64_t hi) {
+    // A fused epilogue (relu's gradient after the backward dropout) runs after every
+    // 2,048 groups (32 KiB of float32), while they are in cache.
+    constexpr int64_t kEpilogueGroups = 2048;
+    const Epilogue* epilogue = ctx.epilogue;
+    if (epilogue) epilogue->applied = true;
+    parallel_for(0, groups, kEpilogueGroups, [&, k0, k1, threshold, scale, group0](int64_t lo, int64_t hi) {
       alignas(64) uint32_t bits[kBlock * 4];
+      int64_t done = lo;  // groups before it have had the epilogue
       for (int64_t g0 = lo; g0 < hi; g0 += kBlock) {
         const int64_t ng = std::min(kBlock, hi - g0);
         int64_t q = 0;
@@ -145,10 +151,15 @@ void dropout_cpu(const KernelContext& ctx) {
           for (int j = 0; j < 4; ++j) bits[4 * q + j] = r.v[j];
         }
         apply_mask(in + 4 * g0, out + 4 * g0, bits, 4 * ng, threshold, scale);
+        if (epilogue && (g0 + ng - done >= kEpilogueGroups || g0 + ng == hi)) {
+          epilogue->run(4 * done, 4 * (g0 + ng));
+          done = g0 + ng;
+        }
       }
     });
     for (int64_t i = 4 * groups; i < n; ++i)  // the last partial group
       out[i] = in[i] * (dropout_keep(seed, offset + static_cast<uint64_t>(i), threshold) ? scale : T(0));
+    if (epilogue && 4 * groups < n) epilogue->run(4 * groups, n);
   });
 }
 

@@ -15,11 +15,11 @@ namespace dagrad {
 
 namespace {
 
-// Calls fn(plane index) for every N*C plane, in parallel. With an epilogue over the
-// input-sized output, each thread then runs it on every few planes it just
+// Calls fn(plane index) for every N*C plane, in parallel. With an epilogue over output 0
+// (epilogue_plane elements per plane), each thread then runs it on every few planes it just
 // wrote, while they are still in L2 (a thread's piece can be larger than L2).
 template <class Fn>
-void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullptr) {
+void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullptr, int64_t epilogue_plane = 0) {
   const int64_t in_plane = g.h * g.w;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, in_plane));
   if (epilogue) epilogue->applied = true;
@@ -27,7 +27,7 @@ void for_each_plane(const PoolGeom& g, Fn&& fn, const Epilogue* epilogue = nullp
     for (int64_t block = lo; block < hi; block += grain) {
       const int64_t block_end = std::min(hi, block + grain);
       for (int64_t p = block; p < block_end; ++p) fn(p);
-      if (epilogue) epilogue->run(block * in_plane, block_end * in_plane);
+      if (epilogue) epilogue->run(block * epilogue_plane, block_end * epilogue_plane);
     }
   });
 }
@@ -54,26 +54,29 @@ bool is_2x2_tiling(const PoolGeom& g) {
 
 // y[o] = the maximum of window o, idx[o] where it lies.
 template <class T>
-void max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx) {
+void max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx, const Epilogue* epilogue) {
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  for_each_plane(g, [&](int64_t p) {
-    const T* xp = x + p * in_plane;
-    T* yp = y + p * out_plane;
-    PoolIndex* ip = idx + p * out_plane;
-    if constexpr (std::is_same_v<T, float>) {
-      if (is_2x2_tiling(g)) {
+  for_each_plane(
+      g,
+      [&](int64_t p) {
+        const T* xp = x + p * in_plane;
+        T* yp = y + p * out_plane;
+        PoolIndex* ip = idx + p * out_plane;
+        if constexpr (std::is_same_v<T, float>) {
+          if (is_2x2_tiling(g)) {
+            for (int64_t oh = 0; oh < g.oh; ++oh)
+              pool_2x2::max_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, yp + oh * g.ow, ip + oh * g.ow, g.ow);
+            return;
+          }
+        }
         for (int64_t oh = 0; oh < g.oh; ++oh)
-          pool_2x2::max_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, yp + oh * g.ow, ip + oh * g.ow, g.ow);
-        return;
-      }
-    }
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const int64_t best = window_argmax(xp, g.w, window_of(g, oh, ow));
-        yp[oh * g.ow + ow] = xp[best];
-        ip[oh * g.ow + ow] = window_position(g, oh, ow, best);
-      }
-  });
+          for (int64_t ow = 0; ow < g.ow; ++ow) {
+            const int64_t best = window_argmax(xp, g.w, window_of(g, oh, ow));
+            yp[oh * g.ow + ow] = xp[best];
+            ip[oh * g.ow + ow] = window_position(g, oh, ow, best);
+          }
+      },
+      epilogue, out_plane);
 }
 
 // y[o] = source where idx[o] points in window o (zero where it points nowhere).
@@ -119,7 +122,7 @@ void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* d
             if (const int64_t at = plane_index_of(g, oh, ow, ip[oh * g.ow + ow]); at >= 0)
               dxp[at] += dyp[oh * g.ow + ow];
       },
-      epilogue);
+      epilogue, in_plane);
 }
 
 // y[o] = Σ window o / (kh*kw): padding counts as zeros.
@@ -165,7 +168,7 @@ void max_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
-    max_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>());
+    max_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>(), ctx.epilogue);
   });
 }
 

@@ -345,7 +345,7 @@ void register_conv_ops(OpRegistry& r) {
   op::max_pool2d =
       &r.add({.name = "max_pool2d",
               .kind = OpKind::pooling,
-              .flags = {.selects_max = true},
+              .flags = {.accepts_epilogue = true, .selects_max = true},  // relu, moved after it
               .params = params_codec<PoolParams>(),
               .infer = infer_max_pool2d,
               .vjp = max_pool2d_vjp,

@@ -410,7 +410,7 @@ void register_nn_ops(OpRegistry& r) {
                                         "(target, predicted) pair"});
   op::dropout = &r.add({.name = "dropout",
                         .kind = OpKind::elementwise,
-                        .flags = {.inplace_ok = true, .random = true},
+                        .flags = {.inplace_ok = true, .accepts_epilogue = true, .random = true},
                         .params = params_codec<DropoutParams>(),
                         .infer = infer_dropout,
                         .vjp = dropout_vjp,

@@ -1,6 +1,6 @@
 // Kernels that apply their epilogue themselves (KernelContext::epilogue): the CPU
-// convolution offers each image's output to it as soon as the image is done, covering the
-// output exactly once, and says so; without an epilogue nothing changes.
+// convolution offers each image's output to it as soon as the image is done, max pooling
+// and dropout each piece, covering the output exactly once, and say so; without an epilogue nothing changes.
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -44,6 +44,70 @@ TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {
       next = end;
     }
     EXPECT_EQ(next, outs[0].numel());
+    EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
+  }
+}
+
+// Max pooling offers its pooled output (output 0) a few whole planes at a time.
+TEST(KernelEpilogue, MaxPoolingAppliesItPlaneByPlane) {
+  Graph g;
+  const Node& pool = max_pool2d(g.input("x", Shape{4, 40, 24, 24}), {.kernel = 2}).producer();
+  std::vector<Tensor> ins{random_tensor(Shape{4, 40, 24, 24}, DType::f32, 5)},
+      outs{Tensor::empty(Shape{4, 40, 12, 12}), Tensor::empty(Shape{4, 40, 12, 12}, DType::u16)};
+  std::mutex m;
+  std::set<std::pair<int64_t, int64_t>> ranges;
+  Tensor snapshot = Tensor::empty(Shape{4, 40, 12, 12});
+  auto record = [&](int64_t begin, int64_t end) {
+    std::lock_guard lock(m);
+    ranges.insert({begin, end});
+    std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, snapshot.data<float>() + begin);
+  };
+  const Epilogue epilogue{record};
+  kernel_table(DeviceType::cpu).find (*op::max_pool2d)(KernelContext{pool, ins, outs, 0, nullptr, &epilogue});
+  EXPECT_TRUE(epilogue.applied);
+  EXPECT_GT(ranges.size(), 1u);
+  int64_t next = 0;
+  for (const auto& [begin, end] : ranges) {
+    EXPECT_EQ(begin, next);
+    EXPECT_EQ((end - begin) % (12 * 12), 0);  // whole planes
+    next = end;
+  }
+  EXPECT_EQ(next, outs[0].numel());
+  EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
+}
+
+// Dropout offers its output in pieces of at most 8,192 elements (then the last partial
+// group of 4), each once and final when offered; with an offset not a multiple of 4 it
+// takes its scalar loop and offers the whole output at the end.
+TEST(KernelEpilogue, DropoutAppliesItPieceByPiece) {
+  for (int64_t offset : {0, 2}) {
+    SCOPED_TRACE(str_cat("offset ", offset));
+    const int64_t n = 5 * 8192 + 6;
+    Graph g;
+    const Node& drop = dropout(g.input("x", Shape{n}), 0.25, 11, true).producer();
+    g.set_attr(drop.id, "offset", offset);
+    std::vector<Tensor> ins{random_tensor(Shape{n}, DType::f32, 3)}, outs{Tensor::empty(Shape{n})};
+    std::mutex m;
+    std::set<std::pair<int64_t, int64_t>> ranges;
+    Tensor snapshot = Tensor::empty(Shape{n});
+    auto record = [&](int64_t begin, int64_t end) {
+      std::lock_guard lock(m);
+      ranges.insert({begin, end});
+      std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, snapshot.data<float>() + begin);
+    };
+    const Epilogue epilogue{record};
+    kernel_table(DeviceType::cpu).find (*op::dropout)(KernelContext{drop, ins, outs, 3, nullptr, &epilogue});
+    EXPECT_TRUE(epilogue.applied);
+    // 40,964 elements in pieces of at most 8,192, then 2; or everything at once.
+    EXPECT_TRUE(offset == 0 ? ranges.size() >= 6 : ranges.size() == 1) << ranges.size();
+    const int64_t largest = offset == 0 ? 8192 : n;
+    int64_t next = 0;
+    for (const auto& [begin, end] : ranges) {
+      EXPECT_EQ(begin, next);
+      EXPECT_LE(end - begin, largest);
+      next = end;
+    }
+    EXPECT_EQ(next, n);
     EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
   }
 }

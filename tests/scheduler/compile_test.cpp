@@ -177,6 +177,26 @@ TEST(Fusion, EpilogueKeepsAProducerOutputUsedElsewhere) {
   expect_matches_interpreter(g, outs, plan, in);
 }
 
+// Max pooling has two outputs; an epilogue runs over output 0 (the pooled values) only,
+// and a group that also reads the index output is not folded into it.
+TEST(Fusion, EpilogueOfMaxPoolingReadsOnlyItsValues) {
+  Graph g;
+  Value x = g.input("x", Shape{2, 3, 6, 6});
+  Value y = max_pool2d(x, {.kernel = 2});
+  Value r = relu(y);
+  Value both_outputs = cast(y.producer().output(1), DType::f32) + r;  // reads the index too
+  TensorMap in{{"x", ramp(Shape{2, 3, 6, 6}, 0.03)}};
+  ExecutionPlan plan = compile(g, std::vector<Value>{r});
+  EXPECT_EQ(plan.num_kernels(), 1);
+  ASSERT_EQ(plan.groups.size(), 1u);
+  EXPECT_EQ(plan.groups[0].epilogue_of, y.node);
+  expect_matches_interpreter(g, {r}, plan, in);
+  ExecutionPlan both = compile(g, std::vector<Value>{both_outputs});
+  for (const FusedGroup& grp : both.groups) EXPECT_EQ(grp.epilogue_of, -1) << both.to_table();
+  EXPECT_NE(both.step_of(both_outputs.node), both.step_of(y.node));
+  expect_matches_interpreter(g, {both_outputs}, both, in);
+}
+
 TEST(Fusion, NeverMergesAcrossAPathThroughAnotherStep) {
   Graph g;
   Value x = g.input("x", Shape{4, 6});
