@@ -80,16 +80,25 @@ inline Vf pick(Vi sel, const Quad& q) {
 
 typedef uint16_t Vh __attribute__((vector_size(32)));
 
-// The first n window positions (PoolIndex) at p, and their store.
+// The first n window positions (PoolIndex) at p, and their store. Masked moves where
+// AVX-512 has them for 16-bit lanes: a memcpy of a variable n is a library call per row.
 inline Vi load_index(const uint16_t* p, int64_t n) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  const Vh h = reinterpret_cast<Vh>(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << n) - 1), p));
+#else
   Vh h = Vh{} + 0;
   std::memcpy(&h, p, static_cast<size_t>(n) * sizeof(uint16_t));
+#endif
   return __builtin_convertvector(h, Vi);
 }
 
 inline void store_index(uint16_t* p, Vi sel, int64_t n) {
   const Vh h = __builtin_convertvector(sel, Vh);
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  _mm256_mask_storeu_epi16(p, static_cast<__mmask16>((1u << n) - 1), reinterpret_cast<__m256i>(h));
+#else
   std::memcpy(p, &h, static_cast<size_t>(n) * sizeof(uint16_t));
+#endif
 }
 
 // y[ow] = the maximum of window ow and idx[ow] its position (0..3), for one output row.
