@@ -136,10 +136,8 @@ std::vector<TensorType> infer_pool(const InferContext& c) {
 PoolGeom check_max_pool(const InferContext& c, const PoolParams& p, const Shape& x, const char* x_name) {
   const PoolGeom g = check_pool(c, p, x, x_name);
   if (g.window() > kMaxPoolWindow)
-    c.fail(str_cat("kernel ", g.kh, "x", g.kw, " has ", g.window(),
-                   " positions; max pooling records each window's argmax "
-                   "in uint16, which holds at most ",
-                   kMaxPoolWindow));
+    c.fail(str_cat("kernel ", g.kh, "x", g.kw, " has ", g.window(), " positions; max pooling records each window's ",
+                   "argmax in uint16, which holds at most ", kMaxPoolWindow));
   return g;
 }
 
@@ -351,16 +349,16 @@ void register_conv_ops(OpRegistry& r) {
               .vjp = max_pool2d_vjp,
               .cost = pool_cost<PoolParams, false>,
               .doc = "2-D max pooling over kernel windows (padding never wins): (x) -> (y, argmax uint16)"});
-  op::max_pool2d_backward =
-      &r.add({.name = "max_pool2d_backward",
-              .kind = OpKind::pooling,
-              .flags = {.accepts_epilogue = true},  // relu_backward of the pooled activation
-              .params = params_codec<PoolGradParams>(),
-              .infer = infer_max_pool2d_backward,
-              .vjp = max_pool2d_backward_vjp,
-              .cost = pool_cost<PoolGradParams, true>,
-              .nondiff_inputs = {1},
-              .doc = "gradient of max_pool2d: (grad_y, argmax) -> grad_y routed to each window's max, x_shape"});
+  op::max_pool2d_backward = &r.add(
+      {.name = "max_pool2d_backward",
+       .kind = OpKind::pooling,
+       .flags = {.accepts_epilogue = true},  // the gradient's cast (bfloat16); relu_backward
+       .params = params_codec<PoolGradParams>(),
+       .infer = infer_max_pool2d_backward,
+       .vjp = max_pool2d_backward_vjp,
+       .cost = pool_cost<PoolGradParams, true>,
+       .nondiff_inputs = {1},
+       .doc = "gradient of max_pool2d: (grad_y, argmax) -> [N,C,H,W] of x_shape, each grad_y at its window's max"});
   op::max_pool2d_gather = &r.add({.name = "max_pool2d_gather",
                                   .kind = OpKind::pooling,
                                   .params = params_codec<PoolParams>(),
