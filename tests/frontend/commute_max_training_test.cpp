@@ -4,44 +4,23 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <sstream>
 
-#include "frontend/trainer.h"
-#include "models/models.h"
-#include "scheduler/plan.h"
-#include "scheduler/session.h"
 #include "synthetic_data.h"
 #include "test_train_config.h"
+#include "tests/scheduler/sched_test_util.h"
+#include "train_run.h"
 
 using namespace dagrad;
+using namespace dagrad::testing;
+using dagrad::scheduler::testing::bit_equal;
 
 namespace {
 
-struct TrainRun {
-  std::vector<float> losses;
-  TensorMap state;
-  size_t peak = 0;
-};
-
 TrainRun train(const std::string& model, DType precision, bool commute, const Dataset& data) {
-  TrainConfig cfg = dagrad::testing::test_train_config(model);
+  TrainConfig cfg = test_train_config(model);
   cfg.compile.precision = precision;
   cfg.compile.commute_max = commute;
-  std::ostringstream log;
-  Trainer trainer(models::make_model(model), cfg, log);
-  trainer.train_epoch(data, 0);
-  TrainRun r;
-  r.losses = trainer.step_losses();
-  for (const auto& [name, t] : trainer.state()) r.state[name] = t.clone();
-  const TensorMap batch{{trainer.names().input, Tensor::zeros(Shape{cfg.batch_size, 1, 28, 28})},
-                        {trainer.names().target, Tensor::zeros(Shape{cfg.batch_size}, DType::i64)},
-                        {"lr", Tensor::full(Shape{}, 0.01)}};
-  r.peak = trainer.train_session().executor_for(batch).plan().arena_bytes;
-  return r;
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return train_run(cfg, data);
 }
 
 }  // namespace
@@ -49,7 +28,7 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 class CommuteMaxTraining : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CommuteMaxTraining, MatchesTheGraphAsWrittenBitForBit) {
-  MnistDataset data = dagrad::testing::synthetic_digits(96, 5);  // three steps of 32
+  MnistDataset data = synthetic_digits(96, 5);  // three steps of 32
   for (DType precision : {DType::f32, DType::bf16}) {
     SCOPED_TRACE(dtype_name(precision));
     const TrainRun written = train(GetParam(), precision, false, data);

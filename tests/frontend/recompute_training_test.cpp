@@ -6,42 +6,22 @@
 #include <cstring>
 #include <sstream>
 
-#include "frontend/trainer.h"
-#include "models/models.h"
-#include "scheduler/plan.h"
-#include "scheduler/session.h"
 #include "synthetic_data.h"
 #include "test_train_config.h"
+#include "tests/scheduler/sched_test_util.h"
+#include "train_run.h"
 
 using namespace dagrad;
-using dagrad::testing::test_train_config;
+using namespace dagrad::testing;
+using dagrad::scheduler::testing::bit_equal;
 
 namespace {
-
-struct TrainRun {
-  std::vector<float> losses;
-  TensorMap state;
-  size_t peak = 0;
-  size_t recomputed = 0;
-};
 
 TrainRun train(const std::string& model, const Dataset& data, int streams, size_t budget) {
   TrainConfig cfg = test_train_config(model);
   cfg.compile.num_streams = streams;
   cfg.compile.memory_budget = budget;
-  std::ostringstream log;
-  Trainer trainer(models::make_model(model), cfg, log);
-  trainer.train_epoch(data, 0);
-  TrainRun r;
-  r.losses = trainer.step_losses();
-  for (const auto& [name, t] : trainer.state()) r.state[name] = t.clone();
-  const TensorMap batch{{trainer.names().input, Tensor::zeros(Shape{cfg.batch_size, 1, 28, 28})},
-                        {trainer.names().target, Tensor::zeros(Shape{cfg.batch_size}, DType::i64)},
-                        {"lr", Tensor::full(Shape{}, 0.01)}};
-  const scheduler::ExecutionPlan& plan = trainer.train_session().executor_for(batch).plan();
-  r.peak = plan.arena_bytes;
-  r.recomputed = plan.recompute.nodes.size();
-  return r;
+  return train_run(cfg, data);
 }
 
 // The planned peak of a model's training step, and the number of recomputing nodes.
@@ -53,15 +33,8 @@ std::pair<size_t, size_t> planned(const std::string& model, int64_t batch_size, 
   cfg.compile.commute_max = commute_max;
   std::ostringstream log;
   Trainer trainer(models::make_model(model), cfg, log);
-  const TensorMap batch{{trainer.names().input, Tensor::zeros(Shape{batch_size, 1, 28, 28})},
-                        {trainer.names().target, Tensor::zeros(Shape{batch_size}, DType::i64)},
-                        {"lr", Tensor::full(Shape{}, 0.01)}};
-  const scheduler::ExecutionPlan& plan = trainer.train_session().executor_for(batch).plan();
+  const scheduler::ExecutionPlan& plan = step_plan(trainer, batch_size);
   return {plan.arena_bytes, plan.recompute.nodes.size()};
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Kernels that apply their epilogue themselves (KernelContext::epilogue): the CPU
 // convolution offers each image's output to it as soon as the image is done, max pooling
-// and dropout each piece, covering the output exactly once, and say so; without an epilogue nothing changes.
+// and dropout each piece, covering the output exactly once, and say so; without an
+// epilogue nothing changes.
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -16,35 +17,61 @@
 using namespace dagrad;
 using namespace dagrad::testing;
 
+namespace {
+
+struct Offered {
+  std::set<std::pair<int64_t, int64_t>> ranges;  // what the kernel offered its epilogue
+  Tensor snapshot;                               // output 0 copied from each range as it was offered
+  bool applied = false;
+};
+
+// Runs the CPU kernel of `node`'s op with an epilogue that records each range it is
+// offered and copies that range of output 0 right then (it must be final when offered).
+Offered run_offering(const Node& node, const std::vector<Tensor>& ins, std::vector<Tensor>& outs, uint64_t step = 0) {
+  Offered o;
+  o.snapshot = Tensor::empty(outs[0].shape());
+  std::mutex m;
+  auto record = [&](int64_t begin, int64_t end) {
+    std::lock_guard lock(m);
+    o.ranges.insert({begin, end});
+    std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, o.snapshot.data<float>() + begin);
+  };
+  const Epilogue epilogue{record};
+  kernel_table(DeviceType::cpu).find (*node.op)(KernelContext{node, ins, outs, step, nullptr, &epilogue});
+  o.applied = epilogue.applied;
+  return o;
+}
+
+// The sizes of the offered ranges in order, checking that they cover output 0 exactly
+// once and held its final values when offered.
+std::vector<int64_t> piece_sizes(const Offered& o, const Tensor& out) {
+  std::vector<int64_t> sizes;
+  int64_t next = 0;
+  for (const auto& [begin, end] : o.ranges) {
+    EXPECT_EQ(begin, next);
+    sizes.push_back(end - begin);
+    next = end;
+  }
+  EXPECT_EQ(next, out.numel());
+  EXPECT_EQ(o.snapshot.to_vector<float>(), out.to_vector<float>());
+  return sizes;
+}
+
+}  // namespace
+
 TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {
   for (DType dt : {DType::f32, DType::bf16}) {
     SCOPED_TRACE(dtype_name(dt));
     Graph g;
     Value x = g.input("x", Shape{5, 3, 9, 9}, dt), w = g.input("w", Shape{4, 3, 3, 3}, dt);
     const Node& conv = conv2d(x, w).producer();
-    const Tensor xt = random_tensor(Shape{5, 3, 9, 9}, dt, 1), wt = random_tensor(Shape{4, 3, 3, 3}, dt, 2);
-    std::vector<Tensor> ins{xt, wt}, outs{Tensor::empty(Shape{5, 4, 7, 7})};
-    std::mutex m;
-    std::set<std::pair<int64_t, int64_t>> ranges;
-    Tensor snapshot = Tensor::empty(Shape{5, 4, 7, 7});
-    auto record = [&](int64_t begin, int64_t end) {
-      std::lock_guard lock(m);
-      ranges.insert({begin, end});
-      // The range is final when offered: copy it now, compare with the result below.
-      std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, snapshot.data<float>() + begin);
-    };
-    const Epilogue epilogue{record};
-    kernel_table(DeviceType::cpu).find(*op::conv2d)(KernelContext{conv, ins, outs, 0, nullptr, &epilogue});
-    EXPECT_TRUE(epilogue.applied);
-    ASSERT_EQ(ranges.size(), 5u);
-    int64_t next = 0;
-    for (const auto& [begin, end] : ranges) {
-      EXPECT_EQ(begin, next);
-      EXPECT_EQ(end - begin, 4 * 7 * 7);
-      next = end;
-    }
-    EXPECT_EQ(next, outs[0].numel());
-    EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
+    std::vector<Tensor> outs{Tensor::empty(Shape{5, 4, 7, 7})};
+    const Offered o =
+        run_offering(conv, {random_tensor(Shape{5, 3, 9, 9}, dt, 1), random_tensor(Shape{4, 3, 3, 3}, dt, 2)}, outs);
+    EXPECT_TRUE(o.applied);
+    const std::vector<int64_t> sizes = piece_sizes(o, outs[0]);
+    ASSERT_EQ(sizes.size(), 5u);
+    for (int64_t size : sizes) EXPECT_EQ(size, 4 * 7 * 7);
   }
 }
 
@@ -52,28 +79,12 @@ TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {
 TEST(KernelEpilogue, MaxPoolingAppliesItPlaneByPlane) {
   Graph g;
   const Node& pool = max_pool2d(g.input("x", Shape{4, 40, 24, 24}), {.kernel = 2}).producer();
-  std::vector<Tensor> ins{random_tensor(Shape{4, 40, 24, 24}, DType::f32, 5)},
-      outs{Tensor::empty(Shape{4, 40, 12, 12}), Tensor::empty(Shape{4, 40, 12, 12}, DType::u16)};
-  std::mutex m;
-  std::set<std::pair<int64_t, int64_t>> ranges;
-  Tensor snapshot = Tensor::empty(Shape{4, 40, 12, 12});
-  auto record = [&](int64_t begin, int64_t end) {
-    std::lock_guard lock(m);
-    ranges.insert({begin, end});
-    std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, snapshot.data<float>() + begin);
-  };
-  const Epilogue epilogue{record};
-  kernel_table(DeviceType::cpu).find (*op::max_pool2d)(KernelContext{pool, ins, outs, 0, nullptr, &epilogue});
-  EXPECT_TRUE(epilogue.applied);
-  EXPECT_GT(ranges.size(), 1u);
-  int64_t next = 0;
-  for (const auto& [begin, end] : ranges) {
-    EXPECT_EQ(begin, next);
-    EXPECT_EQ((end - begin) % (12 * 12), 0);  // whole planes
-    next = end;
-  }
-  EXPECT_EQ(next, outs[0].numel());
-  EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
+  std::vector<Tensor> outs{Tensor::empty(Shape{4, 40, 12, 12}), Tensor::empty(Shape{4, 40, 12, 12}, DType::u16)};
+  const Offered o = run_offering(pool, {random_tensor(Shape{4, 40, 24, 24}, DType::f32, 5)}, outs);
+  EXPECT_TRUE(o.applied);
+  const std::vector<int64_t> sizes = piece_sizes(o, outs[0]);
+  EXPECT_GT(sizes.size(), 1u);
+  for (int64_t size : sizes) EXPECT_EQ(size % (12 * 12), 0);  // whole planes
 }
 
 // Dropout offers its output in pieces of at most 8,192 elements (then the last partial
@@ -86,29 +97,13 @@ TEST(KernelEpilogue, DropoutAppliesItPieceByPiece) {
     Graph g;
     const Node& drop = dropout(g.input("x", Shape{n}), 0.25, 11, true).producer();
     g.set_attr(drop.id, "offset", offset);
-    std::vector<Tensor> ins{random_tensor(Shape{n}, DType::f32, 3)}, outs{Tensor::empty(Shape{n})};
-    std::mutex m;
-    std::set<std::pair<int64_t, int64_t>> ranges;
-    Tensor snapshot = Tensor::empty(Shape{n});
-    auto record = [&](int64_t begin, int64_t end) {
-      std::lock_guard lock(m);
-      ranges.insert({begin, end});
-      std::copy(outs[0].data<float>() + begin, outs[0].data<float>() + end, snapshot.data<float>() + begin);
-    };
-    const Epilogue epilogue{record};
-    kernel_table(DeviceType::cpu).find (*op::dropout)(KernelContext{drop, ins, outs, 3, nullptr, &epilogue});
-    EXPECT_TRUE(epilogue.applied);
+    std::vector<Tensor> outs{Tensor::empty(Shape{n})};
+    const Offered o = run_offering(drop, {random_tensor(Shape{n}, DType::f32, 3)}, outs, 3);
+    EXPECT_TRUE(o.applied);
+    const std::vector<int64_t> sizes = piece_sizes(o, outs[0]);
     // 40,964 elements in pieces of at most 8,192, then 2; or everything at once.
-    EXPECT_TRUE(offset == 0 ? ranges.size() >= 6 : ranges.size() == 1) << ranges.size();
-    const int64_t largest = offset == 0 ? 8192 : n;
-    int64_t next = 0;
-    for (const auto& [begin, end] : ranges) {
-      EXPECT_EQ(begin, next);
-      EXPECT_LE(end - begin, largest);
-      next = end;
-    }
-    EXPECT_EQ(next, n);
-    EXPECT_EQ(snapshot.to_vector<float>(), outs[0].to_vector<float>());
+    EXPECT_TRUE(offset == 0 ? sizes.size() >= 6 : sizes.size() == 1) << sizes.size();
+    for (int64_t size : sizes) EXPECT_LE(size, offset == 0 ? 8192 : n);
   }
 }
 
