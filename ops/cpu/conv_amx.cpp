@@ -2,10 +2,9 @@
 // forward pass and input gradient store blocks into the flattened image (edge blocks
 // through scratch) that direct_by_image then compacts: measured faster than scattering
 // each block straight into the output's rows, whose stores then miss the cache. The
-// weight gradient adds each block into the group's partial sum.
+// weight gradient stores each block into the group's partial sum (tiles start from it),
+// its depth in L1-sized passes.
 #include "ops/cpu/conv_amx.h"
-
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -26,24 +25,8 @@ using namespace conv_direct;
 using gemm_bf16::pair_word;
 constexpr int kB = amx::kBlock;
 constexpr int kP = amx::kPairs;
-
-// AVX-512 by attribute: every CPU with AMX has it, and the file must build without it.
-#define DAGRAD_AVX512_TARGET __attribute__((target("avx512f")))
-
-DAGRAD_AVX512_TARGET inline __mmask16 first_lanes(int64_t n) {
-  return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
-}
-
-// dst[0, n) = src[0, n) (+ dst when accumulating) for n <= 32.
-DAGRAD_AVX512_TARGET inline void copy_short(float* dst, const float* src, int64_t n, bool accumulate) {
-  for (int v = 0; v < 2; ++v) {
-    const __mmask16 m = first_lanes(n - 16 * v);
-    if (!m) break;
-    __m512 x = _mm512_maskz_loadu_ps(m, src + 16 * v);
-    if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, dst + 16 * v));
-    _mm512_mask_storeu_ps(dst + 16 * v, m, x);
-  }
-}
+// dyᵀ's bytes per pass of the weight gradient (an L1-sized share; bench/NOTES.md, stop 38).
+constexpr int64_t kChunkBytes = 24 << 10;
 
 // The forward pass and the input gradient are one product: out[m, q] = Σ_{tap, ch}
 // W'(m, ch, tap) · image(ch, q + offset(tap)) over a padded image of chs channels, q
@@ -212,7 +195,9 @@ void weight_grad_by_taps(const ConvGeom& g, const uint16_t* dy, const uint16_t* 
 }
 
 // Per image: dWᵀ_tap[c, o] = Σ_p X_tap[c, p] · dyᵀ[p, o] for each tap, p over the pixel
-// pairs of the output flattened at the padded width (dy zero in the wrapped columns).
+// pairs of the output flattened at the padded width (dy zero in the wrapped columns), in
+// passes of `chunk` steps of p, each over every tap: one pass's operands stay in L1 while
+// all the taps read them, where the whole depth (conv2: 80 KiB of dyᵀ) fell to L2.
 // X_tap row c is channel c's padded plane from the tap's offset, read in pairs at any
 // half-word; dyᵀ is dy's flattened rows transposed to [pixel pair, O].
 void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
@@ -221,6 +206,9 @@ void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16
   const int64_t max_off = (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
   const int64_t plane = ge::round_up(max_off + 2 * kp, 2 * kB);  // halves per channel plane
   const int64_t c_pad = ge::round_up(g.c, kB), o_pad = ge::round_up(g.o, kB);
+  // Steps per pass: dyᵀ's rows for one pass (16 per step, o_pad words each) stay within
+  // kChunkBytes. Each pass's tiles start from the blocks the previous one stored.
+  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / (4 * kP * o_pad));
   weight_grad_by_groups(g, g.patch(), dw, [&] {
     ge::Scratch& s = ge::thread_scratch();
     uint16_t* img = reinterpret_cast<uint16_t*>(s.get(Slot::image, c_pad * plane / 2));
@@ -241,22 +229,25 @@ void weight_grad_by_channels(const ConvGeom& g, const uint16_t* dy, const uint16
         pad_image(dyn + o * g.out_pixels(), 1, g.oh, g.ow, 0, 0, g.oh, wp, 2 * kp - nq,
                   reinterpret_cast<uint16_t*>(dy_rows + o * kp));
       transpose_32bit(dy_rows, kp, o_pad, kp, dyt, o_pad);
-      alignas(64) float blk[kB * kB];
+      alignas(64) float edge[kB * kB];
       amx::configure();
       const int64_t lda = 2 * plane, ldc = taps * g.o;
-      for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t tap = i * g.kw + j, off = i * g.dh * wp + j * g.dw;
-          float* acc_tap = acc + tap * g.o;  // dWᵀ_tap row c is acc row c * taps + tap
-          for (int64_t c0 = 0; c0 < g.c; c0 += kB)
-            for (int64_t o0 = 0; o0 < g.o; o0 += kB) {
-              amx::block(steps, reinterpret_cast<const char*>(img + c0 * plane + off), lda,
-                         reinterpret_cast<const char*>(dyt + o0), boff, 4 * o_pad, blk, kB, nullptr, kB);
-              const int64_t cols = std::min<int64_t>(kB, g.o - o0);
-              for (int64_t r = 0; r < std::min<int64_t>(kB, g.c - c0); ++r)
-                copy_short(acc_tap + (c0 + r) * ldc + o0, blk + r * kB, cols, accumulate);
-            }
-        }
+      for (int64_t k0 = 0; k0 < steps; k0 += chunk) {
+        const int64_t ks = std::min(chunk, steps - k0);
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t tap = i * g.kw + j, off = i * g.dh * wp + j * g.dw;
+            float* acc_tap = acc + tap * g.o;  // dWᵀ_tap row c is acc row c * taps + tap
+            for (int64_t c0 = 0; c0 < g.c; c0 += kB)
+              for (int64_t o0 = 0; o0 < g.o; o0 += kB)
+                amx::store_block(acc_tap, ldc, g.c, g.o, c0, o0, accumulate || k0 > 0, nullptr, edge,
+                                 [&](float* dst, int64_t ld, const float* init, int64_t ldi) {
+                                   amx::block(ks, reinterpret_cast<const char*>(img + c0 * plane + off) + 64 * k0, lda,
+                                              reinterpret_cast<const char*>(dyt + o0), boff + k0, 4 * o_pad, dst, ld,
+                                              init, ldi);
+                                 });
+          }
+      }
     };
   });
 }
