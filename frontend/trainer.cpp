@@ -20,6 +20,7 @@
 #include "scheduler/mixed_precision.h"
 #include "scheduler/numerics.h"
 #include "scheduler/session.h"
+#include "scheduler/sum_before_scatter.h"
 
 namespace dagrad {
 
@@ -145,6 +146,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     if (comm::world().world_size() > 1) offset_random_ops_for_rank(g, comm::world().rank());
     std::vector<Value> params = g.parameters();
     std::vector<Value> grads = autograd::grad(g, loss, params);
+    if (cfg_.compile.sum_before_scatter) scheduler::sum_before_scatter(g);
     // Before the updates: the weights' 16-bit copies must be read before they are overwritten.
     if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)

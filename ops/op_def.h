@@ -55,6 +55,10 @@ struct OpFlags {
   bool commutes_with_max = false;  // unary, non-decreasing, and flat wherever it maps two
                                    // values to one (relu): f(max x) = max f(x), and the
                                    // gradient is the same either way (scheduler/commute_max.h)
+  bool scatters_input0 = false;    // output 0 is input 0's elements each added into one element
+                                   // of its own channel (axis 1), zeros elsewhere (max pooling's
+                                   // gradient): their sums over the other axes agree
+                                   // (scheduler/sum_before_scatter.h)
   bool bound() const { return bound_input || bound_parameter; }
 };
 
@@ -180,6 +184,11 @@ struct OpDef {
   // any floating dtype of the op's compute type: the mixed-precision pass hands them the
   // bfloat16 copy it already made of the value, which keeps every sign (see there).
   std::vector<int> sign_only_inputs{};
+  // Whether this node's output 0 holds only elements of input 0, unchanged, and zeros (a
+  // scatter whose windows do not overlap), for an op that takes input 0 in any floating
+  // dtype: a cast then commutes with it, and the mixed-precision pass may cast input 0
+  // instead of output 0. Null: never.
+  bool (*moves_input0)(const Node& n) = nullptr;
   std::optional<ElementwiseDef> elementwise{};
   std::string doc{};  // one line for `dagrad ops` and error messages
   int id = -1;        // set by the registry; kernel tables are indexed by it

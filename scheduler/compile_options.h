@@ -50,6 +50,12 @@ struct CompileOptions {
   // autograd, applied like `precision` by whoever builds the graph (the Trainer does, to
   // its training graph); results are equal bit for bit either way (NaNs aside). Off: the graph as written.
   bool commute_max = true;
+  // A sum over all axes but the channels of max pooling's gradient (a convolution's bias
+  // gradient) sums the gradient before its scatter instead (scheduler/sum_before_scatter.h):
+  // a quarter of the elements for a 2x2 pool, and with bfloat16 the scattered gradient is
+  // then made in 16 bits. A rewrite of the backward graph, applied like `precision` (the
+  // Trainer does); the same sums in another order. Off: the graph as autograd wrote it.
+  bool sum_before_scatter = true;
   // Bytes the planned peak (arena) may take; 0: no limit. Above it, compile drops values
   // live across the peak and recomputes them for their later readers (clone nodes added
   // to the graph), cheapest FLOPs per byte first, until the plan fits or nothing more

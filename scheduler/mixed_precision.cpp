@@ -1,6 +1,9 @@
 #include "scheduler/mixed_precision.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 
 #include "ops/builtin_ops.h"
 #include "ops/op_def.h"
@@ -33,6 +36,19 @@ int in_place_writer(const Graph& g, const Value& v) {
   return -1;
 }
 
+// Whether every reader of v is one of `products` reading it only as a multiplied operand.
+bool only_products_read(const Graph& g, const Value& v, const std::set<int>& products) {
+  for (int reader : g.users(v.node)) {
+    const Node& r = g.node(reader);
+    const std::vector<int> operands = float32_operands(r);
+    for (size_t slot = 0; slot < r.inputs.size(); ++slot)
+      if (r.inputs[slot] == v && (!products.count(reader) || std::find(operands.begin(), operands.end(),
+                                                                       static_cast<int>(slot)) == operands.end()))
+        return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<int> float32_products(const Graph& g) {
@@ -42,7 +58,7 @@ std::vector<int> float32_products(const Graph& g) {
   return ids;
 }
 
-MixedPrecisionResult apply_mixed_precision(Graph& g, DType low) {
+MixedPrecisionResult apply_mixed_precision(Graph& g, DType low, bool move_casts) {
   if (!is_half(low))
     throw ValueError(str_cat("[mixed precision] the low precision must be bfloat16 or float16, got ", dtype_name(low)));
   MixedPrecisionResult result;
@@ -55,25 +71,36 @@ MixedPrecisionResult apply_mixed_precision(Graph& g, DType low) {
         throw ValueError(str_cat("[mixed precision] '", v.producer().name, "' is already overwritten in place by '",
                                  g.node(w).name, "'; apply the pass before the optimizer's update nodes are added"));
     }
-  std::map<std::pair<int, int>, Value> cast_of;  // (node, output) -> its cast
+  const std::set<int> products(targets.begin(), targets.end());
+  std::map<std::pair<int, int>, Value> cast_of;  // (node, output) -> its 16-bit copy
+  // v's copy, made once: v's producer run again on its input's copy when it only moves
+  // that input's values and only products read v, otherwise a cast of v. Named after the
+  // value it copies ("conv1.weight.bf16"), at that value's source line.
+  std::function<Value(const Value&)> low_copy = [&](const Value& v) -> Value {
+    if (auto it = cast_of.find({v.node, v.index}); it != cast_of.end()) return it->second;
+    const Node& src = v.producer();
+    std::string name = str_cat(src.name, v.index ? str_cat(":", v.index) : std::string(), ".", dtype_short_name(low));
+    if (g.has_node(name)) name.clear();  // taken: the graph numbers it
+    const SourceLoc loc = src.loc;
+    int copy;
+    if (move_casts && v.index == 0 && src.op->moves_input0 && src.op->moves_input0(src) &&
+        only_products_read(g, v, products)) {
+      const OpDef& op = *src.op;
+      const Attrs attrs = src.attrs;
+      std::vector<Value> inputs = src.inputs;
+      inputs[0] = low_copy(inputs[0]);  // adds nodes: `src` may move
+      copy = g.add_node(op, inputs, attrs, name, std::source_location::current());
+      ++result.moved;
+    } else {
+      copy = g.add_node(*op::cast, {v}, encode_params(CastParams{low}), name, std::source_location::current());
+      ++result.casts;
+    }
+    g.node(copy).loc = loc;
+    return cast_of[{v.node, v.index}] = g.node(copy).output();
+  };
   for (int id : targets) {
     std::vector<std::pair<int, Value>> changes;
-    for (int slot : float32_operands(g.node(id))) {
-      const Value v = g.node(id).inputs[slot];
-      auto [it, added] = cast_of.try_emplace({v.node, v.index});
-      if (added) {
-        // Named after the value it copies ("conv1.weight.bf16"), at that value's source line.
-        const Node& src = v.producer();
-        std::string name = str_cat(src.name, v.index ? str_cat(":", v.index) : std::string(), ".", dtype_short_name(low));
-        if (g.has_node(name)) name.clear();  // taken: the graph numbers it
-        const SourceLoc loc = src.loc;
-        const int c = g.add_node(*op::cast, {v}, encode_params(CastParams{low}), name, std::source_location::current());
-        g.node(c).loc = loc;
-        it->second = g.node(c).output();
-        ++result.casts;
-      }
-      changes.emplace_back(slot, it->second);
-    }
+    for (int slot : float32_operands(g.node(id))) changes.emplace_back(slot, low_copy(g.node(id).inputs[slot]));
     g.set_inputs(id, changes);
     ++result.products;
   }

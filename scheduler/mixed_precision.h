@@ -11,8 +11,14 @@
 // them into neighbouring elementwise groups and epilogues, the memory plan counts their
 // smaller buffers. With bfloat16, an input read only for its sign (sign_only_inputs:
 // relu_backward's activation) reads the copy already made of that value, so the float32
-// activation is not kept for the backward pass. The pass decides by the ops'
-// low_precision_inputs and sign_only_inputs, never by names.
+// activation is not kept for the backward pass. A value that only products read, made by
+// an op that only moves its input's values (OpDef::moves_input0: max pooling's gradient
+// when its windows do not overlap), is made again from its input's copy instead of being
+// cast: cast(scatter(g)) = scatter(cast(g)) bit for bit, and the scatter then writes 16-bit
+// values, without the float32 tensor or the cast's pass over it (its float32 readers, as a
+// bias gradient's sum, must read elsewhere first: scheduler/sum_before_scatter.h). The pass
+// decides by the ops' low_precision_inputs, sign_only_inputs and moves_input0, never by
+// names.
 //
 // Run it after autograd and before the optimizer's update nodes are added (the Trainer
 // does): a cast must read a weight before its update overwrites it, which the graph
@@ -26,11 +32,13 @@ struct MixedPrecisionResult {
   int casts = 0;     // cast nodes added
   int products = 0;  // GEMM/convolution nodes rewired
   int masks = 0;     // nodes reading a sign-only input from its bfloat16 copy instead
+  int moved = 0;     // values made again from their input's copy instead of cast
 };
 
 // Rewrites `g` in place; `low` is bfloat16 or float16 (ValueError otherwise, and when a
 // value to cast is already written in place by an update node: apply the pass earlier).
-MixedPrecisionResult apply_mixed_precision(Graph& g, DType low);
+// move_casts = false: every copy is a cast (to compare against).
+MixedPrecisionResult apply_mixed_precision(Graph& g, DType low, bool move_casts = true);
 
 // The GEMM/convolution nodes that still multiply float32 operands: what the pass would
 // rewrite. compile() refuses a plan whose CompileOptions::precision asks for 16-bit

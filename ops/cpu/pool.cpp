@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "ops/cpu/pool_2x2.h"
 #include "ops/cpu/reference_kernels.h"
@@ -125,6 +126,39 @@ void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* d
       epilogue, in_plane);
 }
 
+// The same for 16-bit floats: each element's sum in float32, rounded once. When the
+// windows tile the image nothing is summed, and the values move as bits.
+template <class H>
+void max_pool_scatter_half(const PoolGeom& g, const H* dy, const PoolIndex* idx, H* dx, const Epilogue* epilogue) {
+  static_assert(sizeof(H) == sizeof(uint16_t));
+  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  for_each_plane(
+      g,
+      [&](int64_t p) {
+        const H* dyp = dy + p * out_plane;
+        const PoolIndex* ip = idx + p * out_plane;
+        H* dxp = dx + p * in_plane;
+        if (is_2x2_tiling(g)) {
+          const uint16_t* gy = reinterpret_cast<const uint16_t*>(dyp);
+          uint16_t* d = reinterpret_cast<uint16_t*>(dxp);
+          for (int64_t oh = 0; oh < g.oh; ++oh) {
+            uint16_t* d0 = d + 2 * oh * g.w;
+            pool_2x2::scatter_row(ip + oh * g.ow, gy + oh * g.ow, d0, d0 + g.w, g.ow);
+            if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = 0;
+          }
+          std::fill(d + 2 * g.oh * g.w, d + in_plane, uint16_t{0});
+          return;
+        }
+        thread_local std::vector<float> sums;  // grows to the largest plane, then stays
+        sums.assign(static_cast<size_t>(in_plane), 0.f);
+        for (int64_t o = 0; o < out_plane; ++o)
+          if (const int64_t at = plane_index_of(g, o / g.ow, o % g.ow, ip[o]); at >= 0)
+            sums[static_cast<size_t>(at)] += static_cast<float>(dyp[o]);
+        for (int64_t i = 0; i < in_plane; ++i) dxp[i] = H(sums[static_cast<size_t>(i)]);
+      },
+      epilogue, in_plane);
+}
+
 // y[o] = Σ window o / (kh*kw): padding counts as zeros.
 template <class T>
 void avg_pool(const PoolGeom& g, const T* x, T* y) {
@@ -175,8 +209,11 @@ void max_pool2d_cpu(const KernelContext& ctx) {
 void max_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &idx = ctx.inputs[1];
   const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
-  dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
-    max_pool_scatter<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
+  dispatch_float(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>)
+      max_pool_scatter<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
+    else
+      max_pool_scatter_half<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
   });
 }
 

@@ -80,9 +80,10 @@ inline Vf pick(Vi sel, const Quad& q) {
 
 typedef uint16_t Vh __attribute__((vector_size(32)));
 
-// The first n window positions (PoolIndex) at p, and their store. Masked moves where
-// AVX-512 has them for 16-bit lanes: a memcpy of a variable n is a library call per row.
-inline Vi load_index(const uint16_t* p, int64_t n) {
+// The first n 16-bit values at p (window positions, or a 16-bit float's bits) widened to
+// 32-bit lanes, and their store. Masked moves where AVX-512 has them for 16-bit lanes: a
+// memcpy of a variable n is a library call per row.
+inline Vi load_u16(const uint16_t* p, int64_t n) {
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   const Vh h = reinterpret_cast<Vh>(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << n) - 1), p));
 #else
@@ -92,7 +93,7 @@ inline Vi load_index(const uint16_t* p, int64_t n) {
   return __builtin_convertvector(h, Vi);
 }
 
-inline void store_index(uint16_t* p, Vi sel, int64_t n) {
+inline void store_u16(uint16_t* p, Vi sel, int64_t n) {
   const Vh h = __builtin_convertvector(sel, Vh);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   _mm256_mask_storeu_epi16(p, static_cast<__mmask16>((1u << n) - 1), reinterpret_cast<__m256i>(h));
@@ -108,7 +109,7 @@ inline void max_row(const float* x0, const float* x1, float* y, uint16_t* idx, i
     const Quad q = load_quad(x0 + 2 * ow, x1 + 2 * ow, n);
     const Vi sel = argmax(q);
     store_n(y + ow, pick(sel, q), n);
-    store_index(idx + ow, sel, n);
+    store_u16(idx + ow, sel, n);
   }
 }
 
@@ -124,8 +125,27 @@ inline void scatter_row(const uint16_t* idx, const float* dy, float* d0, float* 
   const Vf zero = Vf{} + 0.f;
   for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
     const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
-    const Vi sel = load_index(idx + ow, n);
+    const Vi sel = load_u16(idx + ow, n);
     const Vf g = load_n(dy + ow, n);
+    interleave_store(sel == 0 ? g : zero, sel == 1 ? g : zero, d0 + 2 * ow, n);
+    interleave_store(sel == 2 ? g : zero, sel == 3 ? g : zero, d1 + 2 * ow, n);
+  }
+}
+
+// The same for 16-bit floats (bfloat16, float16), as bits: each value moves whole, and
+// the zeros are +0.
+inline void scatter_row(const uint16_t* idx, const uint16_t* dy, uint16_t* d0, uint16_t* d1, int64_t ow_n) {
+  const Vi zero = Vi{} + 0;
+  auto interleave_store = [](Vi even, Vi odd, uint16_t* r, int64_t n) {
+    const Vi lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const Vi hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    store_u16(r, lo, 2 * n < kWindows ? 2 * n : kWindows);
+    if (2 * n > kWindows) store_u16(r + kWindows, hi, 2 * n - kWindows);
+  };
+  for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
+    const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
+    const Vi sel = load_u16(idx + ow, n);
+    const Vi g = load_u16(dy + ow, n);
     interleave_store(sel == 0 ? g : zero, sel == 1 ? g : zero, d0 + 2 * ow, n);
     interleave_store(sel == 2 ? g : zero, sel == 3 ? g : zero, d1 + 2 * ow, n);
   }

@@ -3,6 +3,8 @@
 // as gathers, one thread per input element adding its contributions in the CPU's
 // order: no atomics, so results are deterministic (and equal the CPU's bit for bit
 // where the CPU adds in the same order).
+#include <type_traits>
+
 #include "ops/cuda/device_utils.cuh"
 
 namespace dagrad::cuda {
@@ -97,9 +99,11 @@ __device__ __forceinline__ void covering(int64_t in, int64_t k, int64_t stride, 
   if (hi > out - 1) hi = out - 1;
 }
 
-// dx[i] = Σ dy[o] over windows o (in output order) whose argmax is i.
+// dx[i] = Σ dy[o] over windows o (in output order) whose argmax is i; 16-bit floats sum in
+// float32 and round once, as on the CPU.
 template <class T>
 __global__ void max_pool_backward_kernel(PoolGeom g, const T* dy, const PoolIndex* idx, T* dx, int64_t total) {
+  using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   DAGRAD_GRID_STRIDE(t, total) {
     const int64_t plane = t / in_plane, i = t % in_plane, ih = i / g.w, iw = i % g.w;
@@ -107,11 +111,12 @@ __global__ void max_pool_backward_kernel(PoolGeom g, const T* dy, const PoolInde
     int64_t oh0, oh1, ow0, ow1;
     covering(ih, g.kh, g.sh, g.ph, g.oh, oh0, oh1);
     covering(iw, g.kw, g.sw, g.pw, g.ow, ow0, ow1);
-    T acc = T(0);
+    Acc acc = 0;
     for (int64_t oh = oh0; oh <= oh1; ++oh)
       for (int64_t ow = ow0; ow <= ow1; ++ow)
-        if (plane_index_of(g, oh, ow, ip[oh * g.ow + ow]) == i) acc += dy[plane * out_plane + oh * g.ow + ow];
-    dx[t] = acc;
+        if (plane_index_of(g, oh, ow, ip[oh * g.ow + ow]) == i)
+          acc += static_cast<Acc>(dy[plane * out_plane + oh * g.ow + ow]);
+    dx[t] = T(acc);
   }
 }
 
@@ -234,6 +239,10 @@ void launch_avg_pool_backward(const PoolGeom& g, const T* dy, T* dx, cudaStream_
 DAGRAD_INSTANTIATE(float)
 DAGRAD_INSTANTIATE(double)
 #undef DAGRAD_INSTANTIATE
+template void launch_max_pool_backward<bfloat16>(const PoolGeom&, const bfloat16*, const PoolIndex*, bfloat16*,
+                                                 cudaStream_t);
+template void launch_max_pool_backward<float16>(const PoolGeom&, const float16*, const PoolIndex*, float16*,
+                                                cudaStream_t);
 // 16-bit images (bfloat16 or float16 bit patterns: im2col only moves them).
 template void launch_im2col<uint16_t>(const ConvGeom&, const uint16_t*, uint16_t*, int64_t, cudaStream_t);
 

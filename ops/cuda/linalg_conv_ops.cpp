@@ -237,7 +237,7 @@ void max_pool2d_cuda(const KernelContext& ctx) {
 void max_pool2d_backward_cuda(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &idx = ctx.inputs[1];
   const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
-  dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
+  dispatch_float(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
     launch_max_pool_backward<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), handle_of(ctx));
   });
 }

@@ -161,7 +161,7 @@ void check_argmax(const InferContext& c, const Shape& pooled, const std::string&
 // (grad_y, argmax) -> x_shape.
 std::vector<TensorType> infer_max_pool2d_backward(const InferContext& c) {
   c.expect_inputs(2);
-  c.expect_floating(0);
+  c.expect_float(0);
   const PoolGradParams& p = c.params<PoolGradParams>();
   const Shape x = shape_attr(c, "x_shape", p.x_shape);
   const Shape pooled = pool_out_shape(check_max_pool(c, p, x, "x_shape"));
@@ -297,6 +297,12 @@ std::vector<Value> max_pool2d_gather_vjp(const VjpContext& c) {
           Value{}};
 }
 
+// Windows that do not overlap route each gradient element to its own input element.
+bool windows_do_not_overlap(const Node& n) {
+  const PoolGradParams& p = n.params<PoolGradParams>();
+  return p.stride.h >= p.kernel.h && p.stride.w >= p.kernel.w;
+}
+
 std::vector<Value> avg_pool2d_vjp(const VjpContext& c) {
   if (!c.needs_grad[0]) return {Value{}};
   return {avg_pool2d_backward(c.grad_outputs[0], c.inputs[0].shape(), pool_options<PoolParams>(c.node))};
@@ -352,12 +358,14 @@ void register_conv_ops(OpRegistry& r) {
   op::max_pool2d_backward = &r.add(
       {.name = "max_pool2d_backward",
        .kind = OpKind::pooling,
-       .flags = {.accepts_epilogue = true},  // the gradient's cast (bfloat16); relu_backward
+       // epilogues: the gradient's cast (bfloat16), relu_backward
+       .flags = {.accepts_epilogue = true, .scatters_input0 = true},
        .params = params_codec<PoolGradParams>(),
        .infer = infer_max_pool2d_backward,
        .vjp = max_pool2d_backward_vjp,
        .cost = pool_cost<PoolGradParams, true>,
        .nondiff_inputs = {1},
+       .moves_input0 = windows_do_not_overlap,
        .doc = "gradient of max_pool2d: (grad_y, argmax) -> [N,C,H,W] of x_shape, each grad_y at its window's max"});
   op::max_pool2d_gather = &r.add({.name = "max_pool2d_gather",
                                   .kind = OpKind::pooling,

@@ -3,6 +3,8 @@
 // interpreter bit for bit under every pass variant (so fused casts round as unfused ones
 // do), that fusion folds the casts into epilogues and groups, that the memory plan counts
 // 16-bit buffers, and the errors for a pass applied too late or not at all.
+#include "scheduler/mixed_precision.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,9 +17,10 @@
 #include "ops/ops.h"
 #include "plan_variants.h"
 #include "sched_test_util.h"
+#include "scheduler/commute_max.h"
 #include "scheduler/compile.h"
 #include "scheduler/executor.h"
-#include "scheduler/mixed_precision.h"
+#include "scheduler/sum_before_scatter.h"
 
 namespace dagrad::scheduler::testing {
 namespace {
@@ -29,8 +32,10 @@ struct Net {
 };
 
 // conv(1->4) relu conv(4->4) relu max_pool flatten linear(36->10) log_softmax nll_loss,
-// autograd, then (when `low` is 16-bit) the pass, then momentum SGD updates.
-void build(Net& t, DType low) {
+// autograd, then (when `low` is 16-bit) the pass, then momentum SGD updates. With
+// `sums_first`, conv2's bias gradient sums before the pooling scatter
+// (scheduler/sum_before_scatter.h), which lets the pass move the scatter's cast.
+void build(Net& t, DType low, bool sums_first = false, bool move_casts = true) {
   const int64_t n = 5;
   Graph& g = t.g;
   Value x = g.input("images", Shape{n, 1, 10, 10});
@@ -43,8 +48,10 @@ void build(Net& t, DType low) {
   h = max_pool2d(relu(conv2d(h, w2, b2)));
   Value loss = nll_loss(log_softmax(linear(flatten(h), w3, b3)), y);
   t.params = {w1, b1, w2, b2, w3, b3};
+  if (sums_first) commute_max(g);  // relu after the pool, as the Trainer's graph has it
   std::vector<Value> grads = autograd::grad(g, loss, t.params);
-  if (low != DType::f32) apply_mixed_precision(g, low);
+  if (sums_first) sum_before_scatter(g);
+  if (low != DType::f32) apply_mixed_precision(g, low, move_casts);
   for (size_t i = 0; i < t.params.size(); ++i) {
     const std::string buf = str_cat("momentum.", t.params[i].producer().name);
     sgd_update(t.params[i], grads[i], lr, g.parameter(buf, t.params[i].shape(), DType::f32, false),
@@ -198,6 +205,62 @@ TEST(MixedPrecision, MasksReadTheBfloat16CopyWithTheSameResults) {
     const MixedPrecisionResult r = apply_mixed_precision(g, low);
     EXPECT_EQ(r.masks, low == DType::bf16 ? 1 : 0) << dtype_name(low);
     EXPECT_EQ(dx.producer().inputs[1], low == DType::bf16 ? y.producer().inputs[0] : h) << dtype_name(low);
+  }
+}
+
+// The pooling gradient's scatter, read only by conv2's products once its bias gradient sums
+// before it, runs on the bfloat16 copy of its input instead of being cast: the same values
+// bit for bit (its windows do not overlap, so it only moves values), without the float32
+// gradient or the cast.
+TEST(MixedPrecision, ThePoolingGradientScattersTheBfloat16Copy) {
+  Net t, u;
+  build(t, DType::bf16, true, true);
+  build(u, DType::bf16, true, false);
+  auto scatters = [](const Graph& g, DType dtype) {
+    int count = 0;
+    for (size_t id = 0; id < g.num_nodes(); ++id) {
+      const Node& n = g.node(static_cast<int>(id));
+      if (n.op->flags.scatters_input0 && n.outputs[0].dtype == dtype) {
+        ++count;
+        for (int reader : g.users(n.id)) EXPECT_TRUE(is_product(g.node(reader))) << g.node(reader).name;
+      }
+    }
+    return count;
+  };
+  EXPECT_EQ(scatters(t.g, DType::bf16), 1);
+  EXPECT_EQ(scatters(u.g, DType::bf16), 0);
+  CompileOptions o;
+  o.precision = DType::bf16;
+  const ExecutionPlan pt = compile(t.g, t.outputs, o), pu = compile(u.g, u.outputs, o);
+  // The float32 gradient [5,4,6,6] is gone (both keep a bfloat16 one); the pooled gradient
+  // [5,4,3,3] gained a bfloat16 copy, 360 bytes aligned to 384.
+  EXPECT_EQ(pu.unplanned_bytes - pt.unplanned_bytes, 5 * 4 * 6 * 6 * sizeof(float) - 384);
+  Executor et(pt), eu(pu);
+  et.bind(t.state);
+  eu.bind(u.state);
+  for (int s = 0; s < 3; ++s) EXPECT_TRUE(all_bit_equal(et.run(t.inputs), eu.run(u.inputs))) << "step " << s;
+  EXPECT_TRUE(all_bit_equal(t.state, u.state));
+}
+
+// The move needs a scatter that only moves values, read only by products: overlapping
+// windows sum, and a float32 reader (the bias gradient's sum, without sum_before_scatter)
+// still needs the float32 gradient.
+TEST(MixedPrecision, KeepsTheCastOfASummingOrSharedScatter) {
+  for (const bool overlapping : {true, false}) {
+    Graph g;
+    Value x = g.input("x", Shape{2, 4, 7, 7});
+    const Pool2dOptions opt = overlapping ? Pool2dOptions{.kernel = 3, .stride = 2} : Pool2dOptions{.kernel = 2};
+    Value pooled = max_pool2d(x, opt);
+    Value dx = max_pool2d_backward(g.input("dy", pooled.shape()), pooled.producer().output(1), x.shape(), opt);
+    Value dw = conv2d_backward_weight(dx, x, Shape{4, 4, 1, 1}, {});
+    Value db = sum(dx, {0, 2, 3});
+    if (overlapping) {
+      EXPECT_EQ(sum_before_scatter(g), 1);  // the sum moves; the windows still overlap
+    }
+    const MixedPrecisionResult r = apply_mixed_precision(g, DType::bf16);
+    EXPECT_EQ(r.moved, 0) << (overlapping ? "overlapping windows" : "a float32 reader");
+    EXPECT_EQ(dw.producer().inputs[0].producer().op, op::cast);
+    EXPECT_EQ(db.producer().inputs[0], overlapping ? dx.producer().inputs[0] : dx);
   }
 }
 
