@@ -94,9 +94,11 @@ void max_pool_gather(const PoolGeom& g, const T* source, const PoolIndex* idx, T
   });
 }
 
-// dx[where idx[o] points] += dy[o], in output order.
+// dx[where idx[o] points] += dy[o], in output order; 16-bit floats sum each element in
+// float32 and round once.
 template <class T>
 void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* dx, const Epilogue* epilogue) {
+  constexpr bool half = !std::is_floating_point_v<T>;
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
   for_each_plane(
       g,
@@ -104,57 +106,37 @@ void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* d
         const T* dyp = dy + p * out_plane;
         const PoolIndex* ip = idx + p * out_plane;
         T* dxp = dx + p * in_plane;
-        if constexpr (std::is_same_v<T, float>) {
+        if constexpr (std::is_same_v<T, float> || half) {
           if (is_2x2_tiling(g)) {
-            // Windows do not overlap: every input gets its window's gradient or zero. An odd
-            // width or height leaves a last column or row that no window reads.
+            // Windows do not overlap: every input gets its window's gradient or zero (16-bit
+            // floats move as bits, zero as +0). An odd width or height leaves a last column or
+            // row that no window reads.
+            using S = std::conditional_t<half, uint16_t, float>;
+            const S* gy = reinterpret_cast<const S*>(dyp);
+            S* d = reinterpret_cast<S*>(dxp);
             for (int64_t oh = 0; oh < g.oh; ++oh) {
-              T* d0 = dxp + 2 * oh * g.w;
-              pool_2x2::scatter_row(ip + oh * g.ow, dyp + oh * g.ow, d0, d0 + g.w, g.ow);
-              if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = T(0);
+              S* d0 = d + 2 * oh * g.w;
+              pool_2x2::scatter_row(ip + oh * g.ow, gy + oh * g.ow, d0, d0 + g.w, g.ow);
+              if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = S(0);
             }
-            std::fill(dxp + 2 * g.oh * g.w, dxp + in_plane, T(0));
+            std::fill(d + 2 * g.oh * g.w, d + in_plane, S(0));
             return;
           }
         }
-        std::fill(dxp, dxp + in_plane, T(0));
-        for (int64_t oh = 0; oh < g.oh; ++oh)
-          for (int64_t ow = 0; ow < g.ow; ++ow)
-            if (const int64_t at = plane_index_of(g, oh, ow, ip[oh * g.ow + ow]); at >= 0)
-              dxp[at] += dyp[oh * g.ow + ow];
-      },
-      epilogue, in_plane);
-}
-
-// The same for 16-bit floats: each element's sum in float32, rounded once. When the
-// windows tile the image nothing is summed, and the values move as bits.
-template <class H>
-void max_pool_scatter_half(const PoolGeom& g, const H* dy, const PoolIndex* idx, H* dx, const Epilogue* epilogue) {
-  static_assert(sizeof(H) == sizeof(uint16_t));
-  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  for_each_plane(
-      g,
-      [&](int64_t p) {
-        const H* dyp = dy + p * out_plane;
-        const PoolIndex* ip = idx + p * out_plane;
-        H* dxp = dx + p * in_plane;
-        if (is_2x2_tiling(g)) {
-          const uint16_t* gy = reinterpret_cast<const uint16_t*>(dyp);
-          uint16_t* d = reinterpret_cast<uint16_t*>(dxp);
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            uint16_t* d0 = d + 2 * oh * g.w;
-            pool_2x2::scatter_row(ip + oh * g.ow, gy + oh * g.ow, d0, d0 + g.w, g.ow);
-            if (g.w > 2 * g.ow) d0[2 * g.ow] = d0[g.w + 2 * g.ow] = 0;
-          }
-          std::fill(d + 2 * g.oh * g.w, d + in_plane, uint16_t{0});
-          return;
+        if constexpr (half) {
+          thread_local std::vector<float> sums;  // grows to the largest plane, then stays
+          sums.assign(static_cast<size_t>(in_plane), 0.f);
+          for (int64_t o = 0; o < out_plane; ++o)
+            if (const int64_t at = plane_index_of(g, o / g.ow, o % g.ow, ip[o]); at >= 0)
+              sums[static_cast<size_t>(at)] += static_cast<float>(dyp[o]);
+          for (int64_t i = 0; i < in_plane; ++i) dxp[i] = T(sums[static_cast<size_t>(i)]);
+        } else {
+          std::fill(dxp, dxp + in_plane, T(0));
+          for (int64_t oh = 0; oh < g.oh; ++oh)
+            for (int64_t ow = 0; ow < g.ow; ++ow)
+              if (const int64_t at = plane_index_of(g, oh, ow, ip[oh * g.ow + ow]); at >= 0)
+                dxp[at] += dyp[oh * g.ow + ow];
         }
-        thread_local std::vector<float> sums;  // grows to the largest plane, then stays
-        sums.assign(static_cast<size_t>(in_plane), 0.f);
-        for (int64_t o = 0; o < out_plane; ++o)
-          if (const int64_t at = plane_index_of(g, o / g.ow, o % g.ow, ip[o]); at >= 0)
-            sums[static_cast<size_t>(at)] += static_cast<float>(dyp[o]);
-        for (int64_t i = 0; i < in_plane; ++i) dxp[i] = H(sums[static_cast<size_t>(i)]);
       },
       epilogue, in_plane);
 }
@@ -210,10 +192,7 @@ void max_pool2d_backward_cpu(const KernelContext& ctx) {
   const Tensor &dy = ctx.inputs[0], &idx = ctx.inputs[1];
   const PoolGeom g = pool_geom(ctx.outputs[0].shape(), ctx.params<PoolGradParams>());
   dispatch_float(dy.dtype(), "max_pool2d_backward", [&]<class T>() {
-    if constexpr (std::is_floating_point_v<T>)
-      max_pool_scatter<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
-    else
-      max_pool_scatter_half<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
+    max_pool_scatter<T>(g, dy.data<T>(), idx.data<PoolIndex>(), ctx.outputs[0].data<T>(), ctx.epilogue);
   });
 }
 
