@@ -114,10 +114,14 @@ TEST(MixedPrecision, CastsEveryProductOperandOnceAndLeavesTheRestFloat32) {
   }
 }
 
+// Also with the pooling gradient scattering the bfloat16 copy (sums_first).
 TEST(MixedPrecision, PlansEqualTheInterpreterUnderEveryVariant) {
-  Net t;
-  build(t, DType::bf16);
-  expect_steps_match_interpreter(t.g, t.outputs, t.inputs, t.state, {1, 2}, DType::bf16);
+  for (const bool sums_first : {false, true}) {
+    SCOPED_TRACE(sums_first ? "sums first" : "as autograd wrote it");
+    Net t;
+    build(t, DType::bf16, sums_first);
+    expect_steps_match_interpreter(t.g, t.outputs, t.inputs, t.state, {1, 2}, DType::bf16);
+  }
 }
 
 // bfloat16 keeps 8 significant bits: each operand is off by at most 2^-9 relatively, a
