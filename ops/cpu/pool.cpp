@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <type_traits>
-#include <vector>
 
 #include "ops/cpu/pool_2x2.h"
 #include "ops/cpu/reference_kernels.h"
 #include "ops/params/conv.h"
+#include "runtime/thread_buffer.h"
 #include "runtime/thread_pool.h"
 
 namespace dagrad {
@@ -124,12 +124,12 @@ void max_pool_scatter(const PoolGeom& g, const T* dy, const PoolIndex* idx, T* d
           }
         }
         if constexpr (half) {
-          thread_local std::vector<float> sums;  // grows to the largest plane, then stays
-          sums.assign(static_cast<size_t>(in_plane), 0.f);
+          float* sums = thread_buffer<float>(static_cast<size_t>(in_plane));
+          std::fill(sums, sums + in_plane, 0.f);
           for (int64_t o = 0; o < out_plane; ++o)
             if (const int64_t at = plane_index_of(g, o / g.ow, o % g.ow, ip[o]); at >= 0)
-              sums[static_cast<size_t>(at)] += static_cast<float>(dyp[o]);
-          for (int64_t i = 0; i < in_plane; ++i) dxp[i] = T(sums[static_cast<size_t>(i)]);
+              sums[at] += static_cast<float>(dyp[o]);
+          for (int64_t i = 0; i < in_plane; ++i) dxp[i] = T(sums[i]);
         } else {
           std::fill(dxp, dxp + in_plane, T(0));
           for (int64_t oh = 0; oh < g.oh; ++oh)

@@ -113,39 +113,31 @@ inline void max_row(const float* x0, const float* x1, float* y, uint16_t* idx, i
   }
 }
 
-inline void interleave_store(Vf even, Vf odd, float* r, int64_t n) {
-  const Vf lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const Vf hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  store_n(r, lo, 2 * n < kWindows ? 2 * n : kWindows);
-  if (2 * n > kWindows) store_n(r + kWindows, hi, 2 * n - kWindows);
+// A row's values as lanes: float32, or 16-bit floats (bfloat16, float16) as their bits,
+// which the scatter moves whole. And the store of the first n lanes.
+inline Vf load_values(const float* p, int64_t n) { return load_n(p, n); }
+inline Vi load_values(const uint16_t* p, int64_t n) { return load_u16(p, n); }
+inline void store_values(float* p, Vf v, int64_t n) { store_n(p, v, n); }
+inline void store_values(uint16_t* p, Vi v, int64_t n) { store_u16(p, v, n); }
+
+// r[2k] = even[k], r[2k + 1] = odd[k] for k < n.
+template <class S, class V>
+inline void interleave_store(V even, V odd, S* r, int64_t n) {
+  const V lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const V hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  store_values(r, lo, 2 * n < kWindows ? 2 * n : kWindows);
+  if (2 * n > kWindows) store_values(r + kWindows, hi, 2 * n - kWindows);
 }
 
-// dx rows d0, d1 = dy[ow] at window ow's position idx[ow], zero elsewhere.
-inline void scatter_row(const uint16_t* idx, const float* dy, float* d0, float* d1, int64_t ow_n) {
-  const Vf zero = Vf{} + 0.f;
+// dx rows d0, d1 = dy[ow] at window ow's position idx[ow], zero elsewhere (float32, or a
+// 16-bit float's bits with +0 for zero).
+template <class S>
+inline void scatter_row(const uint16_t* idx, const S* dy, S* d0, S* d1, int64_t ow_n) {
   for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
     const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
     const Vi sel = load_u16(idx + ow, n);
-    const Vf g = load_n(dy + ow, n);
-    interleave_store(sel == 0 ? g : zero, sel == 1 ? g : zero, d0 + 2 * ow, n);
-    interleave_store(sel == 2 ? g : zero, sel == 3 ? g : zero, d1 + 2 * ow, n);
-  }
-}
-
-// The same for 16-bit floats (bfloat16, float16), as bits: each value moves whole, and
-// the zeros are +0.
-inline void scatter_row(const uint16_t* idx, const uint16_t* dy, uint16_t* d0, uint16_t* d1, int64_t ow_n) {
-  const Vi zero = Vi{} + 0;
-  auto interleave_store = [](Vi even, Vi odd, uint16_t* r, int64_t n) {
-    const Vi lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const Vi hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    store_u16(r, lo, 2 * n < kWindows ? 2 * n : kWindows);
-    if (2 * n > kWindows) store_u16(r + kWindows, hi, 2 * n - kWindows);
-  };
-  for (int64_t ow = 0; ow < ow_n; ow += kWindows) {
-    const int64_t n = ow_n - ow < kWindows ? ow_n - ow : kWindows;
-    const Vi sel = load_u16(idx + ow, n);
-    const Vi g = load_u16(dy + ow, n);
+    const auto g = load_values(dy + ow, n);
+    const decltype(g) zero{};
     interleave_store(sel == 0 ? g : zero, sel == 1 ? g : zero, d0 + 2 * ow, n);
     interleave_store(sel == 2 ? g : zero, sel == 3 ? g : zero, d1 + 2 * ow, n);
   }
