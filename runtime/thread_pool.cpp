@@ -1,6 +1,7 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <utility>
@@ -10,11 +11,28 @@
 namespace dagrad {
 
 namespace {
+
 thread_local bool t_inside_piece = false;
+
+int default_spin_micros(int num_threads) {
+  if (num_threads > static_cast<int>(std::thread::hardware_concurrency())) return 0;
+  if (const char* env = std::getenv("DAGRAD_SPIN_US")) return std::max(0, std::atoi(env));
+  return ThreadPool::kDefaultSpinMicros;
 }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   num_threads = std::max(1, num_threads);
+  spin_ns_ = int64_t{1000} * default_spin_micros(num_threads);
   for (int i = 0; i < num_threads - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -25,6 +43,16 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
+}
+
+template <class Done>
+void ThreadPool::spin_until(Done&& done) const {
+  if (spin_ns_ == 0) return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns_);
+  for (int i = 1; !done(); ++i) {
+    cpu_relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
+  }
 }
 
 void ThreadPool::run_piece(int64_t piece) {
@@ -56,6 +84,7 @@ int64_t ThreadPool::run_pieces() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_.load(); });
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -98,9 +127,13 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, RangeFn
   // so the steady state allocates nothing (runtime/thread_buffer.h).
   run_piece(0);
   const int64_t ran = 1 + run_pieces();
+  {
+    std::lock_guard lock(mutex_);
+    pieces_left_ -= ran;
+  }
+  spin_until([&] { return job_finished(); });
   std::unique_lock lock(mutex_);
-  pieces_left_ -= ran;
-  done_.wait(lock, [&] { return pieces_left_ == 0 && active_ == 0; });
+  done_.wait(lock, [&] { return job_finished(); });
   fn_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

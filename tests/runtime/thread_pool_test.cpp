@@ -1,14 +1,17 @@
+#include "runtime/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "runtime/error.h"
-#include "runtime/thread_pool.h"
 
 using namespace dagrad;
 
@@ -63,6 +66,64 @@ TEST(ThreadPool, FreeThreadsTakeTheRemainingPieces) {
   for (const auto& [id, n] : per_thread) total += n, least = std::min(least, n);
   EXPECT_EQ(total, 8);
   EXPECT_EQ(least, 1) << "the thread with the slow piece should have run only that one";
+}
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_.empty() ? unsetenv(name_) : setenv(name_, old_.c_str(), 1); }
+  const char* name_;
+  std::string old_;
+};
+
+TEST(ThreadPool, SpinsOnlyWhereTheMachineHasTheCores) {
+  {
+    ScopedEnv env("DAGRAD_SPIN_US", nullptr);
+    EXPECT_EQ(ThreadPool(1).spin_micros(), ThreadPool::kDefaultSpinMicros);
+    const int more_than_cores = static_cast<int>(std::thread::hardware_concurrency()) + 1;
+    EXPECT_EQ(ThreadPool(more_than_cores).spin_micros(), 0);
+  }
+  {
+    ScopedEnv env("DAGRAD_SPIN_US", "37");
+    EXPECT_EQ(ThreadPool(1).spin_micros(), 37);
+  }
+  {
+    ScopedEnv env("DAGRAD_SPIN_US", "0");
+    EXPECT_EQ(ThreadPool(1).spin_micros(), 0);
+  }
+}
+
+// Every job is done exactly once whether the worker finds it while still spinning after
+// the last one (back-to-back jobs) or is woken from sleep (a pause longer than the spin),
+// and in both cases the worker takes part.
+TEST(ThreadPool, WorkersJoinJobsWhileSpinningAndAfterSleeping) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 hardware threads to spin";
+  for (const char* spin : {"200", "0"}) {
+    ScopedEnv env("DAGRAD_SPIN_US", spin);
+    ThreadPool pool(2);
+    ASSERT_EQ(pool.spin_micros(), std::atoi(spin));
+    for (int job = 0; job < 2000; ++job) {
+      std::atomic<int64_t> sum{0};
+      pool.parallel_for(0, job % 50, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) sum += i;
+      });
+      ASSERT_EQ(sum.load(), int64_t{job % 50} * (job % 50 - 1) / 2) << "job " << job << ", spin " << spin;
+    }
+    for (const int pause_ms : {0, 20}) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+      std::mutex m;
+      std::set<std::thread::id> ids;
+      pool.parallel_for(0, 2, 1, [&](int64_t, int64_t) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::lock_guard lock(m);
+        ids.insert(std::this_thread::get_id());
+      });
+      EXPECT_EQ(ids.size(), 2u) << "pause " << pause_ms << " ms, spin " << spin;
+    }
+  }
 }
 
 TEST(ThreadPool, NestedCallsRunInline) {
