@@ -17,6 +17,7 @@
 #include "runtime/backend.h"
 #include "runtime/error.h"
 #include "scheduler/commute_max.h"
+#include "scheduler/fuse_conv_pool.h"
 #include "scheduler/mixed_precision.h"
 #include "scheduler/numerics.h"
 #include "scheduler/session.h"
@@ -149,6 +150,11 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     if (cfg_.compile.sum_before_scatter) scheduler::sum_before_scatter(g);
     // Before the updates: the weights' 16-bit copies must be read before they are overwritten.
     if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
+    if (cfg_.compile.fuse_conv_pool) {
+      std::vector<Value> needed = outs;
+      needed.insert(needed.end(), grads.begin(), grads.end());
+      scheduler::fuse_conv_pool(g, needed);
+    }
     if (comm::world().world_size() > 1 || cfg_.allreduce_in_one_process)
       grads = allreduce_gradients(grads, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)), comm::world());
     optimizer_->add_updates(g, params, grads, lr);
@@ -161,7 +167,10 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, TrainConfig cfg, std::ostrea
     model_->train(false);
     Value output = (*model_)(x);
     model_->train(true);
+    // relu after max pooling, so that the pooling fuses into the convolution before it.
+    if (cfg_.compile.commute_max && cfg_.compile.fuse_conv_pool) scheduler::commute_max(g);
     if (cfg_.compile.precision != DType::f32) scheduler::apply_mixed_precision(g, cfg_.compile.precision);
+    if (cfg_.compile.fuse_conv_pool) scheduler::fuse_conv_pool(g, std::span<const Value>(&output, 1));
     if (!in.count(names_.target)) return {output};
     Value y = input(g, in, names_.target);
     std::vector<Value> outs{output, cfg_.objective->loss(output, y)};

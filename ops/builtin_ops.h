@@ -39,6 +39,7 @@ extern const OpDef* conv2d;
 extern const OpDef* conv2d_backward_input;
 extern const OpDef* conv2d_backward_weight;
 extern const OpDef* max_pool2d;
+extern const OpDef* conv2d_max_pool2d;
 extern const OpDef* max_pool2d_backward;
 extern const OpDef* max_pool2d_gather;
 extern const OpDef* avg_pool2d;

@@ -324,6 +324,13 @@ void Graph::set_inputs(int id, const std::vector<std::pair<int, Value>>& changes
   }
 }
 
+void Graph::retire(int id) {
+  for (const Value& v : node(id).inputs) {
+    auto& r = impl_->readers[v.node];
+    r.erase(std::remove(r.begin(), r.end(), id), r.end());
+  }
+}
+
 std::vector<int> Graph::topo_order() const {
   std::vector<int> reversed;
   try {

@@ -128,6 +128,11 @@ class Graph {
   // Removes the ordering-only edge from `from` to `to`; false (and nothing removed) when
   // `to` reads an output of `from`.
   bool remove_control_edge(int from, int to);
+  // Node `id` stops counting as a reader of its inputs (users(), and the in-place writers
+  // added later, which run after every reader of what they overwrite): a rewrite that
+  // replaced it leaves it in the graph for the Values that name it, and then nothing
+  // orders after it, so no run needs it.
+  void retire(int id);
   // Rewires input `slot` of node `id` to `v`, which has the old input's type or one with
   // which the op infers the same outputs (ShapeError otherwise). May create a cycle,
   // reported by topo_order().

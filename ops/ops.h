@@ -145,6 +145,10 @@ Value max_pool2d_backward(Value grad_y, Value argmax, const Shape& x_shape, Pool
 // source (shape of x) read where `argmax` points: the adjoint of max_pool2d_backward in
 // grad_y, so second-order gradients through max pooling work.
 Value max_pool2d_gather(Value source, Value argmax, Pool2dOptions opt, DAGRAD_LOC);
+// max_pool2d(conv2d(x, weight, bias)) as one op whose kernels never store the
+// convolution's output (outputs: the pooled value, then argmax as max_pool2d's). The
+// scheduler's fuse_conv_pool pass makes it from the two ops (scheduler/fuse_conv_pool.h).
+Value conv2d_max_pool2d(Value x, Value weight, Value bias, Conv2dOptions conv, Pool2dOptions pool, DAGRAD_LOC);
 Value avg_pool2d(Value x, Pool2dOptions opt = {}, DAGRAD_LOC);  // padding counts as zeros
 Value avg_pool2d_backward(Value grad_y, const Shape& x_shape, Pool2dOptions opt, DAGRAD_LOC);
 

@@ -56,6 +56,11 @@ struct CompileOptions {
   // then made in 16 bits. A rewrite of the backward graph, applied like `precision` (the
   // Trainer does); the same sums in another order. Off: the graph as autograd wrote it.
   bool sum_before_scatter = true;
+  // max_pool2d of a conv2d whose output nothing else reads runs as one conv2d_max_pool2d
+  // step that never stores the full-size convolution output (scheduler/fuse_conv_pool.h).
+  // A rewrite applied like `precision` (the Trainer does, last, to its training and
+  // evaluation graphs); the same bits either way. Off: the two ops.
+  bool fuse_conv_pool = true;
   // Bytes the planned peak (arena) may take; 0: no limit. Above it, compile drops values
   // live across the peak and recomputes them for their later readers (clone nodes added
   // to the graph), cheapest FLOPs per byte first, until the plan fits or nothing more

@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "ops/cpu/conv_f32.h"
+#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/im2col.h"
 #include "ops/cpu/operands.h"
-#include "ops/cpu/gemm.h"
 #include "ops/cpu/reference_kernels.h"
 #include "runtime/thread_pool.h"
 
@@ -29,13 +30,14 @@ constexpr int64_t kWeightGradGroup = 8;
 // ---- float64, and float32 under reference_kernels(): per-image im2col + BLAS ----
 
 template <class T>
-void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, const Epilogue* epilogue) {
   const int64_t patch = g.patch(), pixels = g.out_pixels();
+  if (epilogue) epilogue->applied = true;  // image by image, below
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> cols(g.pointwise() ? 0 : patch * pixels);
     for (int64_t n = lo; n < hi; ++n) {
       const T* x_n = x + n * g.c * g.in_pixels();
-      T* y_n = y + n * g.o * pixels;
+      T* y_n = image_destination(epilogue, y, n, g.o * pixels);
       const T* b_mat = x_n;
       if (!g.pointwise()) {
         im2col(g, x_n, cols.data());
@@ -44,6 +46,7 @@ void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias
       if (bias)
         for (int64_t o = 0; o < g.o; ++o) std::fill(y_n + o * pixels, y_n + (o + 1) * pixels, bias[o]);
       gemm<T>(false, false, g.o, pixels, patch, T(1), w, patch, b_mat, pixels, bias ? T(1) : T(0), y_n, pixels);
+      if (epilogue) epilogue->run(n * g.o * pixels, (n + 1) * g.o * pixels);
     }
   });
 }
@@ -106,34 +109,37 @@ void conv2d_weight_grad_ref(const ConvGeom& g, const T* dy, const T* x, T* dw) {
 // bfloat16 operands run on vdpbf16ps where the CPU has it (ops/cpu/gemm_bf16.h); 16-bit
 // operands are otherwise widened to float32 (exact) and multiplied there.
 namespace {
-bool use_bf16_kernels(const Tensor& t) {
-  return t.dtype() == DType::bf16 && gemm_bf16::available() && !reference_kernels();
-}
+bool use_bf16_kernels(DType t) { return t == DType::bf16 && gemm_bf16::available() && !reference_kernels(); }
+bool use_bf16_kernels(const Tensor& t) { return use_bf16_kernels(t.dtype()); }
 const uint16_t* bits(const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); }
 }  // namespace
+
+void conv2d_forward(const ConvGeom& g, DType dtype, const void* x, const void* w, const void* bias, void* y,
+                    const Epilogue* epilogue) {
+  if (use_bf16_kernels(dtype))
+    return gemm_bf16::conv2d_forward(g, static_cast<const uint16_t*>(x), static_cast<const uint16_t*>(w),
+                                     static_cast<const float*>(bias), static_cast<float*>(y), epilogue);
+  if (is_half(dtype)) {
+    const float* xf = float32_operand(x, dtype, g.n * g.c * g.in_pixels(), gemm_engine::Slot::widen_a);
+    const float* wf = float32_operand(w, dtype, g.o * g.patch(), gemm_engine::Slot::widen_b);
+    const float* b = static_cast<const float*>(bias);
+    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, b, static_cast<float*>(y), epilogue);
+    return conv2d_forward_ref<float>(g, xf, wf, b, static_cast<float*>(y), epilogue);
+  }
+  dispatch_floating(dtype, "conv2d", [&]<class T>() {
+    const T *xt = static_cast<const T*>(x), *wt = static_cast<const T*>(w), *b = static_cast<const T*>(bias);
+    if constexpr (std::is_same_v<T, float>) {
+      if (!reference_kernels()) return conv2d_forward_f32(g, xt, wt, b, static_cast<T*>(y), epilogue);
+    }
+    conv2d_forward_ref<T>(g, xt, wt, b, static_cast<T*>(y), epilogue);
+  });
+}
 
 void conv2d_cpu(const KernelContext& ctx) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
   const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
-  if (use_bf16_kernels(x)) {
-    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
-    return gemm_bf16::conv2d_forward(g, bits(x), bits(w), bias, ctx.outputs[0].data<float>(), ctx.epilogue);
-  }
-  if (is_half(x.dtype())) {
-    const float* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<float>() : nullptr;
-    const float* xf = float32_operand(x, gemm_engine::Slot::widen_a);
-    const float* wf = float32_operand(w, gemm_engine::Slot::widen_b);
-    if (!reference_kernels()) return conv2d_forward_f32(g, xf, wf, bias, ctx.outputs[0].data<float>(), ctx.epilogue);
-    return conv2d_forward_ref<float>(g, xf, wf, bias, ctx.outputs[0].data<float>());
-  }
-  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
-    const T* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<T>() : nullptr;
-    if constexpr (std::is_same_v<T, float>) {
-      if (!reference_kernels())
-        return conv2d_forward_f32(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>(), ctx.epilogue);
-    }
-    conv2d_forward_ref<T>(g, x.data<T>(), w.data<T>(), bias, ctx.outputs[0].data<T>());
-  });
+  const void* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].raw_data() : nullptr;
+  conv2d_forward(g, x.dtype(), x.raw_data(), w.raw_data(), bias, ctx.outputs[0].raw_data(), ctx.epilogue);
 }
 
 void conv2d_backward_input_cpu(const KernelContext& ctx) {

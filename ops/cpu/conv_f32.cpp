@@ -27,6 +27,7 @@
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
+#include "ops/cpu/epilogue_image.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
 #include "ops/cpu/transpose.h"
@@ -259,7 +260,7 @@ void forward_packed(const ConvGeom& g, const float* x, const float* w, const flo
           [&](int64_t k0, int64_t kc, int64_t p0, int nr, int wd, float* dst) {
             patches.pack_rows(k0, kc, p0, nr, wd, dst);
           },
-          y + n * g.o * pixels, pixels, false, bias);
+          image_destination(epilogue, y, n, g.o * pixels), pixels, false, bias);
       if (epilogue) epilogue->run(n * g.o * pixels, (n + 1) * g.o * pixels);
     }
   });

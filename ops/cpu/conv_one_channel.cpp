@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "ops/cpu/conv_direct.h"
+#include "ops/cpu/epilogue_image.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/operands.h"
 #include "runtime/error.h"
@@ -91,7 +92,7 @@ void forward_k(const ConvGeom& g, const float* x, const float* w, const float* b
     float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
     for (int64_t n = lo; n < hi; ++n) {
       conv_direct::pad_image(x + n * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
-      image_forward<K>(g, img, wp, w, bias, y + n * per_image);
+      image_forward<K>(g, img, wp, w, bias, image_destination(epilogue, y, n, per_image));
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }
   });

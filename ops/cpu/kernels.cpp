@@ -60,6 +60,7 @@ void fill_cpu_kernels(KernelTable& t) {
   t.set(*op::conv2d_backward_input, conv2d_backward_input_cpu);
   t.set(*op::conv2d_backward_weight, conv2d_backward_weight_cpu);
   t.set(*op::max_pool2d, max_pool2d_cpu);
+  t.set(*op::conv2d_max_pool2d, conv2d_max_pool2d_cpu);
   t.set(*op::max_pool2d_backward, max_pool2d_backward_cpu);
   t.set(*op::max_pool2d_gather, max_pool2d_gather_cpu);
   t.set(*op::avg_pool2d, avg_pool2d_cpu);

@@ -12,6 +12,7 @@
 namespace dagrad {
 
 const float* float32_operand(const Tensor& t, gemm_engine::Slot slot);
+const float* float32_operand(const void* data, DType dtype, int64_t numel, gemm_engine::Slot slot);
 
 // Kernels that widen bfloat16 image by image: the calling thread's room for one image of n
 // values (none when T is float32, which is read in place), and that image as float32: src

@@ -180,6 +180,14 @@ void avg_pool_scatter(const PoolGeom& g, const T* dy, T* dx) {
 
 }  // namespace
 
+void max_pool2d_planes(const PoolGeom& g, const float* x, float* y, PoolIndex* idx, const Epilogue* epilogue) {
+  max_pool<float>(g, x, y, idx, epilogue);
+}
+
+void max_pool2d_planes(const PoolGeom& g, const double* x, double* y, PoolIndex* idx, const Epilogue* epilogue) {
+  max_pool<double>(g, x, y, idx, epilogue);
+}
+
 void max_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());

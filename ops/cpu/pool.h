@@ -1,8 +1,13 @@
 // CPU kernels of 2-D pooling and its backward ops (ops/cpu/kernels.cpp puts them in the CPU table).
 #pragma once
 #include "ops/op_def.h"
+#include "ops/params/conv.h"
 
 namespace dagrad {
+
+// max_pool2d on raw planes (x [g.n, g.c, g.h, g.w]), the epilogue run over y's elements.
+void max_pool2d_planes(const PoolGeom& g, const float* x, float* y, PoolIndex* idx, const Epilogue* epilogue);
+void max_pool2d_planes(const PoolGeom& g, const double* x, double* y, PoolIndex* idx, const Epilogue* epilogue);
 
 void max_pool2d_cpu(const KernelContext& ctx);           // (x) -> (y, argmax)
 void max_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y, argmax) -> dx

@@ -137,24 +137,29 @@ const In* operand(const Tensor& t) {
     return t.data<In>();
 }
 
-// y_n[O,P] = W[O,CKK] · cols_n[CKK,P] (+ bias[o] on row o, as GEMM's C input).
-void conv2d_cuda(const KernelContext& ctx) {
+// y_n[O,P] = W[O,CKK] · cols_n[CKK,P] (+ bias[o] on row o, as GEMM's C input), by chunks
+// of images. With `pool` (conv2d_max_pool2d), each chunk's y goes to the workspace after
+// its columns and is max-pooled from there into outputs 0 and 1 instead.
+void conv2d_forward_cuda(const KernelContext& ctx, const ConvGeom& g, const PoolGeom* pool) {
   const Tensor &x = ctx.inputs[0], &w = ctx.inputs[1];
-  Tensor& y = ctx.outputs[0];
-  const ConvGeom g = conv_geom(x.shape(), w.shape(), ctx.params<ConvParams>());
   CudaStream& stream = stream_of(ctx);
   const cudaStream_t s = stream.handle();
   const int64_t patch = g.patch(), pixels = g.out_pixels(), in_image = g.c * g.in_pixels();
   dispatch_conv(x.dtype(), "conv2d", [&]<class In, class Out>() {  // 16-bit: float32 output and bias
     const ConvGemm<In, Out> mm{stream.cublas(), x.dtype()};
     const Out* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].data<Out>() : nullptr;
-    const size_t per_image = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(In);
-    const int64_t chunk = chunk_images(g.n, per_image);
-    In* cols = per_image ? static_cast<In*>(stream.workspace(per_image * static_cast<size_t>(chunk))) : nullptr;
+    const size_t cols_bytes = g.pointwise() ? 0 : static_cast<size_t>(patch * pixels) * sizeof(In);
+    const size_t y_bytes = pool ? static_cast<size_t>(g.o * pixels) * sizeof(Out) : 0;
+    const int64_t chunk = chunk_images(g.n, cols_bytes + y_bytes);
+    const size_t cols_region = (cols_bytes * chunk + 255) / 256 * 256;  // y after it, aligned
+    char* space = cols_bytes + y_bytes ? static_cast<char*>(stream.workspace(cols_region + y_bytes * chunk)) : nullptr;
+    In* cols = cols_bytes ? reinterpret_cast<In*>(space) : nullptr;
+    Out* pool_in = pool ? reinterpret_cast<Out*>(space + cols_region) : nullptr;
+    const int64_t pooled_image = pool ? g.o * pool->oh * pool->ow : 0;
     for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
       const int64_t nb = std::min(chunk, g.n - n0);
       const In* x_n = operand<In>(x) + n0 * in_image;
-      Out* y_n = y.data<Out>() + n0 * g.o * pixels;
+      Out* y_n = pool ? pool_in : ctx.outputs[0].data<Out>() + n0 * g.o * pixels;
       const In* b_mat = x_n;
       if (cols) {
         launch_im2col(g, x_n, cols, nb, s);
@@ -163,8 +168,25 @@ void conv2d_cuda(const KernelContext& ctx) {
       if (bias) launch_fill_rows(bias, y_n, nb, g.o, pixels, s);
       mm(false, false, g.o, pixels, patch, operand<In>(w), 0, b_mat, patch * pixels, bias != nullptr, y_n,
          g.o * pixels, nb);
+      if (pool) {
+        PoolGeom part = *pool;
+        part.n = nb;
+        launch_max_pool<Out>(part, y_n, ctx.outputs[0].data<Out>() + n0 * pooled_image,
+                             ctx.outputs[1].data<PoolIndex>() + n0 * pooled_image, s);
+      }
     }
   });
+}
+
+void conv2d_cuda(const KernelContext& ctx) {
+  conv2d_forward_cuda(ctx, conv_geom(ctx.inputs[0].shape(), ctx.inputs[1].shape(), ctx.params<ConvParams>()), nullptr);
+}
+
+void conv2d_max_pool2d_cuda(const KernelContext& ctx) {
+  const ConvPoolParams& p = ctx.params<ConvPoolParams>();
+  const ConvGeom g = conv_geom(ctx.inputs[0].shape(), ctx.inputs[1].shape(), p);
+  const PoolGeom pool = pool_geom(g.n, g.o, g.oh, g.ow, p.pool());
+  conv2d_forward_cuda(ctx, g, &pool);
 }
 
 // cols_n[CKK,P] = Wᵀ[CKK,O] · dy_n[O,P], then col2im into dx_n.
@@ -271,6 +293,7 @@ void avg_pool2d_backward_cuda(const KernelContext& ctx) {
 void fill_linalg_conv(KernelTable& t) {
   t.set(*op::matmul, matmul_cuda);
   t.set(*op::conv2d, conv2d_cuda);
+  t.set(*op::conv2d_max_pool2d, conv2d_max_pool2d_cuda);
   t.set(*op::conv2d_backward_input, conv2d_backward_input_cuda);
   t.set(*op::conv2d_backward_weight, conv2d_backward_weight_cuda);
   t.set(*op::max_pool2d, max_pool2d_cuda);

@@ -11,7 +11,7 @@ namespace dagrad {
 
 namespace op {  // the handles of ops/builtin_ops.h
 const OpDef *conv2d, *conv2d_backward_input, *conv2d_backward_weight, *max_pool2d, *max_pool2d_backward,
-    *max_pool2d_gather, *avg_pool2d, *avg_pool2d_backward;
+    *max_pool2d_gather, *conv2d_max_pool2d, *avg_pool2d, *avg_pool2d_backward;
 }  // namespace op
 
 namespace {
@@ -88,21 +88,24 @@ Shape pool_out_shape(const PoolGeom& g) { return Shape{g.n, g.c, g.oh, g.ow}; }
 // ---- shape inference ----
 
 // x and weight multiply (float32 output for 16-bit ones); the bias adds to the output.
-std::vector<TensorType> infer_conv2d(const InferContext& c) {
+TensorType conv_output(const InferContext& c, const ConvParams& p) {
   if (c.inputs.size() != 2 && c.inputs.size() != 3)
     c.fail(str_cat("expects 2 or 3 inputs (x, weight[, bias]), got ", c.inputs.size()));
   const DType out = c.product_dtype();
-  ConvGeom g = check_conv(c, c.params<ConvParams>(), c.inputs[0].shape, "input", c.inputs[1].shape, "weight");
+  ConvGeom g = check_conv(c, p, c.inputs[0].shape, "input", c.inputs[1].shape, "weight");
   if (c.inputs.size() == 3) {
     if (c.inputs[2].shape != Shape{g.o})
       c.fail(str_cat("bias must be [", g.o, "] (one value per output channel), got ", c.inputs[2].shape.to_string()));
     if (c.inputs[2].dtype != out)
-      throw TypeError(str_cat("[conv2d] bias is ", dtype_name(c.inputs[2].dtype), " but the output is ",
-                              dtype_name(out), is_half(c.inputs[0].dtype) ? " (16-bit inputs accumulate in float32)" : "",
+      throw TypeError(str_cat("[", c.op.name, "] bias is ", dtype_name(c.inputs[2].dtype), " but the output is ",
+                              dtype_name(out),
+                              is_half(c.inputs[0].dtype) ? " (16-bit inputs accumulate in float32)" : "",
                               "; give the bias as ", dtype_name(out)));
   }
-  return {TensorType{conv_out_shape(g), out}};
+  return TensorType{conv_out_shape(g), out};
 }
+
+std::vector<TensorType> infer_conv2d(const InferContext& c) { return {conv_output(c, c.params<ConvParams>())}; }
 
 std::vector<TensorType> infer_conv2d_backward_input(const InferContext& c) {
   c.expect_inputs(2);
@@ -146,6 +149,14 @@ std::vector<TensorType> infer_max_pool2d(const InferContext& c) {
   c.expect_floating(0);
   const Shape y = pool_out_shape(check_max_pool(c, c.params<PoolParams>(), c.inputs[0].shape, "input"));
   return {TensorType{y, c.inputs[0].dtype}, TensorType{y, DType::u16}};
+}
+
+// The convolution's output, pooled, and the argmax, as max_pool2d gives them.
+std::vector<TensorType> infer_conv2d_max_pool2d(const InferContext& c) {
+  const ConvPoolParams& p = c.params<ConvPoolParams>();
+  const TensorType conv = conv_output(c, p);
+  const Shape y = pool_out_shape(check_max_pool(c, p.pool(), conv.shape, "the convolution's output"));
+  return {TensorType{y, conv.dtype}, TensorType{y, DType::u16}};
 }
 
 // `argmax` must be max_pool2d's index output for x's windows.
@@ -220,6 +231,17 @@ Cost conv2d_backward_weight_cost(const Node& n) {
   return c;
 }
 
+// The convolution's FLOPs and one operation per window element; bytes are the op's own
+// inputs and outputs (the convolution's output never goes to memory).
+Cost conv2d_max_pool2d_cost(const Node& n) {
+  Cost c = io_bytes(n);
+  const ConvPoolParams& p = n.params<ConvPoolParams>();
+  const ConvGeom g = conv_geom(n.inputs[0].shape(), n.inputs[1].shape(), p);
+  c.flops = conv_flops(g) + (n.inputs.size() > 2 ? static_cast<double>(g.n * g.o * g.out_pixels()) : 0.0) +
+            static_cast<double>(n.outputs[0].shape.numel() * p.pool_kernel.h * p.pool_kernel.w);
+  return c;
+}
+
 // One operation per window element of every pooled value.
 template <class P, bool kBackward>
 Cost pool_cost(const Node& n) {
@@ -248,15 +270,27 @@ PoolParams pool_options(const Node& n) {
   return n.params<P>();
 }
 
-std::vector<Value> conv2d_vjp(const VjpContext& c) {
-  const ConvParams opt = conv_options<ConvParams>(c.node);
-  Value x = c.inputs[0], w = c.inputs[1], gy = c.grad_outputs[0];
+// The gradients of conv2d(inputs) for its output's gradient gy.
+std::vector<Value> conv_grads(const VjpContext& c, const ConvParams& opt, Value gy) {
+  Value x = c.inputs[0], w = c.inputs[1];
   std::vector<Value> grads(c.inputs.size());
   const Value gy_in = c.needs_grad[0] || c.needs_grad[1] ? cast(gy, x.dtype()) : Value{};
   if (c.needs_grad[0]) grads[0] = cast(conv2d_backward_input(gy_in, w, x.shape(), opt), x.dtype());
   if (c.needs_grad[1]) grads[1] = cast(conv2d_backward_weight(gy_in, x, w.shape(), opt), w.dtype());
   if (c.inputs.size() > 2 && c.needs_grad[2]) grads[2] = sum(gy, {0, 2, 3});  // db[O]
   return grads;
+}
+
+std::vector<Value> conv2d_vjp(const VjpContext& c) {
+  return conv_grads(c, conv_options<ConvParams>(c.node), c.grad_outputs[0]);
+}
+
+// The pooled gradient scattered to the convolution's output, then conv2d's rule.
+std::vector<Value> conv2d_max_pool2d_vjp(const VjpContext& c) {
+  if (!c.grad_outputs[0].valid()) return std::vector<Value>(c.inputs.size());
+  const ConvPoolParams& p = c.node.params<ConvPoolParams>();
+  const ConvGeom g = conv_geom(c.inputs[0].shape(), c.inputs[1].shape(), p);
+  return conv_grads(c, p, max_pool2d_backward(c.grad_outputs[0], c.outputs[1], conv_out_shape(g), p.pool()));
 }
 
 // dx = backward_input(dy, w); gg has x's shape.
@@ -375,6 +409,17 @@ void register_conv_ops(OpRegistry& r) {
                                   .cost = pool_cost<PoolParams, false>,
                                   .nondiff_inputs = {1},
                                   .doc = "(source, argmax) -> source where max_pool2d's argmax output points"});
+  op::conv2d_max_pool2d = &r.add(
+      {.name = "conv2d_max_pool2d",
+       .kind = OpKind::convolution,
+       .flags = {.accepts_epilogue = true},  // relu, moved after the pooling
+       .params = params_codec<ConvPoolParams>(),
+       .infer = infer_conv2d_max_pool2d,
+       .vjp = conv2d_max_pool2d_vjp,
+       .cost = conv2d_max_pool2d_cost,
+       .low_precision_inputs = {0, 1},
+       .doc = "max_pool2d(conv2d(x, weight[, bias])) without storing the convolution's output: (x, weight[, bias]) "
+              "-> (y, argmax uint16)"});
   op::avg_pool2d = &r.add({.name = "avg_pool2d",
                            .kind = OpKind::pooling,
                            .params = params_codec<PoolParams>(),
@@ -426,6 +471,16 @@ Value max_pool2d_backward(Value grad_y, Value argmax, const Shape& x_shape, Pool
 
 Value max_pool2d_gather(Value source, Value argmax, Pool2dOptions opt, const std::source_location& loc) {
   return apply("max_pool2d_gather", {source, argmax}, encode_params(opt), loc);
+}
+
+Value conv2d_max_pool2d(Value x, Value weight, Value bias, Conv2dOptions conv, Pool2dOptions pool,
+                        const std::source_location& loc) {
+  std::vector<Value> inputs{x, weight};
+  if (bias.valid()) inputs.push_back(bias);
+  ConvPoolParams p;
+  static_cast<ConvParams&>(p) = conv;
+  p.pool_kernel = pool.kernel, p.pool_stride = pool.stride, p.pool_padding = pool.padding;
+  return apply("conv2d_max_pool2d", std::move(inputs), encode_params(p), loc);
 }
 
 Value avg_pool2d(Value x, Pool2dOptions opt, const std::source_location& loc) {

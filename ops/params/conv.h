@@ -176,6 +176,21 @@ struct PoolGradParams : PoolParams {
   }
 };
 
+// conv2d_max_pool2d: the convolution's parameters and the pooling's, prefixed "pool_".
+struct ConvPoolParams : ConvParams {
+  Hw pool_kernel{2};
+  Hw pool_stride{0};
+  Hw pool_padding{0};
+  PoolParams pool() const { return {pool_kernel, pool_stride, pool_padding}; }
+  template <class V>
+  static void fields(V& v) {
+    ConvParams::fields(v);
+    v.required("pool_kernel", &ConvPoolParams::pool_kernel);
+    v.field_or("pool_stride", &ConvPoolParams::pool_stride, &ConvPoolParams::pool_kernel);
+    v.field("pool_padding", &ConvPoolParams::pool_padding);
+  }
+};
+
 // x [N,C,H,W], weight [O,C/groups,KH,KW].
 inline ConvGeom conv_geom(const Shape& x, const Shape& weight, const ConvParams& p) {
   ConvGeom g;
@@ -189,14 +204,15 @@ inline ConvGeom conv_geom(const Shape& x, const Shape& weight, const ConvParams&
 }
 
 // x [N,C,H,W]; p as decoded from a node (stride set).
-inline PoolGeom pool_geom(const Shape& x, const PoolParams& p) {
+inline PoolGeom pool_geom(int64_t n, int64_t c, int64_t h, int64_t w, const PoolParams& p) {
   PoolGeom g;
-  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.n = n, g.c = c, g.h = h, g.w = w;
   g.kh = p.kernel.h, g.kw = p.kernel.w, g.sh = p.stride.h, g.sw = p.stride.w, g.ph = p.padding.h, g.pw = p.padding.w;
   g.oh = window_out(g.h, g.kh, g.sh, g.ph, 1);
   g.ow = window_out(g.w, g.kw, g.sw, g.pw, 1);
   return g;
 }
+inline PoolGeom pool_geom(const Shape& x, const PoolParams& p) { return pool_geom(x[0], x[1], x[2], x[3], p); }
 
 #endif  // __CUDACC__
 

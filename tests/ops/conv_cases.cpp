@@ -149,4 +149,75 @@ DAGRAD_OP_CASES("conv2d_backward_input") { return backward_cases(ConvGrad::input
 
 DAGRAD_OP_CASES("conv2d_backward_weight") { return backward_cases(ConvGrad::weight, 3000); }
 
+namespace {
+
+// conv2d followed by max pooling (kernel k, stride s, padding p, square).
+struct ConvPoolSpec {
+  ConvSpec conv;
+  int64_t k, s, p;
+  int64_t out_h() const { return window_output(conv.out_h(), k, s, p); }
+  int64_t out_w() const { return window_output(conv.out_w(), k, s, p); }
+  Shape y() const { return Shape{conv.x[0], conv.w[0], out_h(), out_w()}; }
+};
+
+std::vector<ConvPoolSpec> conv_pool_specs() {
+  return {
+      // the MNIST CNN's conv2 scaled down; 16 outputs take the AMX kernels in bfloat16
+      {{"MNIST conv2 scaled", {2, 4, 12, 12}, {16, 4, 3, 3}, 1, 1, 0, 0, 1, 1, true}, 2, 2, 0},
+      // float32 Winograd with padding; 9x9 output: pooling drops the last row and column
+      {{"Winograd padding 1", {3, 8, 9, 9}, {8, 8, 3, 3}, 1, 1, 1, 1, 1, 1, true}, 2, 2, 0},
+      // overlapping padded windows after a strided convolution without bias
+      {{"stride 2 then 3x3 windows", {2, 3, 11, 10}, {5, 3, 3, 3}, 2, 2, 1, 1, 1, 1, false}, 3, 2, 1},
+  };
+}
+
+}  // namespace
+
+DAGRAD_OP_CASES("conv2d_max_pool2d") {
+  std::vector<OpCase> cases;
+  uint64_t seed = 4000;
+  for (const ConvPoolSpec& cp : conv_pool_specs())
+    for (DType dt : {DType::f32, DType::f64, DType::bf16}) {
+      const ConvSpec& s = cp.conv;
+      OpCase c = conv_case(s, dt, str_cat(s.bias ? " +bias" : "", " pool ", cp.k, "/", cp.s, "/", cp.p));
+      c.attrs.set("pool_kernel", std::vector<int64_t>{cp.k, cp.k});
+      c.attrs.set("pool_stride", std::vector<int64_t>{cp.s, cp.s});
+      c.attrs.set("pool_padding", std::vector<int64_t>{cp.p, cp.p});
+      c.inputs = {random_tensor(s.x, dt, seed++), random_tensor(s.w, dt, seed++)};
+      if (s.bias) c.inputs.push_back(random_tensor(Shape{s.w[0]}, compute_dtype(dt), seed++));
+      c.reference = [cp](const std::vector<Tensor>& in, const Attrs&) {
+        const ConvSpec& s = cp.conv;
+        const Shape zs = s.y(), ys = cp.y();
+        Tensor z =
+            make_f64(zs, [&](int64_t i) { return in.size() > 2 ? at(in[2], i / (zs[2] * zs[3]) % zs[1]) : 0.0; });
+        for_each_term(s, [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch, int64_t i, int64_t j, int64_t ih,
+                             int64_t iw) {
+          z.data<double>()[idx4(zs, n, o, oh, ow)] +=
+              at(in[0], idx4(s.x, n, ch, ih, iw)) * at(in[1], idx4(s.w, o, ch, i, j));
+        });
+        // Each window's first maximum in row-major order, and its position from the window's corner.
+        Tensor y = Tensor::empty(ys, DType::f64), idx = Tensor::empty(ys, DType::u16);
+        for (int64_t n = 0; n < ys[0]; ++n)
+          for (int64_t o = 0; o < ys[1]; ++o)
+            for (int64_t ph = 0; ph < ys[2]; ++ph)
+              for (int64_t pw = 0; pw < ys[3]; ++pw) {
+                double best = 0;
+                int64_t pos = -1;
+                for (int64_t i = 0; i < cp.k; ++i)
+                  for (int64_t j = 0; j < cp.k; ++j) {
+                    const int64_t zh = ph * cp.s - cp.p + i, zw = pw * cp.s - cp.p + j;
+                    if (zh < 0 || zh >= zs[2] || zw < 0 || zw >= zs[3]) continue;
+                    const double v = z.data<double>()[idx4(zs, n, o, zh, zw)];
+                    if (pos < 0 || v > best) best = v, pos = i * cp.k + j;
+                  }
+                y.data<double>()[idx4(ys, n, o, ph, pw)] = best;
+                idx.data<uint16_t>()[idx4(ys, n, o, ph, pw)] = static_cast<uint16_t>(pos);
+              }
+        return std::vector<Tensor>{y, idx};
+      };
+      cases.push_back(c);
+    }
+  return cases;
+}
+
 }  // namespace dagrad::testing
