@@ -15,6 +15,7 @@
 
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_winograd.h"
+#include "ops/cpu/epilogue_image.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/operands.h"
 #include "ops/cpu/winograd_f4_transforms.h"
@@ -62,14 +63,18 @@ float* transformed_kernels(const ConvGeom& g, const float* w) {
   const int64_t op = ge::round_up(g.o, ge::kLanes);
   float* u = ge::thread_scratch().get(ge::Slot::shared, kXi * g.c * op);
   std::fill(u, u + kXi * g.c * op, 0.f);
-  float t[kXi];
-  for (int64_t o = 0; o < g.o; ++o) {
-    const int64_t j0 = o / ge::kNr * ge::kNr, width = ge::panel_width(g.o - j0);
-    for (int64_t c = 0; c < g.c; ++c) {
-      transform_kernel(w + (o * g.c + c) * 9, t);
-      for (int xi = 0; xi < kXi; ++xi) u[xi * g.c * op + j0 * g.c + c * width + o - j0] = t[xi];
+  // In parallel over the input channels, whose rows of a panel lie on cache lines of their
+  // own (output channels share lines): a few percent of a batch's pass, again every call.
+  parallel_for(0, g.c, 1, [&](int64_t lo, int64_t hi) {
+    float t[kXi];
+    for (int64_t o = 0; o < g.o; ++o) {
+      const int64_t j0 = o / ge::kNr * ge::kNr, width = ge::panel_width(g.o - j0);
+      for (int64_t c = lo; c < hi; ++c) {
+        transform_kernel(w + (o * g.c + c) * 9, t);
+        for (int xi = 0; xi < kXi; ++xi) u[xi * g.c * op + j0 * g.c + c * width + o - j0] = t[xi];
+      }
     }
-  }
+  });
   return u;
 }
 
@@ -182,7 +187,7 @@ void forward_images(const ConvGeom& g, const T* x, const float* w, const float* 
     float* wide = widen_buffer<T>(ge::Slot::widen_a, image);
     for (int64_t n = lo; n < hi; ++n) {
       channels_last(widened(x + n * image, image, wide), g.c, g.h, g.w, g.ph, g.pw, l.hp, l.wp, l.cp, xc);
-      image_forward(g, l, xc, u, bias, v, m, yc, y + n * per_image);
+      image_forward(g, l, xc, u, bias, v, m, yc, image_destination(epilogue, y, n, per_image));
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }
   });
