@@ -91,7 +91,7 @@ using InferFn = std::vector<TensorType> (*)(const InferContext&);
 // executor runs it over the whole output afterwards. run(begin, end) evaluates the group
 // for elements [begin, end) of output 0 on the calling thread (any thread).
 // With consumes_images, a kernel that writes output 0 image by image (a convolution's
-// forward pass) writes each image into the calling thread's image scratch instead of its
+// forward pass) hands each image over on the calling thread instead of writing it to its
 // place in the output (ops/cpu/epilogue_image.h), then calls run() for that image's range
 // on the same thread, which reads it there: the output itself is never written
 // (conv2d_max_pool2d pools each image so).

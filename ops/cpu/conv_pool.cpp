@@ -1,7 +1,8 @@
 // conv2d_max_pool2d on the CPU: the convolution runs on any of conv2d's paths
-// (ops/cpu/conv.cpp) with an epilogue that consumes images: each thread writes an image
-// into its own scratch and max-pools it from there while it is in cache, so the full-size
-// convolution output never goes to memory (bench/NOTES.md, stop 39).
+// (ops/cpu/conv.cpp) with an epilogue that consumes images: each thread max-pools the
+// image it just computed while it is in cache (in its scratch, or the direct kernels'
+// padded rows as they are), so the full-size convolution output never goes to memory
+// (bench/NOTES.md, stop 39).
 #include <cstdint>
 
 #include "ops/cpu/conv.h"
@@ -20,12 +21,16 @@ void conv_then_pool(const KernelContext& ctx, const ConvGeom& g, const PoolGeom&
   const int64_t conv_image = g.o * g.out_pixels(), pooled_image = g.o * pool.oh * pool.ow;
   PoolGeom one = pool;
   one.n = 1;
-  // run(begin, end) is image n's range of the convolution's output, in this thread's scratch.
+  // run(begin, end) is image n's range of the convolution's output, handed over on this thread.
   auto pool_image = [&](int64_t begin, int64_t) {
     const int64_t out = begin / conv_image * pooled_image;
     auto shifted = [&](int64_t b, int64_t e) { ctx.epilogue->run(out + b, out + e); };
     const Epilogue op_epilogue{shifted};
-    max_pool2d_planes(one, epilogue_image<T>(conv_image), y + out, idx + out, ctx.epilogue ? &op_epilogue : nullptr);
+    const HandedImage& image = handed_image();
+    const int64_t row = image.row_stride ? image.row_stride : g.ow;
+    const int64_t plane = image.row_stride ? image.plane_stride : g.out_pixels();
+    max_pool2d_planes(one, static_cast<const T*>(image.data), row, plane, y + out, idx + out,
+                      ctx.epilogue ? &op_epilogue : nullptr);
   };
   const Epilogue consume{pool_image, false, true};
   const void* bias = ctx.inputs.size() > 2 ? ctx.inputs[2].raw_data() : nullptr;

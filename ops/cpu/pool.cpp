@@ -53,28 +53,30 @@ bool is_2x2_tiling(const PoolGeom& g) {
   return !reference_kernels() && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
 
-// y[o] = the maximum of window o, idx[o] where it lies.
+// y[o] = the maximum of window o, idx[o] where it lies; x's rows lie `row` elements apart
+// and its planes `plane` apart (at least g.w and g.h * row).
 template <class T>
-void max_pool(const PoolGeom& g, const T* x, T* y, PoolIndex* idx, const Epilogue* epilogue) {
-  const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+void max_pool(const PoolGeom& g, const T* x, int64_t row, int64_t plane, T* y, PoolIndex* idx,
+              const Epilogue* epilogue) {
+  const int64_t out_plane = g.oh * g.ow;
   for_each_plane(
       g,
       [&](int64_t p) {
-        const T* xp = x + p * in_plane;
+        const T* xp = x + p * plane;
         T* yp = y + p * out_plane;
         PoolIndex* ip = idx + p * out_plane;
         if constexpr (std::is_same_v<T, float>) {
           if (is_2x2_tiling(g)) {
             for (int64_t oh = 0; oh < g.oh; ++oh)
-              pool_2x2::max_row(xp + 2 * oh * g.w, xp + (2 * oh + 1) * g.w, yp + oh * g.ow, ip + oh * g.ow, g.ow);
+              pool_2x2::max_row(xp + 2 * oh * row, xp + (2 * oh + 1) * row, yp + oh * g.ow, ip + oh * g.ow, g.ow);
             return;
           }
         }
         for (int64_t oh = 0; oh < g.oh; ++oh)
           for (int64_t ow = 0; ow < g.ow; ++ow) {
-            const int64_t best = window_argmax(xp, g.w, window_of(g, oh, ow));
+            const int64_t best = window_argmax(xp, row, window_of(g, oh, ow));
             yp[oh * g.ow + ow] = xp[best];
-            ip[oh * g.ow + ow] = window_position(g, oh, ow, best);
+            ip[oh * g.ow + ow] = window_position(g, oh, ow, best / row * g.w + best % row);
           }
       },
       epilogue, out_plane);
@@ -180,19 +182,22 @@ void avg_pool_scatter(const PoolGeom& g, const T* dy, T* dx) {
 
 }  // namespace
 
-void max_pool2d_planes(const PoolGeom& g, const float* x, float* y, PoolIndex* idx, const Epilogue* epilogue) {
-  max_pool<float>(g, x, y, idx, epilogue);
+void max_pool2d_planes(const PoolGeom& g, const float* x, int64_t row, int64_t plane, float* y, PoolIndex* idx,
+                       const Epilogue* epilogue) {
+  max_pool<float>(g, x, row, plane, y, idx, epilogue);
 }
 
-void max_pool2d_planes(const PoolGeom& g, const double* x, double* y, PoolIndex* idx, const Epilogue* epilogue) {
-  max_pool<double>(g, x, y, idx, epilogue);
+void max_pool2d_planes(const PoolGeom& g, const double* x, int64_t row, int64_t plane, double* y, PoolIndex* idx,
+                       const Epilogue* epilogue) {
+  max_pool<double>(g, x, row, plane, y, idx, epilogue);
 }
 
 void max_pool2d_cpu(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = pool_geom(x.shape(), ctx.params<PoolParams>());
   dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
-    max_pool<T>(g, x.data<T>(), ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>(), ctx.epilogue);
+    max_pool<T>(g, x.data<T>(), g.w, g.h * g.w, ctx.outputs[0].data<T>(), ctx.outputs[1].data<PoolIndex>(),
+                ctx.epilogue);
   });
 }
 

@@ -5,9 +5,12 @@
 
 namespace dagrad {
 
-// max_pool2d on raw planes (x [g.n, g.c, g.h, g.w]), the epilogue run over y's elements.
-void max_pool2d_planes(const PoolGeom& g, const float* x, float* y, PoolIndex* idx, const Epilogue* epilogue);
-void max_pool2d_planes(const PoolGeom& g, const double* x, double* y, PoolIndex* idx, const Epilogue* epilogue);
+// max_pool2d on raw planes (x: g.n * g.c planes of g.h rows, rows `row` elements apart and
+// planes `plane` apart), the epilogue run over y's elements.
+void max_pool2d_planes(const PoolGeom& g, const float* x, int64_t row, int64_t plane, float* y, PoolIndex* idx,
+                       const Epilogue* epilogue);
+void max_pool2d_planes(const PoolGeom& g, const double* x, int64_t row, int64_t plane, double* y, PoolIndex* idx,
+                       const Epilogue* epilogue);
 
 void max_pool2d_cpu(const KernelContext& ctx);           // (x) -> (y, argmax)
 void max_pool2d_backward_cpu(const KernelContext& ctx);  // (grad_y, argmax) -> dx
