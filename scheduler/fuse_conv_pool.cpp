@@ -15,10 +15,12 @@ bool requested(std::span<const Value> outputs, int node) {
   return std::any_of(outputs.begin(), outputs.end(), [&](const Value& v) { return v.node == node; });
 }
 
-// The readers of node id's outputs that the run needs (rewrites leave unread nodes behind).
+// The readers of node id's outputs that the run needs (rewrites leave unread nodes behind;
+// nodes added since `needed` was taken, fused ones, are needed).
 std::vector<int> live_users(const Graph& g, int id, const std::vector<char>& needed) {
   std::vector<int> users = g.users(id);
-  std::erase_if(users, [&](int u) { return !needed[static_cast<size_t>(u)]; });
+  std::erase_if(users,
+                [&](int u) { return static_cast<size_t>(u) < needed.size() && !needed[static_cast<size_t>(u)]; });
   return users;
 }
 

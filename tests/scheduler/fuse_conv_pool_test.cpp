@@ -131,6 +131,19 @@ TEST(FuseConvPool, FusesOnlyWhatNothingElseReads) {
     EXPECT_EQ(scheduler::fuse_conv_pool(g, std::vector<Value>{out}), 1);
     EXPECT_EQ(scheduler::fuse_conv_pool(g, std::vector<Value>{out}), 0) << "nothing left to fuse";
   }
+  {
+    // c feeds a second convolution, fused first (its pooling comes first), and a pooling
+    // of its own: the fused node reads c, so c and its pooling stay.
+    Graph g;
+    const Value x = g.input("x", Shape{2, 3, 8, 8}), w = g.input("w", Shape{3, 3, 3, 3});
+    const Value c = conv2d(x, w, {}, {.padding = 1});
+    const Value second = max_pool2d(conv2d(c, w, {}, {.padding = 1}), {.kernel = 2});
+    const Value own = max_pool2d(c, {.kernel = 2});
+    const Value out = add(second, relu(own));
+    EXPECT_EQ(scheduler::fuse_conv_pool(g, std::vector<Value>{out}), 1);
+    EXPECT_EQ(out.producer().inputs[0].producer().op, op::conv2d_max_pool2d);
+    EXPECT_EQ(out.producer().inputs[1].producer().inputs[0], own);
+  }
 }
 
 // An in-place update of the bias added after the rewrite orders after the fused node
