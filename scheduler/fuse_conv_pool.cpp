@@ -4,8 +4,7 @@
 
 #include "ops/builtin_ops.h"
 #include "ops/op_def.h"
-#include "ops/param_codec.h"
-#include "ops/params/conv.h"
+#include "ops/ops.h"
 
 namespace dagrad::scheduler {
 
@@ -37,12 +36,10 @@ int fuse_conv_pool(Graph& g, std::span<const Value> outputs) {
     const Node& conv = pool.inputs[0].producer();
     if (conv.op != op::conv2d || live_users(g, conv.id, needed) != std::vector<int>{id} || requested(outputs, conv.id))
       continue;
-    ConvPoolParams p;
-    static_cast<ConvParams&>(p) = conv.params<ConvParams>();
-    const PoolParams& q = pool.params<PoolParams>();
-    p.pool_kernel = q.kernel, p.pool_stride = q.stride, p.pool_padding = q.padding;
+    const Value bias = conv.inputs.size() > 2 ? conv.inputs[2] : Value{};
     const int f =
-        g.add_node(*op::conv2d_max_pool2d, conv.inputs, encode_params(p), {}, std::source_location::current());
+        conv2d_max_pool2d(conv.inputs[0], conv.inputs[1], bias, conv.params<ConvParams>(), pool.params<PoolParams>())
+            .node;
     g.node(f).loc = g.node(id).loc;
     for (int reader : g.users(id)) {
       if (reader == f || !needed[static_cast<size_t>(reader)]) continue;

@@ -5,16 +5,17 @@
 // output is never stored; whether that lowers the peak depends on where the peak is).
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <sstream>
 
 #include "ops/builtin_ops.h"
 #include "synthetic_data.h"
 #include "test_train_config.h"
+#include "tests/scheduler/sched_test_util.h"
 #include "train_run.h"
 
 using namespace dagrad;
 using namespace dagrad::testing;
+using dagrad::scheduler::testing::bit_equal;
 
 namespace {
 
@@ -32,10 +33,8 @@ FusionRun run(const std::string& model, DType precision, bool fuse, const Datase
   Trainer trainer(models::make_model(cfg.model_name), cfg, log);
   trainer.train_epoch(data, 0);
   FusionRun r;
-  r.train.losses = trainer.step_losses();
-  for (const auto& [name, t] : trainer.state()) r.train.state[name] = t.clone();
+  r.train = recorded_run(trainer, cfg);
   const scheduler::ExecutionPlan& plan = step_plan(trainer, cfg.batch_size);
-  r.train.peak = plan.arena_bytes;
   for (const scheduler::Step& s : plan.steps) {
     if (s.nodes.empty()) continue;
     const OpDef* op = plan.graph->node(s.nodes[0]).op;
@@ -44,10 +43,6 @@ FusionRun run(const std::string& model, DType precision, bool fuse, const Datase
   }
   r.eval = trainer.evaluate(data);
   return r;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 }  // namespace
@@ -66,7 +61,7 @@ TEST_P(FuseConvPoolTraining, EqualsTheTwoOpsBitForBit) {
     EXPECT_EQ(fused.pool_steps, 0);
     EXPECT_LE(fused.train.peak, apart.train.peak);
     EXPECT_EQ(fused.train.losses, apart.train.losses);
-    for (const auto& [name, t] : apart.train.state) EXPECT_TRUE(same_bits(fused.train.state.at(name), t)) << name;
+    for (const auto& [name, t] : apart.train.state) EXPECT_TRUE(bit_equal(fused.train.state.at(name), t)) << name;
     EXPECT_EQ(fused.eval.loss, apart.eval.loss);
     EXPECT_EQ(fused.eval.score("accuracy"), apart.eval.score("accuracy"));
   }

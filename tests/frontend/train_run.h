@@ -26,11 +26,8 @@ struct TrainRun {
   size_t recomputed = 0;  // nodes it recomputes
 };
 
-// One epoch of `data` for cfg.model_name under cfg.
-inline TrainRun train_run(const TrainConfig& cfg, const Dataset& data) {
-  std::ostringstream log;
-  Trainer trainer(models::make_model(cfg.model_name), cfg, log);
-  trainer.train_epoch(data, 0);
+// What `trainer` (built with cfg) did so far, and its step's plan.
+inline TrainRun recorded_run(Trainer& trainer, const TrainConfig& cfg) {
   TrainRun r;
   r.losses = trainer.step_losses();
   for (const auto& [name, t] : trainer.state()) r.state[name] = t.clone();
@@ -38,6 +35,14 @@ inline TrainRun train_run(const TrainConfig& cfg, const Dataset& data) {
   r.peak = plan.arena_bytes;
   r.recomputed = plan.recompute.nodes.size();
   return r;
+}
+
+// One epoch of `data` for cfg.model_name under cfg.
+inline TrainRun train_run(const TrainConfig& cfg, const Dataset& data) {
+  std::ostringstream log;
+  Trainer trainer(models::make_model(cfg.model_name), cfg, log);
+  trainer.train_epoch(data, 0);
+  return recorded_run(trainer, cfg);
 }
 
 }  // namespace dagrad::testing

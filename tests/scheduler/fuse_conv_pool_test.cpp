@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "ops/builtin_ops.h"
 #include "ops/cpu/amx.h"
@@ -17,8 +16,10 @@
 #include "ops/op_def.h"
 #include "ops/ops.h"
 #include "runtime/rng.h"
+#include "sched_test_util.h"
 
 using namespace dagrad;
+using dagrad::scheduler::testing::bit_equal;
 
 namespace {
 
@@ -49,10 +50,6 @@ TensorMap random_inputs(const ConvPool& p, uint64_t seed) {
     in[v.producer().name] = t.to_dtype(v.dtype());
   }
   return in;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 }  // namespace
@@ -105,8 +102,8 @@ TEST(FuseConvPool, GivesTheTwoOpsBitsOnEveryPath) {
     amx::force_off(false);
     gemm_bf16::force_vdpbf16ps(false);
     gemm_bf16::force_fallback(false);
-    EXPECT_TRUE(same_bits(got[0], want[0]));
-    EXPECT_TRUE(same_bits(got[1], want[1]));
+    EXPECT_TRUE(bit_equal(got[0], want[0]));
+    EXPECT_TRUE(bit_equal(got[1], want[1]));
   }
 }
 
