@@ -96,10 +96,13 @@ void multiply_direct(const Direct& d, const Packed& p, const uint32_t* img, floa
 
 }  // namespace
 
-bool forward_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 2 && g.o >= 16; }
+// A tile step contracts 16 channel pairs of one tap, and a block has 32 result channels:
+// with fewer than 16 channels on either side most of each tile is padding, and the float32
+// kernels are faster (LeNet-5's conv2, 6 -> 16 channels: bench/NOTES.md, stop 40).
+bool forward_applies(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.c >= 16 && g.o >= 16; }
 
 bool input_grad_applies(const ConvGeom& g) {
-  return g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1) && g.o >= 2 && g.c >= 16;
+  return g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1) && g.o >= 16 && g.c >= 16;
 }
 
 bool weight_grad_applies(const ConvGeom& g) {

@@ -9,13 +9,13 @@
 //                    flipped kernel);
 //   weight gradient  k runs over pixels: A rows are the plain padded image at tap offsets,
 //                    two neighbouring pixels per word; dyᵀ is packed in pixel pairs.
-// Where the CPU has AMX, the stride-1 cases run on tiles instead (ops/cpu/conv_amx.h); on
-// Intel CPUs without it, every case widens (vdpbf16ps_pays(), ops/cpu/gemm_bf16.h).
-// One input channel (the first layer) and strides other than 1 widen the operands to
-// float32 and use the float32 kernels: there, pairs would be half padding. The forward pass
-// of a convolution Winograd takes (ops/cpu/conv_winograd.h) widens too (without AMX):
-// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps; so do
-// its gradients where the convolutions widen. Winograd widens image by image.
+// Where the CPU has AMX, the stride-1 cases with enough channels run on tiles instead
+// (ops/cpu/conv_amx.h); on Intel CPUs without it, every case widens (vdpbf16ps_pays(),
+// ops/cpu/gemm_bf16.h). One input channel (the first layer) and strides other than 1 widen
+// to float32 and use the float32 kernels: there, pairs would be half padding. So does the
+// forward pass of a convolution Winograd takes (ops/cpu/conv_winograd.h; without AMX):
+// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps. The
+// float32 kernels widen the activations image by image as they pad them (ops/cpu/conv_f32.h).
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -24,9 +24,9 @@
 #include "ops/cpu/conv_amx.h"
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_f32.h"
-#include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/transpose.h"
 #include "runtime/float16.h"
 #include "runtime/thread_pool.h"
@@ -178,14 +178,10 @@ void weight_grad_direct(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
   });
 }
 
-// Cases without a pair-friendly direct form, and every case where vdpbf16ps does not pay:
-// the operands widened (exactly) to float32.
-const float* widen(const uint16_t* src, int64_t n, Slot slot) {
-  float* dst = ge::thread_scratch().get(slot, static_cast<size_t>(n));
-  parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) dst[i] = bf16_bits_to_float(src[i]);
-  });
-  return dst;
+// The weights as float32 (exactly), for the float32 kernels that take the products where
+// vdpbf16ps and AMX do not pay; they widen the activations themselves.
+const float* widened_weights(const uint16_t* w, const ConvGeom& g) {
+  return float32_operand(w, DType::bf16, g.o * g.patch(), Slot::widen_b);
 }
 
 }  // namespace
@@ -194,21 +190,17 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
                     const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (amx::available() && conv_amx::forward_applies(g)) return conv_amx::forward(g, x, w, bias, y, epilogue);
-  if (winograd::applies(g))
-    return winograd::forward_f4(g, x, widen(w, g.o * g.patch(), Slot::widen_b), bias, y, epilogue);
-  if (direct_forward_ok(g) && vdpbf16ps_pays()) return forward_direct(g, x, w, bias, y, epilogue);
-  conv2d_forward_f32(g, widen(x, g.n * g.c * g.in_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
-                     bias, y, epilogue);
+  // Where it applies, float32 F(4x4) outruns the vdpbf16ps direct kernel (bench/NOTES.md).
+  if (!winograd::applies(g) && direct_forward_ok(g) && vdpbf16ps_pays())
+    return forward_direct(g, x, w, bias, y, epilogue);
+  conv2d_forward_f32(g, x, widened_weights(w, g), bias, y, epilogue);
 }
 
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (amx::available() && conv_amx::input_grad_applies(g)) return conv_amx::input_grad(g, dy, w, dx, epilogue);
   if (direct_input_grad_ok(g) && vdpbf16ps_pays()) return input_grad_direct(g, dy, w, dx, epilogue);
-  if (winograd::applies(g))
-    return winograd::conv2d_input_grad(g, dy, widen(w, g.o * g.patch(), Slot::widen_b), dx, epilogue);
-  conv2d_input_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), widen(w, g.o * g.patch(), Slot::widen_b),
-                        dx, epilogue);
+  conv2d_input_grad_f32(g, dy, widened_weights(w, g), dx, epilogue);
 }
 
 void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
@@ -218,10 +210,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
   }
   if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
   if (direct_weight_grad_ok(g) && vdpbf16ps_pays()) return weight_grad_direct(g, dy, x, dw);
-  if (winograd::applies(g)) return winograd::conv2d_weight_grad(g, dy, x, dw);
-  if (conv_one_channel::applies(g)) return conv_one_channel::weight_grad(g, dy, x, dw);
-  conv2d_weight_grad_f32(g, widen(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),
-                         widen(x, g.n * g.c * g.in_pixels(), Slot::widen_b), dw);
+  conv2d_weight_grad_f32(g, dy, x, dw);
 }
 
 }  // namespace dagrad::gemm_bf16

@@ -30,6 +30,7 @@
 #include "ops/cpu/epilogue_image.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
+#include "ops/cpu/operands.h"
 #include "ops/cpu/transpose.h"
 #include "runtime/thread_pool.h"
 
@@ -73,7 +74,15 @@ bool direct_input_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 && offsets_fit(g.o * (g.oh + 2 * ph) * (g.ow + 2 * pw));
 }
 
-void forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+// Image n of a [N, ...] tensor of `len` values per image, as float32: in place, or its
+// bfloat16 bits (T = uint16_t) widened exactly into the calling thread's `slot`.
+template <class T>
+const float* image_at(const T* t, int64_t n, int64_t len, Slot slot) {
+  return widened(t + n * len, len, widen_buffer<T>(slot, len));
+}
+
+template <class T>
+void forward_direct(const ConvGeom& g, const T* x, const float* w, const float* bias, float* y,
                     const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, k = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
@@ -82,13 +91,16 @@ void forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
   pack_panels(w, g.o, k, a.panels);
   direct_by_image<float>(
       g.n, image + slack, {g.o, g.oh, wp, g.ow, y}, epilogue,
-      [&](int64_t n, float* img) { pad_image(x + n * g.c * g.h * g.w, g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img); },
+      [&](int64_t n, float* img) {
+        pad_image(image_at(x, n, g.c * g.in_pixels(), Slot::widen_a), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      },
       [&](const float* img, float* yq) { gemm_direct_b(g.o, nq, k, a.panels, img, a.koff, yq, nq, bias); });
 }
 
 // dx[c,h,w] = Σ_{o,i,j} W[o,c,KH-1-i,KW-1-j] · dy_padded[o, h + i*dh, w + j*dw], dy padded by
 // dh*(KH-1) - ph rows and dw*(KW-1) - pw columns on each side.
-void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
+template <class T>
+void input_grad_direct(const ConvGeom& g, const T* dy, const float* w, float* dx, const Epilogue* epilogue) {
   const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
   const int64_t hq = g.oh + 2 * top, wq = g.ow + 2 * left, nq = g.h * wq, k = g.o * g.kh * g.kw;
   const int64_t image = g.o * hq * wq, slack = g.dw * (g.kw - 1) + ge::kNr;
@@ -108,7 +120,7 @@ void input_grad_direct(const ConvGeom& g, const float* dy, const float* w, float
   direct_by_image<float>(
       g.n, image + slack, {g.c, g.h, wq, g.w, dx}, epilogue,
       [&](int64_t n, float* img) {
-        pad_image(dy + n * g.o * g.out_pixels(), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
+        pad_image(image_at(dy, n, g.o * g.out_pixels(), Slot::widen_a), g.o, g.oh, g.ow, top, left, hq, wq, slack, img);
       },
       [&](const float* img, float* dxq) { gemm_direct_b(g.c, nq, k, a.panels, img, a.koff, dxq, nq, nullptr); });
 }
@@ -140,7 +152,8 @@ void pack_dy_transposed(const ConvGeom& g, const float* dy_n, int64_t wp, float*
   }
 }
 
-void weight_grad_direct(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+template <class T>
+void weight_grad_direct(const ConvGeom& g, const T* dy, const T* x, float* dw) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, nq = g.oh * wp, taps = g.patch();
   const int64_t image = g.c * hp * wp, slack = g.dw * (g.kw - 1) + ge::kNr;
   const int64_t kc_max = ge::ceil_div(nq, ge::ceil_div(nq, ge::kMaxKc));
@@ -152,8 +165,8 @@ void weight_grad_direct(const ConvGeom& g, const float* dy, const float* x, floa
     float* bt = s.get(Slot::pack_b, nq * ge::round_up(g.o, ge::kLanes));
     float* rows = s.get(Slot::pack_a, nq * ge::kNr);
     return [&, img, bt, rows](int64_t n, float* acc, bool accumulate) {  // dWᵀ[taps, O] += A[taps, nq] · dyᵀ
-      pad_image(x + n * g.c * g.in_pixels(), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
-      pack_dy_transposed(g, dy + n * g.o * g.out_pixels(), wp, bt, rows);
+      pad_image(image_at(x, n, g.c * g.in_pixels(), Slot::widen_a), g.c, g.h, g.w, g.ph, g.pw, hp, wp, slack, img);
+      pack_dy_transposed(g, image_at(dy, n, g.o * g.out_pixels(), Slot::widen_b), wp, bt, rows);
       for_each_tile<ge::kMr, ge::panel_width>(taps, g.o, nq, kc_max, [&](const Tile& t) {
         const float* a_rows[ge::kMr];
         for (int r = 0; r < ge::kMr; ++r) a_rows[r] = img + toff[t.i0 + std::min(r, t.mr - 1)] + t.k0;
@@ -312,42 +325,67 @@ void weight_grad_packed(const ConvGeom& g, const float* dy, const float* x, floa
   });
 }
 
-}  // namespace
-
-void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                        const Epilogue* epilogue) {
-  if (g.n == 0) return;
-  if (winograd::applies(g)) return winograd::conv2d_forward(g, x, w, bias, y, epilogue);
-  if (conv_one_channel::applies(g)) return conv_one_channel::forward(g, x, w, bias, y, epilogue);
-  if (direct_forward_ok(g))
-    forward_direct(g, x, w, bias, y, epilogue);
-  else
-    forward_packed(g, x, w, bias, y, epilogue);
+// The operands that may be bfloat16 (T = uint16_t bits) are widened exactly: image by image
+// by the kernels that take whole images (Winograd, one channel, direct), whole otherwise.
+template <class T>
+const float* widened_whole(const T* t, int64_t numel, Slot slot) {
+  if constexpr (std::is_same_v<T, float>) return t;
+  return float32_operand(t, DType::bf16, numel, slot);
 }
 
-void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx,
-                           const Epilogue* epilogue) {
+template <class T>
+void forward_any(const ConvGeom& g, const T* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
+  if (g.n == 0) return;
+  if (winograd::applies(g)) return winograd::forward_f4(g, x, w, bias, y, epilogue);
+  if (conv_one_channel::applies(g)) return conv_one_channel::forward(g, x, w, bias, y, epilogue);
+  if (direct_forward_ok(g)) return forward_direct(g, x, w, bias, y, epilogue);
+  forward_packed(g, widened_whole(x, g.n * g.c * g.in_pixels(), Slot::widen_a), w, bias, y, epilogue);
+}
+
+template <class T>
+void input_grad_any(const ConvGeom& g, const T* dy, const float* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (winograd::applies(g)) return winograd::conv2d_input_grad(g, dy, w, dx, epilogue);
-  if (direct_input_grad_ok(g))
-    input_grad_direct(g, dy, w, dx, epilogue);
-  else
-    input_grad_packed(g, dy, w, dx);
+  if (direct_input_grad_ok(g)) return input_grad_direct(g, dy, w, dx, epilogue);
+  input_grad_packed(g, widened_whole(dy, g.n * g.o * g.out_pixels(), Slot::widen_a), w, dx);
 }
 
-void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+template <class T>
+void weight_grad_any(const ConvGeom& g, const T* dy, const T* x, float* dw) {
   if (g.n == 0) {
     std::fill(dw, dw + g.o * g.patch(), 0.f);
     return;
   }
-  if (winograd::applies(g))
-    winograd::conv2d_weight_grad(g, dy, x, dw);
-  else if (conv_one_channel::applies(g))
-    conv_one_channel::weight_grad(g, dy, x, dw);
-  else if (direct_forward_ok(g))
-    weight_grad_direct(g, dy, x, dw);
-  else
-    weight_grad_packed(g, dy, x, dw);
+  if (winograd::applies(g)) return winograd::conv2d_weight_grad(g, dy, x, dw);
+  if (conv_one_channel::applies(g)) return conv_one_channel::weight_grad(g, dy, x, dw);
+  if (direct_forward_ok(g)) return weight_grad_direct(g, dy, x, dw);
+  weight_grad_packed(g, widened_whole(dy, g.n * g.o * g.out_pixels(), Slot::widen_a),
+                     widened_whole(x, g.n * g.c * g.in_pixels(), Slot::widen_b), dw);
+}
+
+}  // namespace
+
+void conv2d_forward_f32(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                        const Epilogue* epilogue) {
+  forward_any(g, x, w, bias, y, epilogue);
+}
+void conv2d_forward_f32(const ConvGeom& g, const uint16_t* x, const float* w, const float* bias, float* y,
+                        const Epilogue* epilogue) {
+  forward_any(g, x, w, bias, y, epilogue);
+}
+
+void conv2d_input_grad_f32(const ConvGeom& g, const float* dy, const float* w, float* dx, const Epilogue* epilogue) {
+  input_grad_any(g, dy, w, dx, epilogue);
+}
+void conv2d_input_grad_f32(const ConvGeom& g, const uint16_t* dy, const float* w, float* dx, const Epilogue* epilogue) {
+  input_grad_any(g, dy, w, dx, epilogue);
+}
+
+void conv2d_weight_grad_f32(const ConvGeom& g, const float* dy, const float* x, float* dw) {
+  weight_grad_any(g, dy, x, dw);
+}
+void conv2d_weight_grad_f32(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw) {
+  weight_grad_any(g, dy, x, dw);
 }
 
 }  // namespace dagrad

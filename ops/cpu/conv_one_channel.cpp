@@ -84,14 +84,16 @@ void image_forward(const ConvGeom& g, const float* img, int64_t wp, const float*
     }
 }
 
-template <int K>
-void forward_k(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-               const Epilogue* epilogue) {
+// x float32, or bfloat16 (bits) widened exactly image by image.
+template <int K, class T>
+void forward_k(const ConvGeom& g, const T* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, per_image = g.o * g.out_pixels();
   parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
     float* img = ge::thread_scratch().get(ge::Slot::image, hp * wp + kSlack);
+    float* wide_x = widen_buffer<T>(ge::Slot::widen_a, g.in_pixels());
     for (int64_t n = lo; n < hi; ++n) {
-      conv_direct::pad_image(x + n * g.in_pixels(), 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
+      const float* x_n = widened(x + n * g.in_pixels(), g.in_pixels(), wide_x);
+      conv_direct::pad_image(x_n, 1, g.h, g.w, g.ph, g.pw, hp, wp, kSlack, img);
       image_forward<K>(g, img, wp, w, bias, image_destination(epilogue, y, n, per_image));
       if (epilogue) epilogue->run(n * per_image, (n + 1) * per_image);
     }
@@ -174,14 +176,24 @@ void weight_grad_any(const ConvGeom& g, const T* dy, const T* x, float* dw) {
     weight_grad_k<5>(g, dy, x, dw);
 }
 
-}  // namespace
-
-void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
+template <class T>
+void forward_any(const ConvGeom& g, const T* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
   if (epilogue) epilogue->applied = true;  // image by image
   if (g.kh == 3)
     forward_k<3>(g, x, w, bias, y, epilogue);
   else
     forward_k<5>(g, x, w, bias, y, epilogue);
+}
+
+}  // namespace
+
+void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue) {
+  forward_any(g, x, w, bias, y, epilogue);
+}
+
+void forward(const ConvGeom& g, const uint16_t* x, const float* w, const float* bias, float* y,
+             const Epilogue* epilogue) {
+  forward_any(g, x, w, bias, y, epilogue);
 }
 
 void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw) { weight_grad_any(g, dy, x, dw); }
@@ -193,6 +205,9 @@ void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float
 #else
 
 void forward(const ConvGeom&, const float*, const float*, const float*, float*, const Epilogue*) {
+  throw InternalError("[conv_one_channel] forward needs AVX-512; applies() said no");
+}
+void forward(const ConvGeom&, const uint16_t*, const float*, const float*, float*, const Epilogue*) {
   throw InternalError("[conv_one_channel] forward needs AVX-512; applies() said no");
 }
 void weight_grad(const ConvGeom&, const float*, const float*, float*) {

@@ -18,6 +18,9 @@ bool applies(const ConvGeom& g);
 // conv2d_forward_f32's and conv2d_weight_grad_f32's contracts (ops/cpu/conv_f32.h) for
 // geometries that apply.
 void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, const Epilogue* epilogue);
+// The forward pass with bfloat16 (bits) x, widened exactly image by image.
+void forward(const ConvGeom& g, const uint16_t* x, const float* w, const float* bias, float* y,
+             const Epilogue* epilogue);
 void weight_grad(const ConvGeom& g, const float* dy, const float* x, float* dw);
 // The weight gradient with bfloat16 (bits) dy and x, widened exactly image by image.
 void weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x, float* dw);

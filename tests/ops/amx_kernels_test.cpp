@@ -11,6 +11,7 @@
 
 #include "ops/cpu/amx.h"
 #include "ops/cpu/conv_amx.h"
+#include "ops/cpu/conv_f32.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "runtime/float16.h"
 
@@ -178,6 +179,31 @@ TEST(AmxKernels, FewChannelWeightGradientMatchesDoubleSums) {
     EXPECT_LE(worst_error(got, vdp), 1e-4);
     EXPECT_NE(got, vdp) << "AMX did not run";
   }
+}
+
+// With fewer than 16 channels on the contracted or the result side, most of each tile
+// would be padding: the forward pass and input gradient leave such convolutions (LeNet-5's
+// conv2, 6 -> 16 channels) to the other kernels. On an Intel CPU those widen to float32,
+// so the results equal the float32 kernels on widened operands bit for bit.
+TEST(AmxKernels, FewChannelsLeaveTheTiles) {
+  const ConvGeom lenet_conv2 = geom(4, 6, 14, 14, 16, 5, 5, 0, 0, 1, 1);
+  EXPECT_FALSE(conv_amx::forward_applies(lenet_conv2));
+  EXPECT_FALSE(conv_amx::input_grad_applies(lenet_conv2));
+  EXPECT_FALSE(conv_amx::input_grad_applies(geom(4, 16, 14, 14, 6, 5, 5, 0, 0, 1, 1)));  // 6 contracted
+  EXPECT_TRUE(conv_amx::forward_applies(geom(4, 16, 14, 14, 16, 5, 5, 0, 0, 1, 1)));
+  if (!amx::available() || gemm_bf16::vdpbf16ps_pays())
+    GTEST_SKIP() << "the rest needs AMX on a CPU whose other bfloat16 products widen (Intel)";
+  const ConvGeom& g = lenet_conv2;
+  const std::vector<uint16_t> x = random_bf16(g.n * g.c * g.in_pixels(), 90), w = random_bf16(g.o * g.patch(), 91);
+  auto widen = [](const std::vector<uint16_t>& v) {
+    std::vector<float> f(v.size());
+    for (size_t i = 0; i < v.size(); ++i) f[i] = bf16_bits_to_float(v[i]);
+    return f;
+  };
+  std::vector<float> y(g.n * g.o * g.out_pixels()), y32(y.size());
+  gemm_bf16::conv2d_forward(g, x.data(), w.data(), nullptr, y.data());
+  conv2d_forward_f32(g, widen(x).data(), widen(w).data(), nullptr, y32.data());
+  EXPECT_EQ(y, y32);
 }
 
 // The convolutions are split over images (the weight gradient over fixed groups of

@@ -4,6 +4,7 @@
 // The fallback is forced here as it runs on a processor without AVX512_BF16.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "op_cases.h"
 #include "ops/cpu/amx.h"
 #include "ops/cpu/cast.h"
+#include "ops/cpu/conv_f32.h"
 #include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
 #include "ops/cpu/gemm_bf16.h"
@@ -164,6 +166,54 @@ TEST(BFloat16Kernels, OneChannelWeightGradientWidensImageByImage) {
   conv_one_channel::weight_grad(g, dy32.data<float>(), x32.data<float>(), dw32.data());
   EXPECT_EQ(dw, dw32);
   EXPECT_NE(dw, std::vector<float>(dw.size(), 0.f));
+}
+
+// So do the float32 direct kernels (stride 1), the first layer's forward pass, and the
+// packed kernels (other strides, which widen whole tensors), when they take bfloat16
+// products: bit for bit the float32 calls on tensors widened beforehand. The epilogue
+// sees each image of the forward pass and input gradient once.
+TEST(BFloat16Kernels, Float32KernelsWidenBfloat16Activations) {
+  auto geom = [](int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, int64_t pad, int64_t stride) {
+    ConvGeom g;
+    g.n = n, g.c = c, g.h = h, g.w = h + 1, g.o = o, g.kh = k, g.kw = k, g.ph = pad, g.pw = pad, g.sh = stride,
+    g.sw = stride, g.dh = 1, g.dw = 1;
+    g.oh = (h + 2 * pad - k) / stride + 1;
+    g.ow = (h + 1 + 2 * pad - k) / stride + 1;
+    return g;
+  };
+  const struct {
+    const char* label;
+    ConvGeom g;
+  } cases[] = {{"LeNet-5 conv2 (direct)", geom(5, 6, 14, 16, 5, 0, 1)},
+               {"one input channel, padded", geom(7, 1, 12, 6, 5, 2, 1)},
+               {"stride 2 (packed)", geom(3, 4, 11, 5, 3, 1, 2)}};
+  auto bits = [](const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); };
+  uint64_t seed = 60;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    const ConvGeom& g = c.g;
+    const Tensor x = random_tensor(Shape{g.n, g.c, g.h, g.w}, DType::bf16, seed++);
+    const Tensor dy = random_tensor(Shape{g.n, g.o, g.oh, g.ow}, DType::bf16, seed++);
+    const Tensor w = random_tensor(Shape{g.o, g.c, g.kh, g.kw}, DType::f32, seed++);
+    const Tensor x32 = x.to_dtype(DType::f32), dy32 = dy.to_dtype(DType::f32);
+    const std::vector<float> bias(static_cast<size_t>(g.o), 0.5f);
+    const int64_t ys = dy.numel(), xs = x.numel();
+    std::vector<float> y(ys), y32(ys), dx(xs), dx32(xs), dw(w.numel()), dw32(w.numel());
+    std::atomic<int64_t> seen{0};  // elements the epilogue ran over (from any thread), both calls together
+    auto add_seen = [&](int64_t lo, int64_t hi) { seen += hi - lo; };
+    const Epilogue count{add_seen};
+    conv2d_forward_f32(g, bits(x), w.data<float>(), bias.data(), y.data(), &count);
+    conv2d_forward_f32(g, x32.data<float>(), w.data<float>(), bias.data(), y32.data(), &count);
+    conv2d_input_grad_f32(g, bits(dy), w.data<float>(), dx.data(), nullptr);
+    conv2d_input_grad_f32(g, dy32.data<float>(), w.data<float>(), dx32.data(), nullptr);
+    conv2d_weight_grad_f32(g, bits(dy), bits(x), dw.data());
+    conv2d_weight_grad_f32(g, dy32.data<float>(), x32.data<float>(), dw32.data());
+    EXPECT_EQ(y, y32);
+    EXPECT_EQ(dx, dx32);
+    EXPECT_EQ(dw, dw32);
+    EXPECT_EQ(seen, 2 * ys);
+    for (const std::vector<float>* out : {&y, &dx, &dw}) EXPECT_NE(*out, std::vector<float>(out->size(), 0.f));
+  }
 }
 
 // Every bfloat16 case of the product ops, with the kernels and with the fallback: both
