@@ -191,7 +191,7 @@ struct OpDef {
   // bfloat16 copy it already made of the value, which keeps every sign (see there).
   std::vector<int> sign_only_inputs{};
   // Whether this node's output 0 holds only elements of input 0, unchanged, and zeros (a
-  // scatter whose windows do not overlap), for an op that takes input 0 in any floating
+  // reshape; a scatter whose windows do not overlap), for an op that takes input 0 in any floating
   // dtype: a cast then commutes with it, and the mixed-precision pass may cast input 0
   // instead of output 0. Null: never.
   bool (*moves_input0)(const Node& n) = nullptr;

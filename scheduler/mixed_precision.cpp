@@ -74,7 +74,7 @@ MixedPrecisionResult apply_mixed_precision(Graph& g, DType low, bool move_casts)
   const std::set<int> products(targets.begin(), targets.end());
   std::map<std::pair<int, int>, Value> cast_of;  // (node, output) -> its 16-bit copy
   // v's copy, made once: v's producer run again on its input's copy when it only moves
-  // that input's values and only products read v, otherwise a cast of v. Named after the
+  // that input's values and only products read v (or it is a view), otherwise a cast of v. Named after the
   // value it copies ("conv1.weight.bf16"), at that value's source line.
   std::function<Value(const Value&)> low_copy = [&](const Value& v) -> Value {
     if (auto it = cast_of.find({v.node, v.index}); it != cast_of.end()) return it->second;
@@ -83,8 +83,10 @@ MixedPrecisionResult apply_mixed_precision(Graph& g, DType low, bool move_casts)
     if (g.has_node(name)) name.clear();  // taken: the graph numbers it
     const SourceLoc loc = src.loc;
     int copy;
+    // A view (reshape) costs nothing to make again, so its copy is always the view of its
+    // input's copy, which the input's other products share: one cast per buffer.
     if (move_casts && v.index == 0 && src.op->moves_input0 && src.op->moves_input0(src) &&
-        only_products_read(g, v, products)) {
+        (src.op->flags.view || only_products_read(g, v, products))) {
       const OpDef& op = *src.op;
       const Attrs attrs = src.attrs;
       std::vector<Value> inputs = src.inputs;

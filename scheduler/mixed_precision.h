@@ -16,9 +16,13 @@
 // when its windows do not overlap), is made again from its input's copy instead of being
 // cast: cast(scatter(g)) = scatter(cast(g)) bit for bit, and the scatter then writes 16-bit
 // values, without the float32 tensor or the cast's pass over it (its float32 readers, as a
-// bias gradient's sum, must read elsewhere first: scheduler/sum_before_scatter.h). The pass
-// decides by the ops' low_precision_inputs, sign_only_inputs and moves_input0, never by
-// names.
+// bias gradient's sum, must read elsewhere first: scheduler/sum_before_scatter.h). A view
+// (reshape: flags.view and moves_input0) is always made again from its input's copy,
+// whoever else reads it: a value read by one product directly and by another through a
+// reshape (a linear layer's input and its weight gradient) is then cast once, and the cast
+// reads the producer's output itself, so fusion can fold it into the producer. The pass
+// decides by the ops' low_precision_inputs, sign_only_inputs, moves_input0 and view flag,
+// never by names.
 //
 // Run it after autograd and before the optimizer's update nodes are added (the Trainer
 // does): a cast must read a weight before its update overwrites it, which the graph

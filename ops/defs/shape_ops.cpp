@@ -218,6 +218,7 @@ void register_shape_ops(OpRegistry& r) {
                         .infer = infer_reshape,
                         .vjp = reshape_vjp,
                         .cost = [](const Node&) { return Cost{}; },
+                        .moves_input0 = [](const Node&) { return true; },
                         .doc = "same elements in a new shape (one dim may be -1); a view, no copy"});
   op::transpose = &r.add(shape_op({.name = "transpose",
                                    .params = params_codec<TransposeParams>(),
