@@ -74,8 +74,8 @@ MixedPrecisionResult apply_mixed_precision(Graph& g, DType low, bool move_casts)
   const std::set<int> products(targets.begin(), targets.end());
   std::map<std::pair<int, int>, Value> cast_of;  // (node, output) -> its 16-bit copy
   // v's copy, made once: v's producer run again on its input's copy when it only moves
-  // that input's values and only products read v (or it is a view), otherwise a cast of v. Named after the
-  // value it copies ("conv1.weight.bf16"), at that value's source line.
+  // that input's values and only products read v (or it is a view), otherwise a cast of v.
+  // Named after the value it copies ("conv1.weight.bf16"), at that value's source line.
   std::function<Value(const Value&)> low_copy = [&](const Value& v) -> Value {
     if (auto it = cast_of.find({v.node, v.index}); it != cast_of.end()) return it->second;
     const Node& src = v.producer();
