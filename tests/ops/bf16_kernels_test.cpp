@@ -170,8 +170,8 @@ TEST(BFloat16Kernels, OneChannelWeightGradientWidensImageByImage) {
 
 // So do the float32 direct kernels (stride 1), the first layer's forward pass, and the
 // packed kernels (other strides, which widen whole tensors), when they take bfloat16
-// products: bit for bit the float32 calls on tensors widened beforehand. The epilogue
-// sees each image of the forward pass and input gradient once.
+// products: bit for bit the float32 calls on tensors widened beforehand. The forward
+// pass offers its epilogue every output element once.
 TEST(BFloat16Kernels, Float32KernelsWidenBfloat16Activations) {
   auto geom = [](int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, int64_t pad, int64_t stride) {
     ConvGeom g;
