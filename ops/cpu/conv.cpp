@@ -106,10 +106,11 @@ void conv2d_weight_grad_ref(const ConvGeom& g, const T* dy, const T* x, T* dw) {
 
 }  // namespace
 
-// bfloat16 operands run on vdpbf16ps where the CPU has it (ops/cpu/gemm_bf16.h); 16-bit
-// operands are otherwise widened to float32 (exact) and multiplied there.
+// bfloat16 operands go to ops/cpu/gemm_bf16.h, which picks AMX or vdpbf16ps where they pay
+// and otherwise widens them to float32 (exact) image by image, also on a CPU without
+// AVX512_BF16; float16 operands (and bfloat16 under reference_kernels()) are widened whole.
 namespace {
-bool use_bf16_kernels(DType t) { return t == DType::bf16 && gemm_bf16::available() && !reference_kernels(); }
+bool use_bf16_kernels(DType t) { return t == DType::bf16 && !reference_kernels(); }
 bool use_bf16_kernels(const Tensor& t) { return use_bf16_kernels(t.dtype()); }
 const uint16_t* bits(const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.raw_data()); }
 }  // namespace

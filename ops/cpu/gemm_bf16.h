@@ -73,7 +73,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uin
 // The convolutions of ops/cpu/conv_f32.h with bfloat16 operands and float32 results:
 // stride 1 direct (operand pairs along channels, or along pixels for the weight
 // gradient), other strides by widening the image. Work is split over whole images and
-// weight-gradient groups, so no result depends on the thread count.
+// weight-gradient groups, so no result depends on the thread count. Callable whatever
+// available() says: without AMX or a paying vdpbf16ps they run the float32 kernels on
+// activations widened image by image (conv2d_*_f32's bfloat16 overloads).
 void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
                     const Epilogue* epilogue = nullptr);
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx,
