@@ -49,7 +49,7 @@ int fuse_conv_pool(Graph& g, std::span<const Value> outputs) {
         if (ins[slot].node == id) changes.emplace_back(static_cast<int>(slot), g.node(f).output(ins[slot].index));
       g.set_inputs(reader, changes);
     }
-    const int conv_id = g.node(id).inputs[0].node;
+    const int conv_id = g.node(id).inputs[0].node;  // `conv` and `pool` may have moved: nodes were added
     g.retire(conv_id);  // the parameters' updates, added later, must not order after it
     g.retire(id);
     ++fused;
