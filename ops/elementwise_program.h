@@ -63,8 +63,10 @@ struct ElementwiseProgram {
 using ProgramLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
                                  std::span<Tensor> outputs, Stream* stream);
 // Evaluates elements [begin, end) of `p` only, on the calling thread (a kernel applying its
-// epilogue to a finished piece of its output).
-using RangeLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs,
-                               std::span<Tensor> outputs, int64_t begin, int64_t end);
+// epilogue to a finished piece of its output). handed_input >= 0: that full-shape input
+// is the kernel's output 0, which it may have handed over instead of writing
+// (Epilogue::consumes_pieces); a piece handed on this thread is read in its place.
+using RangeLauncher = void (*)(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                               int64_t begin, int64_t end, int handed_input);
 
 }  // namespace dagrad

@@ -90,15 +90,17 @@ using InferFn = std::vector<TensorType> (*)(const InferContext&);
 // each piece while that piece is still in cache, and then sets `applied`; otherwise the
 // executor runs it over the whole output afterwards. run(begin, end) evaluates the group
 // for elements [begin, end) of output 0 on the calling thread (any thread).
-// With consumes_images, a kernel that writes output 0 image by image (a convolution's
-// forward pass) hands each image over on the calling thread instead of writing it to its
-// place in the output (ops/cpu/epilogue_image.h), then calls run() for that image's range
-// on the same thread, which reads it there: the output itself is never written
-// (conv2d_max_pool2d pools each image so).
+// consumes_pieces: nothing but the epilogue reads output 0, so such a kernel may hand each
+// piece over on the calling thread instead of writing it to its place (hand_piece,
+// ops/cpu/epilogue_piece.h) and then call run() for its range on the same thread: output 0
+// then never goes to memory. A run() with nothing handed reads output 0, so a kernel may
+// ignore this. Pieces are contiguous unless the consumer takes_padded_rows
+// (conv2d_max_pool2d pools the direct kernels' padded rows in place).
 struct Epilogue {
   FunctionRef<void(int64_t begin, int64_t end)> run;
   mutable bool applied = false;
-  bool consumes_images = false;
+  bool consumes_pieces = false;
+  bool takes_padded_rows = false;
 };
 
 // Sums of the consecutive runs ("planes") of `len` elements of a value, taken by the step

@@ -23,6 +23,9 @@ struct Executor::StepExec {
   std::unique_ptr<ElementwiseProgram> program;
   ProgramLauncher launcher = nullptr;
   RangeLauncher range_launcher = nullptr;  // epilogues a kernel may apply piece by piece
+  // The group input that is the kernel's output 0 when nothing after this step reads that
+  // output: the kernel may hand its pieces to the epilogue instead of writing them.
+  int handed_input = -1;
   std::vector<Tensor> group_ins, group_outs;
   std::vector<std::pair<Tensor*, ValueRef>> bound_slots;
   uint64_t run_step = 0;  // of the run it was last submitted for
@@ -151,6 +154,8 @@ void Executor::prepare_steps() {
       group_in_refs = grp.inputs;
       se->group_ins = tensors_of(group_in_refs);
       se->group_outs = tensors_of(grp.outputs);
+      if (se->range_launcher) se->handed_input = output_read_only_by_epilogue(step, *se->program);
+      if (se->handed_input >= 0) ++handed_outputs_;
     }
     // Entries holding bound tensors, refreshed at every run (the vectors no longer grow).
     for (size_t i = 0; i < in_refs.size(); ++i)
@@ -160,6 +165,24 @@ void Executor::prepare_steps() {
     steps_[step.index] = std::move(se);
   }
   link_plane_sums();
+}
+
+// The index of the epilogue's input that is the kernel's output 0, when that output's
+// buffer holds nothing else and no later step reads it; -1 otherwise.
+int Executor::output_read_only_by_epilogue(const Step& step, const ElementwiseProgram& program) const {
+  const FusedGroup& grp = plan_.groups[step.group];
+  const int b = plan_.buffer_of(ValueRef{grp.epilogue_of, 0});
+  if (b < 0) return -1;
+  const Buffer& buf = plan_.buffers[b];
+  if (buf.kind != Buffer::Kind::arena || buf.is_output || buf.last_use != step.index || buf.aliases.size() != 1)
+    return -1;
+  int handed = -1;
+  for (size_t i = 0; i < grp.inputs.size(); ++i) {
+    if (plan_.buffer_of(grp.inputs[i]) != b) continue;
+    if (handed >= 0 || program.inputs[i].mode != ElementwiseProgram::Input::Mode::full) return -1;
+    handed = static_cast<int>(i);
+  }
+  return handed;
 }
 
 // A reduction that folds planes of a value (KernelContext::plane_sums) gets their sums
@@ -287,11 +310,13 @@ void Executor::submit(StepExec& se, uint64_t step) {
     if (se.kernel) {
       // The kernel may apply its epilogue to finished pieces of its output itself.
       for (auto& taken : se.plane_sums_taken) std::fill(taken.second->ready.begin(), taken.second->ready.end(), 0);
-      auto run_range = [this, &se](int64_t begin, int64_t end) {
-        se.range_launcher(*se.program, se.group_ins, se.group_outs, begin, end);
+      // With numerics checked, output 0 is checked too, so it must be written.
+      const int handed = check_numerics_ ? -1 : se.handed_input;
+      auto run_range = [this, &se, handed](int64_t begin, int64_t end) {
+        se.range_launcher(*se.program, se.group_ins, se.group_outs, begin, end, handed);
         for (auto& [value, sums] : se.plane_sums_taken) collect_plane_sums_(value, begin, end, *sums);
       };
-      const Epilogue epilogue{run_range};
+      const Epilogue epilogue{run_range, false, handed >= 0};
       se.kernel(KernelContext{*se.node, se.ins, se.outs, step, stream, se.range_launcher ? &epilogue : nullptr,
                               se.plane_sums_in});
       if (se.step->group >= 0 && !epilogue.applied) se.launcher(*se.program, se.group_ins, se.group_outs, stream);

@@ -85,11 +85,15 @@ class Executor {
   // Reductions that take plane sums from the step producing their input (a bias
   // gradient's sum after an epilogue step; KernelContext::plane_sums).
   int plane_sum_readers() const { return plane_sum_readers_; }
+  // How many kernel steps may hand their output 0 to their epilogue piece by piece, since
+  // nothing else reads it (Epilogue::consumes_pieces): that output never goes to memory.
+  int handed_outputs() const { return handed_outputs_; }
 
  private:
   struct StepExec;
   void prepare_steps();
   void link_plane_sums();
+  int output_read_only_by_epilogue(const Step& step, const ElementwiseProgram& program) const;
   void bind_run(const TensorMap& inputs);
   void submit(StepExec& s, uint64_t step);
 
@@ -125,6 +129,7 @@ class Executor {
   std::vector<std::unique_ptr<PlaneSums>> plane_sums_;  // taken by one step, read by a later one
   void (*collect_plane_sums_)(const Tensor&, int64_t, int64_t, PlaneSums&) = nullptr;
   int plane_sum_readers_ = 0;
+  int handed_outputs_ = 0;
   StepObserver observer_;
   bool check_numerics_ = false;
   uint64_t run_step_ = 0;             // of the run begun by begin_run

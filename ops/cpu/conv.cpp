@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ops/cpu/conv_f32.h"
-#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/im2col.h"

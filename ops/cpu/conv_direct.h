@@ -12,7 +12,7 @@
 #include <immintrin.h>
 #endif
 
-#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/op_def.h"
 #include "ops/params/conv.h"
@@ -161,12 +161,12 @@ void direct_by_image(int64_t n, int64_t img_floats, const DirectOut& out, const 
     for (int64_t i = lo; i < hi; ++i) {
       pad(i, img);
       mul(img, flat);
-      if (epilogue && epilogue->consumes_images) {
-        handed_image() = {flat, out.stride, out.rows * out.stride};  // read in place, rows padded
+      if (epilogue && epilogue->consumes_pieces && epilogue->takes_padded_rows) {
+        hand_piece({flat, out.stride, out.rows * out.stride});  // read in place, rows padded
       } else {
+        float* dst = image_destination(epilogue, out.dst, i, per_image);
         for (int64_t p = 0; p < out.m; ++p)
-          compact_rows(flat + p * out.rows * out.stride, out.rows, out.stride, out.cols,
-                       out.dst + i * per_image + p * plane);
+          compact_rows(flat + p * out.rows * out.stride, out.rows, out.stride, out.cols, dst + p * plane);
       }
       if (epilogue) epilogue->run(i * per_image, (i + 1) * per_image);
     }

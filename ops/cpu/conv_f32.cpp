@@ -27,7 +27,7 @@
 #include "ops/cpu/conv_direct.h"
 #include "ops/cpu/conv_one_channel.h"
 #include "ops/cpu/conv_winograd.h"
-#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/im2col.h"
 #include "ops/cpu/operands.h"

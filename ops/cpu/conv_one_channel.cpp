@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "ops/cpu/conv_direct.h"
-#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/operands.h"
 #include "runtime/error.h"

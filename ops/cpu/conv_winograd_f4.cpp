@@ -15,7 +15,7 @@
 
 #include "ops/cpu/channels_last.h"
 #include "ops/cpu/conv_winograd.h"
-#include "ops/cpu/epilogue_image.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm_engine.h"
 #include "ops/cpu/operands.h"
 #include "ops/cpu/winograd_f4_transforms.h"

@@ -6,13 +6,15 @@
 // touch memory. Tiles are independent and every element is computed by the same functions
 // in the same order, so the result does not depend on the thread count and equals the
 // unfused evaluation.
+#include "ops/cpu/elementwise_program.h"
+
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "ops/cpu/cast.h"
-#include "ops/cpu/elementwise_program.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "runtime/convert.h"
 #include "runtime/error.h"
 #include "runtime/thread_buffer.h"
@@ -79,17 +81,18 @@ bool overlaps(const Tensor& a, const Tensor& b) {
   return pa < pb + b.nbytes() && pb < pa + a.nbytes();
 }
 
-// Elements [begin, end), split over the pool (parallel) or on the calling thread.
+// Elements [begin, end), split over the pool (parallel) or on the calling thread. Input
+// `handed` (>= 0) is read from `handed_piece`, which holds its elements [begin, end).
 template <class T>
 void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs, int64_t begin,
-               int64_t end, bool parallel) {
+               int64_t end, bool parallel, int handed = -1, const void* handed_piece = nullptr) {
   const int ni = static_cast<int>(p.inputs.size()), nr = static_cast<int>(p.instrs.size());
   const int no = static_cast<int>(outputs.size());
   constexpr DType kCompute = dtype_of<T>();
   // The launcher's tables live in the calling thread's buffers (the pieces below only
   // read them); every piece has its own registers in its own thread's buffers.
   const char** in_ptr = thread_buffer<const char*, 0>(ni);
-  for (int i = 0; i < ni; ++i) in_ptr[i] = static_cast<const char*>(inputs[i].raw_data());
+  for (int i = 0; i < ni; ++i) in_ptr[i] = static_cast<const char*>(i == handed ? handed_piece : inputs[i].raw_data());
   // out_of[r]: the output register r is stored to. A result is computed straight into its
   // output when that output is stored in the compute type and shares no bytes with an
   // input still to be read in this tile.
@@ -137,15 +140,17 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       for (int i = 0; i < ni; ++i) {
         const Input& in = p.inputs[i];
         switch (in.mode) {
-          case Input::Mode::full:
+          case Input::Mode::full: {
+            const int64_t at = i == handed ? base - begin : base;
             if (in.dtype == kCompute) {
-              operand[i] = reinterpret_cast<const T*>(in_ptr[i]) + base;
+              operand[i] = reinterpret_cast<const T*>(in_ptr[i]) + at;
             } else {
-              convert_elements(in_ptr[i] + base * static_cast<int64_t>(dtype_size(in.dtype)), in.dtype, gbuf(i),
-                               kCompute, len);
+              convert_elements(in_ptr[i] + at * static_cast<int64_t>(dtype_size(in.dtype)), in.dtype, gbuf(i), kCompute,
+                               len);
               operand[i] = gbuf(i);
             }
             break;
+          }
           case Input::Mode::scalar:
             operand[i] = gbuf(i);
             break;
@@ -196,11 +201,15 @@ void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs
 }
 
 void run_program_range_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
-                           int64_t begin, int64_t end) {
+                           int64_t begin, int64_t end, int handed_input) {
   DAGRAD_ASSERT(inputs.size() == p.inputs.size() && outputs.size() == p.outputs.size());
   DAGRAD_ASSERT(begin >= 0 && begin <= end && end <= p.shape.numel());
+  const HandedPiece piece = handed_input >= 0 ? take_handed_piece() : HandedPiece{};
+  DAGRAD_ASSERT(!piece.data || (p.inputs[handed_input].mode == Input::Mode::full && piece.row_stride == 0));
   if (begin == end) return;
-  dispatch_floating(p.dtype, "elementwise", [&]<class T>() { run_typed<T>(p, inputs, outputs, begin, end, false); });
+  dispatch_floating(p.dtype, "elementwise", [&]<class T>() {
+    run_typed<T>(p, inputs, outputs, begin, end, false, piece.data ? handed_input : -1, piece.data);
+  });
 }
 
 }  // namespace dagrad

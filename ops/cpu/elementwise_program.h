@@ -11,8 +11,9 @@ namespace dagrad {
 
 void run_program_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
                      Stream* stream = nullptr);
-// Elements [begin, end) only, on the calling thread.
+// Elements [begin, end) only, on the calling thread; input handed_input (>= 0) from the
+// piece handed on this thread, if any (ops/cpu/epilogue_piece.h).
 void run_program_range_cpu(const ElementwiseProgram& p, std::span<const Tensor> inputs, std::span<Tensor> outputs,
-                           int64_t begin, int64_t end);
+                           int64_t begin, int64_t end, int handed_input = -1);
 
 }  // namespace dagrad

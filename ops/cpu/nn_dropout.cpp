@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/immintrin_quiet.h"
 #include "ops/cpu/nn_kernels.h"
 #include "ops/nn_math.h"
@@ -129,12 +130,16 @@ void dropout_cpu(const KernelContext& ctx) {
     const int64_t groups = offset % 4 == 0 ? n / 4 : 0;  // an unaligned offset takes the scalar loop
     const uint64_t group0 = offset / 4;
     // A fused epilogue (relu's gradient after the backward dropout) runs after every
-    // 2,048 groups (32 KiB of float32), while they are in cache.
+    // 2,048 groups (32 KiB of float32), while they are in cache; if it consumes pieces,
+    // they are written to the thread's scratch and handed over instead.
     constexpr int64_t kEpilogueGroups = 2048;
     const Epilogue* epilogue = ctx.epilogue;
     if (epilogue) epilogue->applied = true;
     parallel_for(0, groups, kEpilogueGroups, [&, k0, k1, threshold, scale, group0](int64_t lo, int64_t hi) {
       alignas(64) uint32_t bits[kBlock * 4];
+      T* piece = epilogue && epilogue->consumes_pieces
+                     ? thread_buffer<T, kEpiloguePieceTag>(static_cast<size_t>(4 * (kEpilogueGroups + kBlock)))
+                     : nullptr;
       int64_t done = lo;  // groups before it have had the epilogue
       for (int64_t g0 = lo; g0 < hi; g0 += kBlock) {
         const int64_t ng = std::min(kBlock, hi - g0);
@@ -150,8 +155,9 @@ void dropout_cpu(const KernelContext& ctx) {
               philox4x32_10(U32x4{{static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), 0u, 0u}}, k0, k1);
           for (int j = 0; j < 4; ++j) bits[4 * q + j] = r.v[j];
         }
-        apply_mask(in + 4 * g0, out + 4 * g0, bits, 4 * ng, threshold, scale);
+        apply_mask(in + 4 * g0, piece ? piece + 4 * (g0 - done) : out + 4 * g0, bits, 4 * ng, threshold, scale);
         if (epilogue && (g0 + ng - done >= kEpilogueGroups || g0 + ng == hi)) {
+          if (piece) hand_piece({piece, 0, 0});
           epilogue->run(4 * done, 4 * (g0 + ng));
           done = g0 + ng;
         }

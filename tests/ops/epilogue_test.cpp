@@ -1,15 +1,18 @@
 // Kernels that apply their epilogue themselves (KernelContext::epilogue): the CPU
 // convolution offers each image's output to it as soon as the image is done, max pooling
 // and dropout each piece, covering the output exactly once, and say so; without an
-// epilogue nothing changes.
+// epilogue nothing changes. Given an epilogue that consumes pieces, the convolutions and
+// dropout hand each piece over instead of writing output 0.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <mutex>
 #include <set>
 #include <utility>
 
 #include "op_cases.h"
 #include "ops/builtin_ops.h"
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/kernel_table.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
@@ -57,7 +60,89 @@ std::vector<int64_t> piece_sizes(const Offered& o, const Tensor& out) {
   return sizes;
 }
 
+// As run_offering, with an epilogue that consumes pieces: each range is taken from the
+// piece handed over on that thread, or read from output 0 when none was handed.
+struct Consumed {
+  Offered offered;
+  int64_t handed = 0;  // elements handed over
+};
+Consumed run_consuming(const Node& node, const std::vector<Tensor>& ins, std::vector<Tensor>& outs, uint64_t step = 0) {
+  Consumed c;
+  c.offered.snapshot = Tensor::empty(outs[0].shape());
+  std::mutex m;
+  auto take = [&](int64_t begin, int64_t end) {
+    const HandedPiece piece = take_handed_piece();
+    EXPECT_EQ(piece.row_stride, 0);  // contiguous: this consumer does not take padded rows
+    const float* from = piece.data ? static_cast<const float*>(piece.data) : outs[0].data<float>() + begin;
+    std::lock_guard lock(m);
+    c.offered.ranges.insert({begin, end});
+    std::copy(from, from + (end - begin), c.offered.snapshot.data<float>() + begin);
+    if (piece.data) c.handed += end - begin;
+  };
+  const Epilogue epilogue{take, false, true};
+  kernel_table(DeviceType::cpu).find (*node.op)(KernelContext{node, ins, outs, step, nullptr, &epilogue});
+  c.offered.applied = epilogue.applied;
+  return c;
+}
+
+// Runs `node` plainly and consuming pieces: the pieces must cover output 0 once and hold
+// its values bit for bit, and output 0 (filled with NaN) must stay unwritten where they
+// were handed over. Returns the number of elements handed.
+int64_t expect_pieces_replace_the_output(const Node& node, const std::vector<Tensor>& ins, uint64_t step = 0) {
+  const TensorType& type = node.outputs[0];
+  std::vector<Tensor> plain;
+  for (const TensorType& t : node.outputs) plain.push_back(Tensor::empty(t.shape, t.dtype));
+  kernel_table(DeviceType::cpu).find (*node.op)(KernelContext{node, ins, plain, step});
+  std::vector<Tensor> consumed;
+  for (const TensorType& t : node.outputs) consumed.push_back(Tensor::full(t.shape, std::nan(""), t.dtype));
+  const Consumed c = run_consuming(node, ins, consumed, step);
+  EXPECT_TRUE(c.offered.applied);
+  piece_sizes(c.offered, plain[0]);  // covered once, equal to the plain output
+  int64_t untouched = 0;
+  for (int64_t i = 0; i < type.shape.numel(); ++i) untouched += std::isnan(consumed[0].data<float>()[i]);
+  EXPECT_EQ(untouched, c.handed);
+  return c.handed;
+}
+
 }  // namespace
+
+// Every path of the forward convolution and of its input gradient hands its images over:
+// the one-channel kernel, Winograd, the direct and packed kernels, AMX and vdpbf16ps in
+// bfloat16 (where the CPU has them, else widened to float32's).
+TEST(KernelEpilogue, ConvolutionsHandTheirImagesToAConsumingEpilogue) {
+  struct Case {
+    const char* path;
+    DType dtype;
+    int64_t c, o, k, stride;
+  };
+  for (const Case& t :
+       {Case{"one channel", DType::f32, 1, 8, 3, 1}, Case{"winograd", DType::f32, 8, 8, 3, 1},
+        Case{"direct", DType::f32, 4, 6, 5, 1}, Case{"packed", DType::f32, 3, 5, 3, 2},
+        Case{"bf16 one channel", DType::bf16, 1, 8, 3, 1}, Case{"bf16 tiles", DType::bf16, 32, 32, 3, 1},
+        Case{"bf16 few channels", DType::bf16, 6, 16, 5, 1}}) {
+    SCOPED_TRACE(t.path);
+    const Shape xs{3, t.c, 14, 14}, ws{t.o, t.c, t.k, t.k};
+    const ConvParams opt{.stride = {t.stride, t.stride}};
+    Graph g;
+    const Node& conv = conv2d(g.input("x", xs, t.dtype), g.input("w", ws, t.dtype), {}, opt).producer();
+    const Tensor x = random_tensor(xs, t.dtype, 1), w = random_tensor(ws, t.dtype, 2);
+    EXPECT_EQ(expect_pieces_replace_the_output(conv, {x, w}), conv.outputs[0].shape.numel());
+    if (t.stride != 1) continue;
+    const Shape ys = conv.outputs[0].shape;
+    const Node& grad =
+        conv2d_backward_input(g.input("dy", ys, t.dtype), g.input("w2", ws, t.dtype), xs, opt).producer();
+    EXPECT_EQ(expect_pieces_replace_the_output(grad, {random_tensor(ys, t.dtype, 3), w}), xs.numel())
+        << "input gradient";
+  }
+}
+
+// Dropout hands its pieces over, all but the last partial group of 4, which it writes.
+TEST(KernelEpilogue, DropoutHandsItsPiecesToAConsumingEpilogue) {
+  const int64_t n = 3 * 8192 + 6;
+  Graph g;
+  const Node& drop = dropout(g.input("x", Shape{n}), 0.25, 11, true).producer();
+  EXPECT_EQ(expect_pieces_replace_the_output(drop, {random_tensor(Shape{n}, DType::f32, 3)}, 5), n - 2);
+}
 
 TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {
   for (DType dt : {DType::f32, DType::bf16}) {

@@ -166,6 +166,28 @@ TEST(MixedPrecision, FusionFoldsCastsAndTheArenaCountsTwoBytes) {
   EXPECT_NE(plan.to_table().find("w1.bf16"), std::string::npos) << "plans name the copies";
 }
 
+// Two float32 outputs are read only by their epilogues: conv1's (relu, then the cast for
+// conv2; relu1's mask reads that copy) and the pooled value's (its cast for the linear
+// layer). The executor offers those kernels to hand their pieces to the epilogue, so the
+// outputs need not go to memory (conv1 does so); the plans above equal the interpreter
+// with it. In float32, relu writes over conv1's output and the pooled value feeds the
+// product itself.
+TEST(MixedPrecision, AnOutputReadOnlyByItsEpilogueIsHandedOver) {
+  for (DType low : {DType::bf16, DType::f32}) {
+    Net t;
+    build(t, low);
+    CompileOptions o;
+    o.precision = low;
+    EXPECT_EQ(Executor(compile(t.g, t.outputs, o)).handed_outputs(), low == DType::bf16 ? 2 : 0) << dtype_name(low);
+  }
+  Net t;
+  build(t, DType::bf16);
+  CompileOptions o;
+  o.precision = DType::bf16;
+  o.fuse_epilogues = false;
+  EXPECT_EQ(Executor(compile(t.g, t.outputs, o)).handed_outputs(), 0) << "without epilogues";
+}
+
 // The relu_backward nodes of `g` whose mask (input 1) is `dtype`.
 std::vector<int> masks_of(const Graph& g, DType dtype) {
   std::vector<int> ids;
