@@ -108,11 +108,15 @@ void CpuStream::loop() {
         if (!error_) error_ = std::current_exception();
       }
     }
+    bool idle;
     {
       std::lock_guard lock(mutex_);
       busy_ = false;
+      idle = queue_empty();
     }
-    idle_cv_.notify_all();
+    // synchronize() waits for an empty queue: waking it after every task would take a
+    // core from the next one.
+    if (idle) idle_cv_.notify_all();
   }
 }
 

@@ -19,6 +19,24 @@ TEST(CpuStream, RunsInOrder) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
 }
 
+// The worker wakes a waiting synchronize() only when its queue runs empty (not after every
+// task): one waiting while a task queues another must still see both finish.
+TEST(CpuStream, SynchronizeWaitsForTasksQueuedByTasks) {
+  auto s = backend_for(Device::cpu()).create_stream(0);
+  std::atomic<int> done{0};
+  for (int round = 0; round < 20; ++round) {
+    s->submit([&] {
+      std::this_thread::sleep_for(1ms);
+      s->submit([&] {
+        std::this_thread::sleep_for(1ms);
+        ++done;
+      });
+    });
+    s->synchronize();
+    EXPECT_EQ(done.load(), round + 1);
+  }
+}
+
 // The queue is a ring that grows when full: growing while it has wrapped around must keep
 // the order. The worker is held at a gate so the queue really fills past its capacity.
 TEST(CpuStream, KeepsOrderWhenTheQueueWrapsAndGrows) {
