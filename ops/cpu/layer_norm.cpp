@@ -73,12 +73,15 @@ void layer_norm_backward_cpu(const KernelContext& ctx) {
     const T* gamma = affine ? ctx.inputs[4].data<T>() : nullptr;
     T* dx = ctx.outputs[0].data<T>();
     const int64_t block = row_grain(d), blocks = (d.rows + block - 1) / block;
-    // Column partial sums of each block of rows: [blocks][2][cols] (dgamma, dbeta).
-    T* partial = affine ? thread_buffer<T, 1>(static_cast<size_t>(blocks * 2 * d.cols)) : nullptr;
+    // Column partial sums of each block of rows, [blocks][stride] (dgamma's, then dbeta's):
+    // each block's on cache lines of its own, since the threads accumulate into them row
+    // after row.
+    const int64_t stride = line_padded<T>(2 * d.cols);
+    T* partial = affine ? thread_buffer<T, 1>(static_cast<size_t>(blocks * stride)) : nullptr;
     const double cols = static_cast<double>(d.cols);
     parallel_for(0, blocks, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t b = lo; b < hi; ++b) {
-        T* pg = affine ? partial + b * 2 * d.cols : nullptr;
+        T* pg = affine ? partial + b * stride : nullptr;
         T* pb = affine ? pg + d.cols : nullptr;
         if (affine) std::fill(pg, pg + 2 * d.cols, T(0));
         for (int64_t r = b * block; r < std::min(d.rows, (b + 1) * block); ++r) {
@@ -110,8 +113,8 @@ void layer_norm_backward_cpu(const KernelContext& ctx) {
       for (int64_t i = lo; i < hi; ++i) {
         double sg = 0, sb = 0;
         for (int64_t b = 0; b < blocks; ++b) {
-          sg += partial[b * 2 * d.cols + i];
-          sb += partial[b * 2 * d.cols + d.cols + i];
+          sg += partial[b * stride + i];
+          sb += partial[b * stride + d.cols + i];
         }
         dgamma[i] = static_cast<T>(sg);
         dbeta[i] = static_cast<T>(sb);

@@ -164,7 +164,9 @@ void reduce_columns(const T* x, T* out, const Geometry& g, double scale) {
   const int64_t chunks = (cols + kColChunk - 1) / kColChunk;
   const int64_t block_rows = std::max<int64_t>(4, kBlock / width);
   const int64_t blocks = rows * chunks < kFewItems && nred > block_rows ? (nred + block_rows - 1) / block_rows : 1;
-  Acc* partials = thread_buffer<Acc>(blocks > 1 ? static_cast<size_t>(rows * chunks * blocks * width) : 0);
+  // Each block's partial row on cache lines of its own: threads fold rows into them.
+  const int64_t stride = line_padded<Acc>(width);
+  Acc* partials = thread_buffer<Acc>(blocks > 1 ? static_cast<size_t>(rows * chunks * blocks * stride) : 0);
 
   // acc[0, len) = the fold of reduced rows [r0, r1), each `len` columns from base.
   auto fold = [&](const T* base, int64_t r0, int64_t r1, int64_t len, Acc* acc) {
@@ -196,7 +198,7 @@ void reduce_columns(const T* x, T* out, const Geometry& g, double scale) {
       const int64_t chunk = item % per_row / blocks, block = item % blocks;
       const int64_t c0 = chunk * kColChunk, len = std::min(kColChunk, cols - c0);
       const int64_t r0 = block * rows_per_item, r1 = std::min(nred, r0 + rows_per_item);
-      fold(x + offset + c0, r0, r1, len, blocks > 1 ? &partials[item * width] : acc);
+      fold(x + offset + c0, r0, r1, len, blocks > 1 ? &partials[item * stride] : acc);
       if (blocks == 1) {
         T* o = out + row * cols + c0;
         for (int64_t j = 0; j < len; ++j) o[j] = Op::finish(acc[j], scale);
@@ -207,10 +209,10 @@ void reduce_columns(const T* x, T* out, const Geometry& g, double scale) {
   parallel_for(0, rows * chunks, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t piece = lo; piece < hi; ++piece) {
       const int64_t row = piece / chunks, c0 = piece % chunks * kColChunk, len = std::min(kColChunk, cols - c0);
-      const Acc* part = &partials[piece * blocks * width];
+      const Acc* part = &partials[piece * blocks * stride];
       for (int64_t j = 0; j < len; ++j) {
         Acc a = Op::identity();
-        for (int64_t b = 0; b < blocks; ++b) a = Op::combine(a, part[b * width + j]);
+        for (int64_t b = 0; b < blocks; ++b) a = Op::combine(a, part[b * stride + j]);
         out[row * cols + c0 + j] = Op::finish(a, scale);
       }
     }

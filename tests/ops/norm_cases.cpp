@@ -18,10 +18,11 @@ struct Setup {
   int affine;  // 0: none, 1: gamma, 2: gamma and beta
 };
 
-// Mixed ranks and axes; [300,64] spans two row blocks of the CPU's backward pass.
-const Setup kSetups[] = {{{4, 6}, -1, 2},    {{2, 3, 5}, -1, 2}, {{2, 3, 5}, 1, 2},  {{3, 7}, -1, 0},
-                         {{3, 7}, 1, 1},     {{1, 64}, -1, 2},   {{5}, 0, 2},        {{2, 3, 4}, -3, 1},
-                         {{300, 64}, -1, 2}};
+// Mixed ranks and axes; [300,64] and [1200,20] span several row blocks of the CPU's
+// backward pass, whose partial sums of 2x20 floats are padded to whole cache lines.
+const Setup kSetups[] = {{{4, 6}, -1, 2},    {{2, 3, 5}, -1, 2}, {{2, 3, 5}, 1, 2}, {{3, 7}, -1, 0},
+                         {{3, 7}, 1, 1},     {{1, 64}, -1, 2},   {{5}, 0, 2},       {{2, 3, 4}, -3, 1},
+                         {{300, 64}, -1, 2}, {{1200, 20}, -1, 2}};
 
 struct Rows {
   int64_t rows, cols;
