@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "ops/cpu/epilogue_piece.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_engine.h"
@@ -62,7 +63,7 @@ Tiling plan_tiles(int64_t batch, int64_t m, int64_t n, int64_t k) {
 // tiles run on vdpbf16ps).
 template <class In, class T>
 void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, T* pc, const Shape& cs, bool trans_a,
-                  bool trans_b) {
+                  bool trans_b, const Epilogue* epilogue) {
   int64_t m = cs.dim(-2), n = cs.dim(-1);
   int64_t k = trans_a ? as.dim(-2) : as.dim(-1);
   int64_t batch = cs.numel() / std::max<int64_t>(1, m * n);
@@ -83,6 +84,11 @@ void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, 
   if (tiles_k > 1)
     partials = reinterpret_cast<T*>(gemm_engine::thread_scratch().get(
         gemm_engine::Slot::partials, static_cast<size_t>((tiles_k - 1) * batch * m * n) * sizeof(T) / sizeof(float)));
+  // A tile of whole rows of C is a contiguous range, final once its GEMM is done: the
+  // epilogue runs on it while it is in cache (handed over from scratch when it consumes
+  // pieces). With fewer such tiles than threads, the executor's whole pass is wider.
+  const bool tile_epilogue = epilogue && tiles_n == 1 && tiles_k == 1 && batch * tiles_m >= num_threads();
+  if (tile_epilogue) epilogue->applied = true;
   parallel_for(0, batch * tiles_m * tiles_n * tiles_k, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t tile = lo; tile < hi; ++tile) {
       const int64_t ki = tile % tiles_k, ni = tile / tiles_k % tiles_n, mi = tile / (tiles_k * tiles_n) % tiles_m;
@@ -94,10 +100,16 @@ void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, 
       const In* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
       const In* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
       T* c0 = ki == 0 ? pc + bi * c_batch_stride : partials + ((ki - 1) * batch + bi) * m * n;
+      T* dst = c0 + m0 * n + n0;
+      if (tile_epilogue && epilogue->consumes_pieces) {
+        dst = thread_buffer<T, kEpiloguePieceTag>(static_cast<size_t>(rows * n));
+        hand_piece({dst, 0, 0});
+      }
       if constexpr (std::is_same_v<In, uint16_t>)
-        gemm_bf16::gemm(trans_a, trans_b, rows, cols, depth, a0, lda, b0, ldb, c0 + m0 * n + n0, n, false);
+        gemm_bf16::gemm(trans_a, trans_b, rows, cols, depth, a0, lda, b0, ldb, dst, n, false);
       else
-        gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), c0 + m0 * n + n0, n);
+        gemm<T>(trans_a, trans_b, rows, cols, depth, T(1), a0, lda, b0, ldb, T(0), dst, n);
+      if (tile_epilogue) epilogue->run(bi * c_batch_stride + m0 * n, bi * c_batch_stride + (m0 + rows) * n);
     }
   });
   if (tiles_k == 1) return;
@@ -119,17 +131,18 @@ void matmul_cpu(const KernelContext& ctx) {
   if (a.dtype() == DType::bf16 && gemm_bf16::available() && !reference_kernels()) {
     matmul_typed(reinterpret_cast<const uint16_t*>(a.raw_data()), a.shape(),
                  reinterpret_cast<const uint16_t*>(b.raw_data()), b.shape(), c.data<float>(), c.shape(), p.trans_a,
-                 p.trans_b);
+                 p.trans_b, ctx.epilogue);
     return;
   }
   if (is_half(a.dtype())) {  // the fallback: products of 16-bit values are exact in float32
     matmul_typed(float32_operand(a, gemm_engine::Slot::widen_a), a.shape(),
                  float32_operand(b, gemm_engine::Slot::widen_b), b.shape(), c.data<float>(), c.shape(), p.trans_a,
-                 p.trans_b);
+                 p.trans_b, ctx.epilogue);
     return;
   }
   dispatch_floating(c.dtype(), "matmul", [&]<class T>() {
-    matmul_typed(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b);
+    matmul_typed(a.data<T>(), a.shape(), b.data<T>(), b.shape(), c.data<T>(), c.shape(), p.trans_a, p.trans_b,
+                 ctx.epilogue);
   });
 }
 

@@ -16,6 +16,7 @@
 #include "ops/kernel_table.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
+#include "runtime/thread_pool.h"
 
 using namespace dagrad;
 using namespace dagrad::testing;
@@ -142,6 +143,33 @@ TEST(KernelEpilogue, DropoutHandsItsPiecesToAConsumingEpilogue) {
   Graph g;
   const Node& drop = dropout(g.input("x", Shape{n}), 0.25, 11, true).producer();
   EXPECT_EQ(expect_pieces_replace_the_output(drop, {random_tensor(Shape{n}, DType::f32, 3)}, 5), n - 2);
+}
+
+// matmul offers tiles of whole rows of C once each GEMM is done, hands them over when the
+// epilogue consumes pieces, and leaves the epilogue to the executor when its tiles split
+// the columns or the depth (a long reduction's partial products are added afterwards).
+TEST(KernelEpilogue, MatmulAppliesItToTilesOfWholeRows) {
+  if (num_threads() > 8) GTEST_SKIP() << "the product has 8 row tiles, fewer than the threads";
+  for (DType dt : {DType::f32, DType::bf16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Graph g;
+    const Node& mm = matmul(g.input("a", Shape{2048, 128}, dt), g.input("b", Shape{128, 64}, dt)).producer();
+    const std::vector<Tensor> ins{random_tensor(Shape{2048, 128}, dt, 1), random_tensor(Shape{128, 64}, dt, 2)};
+    std::vector<Tensor> outs{Tensor::empty(Shape{2048, 64})};
+    const Offered o = run_offering(mm, ins, outs);
+    EXPECT_TRUE(o.applied);
+    const std::vector<int64_t> sizes = piece_sizes(o, outs[0]);
+    EXPECT_GE(sizes.size(), 2u);
+    for (int64_t size : sizes) EXPECT_EQ(size % 64, 0);  // whole rows
+    EXPECT_EQ(expect_pieces_replace_the_output(mm, ins), 2048 * 64);
+  }
+  Graph g;
+  const Node& long_k = matmul(g.input("a", Shape{64, 9216}), g.input("b", Shape{9216, 128})).producer();
+  std::vector<Tensor> outs{Tensor::empty(Shape{64, 128})};
+  const Offered o = run_offering(
+      long_k, {random_tensor(Shape{64, 9216}, DType::f32, 3), random_tensor(Shape{9216, 128}, DType::f32, 4)}, outs);
+  EXPECT_FALSE(o.applied);
+  EXPECT_TRUE(o.ranges.empty());
 }
 
 TEST(KernelEpilogue, ConvolutionAppliesItImageByImage) {

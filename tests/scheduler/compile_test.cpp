@@ -161,6 +161,24 @@ TEST(Fusion, EpilogueFoldsIntoMatmul) {
   EXPECT_EQ(compile(g, outs, no_fusion()).num_kernels(), 3);
 }
 
+// A product large enough for several tiles of whole rows runs its epilogue tile by tile
+// (ops/cpu/matmul.cpp); when the epilogue casts, nothing else reads the product, so the
+// tiles are handed over instead of written. The results stay the interpreter's.
+TEST(Fusion, EpilogueRunsOnTheRowTilesOfALargeMatmul) {
+  for (const bool cast_out : {false, true}) {
+    SCOPED_TRACE(cast_out ? "cast" : "float32");
+    Graph g;
+    Value mm = matmul(g.input("x", Shape{2048, 128}), g.input("w", Shape{128, 64}));
+    Value y = relu(mm + g.input("b", Shape{64}));
+    if (cast_out) y = cast(y, DType::bf16);
+    TensorMap in{{"x", ramp(Shape{2048, 128}, 0.01)}, {"w", ramp(Shape{128, 64}, 0.07)}, {"b", ramp(Shape{64}, 0.2)}};
+    const ExecutionPlan plan = compile(g, std::vector<Value>{y});
+    EXPECT_EQ(plan.num_kernels(), 1) << plan.to_table();
+    EXPECT_EQ(Executor(plan).handed_outputs(), cast_out ? 1 : 0);
+    expect_matches_interpreter(g, {y}, plan, in);
+  }
+}
+
 TEST(Fusion, EpilogueKeepsAProducerOutputUsedElsewhere) {
   Graph g;
   Value x = g.input("x", Shape{5, 6});
