@@ -5,7 +5,7 @@
 // element is computed by the same calls in the same order whatever the number of
 // threads (determinism). A long reduction with a small output (a linear layer's forward
 // pass, [64,9216]·[9216,128]) is cut into fixed k chunks whose partial products are
-// added in chunk order.
+// added in chunk order. A fused epilogue runs on each finished tile of whole rows.
 #include "ops/cpu/matmul.h"
 
 #include <algorithm>
