@@ -92,6 +92,36 @@ void weighted_rows(const T* w, int64_t w_stride, const T* rows, int64_t row_stri
   }
 }
 
+// Rows r < nr: out[r·out_row + (0, n)] (+)= Σ_t w[r·w_row + t·w_stride] · rows[t·row_stride
+// + (0, n)], each row summed exactly as weighted_rows sums it (t in order). Four rows at a
+// time share every loaded vector of `rows` and keep four independent accumulator chains:
+// with a head dimension of 16 a row is one vector, and alone it waits on its previous
+// multiply-add at every t (bench/NOTES.md, stop 41).
+template <class T>
+void weighted_rows_block(const T* w, int64_t w_row, int64_t w_stride, const T* rows, int64_t row_stride, int64_t count,
+                         T* out, int64_t out_row, int64_t n, bool accumulate, int64_t nr) {
+  constexpr int lanes = kLanes<T>;
+  constexpr int kRows = 4;
+  int64_t r = 0;
+  for (; r + kRows <= nr; r += kRows) {
+    const T* wr = w + r * w_row;
+    T* o = out + r * out_row;
+    int64_t c = 0;
+    for (; c + lanes <= n; c += lanes) {
+      Vec<T> a[kRows];
+      for (int k = 0; k < kRows; ++k) a[k] = accumulate ? load(o + k * out_row + c) : Vec<T>{};
+      for (int64_t t = 0; t < count; ++t) {
+        const Vec<T> v = load(rows + t * row_stride + c);
+        for (int k = 0; k < kRows; ++k) a[k] += wr[k * w_row + t * w_stride] * v;
+      }
+      for (int k = 0; k < kRows; ++k) store(o + k * out_row + c, a[k]);
+    }
+    for (int k = 0; k < kRows && c < n; ++k)  // the columns past the last vector, as weighted_rows
+      weighted_rows(wr + k * w_row, w_stride, rows + c, row_stride, count, o + k * out_row + c, n - c, accumulate);
+  }
+  for (; r < nr; ++r) weighted_rows(w + r * w_row, w_stride, rows, row_stride, count, out + r * out_row, n, accumulate);
+}
+
 // The max and the sum of a vector's lanes by halving (log2 steps of shuffles, not one
 // scalar step per lane).
 template <class T>
@@ -174,10 +204,10 @@ template <class T>
 void scores(const AttentionGeom& g, const T* q, const T* mask, int64_t b, const T* kt, int64_t i0, int64_t nq,
             int64_t j0, int64_t nk, T* s) {
   const T scale = static_cast<T>(g.scale);
+  weighted_rows_block(q + g.q_at(b, i0), g.q.sl, 1, kt, kKeyBlock, g.d, s, kKeyBlock, nk, false, nq);
   for (int64_t r = 0; r < nq; ++r) {
     const int64_t i = i0 + r;
     T* sr = s + r * kKeyBlock;
-    weighted_rows(q + g.q_at(b, i), 1, kt, kKeyBlock, g.d, sr, nk, false);
     for (int64_t j = 0; j < nk; ++j) sr[j] *= scale;
     if (mask)
       for (int64_t j = 0; j < nk; ++j) sr[j] += mask[g.mask_offset(b, i, j0 + j)];
@@ -216,14 +246,17 @@ void attention_forward(const KernelContext& ctx) {
         scores(g, q, mask, b, kt, i0, nq, 0, keys, s);
         for (int64_t r = 0; r < nq; ++r) {
           T* sr = s + r * kKeyBlock;
+          run_max[r] = row_max(sr, keys);
+          for (int64_t j = 0; j < keys; ++j) sr[j] = math::vexp(sr[j] - run_max[r]);  // NaN when every key is masked
+          run_sum[r] = run_max[r] == kNegInf<T> ? T(0) : row_sum(sr, keys);
+        }
+        weighted_rows_block(s, kKeyBlock, 1, v + g.v_at(b, 0), g.v.sl, keys, out + g.o_at(b, i0), g.o.sl, g.dv, false,
+                            nq);  // o = p·v
+        for (int64_t r = 0; r < nq; ++r) {
           T* o = out + g.o_at(b, i0 + r);
-          const T m = row_max(sr, keys);
-          for (int64_t j = 0; j < keys; ++j) sr[j] = math::vexp(sr[j] - m);  // NaN when every key is masked
-          const T sum = m == kNegInf<T> ? T(0) : row_sum(sr, keys);
-          weighted_rows(sr, 1, v + g.v_at(b, 0), g.v.sl, keys, o, g.dv, false);  // o = p·v
-          const T inv = T(1) / sum;
+          const T sum = run_sum[r], inv = T(1) / sum;
           for (int64_t c = 0; c < g.dv; ++c) o[c] = sum == T(0) ? std::numeric_limits<T>::quiet_NaN() : o[c] * inv;
-          lse[b * g.l + i0 + r] = m + std::log(sum);
+          lse[b * g.l + i0 + r] = run_max[r] + std::log(sum);
         }
         continue;
       }
@@ -311,20 +344,23 @@ void attention_backward(const KernelContext& ctx) {
           transpose_block(v + g.v_at(b, j0), g.v.sl, nk, g.dv, vt);
           scores(g, q, mask, b, kt, i0, nq, j0, nk, p);
           for (int64_t r = 0; r < nq; ++r) {
-            const int64_t i = i0 + r;
             T* pr = p + r * kKeyBlock;
-            T* dsr = ds + r * kKeyBlock;
-            const T row_lse = lse[b * g.l + i], row_delta = delta[r];
+            const T row_lse = lse[b * g.l + i0 + r];
             for (int64_t j = 0; j < nk; ++j) pr[j] = math::vexp(pr[j] - row_lse);
-            weighted_rows(dout + g.o_at(b, i), 1, vt, kKeyBlock, g.dv, dsr, nk, false);  // dP = dO·vᵀ
-            for (int64_t j = 0; j < nk; ++j) dsr[j] = scale * pr[j] * (dsr[j] - row_delta);  // scale·dS
-            weighted_rows(dsr, 1, k + g.k_at(b, j0), g.k.sl, nk, dq + g.q_at(b, i), g.d, true);  // dQ_i
           }
-          for (int64_t j = 0; j < nk; ++j) {
-            weighted_rows(p + j, kKeyBlock, dout + g.o_at(b, i0), g.o.sl, nq, dv + g.v_at(b, j0 + j), g.dv,
-                          true);                                                                     // dV_j
-            weighted_rows(ds + j, kKeyBlock, q + g.q_at(b, i0), g.q.sl, nq, dk + g.k_at(b, j0 + j), g.d, true);  // dK_j
+          weighted_rows_block(dout + g.o_at(b, i0), g.o.sl, 1, vt, kKeyBlock, g.dv, ds, kKeyBlock, nk, false,
+                              nq);  // dP = dO·vᵀ
+          for (int64_t r = 0; r < nq; ++r) {
+            const T* pr = p + r * kKeyBlock;
+            T* dsr = ds + r * kKeyBlock;
+            for (int64_t j = 0; j < nk; ++j) dsr[j] = scale * pr[j] * (dsr[j] - delta[r]);  // scale·dS
           }
+          weighted_rows_block(ds, kKeyBlock, 1, k + g.k_at(b, j0), g.k.sl, nk, dq + g.q_at(b, i0), g.q.sl, g.d, true,
+                              nq);  // dQ_i
+          weighted_rows_block(p, 1, kKeyBlock, dout + g.o_at(b, i0), g.o.sl, nq, dv + g.v_at(b, j0), g.v.sl, g.dv, true,
+                              nk);  // dV_j
+          weighted_rows_block(ds, 1, kKeyBlock, q + g.q_at(b, i0), g.q.sl, nq, dk + g.k_at(b, j0), g.k.sl, g.d, true,
+                              nk);  // dK_j
         }
       }
     }
