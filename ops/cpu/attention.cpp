@@ -17,6 +17,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/cpu/transpose.h"
 #include "ops/elementwise_math.h"
 #include "ops/params/attention.h"
 #include "runtime/thread_buffer.h"
@@ -188,12 +189,17 @@ T row_sum(const T* x, int64_t n) {
 }
 
 // xt[c·kKeyBlock + j] = row j of `rows` rows (row_stride apart) at x, dim values each:
-// a key block transposed.
+// a key block transposed (float32 through the AVX-512 16 x 16 transposes).
 template <class T>
 void transpose_block(const T* x, int64_t row_stride, int64_t rows, int64_t dim, T* xt) {
-  for (int64_t j = 0; j < rows; ++j) {
-    const T* xr = x + j * row_stride;
-    for (int64_t c = 0; c < dim; ++c) xt[c * kKeyBlock + j] = xr[c];
+  if constexpr (sizeof(T) == 4) {
+    transpose_32bit(reinterpret_cast<const uint32_t*>(x), row_stride, rows, dim, reinterpret_cast<uint32_t*>(xt),
+                    kKeyBlock);
+  } else {
+    for (int64_t j = 0; j < rows; ++j) {
+      const T* xr = x + j * row_stride;
+      for (int64_t c = 0; c < dim; ++c) xt[c * kKeyBlock + j] = xr[c];
+    }
   }
 }
 
