@@ -31,4 +31,29 @@ double lane_sum(int64_t len, Term term) {
   return total;
 }
 
+// lane_sum of kRuns runs at once: totals[r] = lane_sum<T>(len, i -> term(r, i)), the same
+// sums in the same order. The runs' chains of dependent adds interleave: a short run (a
+// layer norm's row of 64) spends most of lane_sum waiting on its final add over the lanes.
+template <class T, int kRuns, class Term>
+void lane_sums(int64_t len, Term term, double* totals) {
+  constexpr int kLanes = 16;
+  constexpr int64_t kChunk = 1024;
+  for (int r = 0; r < kRuns; ++r) totals[r] = 0;
+  for (int64_t start = 0; start < len; start += kChunk) {
+    const int64_t end = std::min(len, start + kChunk);
+    T acc[kRuns][kLanes] = {};
+    int64_t i = start;
+    for (; i + kLanes <= end; i += kLanes)
+      for (int r = 0; r < kRuns; ++r)
+#pragma GCC unroll 1
+        for (int k = 0; k < kLanes; ++k) acc[r][k] += term(r, i + k);
+    double chunk[kRuns] = {};
+    for (; i < end; ++i)
+      for (int r = 0; r < kRuns; ++r) chunk[r] += term(r, i);
+    for (int k = 0; k < kLanes; ++k)
+      for (int r = 0; r < kRuns; ++r) chunk[r] += acc[r][k];
+    for (int r = 0; r < kRuns; ++r) totals[r] += chunk[r];
+  }
+}
+
 }  // namespace dagrad

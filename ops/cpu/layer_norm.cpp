@@ -37,17 +37,34 @@ void layer_norm_cpu(const KernelContext& ctx) {
     T* save_mean = ctx.outputs[1].data<T>();
     T* save_invstd = ctx.outputs[2].data<T>();
     const double cols = static_cast<double>(d.cols);
+    // Rows r0 .. r0 + kRuns - 1: their mean and invstd, saved.
+    auto stats = [&]<int kRuns>(int64_t r0) {
+      double sums[kRuns];
+      lane_sums<T, kRuns>(
+          d.cols, [&](int k, int64_t i) { return xp[(r0 + k) * d.cols + i]; }, sums);
+      T m[kRuns];
+      for (int k = 0; k < kRuns; ++k) m[k] = save_mean[r0 + k] = static_cast<T>(sums[k] / cols);
+      lane_sums<T, kRuns>(
+          d.cols,
+          [&](int k, int64_t i) {
+            const T* xr = xp + (r0 + k) * d.cols;
+            return (xr[i] - m[k]) * (xr[i] - m[k]);
+          },
+          sums);
+      for (int k = 0; k < kRuns; ++k) save_invstd[r0 + k] = static_cast<T>(1.0 / std::sqrt(sums[k] / cols + eps));
+    };
     parallel_for(0, d.rows, row_grain(d), [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
+        // Four rows' statistics at a time (the same sums: lane_sums).
+        if ((r - lo) % 4 == 0) {
+          if (r + 4 <= hi)
+            stats.template operator()<4>(r);
+          else
+            for (int64_t k = r; k < hi; ++k) stats.template operator()<1>(k);
+        }
         const T* xr = xp + r * d.cols;
         T* yr = y + r * d.cols;
-        const double mean = lane_sum<T>(d.cols, [&](int64_t i) { return xr[i]; }) / cols;
-        const T m = static_cast<T>(mean);
-        const double var = lane_sum<T>(d.cols, [&](int64_t i) { return (xr[i] - m) * (xr[i] - m); }) / cols;
-        const double invstd = 1.0 / std::sqrt(var + eps);
-        save_mean[r] = m;
-        save_invstd[r] = static_cast<T>(invstd);
-        const T is = static_cast<T>(invstd);
+        const T m = save_mean[r], is = save_invstd[r];
         if (beta)
           for (int64_t i = 0; i < d.cols; ++i) yr[i] = (xr[i] - m) * is * gamma[i] + beta[i];
         else if (gamma)
