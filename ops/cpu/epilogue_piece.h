@@ -32,14 +32,20 @@ inline HandedPiece take_handed_piece() { return std::exchange(epilogue_piece_det
 
 inline constexpr int kEpiloguePieceTag = 40;  // the scratch's thread_buffer tag
 
-// Where a kernel that writes its output image by image puts image n: at its place in y,
+// Where a kernel writes a piece of `len` elements whose place in output 0 is `at`: there,
 // or, for an epilogue that consumes pieces, in the thread's scratch, handed over.
 template <class T>
-T* image_destination(const Epilogue* epilogue, T* y, int64_t n, int64_t per_image) {
-  if (!epilogue || !epilogue->consumes_pieces) return y + n * per_image;
-  T* scratch = thread_buffer<T, kEpiloguePieceTag>(static_cast<size_t>(per_image));
+T* piece_destination(const Epilogue* epilogue, T* at, int64_t len) {
+  if (!epilogue || !epilogue->consumes_pieces) return at;
+  T* scratch = thread_buffer<T, kEpiloguePieceTag>(static_cast<size_t>(len));
   hand_piece({scratch, 0, 0});
   return scratch;
+}
+
+// The same for image n of a kernel that writes its output image by image.
+template <class T>
+T* image_destination(const Epilogue* epilogue, T* y, int64_t n, int64_t per_image) {
+  return piece_destination(epilogue, y + n * per_image, per_image);
 }
 
 }  // namespace dagrad

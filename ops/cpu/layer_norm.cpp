@@ -55,13 +55,11 @@ void layer_norm_cpu(const KernelContext& ctx) {
     };
     parallel_for(0, d.rows, row_grain(d), [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
-        // Four rows' statistics at a time (the same sums: lane_sums).
-        if ((r - lo) % 4 == 0) {
-          if (r + 4 <= hi)
-            stats.template operator()<4>(r);
-          else
-            for (int64_t k = r; k < hi; ++k) stats.template operator()<1>(k);
-        }
+        // Four rows' statistics at a time (the same sums: lane_sums), the last few alone.
+        if (r + 4 <= hi && (r - lo) % 4 == 0)
+          stats.template operator()<4>(r);
+        else if (r >= lo + (hi - lo) / 4 * 4)
+          stats.template operator()<1>(r);
         const T* xr = xp + r * d.cols;
         T* yr = y + r * d.cols;
         const T m = save_mean[r], is = save_invstd[r];

@@ -100,11 +100,7 @@ void matmul_typed(const In* pa, const Shape& as, const In* pb, const Shape& bs, 
       const In* a0 = pa + bi * a_batch_stride + (trans_a ? m0 + k0 * lda : m0 * lda + k0);
       const In* b0 = pb + bi * b_batch_stride + (trans_b ? n0 * ldb + k0 : k0 * ldb + n0);
       T* c0 = ki == 0 ? pc + bi * c_batch_stride : partials + ((ki - 1) * batch + bi) * m * n;
-      T* dst = c0 + m0 * n + n0;
-      if (tile_epilogue && epilogue->consumes_pieces) {
-        dst = thread_buffer<T, kEpiloguePieceTag>(static_cast<size_t>(rows * n));
-        hand_piece({dst, 0, 0});
-      }
+      T* dst = piece_destination(tile_epilogue ? epilogue : nullptr, c0 + m0 * n + n0, rows * n);
       if constexpr (std::is_same_v<In, uint16_t>)
         gemm_bf16::gemm(trans_a, trans_b, rows, cols, depth, a0, lda, b0, ldb, dst, n, false);
       else
