@@ -30,6 +30,7 @@ struct SweepArgs {
 struct BenchArgs {
   bench::BenchOptions opt;
   bool gemm = false;
+  bool conv = false;
   bool json = false;
   bool attention = false;
   std::vector<int64_t> lengths = {64, 256, 1024};
@@ -82,6 +83,11 @@ void run_bench_command(BenchArgs a) {
   }
   a.opt.precision = parse_dtype(a.precision);
   if (a.gemm) std::cout << bench::format_gemm_rates(bench::gemm_rates(a.opt.model)) << "\n" << std::flush;
+  if (a.conv)
+    std::cout << bench::format_conv_rates(a.opt.model, a.opt.batch,
+                                          bench::conv_rates(a.opt.model, a.opt.batch, a.opt.threads))
+              << "\n"
+              << std::flush;
   a.opt.memory_budget = mib_to_bytes(a.memory_budget_mib);
   bench::BenchReport r = bench::run_bench(a.opt);
   std::cout << (a.json ? bench::format_json(r) + "\n" : bench::format_report(r)) << std::flush;
@@ -126,6 +132,9 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_flag("--gemm", a->gemm,
                 "first measure single-thread SGEMM on the model's shapes: dagrad, OpenBLAS and oneDNN when built "
                 "with it (the practical peak)");
+  cmd->add_flag("--conv", a->conv,
+                "first time each pass of the model's convolutions at the training batch on every path this CPU "
+                "has: float32, and bfloat16 as chosen, on vdpbf16ps (forced) and widened to float32");
   cmd->add_flag("--json", a->json, "print the result as one line of JSON");
   cmd->add_flag("--attention", a->attention,
                 "instead of a model: attention's planned memory and time per training step (q, k, v [1,4,L,64]) "
@@ -162,9 +171,9 @@ Command add_bench_command(CLI::App& app) {
                 "with --sweep: measure the device's peak GFLOP/s and GB/s again instead of reading them from the "
                 "cache ($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json)")
       ->needs(sweep);
-  for (const char* name : {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams",
-                           "--precision", "--memory-budget", "--ops", "--gemm", "--json", "--seed", "--attention",
-                           "--lengths"})
+  for (const char* name :
+       {"--model", "--batch", "--seconds", "--warmup", "--infer-batch", "--infer", "--streams", "--precision",
+        "--memory-budget", "--ops", "--gemm", "--conv", "--json", "--seed", "--attention", "--lengths"})
     sweep->excludes(cmd->get_option(name));
   return {cmd, [a] { run_bench_command(*a); }};
 }

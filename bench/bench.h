@@ -89,6 +89,16 @@ std::vector<GemmRate> gemm_rates(const std::string& model = "mnist-cnn", double 
 std::string format_gemm_rates(const std::vector<GemmRate>& rates);
 bool have_onednn();
 
+// The model's convolution passes (mnist-cnn's and lenet5's; none for the others) at a batch,
+// on the thread pool, on each path: float32, and bfloat16 as dispatched, on vdpbf16ps forced
+// (CPUs with AVX512_BF16) and widened to float32 (bench/conv_bench.cpp).
+struct ConvRate {
+  std::string layer, pass, path;
+  double ms = 0, gmacs = 0;  // median wall time; direct multiply-adds per second
+};
+std::vector<ConvRate> conv_rates(const std::string& model, int64_t batch, int threads, double seconds_per_case = 0.3);
+std::string format_conv_rates(const std::string& model, int64_t batch, const std::vector<ConvRate>& rates);
+
 // Attention's memory and time against the sequence length (bench/attention_bench.cpp):
 // a compiled training step of the fused op and of its composed reference per length.
 struct AttentionBenchOptions {

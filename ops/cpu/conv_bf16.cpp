@@ -12,10 +12,12 @@
 // Where the CPU has AMX, the stride-1 cases with enough channels run on tiles instead
 // (ops/cpu/conv_amx.h); on Intel CPUs without it, every case widens (vdpbf16ps_pays(),
 // ops/cpu/gemm_bf16.h). One input channel (the first layer) and strides other than 1 widen
-// to float32 and use the float32 kernels: there, pairs would be half padding. So does the
-// forward pass of a convolution Winograd takes (ops/cpu/conv_winograd.h; without AMX):
-// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps. The
-// float32 kernels widen the activations image by image as they pad them (ops/cpu/conv_f32.h).
+// to float32 and use the float32 kernels: there, pairs would be half padding. So do all
+// three passes of a convolution Winograd takes (ops/cpu/conv_winograd.h; without AMX):
+// float32 F(4x4, 3x3) does a quarter of the multiply-adds and outruns vdpbf16ps's twice
+// float32's rate (on AMD's Zen 4, conv2's input gradient 1.2x, its weight gradient 1.4x,
+// bench/NOTES.md). The float32 kernels widen the activations image by image as they pad
+// them (ops/cpu/conv_f32.h).
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -50,6 +52,10 @@ bool direct_input_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && ph >= 0 && pw >= 0 &&
          offsets_fit(ge::ceil_div(g.o, 2) * (g.oh + 2 * ph) * (g.ow + 2 * pw));
 }
+
+// Whether the vdpbf16ps direct kernels take a stride-1 case rather than float32 Winograd
+// (unless forced, for tests and `dagrad bench --conv`).
+bool direct_pays(const ConvGeom& g) { return vdpbf16ps_pays() && (vdpbf16ps_forced() || !winograd::applies(g)); }
 
 bool direct_weight_grad_ok(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && offsets_fit(g.c * (g.h + 2 * g.ph) * (g.w + 2 * g.pw));
@@ -190,16 +196,14 @@ void conv2d_forward(const ConvGeom& g, const uint16_t* x, const uint16_t* w, con
                     const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (amx::available() && conv_amx::forward_applies(g)) return conv_amx::forward(g, x, w, bias, y, epilogue);
-  // Where it applies, float32 F(4x4) outruns the vdpbf16ps direct kernel (bench/NOTES.md).
-  if (!winograd::applies(g) && direct_forward_ok(g) && vdpbf16ps_pays())
-    return forward_direct(g, x, w, bias, y, epilogue);
+  if (direct_forward_ok(g) && direct_pays(g)) return forward_direct(g, x, w, bias, y, epilogue);
   conv2d_forward_f32(g, x, widened_weights(w, g), bias, y, epilogue);
 }
 
 void conv2d_input_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* w, float* dx, const Epilogue* epilogue) {
   if (g.n == 0) return;
   if (amx::available() && conv_amx::input_grad_applies(g)) return conv_amx::input_grad(g, dy, w, dx, epilogue);
-  if (direct_input_grad_ok(g) && vdpbf16ps_pays()) return input_grad_direct(g, dy, w, dx, epilogue);
+  if (direct_input_grad_ok(g) && direct_pays(g)) return input_grad_direct(g, dy, w, dx, epilogue);
   conv2d_input_grad_f32(g, dy, widened_weights(w, g), dx, epilogue);
 }
 
@@ -209,7 +213,7 @@ void conv2d_weight_grad(const ConvGeom& g, const uint16_t* dy, const uint16_t* x
     return;
   }
   if (amx::available() && conv_amx::weight_grad_applies(g)) return conv_amx::weight_grad(g, dy, x, dw);
-  if (direct_weight_grad_ok(g) && vdpbf16ps_pays()) return weight_grad_direct(g, dy, x, dw);
+  if (direct_weight_grad_ok(g) && direct_pays(g)) return weight_grad_direct(g, dy, x, dw);
   conv2d_weight_grad_f32(g, dy, x, dw);
 }
 

@@ -183,7 +183,7 @@ bool available() { return cpu_has_avx512_bf16() && !forced().load(std::memory_or
 void force_fallback(bool on) { forced().store(on, std::memory_order_relaxed); }
 
 namespace {
-std::atomic<bool> vdpbf16ps_forced{false};
+std::atomic<bool> vdpbf16ps_forced_{false};
 }  // namespace
 
 bool vdpbf16ps_pays() {
@@ -191,10 +191,11 @@ bool vdpbf16ps_pays() {
     __builtin_cpu_init();
     return __builtin_cpu_is("intel");
   }();
-  return available() && (!intel || vdpbf16ps_forced.load(std::memory_order_relaxed));
+  return available() && (!intel || vdpbf16ps_forced());
 }
 
-void force_vdpbf16ps(bool on) { vdpbf16ps_forced.store(on, std::memory_order_relaxed); }
+void force_vdpbf16ps(bool on) { vdpbf16ps_forced_.store(on, std::memory_order_relaxed); }
+bool vdpbf16ps_forced() { return vdpbf16ps_forced_.load(std::memory_order_relaxed); }
 
 const char* kernels_name() {
   if (amx::available()) return "AMX tiles";

@@ -31,9 +31,11 @@ void force_fallback(bool on);
 // GEMMs, bench/NOTES.md. There the operands are widened to float32 image by image or panel
 // by panel. AMD's Zen 4 issues vdpbf16ps at FMA's rate: twice the multiply-adds.
 bool vdpbf16ps_pays();
-// Takes the vdpbf16ps kernels on any CPU with AVX512_BF16 (tests: to check them on every such
+// Takes the vdpbf16ps kernels on any CPU with AVX512_BF16, also for the convolutions float32
+// Winograd would take (tests and `dagrad bench --conv`: to check and time them on every such
 // CPU).
 void force_vdpbf16ps(bool on);
+bool vdpbf16ps_forced();
 // Where bfloat16 products run now, for reports: "AMX tiles", "AVX512_BF16 vdpbf16ps" or
 // "the float32 kernels, widened".
 const char* kernels_name();

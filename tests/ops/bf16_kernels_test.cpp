@@ -58,6 +58,10 @@ double worst_error(const Tensor& got, const Tensor& want) {
   return worst;
 }
 
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
 bool has_bf16_input(const OpCase& c) {
   for (const Tensor& t : c.inputs)
     if (t.dtype() == DType::bf16) return true;
@@ -93,8 +97,9 @@ TEST(BFloat16Kernels, ProductsWidenOnIntelWithoutAmx) {
   }
   amx::force_off(true);
   Graph g;
-  Value dy = g.input("dy", Shape{3, 16, 8, 8}, DType::bf16), w = g.input("w", Shape{16, 24, 3, 3}, DType::bf16);
-  Value x = g.input("x", Shape{3, 24, 10, 10}, DType::bf16), h = g.input("h", Shape{6, 300}, DType::bf16);
+  // A 5x5 kernel: float32 Winograd takes 3x3 ones wherever vdpbf16ps is not forced.
+  Value dy = g.input("dy", Shape{3, 16, 8, 8}, DType::bf16), w = g.input("w", Shape{16, 24, 5, 5}, DType::bf16);
+  Value x = g.input("x", Shape{3, 24, 12, 12}, DType::bf16), h = g.input("h", Shape{6, 300}, DType::bf16);
   Value p = g.input("p", Shape{200, 30}, DType::bf16), q = g.input("q", Shape{200, 40}, DType::bf16);
   std::vector<Value> outs = {conv2d_backward_input(dy, w, x.shape(), {}), conv2d_backward_weight(dy, x, w.shape(), {}),
                              matmul(h, h, false, true), matmul(p, q, true, false)};
@@ -126,6 +131,41 @@ TEST(BFloat16Kernels, ProductsWidenOnIntelWithoutAmx) {
       EXPECT_EQ(differ_widened, 0);
       EXPECT_GT(differ_forced, 0);
     }
+  }
+}
+
+// Where float32 Winograd takes a convolution, it outruns vdpbf16ps on all three passes
+// (AMD's Zen 4: bench/NOTES.md), so without AMX they run it on widened operands, bit for bit
+// the fallback's, unless vdpbf16ps is forced.
+TEST(BFloat16Kernels, WinogradShapesRunFloat32WinogradUnlessForced) {
+  if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
+  Graph g;
+  Value x = g.input("x", Shape{2, 32, 12, 12}, DType::bf16), w = g.input("w", Shape{64, 32, 3, 3}, DType::bf16);
+  Value dy = g.input("dy", Shape{2, 64, 10, 10}, DType::bf16);
+  ConvGeom geom;
+  geom.n = 2, geom.c = 32, geom.h = geom.w = 12, geom.o = 64, geom.kh = geom.kw = 3, geom.oh = geom.ow = 10;
+  if (!winograd::applies(geom)) GTEST_SKIP() << "Winograd needs AVX-512";
+  std::vector<Value> outs = {conv2d(x, w), conv2d_backward_input(dy, w, x.shape(), {}),
+                             conv2d_backward_weight(dy, x, w.shape(), {})};
+  TensorMap bind;
+  uint64_t seed = 900;
+  for (const char* name : {"x", "w", "dy"})
+    bind[name] = random_tensor(g.node(name).outputs[0].shape, DType::bf16, seed++);
+  amx::force_off(true);
+  std::vector<Tensor> chosen = interpret(g, outs, bind), forced, widened;
+  {
+    Vdpbf16psForced on;
+    forced = interpret(g, outs, bind);
+  }
+  {
+    Fallback f(true);
+    widened = interpret(g, outs, bind);
+  }
+  amx::force_off(false);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
+    EXPECT_TRUE(same_bits(chosen[i], widened[i]));
+    EXPECT_FALSE(same_bits(forced[i], widened[i])) << "vdpbf16ps did not run when forced";
   }
 }
 
@@ -246,8 +286,8 @@ TEST(BFloat16Kernels, ProductCasesMatchTheReferenceOnBothPaths) {
 // The MNIST CNN's shapes at batch 9 (a partial weight-gradient group): conv2 forward and
 // both gradients, fc1 forward and both gradients, and conv1's weight gradient (one input
 // channel). The two paths pair and order their float32 sums differently, so they agree to
-// float32 summation error, not bit for bit; the kernels must also really run (they differ),
-// except conv2's forward pass, which is float32 Winograd on both unless the CPU has AMX.
+// float32 summation error, not bit for bit; the kernels must also really run (they differ).
+// Forced, conv2's three passes run on vdpbf16ps (or AMX) even though Winograd applies.
 TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
   if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
   Vdpbf16psForced on_any_cpu;
@@ -282,14 +322,10 @@ TEST(BFloat16Kernels, MnistShapesAgreeWithTheFallback) {
     // stays below 1e-4 of 1 + |sum|. The fallback's conv2 input and weight gradients run
     // float32 Winograd F(4x4, 3x3), whose transforms scale terms by up to 10 in each
     // direction before they are rounded: up to ten times that (measured: 1.1e-4, 1.3e-4).
-    // With AMX, conv2's forward pass runs on it against the fallback's F(4x4, 3x3) too.
+    // So does its forward pass.
     EXPECT_LE(worst_error(fast[i], slow[i]), i <= 2 ? 1e-3 : 1e-4);
     int differ = 0;
     for (int64_t k = 0; k < fast[i].numel(); ++k) differ += at(fast[i], k) != at(slow[i], k);
-    if (i == 0 && !amx::available()) {  // conv2 forward: both paths widen to float32 and run F(4x4, 3x3)
-      EXPECT_EQ(differ, 0);
-      continue;
-    }
     EXPECT_GT(differ, 0) << "the bfloat16 kernel did not run";
   }
 }
