@@ -33,6 +33,7 @@ struct ProfileArgs {
   int warmup = 3;
   std::string out = "profile";
   std::vector<std::string> what_if;  // OP_OR_KIND=FACTOR or streams=K
+  bool remeasure_peaks = false;
 };
 
 // The other plans a --what-if streams=K predicts the run on: the same model compiled
@@ -66,11 +67,14 @@ TensorMap random_batch(int64_t batch, uint64_t seed, const SampleNames& names) {
 }
 
 // The roofline's ceilings at the profiled thread count: measured once (about a second),
-// then read from the cache. A GPU whose peaks cannot be had only loses the roofline.
-std::optional<profiler::MachinePeak> machine_peak(const Device& device) {
-  if (device.is_cpu()) return profiler::cpu_peak(num_threads());
+// then read from the cache unless remeasured. A GPU whose peaks cannot be had only loses
+// the roofline.
+std::optional<profiler::MachinePeak> machine_peak(const Device& device, bool remeasure) {
+  profiler::PeakCacheOptions cache;
+  cache.remeasure = remeasure;
+  if (device.is_cpu()) return profiler::cpu_peak(num_threads(), cache);
   try {
-    return profiler::cuda_peak(device.index);
+    return profiler::cuda_peak(device.index, cache);
   } catch (const Error& e) {
     std::cout << "note: no roofline: " << e.what() << "\n";
     return std::nullopt;
@@ -118,7 +122,7 @@ void run_profile(const ProfileArgs& a) {
   for (int i = 0; i < a.steps; ++i) prof.run([&] { session.run(batch); });
 
   if (comm::world().rank() != 0) return;  // under mpirun every rank ran the steps; rank 0 reports
-  report.peak = machine_peak(cfg.device);
+  report.peak = machine_peak(cfg.device, a.remeasure_peaks);
   prof.write_report(a.out, title, report);
   const profiler::Profile p = prof.profile();
   const profiler::Summary summary = profiler::summarize(p);
@@ -161,6 +165,10 @@ Command add_profile_command(CLI::App& app) {
                   "streams do not overlap while profiling")
       ->capture_default_str();
   cmd->add_option("--seed", a->train.seed, "seed for initialisation, the random batch and dropout")->capture_default_str();
+  cmd->add_flag("--remeasure-peaks", a->remeasure_peaks,
+                "measure the roofline's peak GFLOP/s and GB/s again and cache them, instead of reading the cache "
+                "($XDG_CACHE_HOME/dagrad or ~/.cache/dagrad/machine_peaks.json): a measurement taken while another "
+                "process shared the cores reads low");
   cmd->add_option("--what-if", a->what_if,
                   "OP_OR_KIND=FACTOR: predict the step if the steps of op OP (conv2d, or a step label such as "
                   "fused[add+relu]) or kind KIND (conv, gemm, pool, elementwise, fused, reduce, loss, optimizer, "

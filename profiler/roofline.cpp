@@ -65,10 +65,12 @@ const char* bound_by(const SummaryRow& r, const MachinePeak& peak) {
 }  // namespace
 
 std::string roofline_text(const Summary& s, const MachinePeak& peak) {
-  std::string out = str_cat("roofline: ", peak.description, ": ", num("%.1f", peak.gflops), " GFLOP/s FMA peak, ",
-                            num("%.1f", peak.gbps), " GB/s triad, ridge at ", num("%.2f", peak.ridge_flops_per_byte()),
-                            " FLOP/byte; % roof = achieved / min(peak, intensity x bandwidth)",
-                            s.streams > 1 ? " (kernels of concurrent streams share these peaks)\n" : "\n");
+  std::string out = str_cat(
+      "roofline: ", peak.description, ": ", num("%.1f", peak.gflops), " GFLOP/s FMA peak, ", num("%.1f", peak.gbps),
+      " GB/s triad, ridge at ", num("%.2f", peak.ridge_flops_per_byte()), " FLOP/byte (",
+      peak.from_cache ? "cached peaks; dagrad profile --remeasure-peaks measures them again" : "measured now",
+      "); % roof = achieved / min(peak, intensity x bandwidth)",
+      s.streams > 1 ? " (kernels of concurrent streams share these peaks)\n" : "\n");
   std::vector<SummaryRow> low = furthest_below_roof(s, peak, 3);
   if (low.empty()) return out;
   out += "furthest below their roof (ops with >= 1% of the kernel time):";

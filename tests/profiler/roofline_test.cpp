@@ -71,7 +71,12 @@ TEST(Roofline, FurthestBelowSkipsOpsWithoutTime) {
   EXPECT_EQ(low[0].op, "copy");
   EXPECT_EQ(low[1].op, "relu");
   const std::string text = roofline_text(hand_made_summary(), test_peak());
-  EXPECT_NE(text.find("ridge at 10.00 FLOP/byte"), std::string::npos) << text;
+  EXPECT_NE(text.find("ridge at 10.00 FLOP/byte (measured now)"), std::string::npos) << text;
+  MachinePeak cached = test_peak();
+  cached.from_cache = true;
+  EXPECT_NE(roofline_text(hand_made_summary(), cached)
+                .find("(cached peaks; dagrad profile --remeasure-peaks measures them again)"),
+            std::string::npos);
   EXPECT_NE(text.find("copy 10.0% (memory-bound"), std::string::npos) << text;
   EXPECT_NE(text.find("conv2d 50.0% (compute-bound, 50.00 FLOP/byte)"), std::string::npos) << text;
   EXPECT_EQ(text.find("above their roof"), std::string::npos) << text;
