@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "op_cases.h"
@@ -167,6 +168,47 @@ TEST(BFloat16Kernels, WinogradShapesRunFloat32WinogradUnlessForced) {
     EXPECT_TRUE(same_bits(chosen[i], widened[i]));
     EXPECT_FALSE(same_bits(forced[i], widened[i])) << "vdpbf16ps did not run when forced";
   }
+}
+
+// The vdpbf16ps GEMM packs its operands' common layouts with vector code (rows along k,
+// stored transposed, rows along j) and the rest element by element: every transpose case,
+// with leading dimensions odd and even, operands starting on an odd element, sizes off
+// the 8 x 48 tile, an odd depth and depths over one k block, against double sums.
+TEST(BFloat16Kernels, GemmPacksEveryLayout) {
+  if (!gemm_bf16::cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16; only the fallback runs";
+  Vdpbf16psForced on_any_cpu;
+  amx::force_off(true);
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  int checked = 0;
+  for (const int64_t k : {1, 7, 64, 401})
+    for (const int64_t pad : {0, 1})       // leading dimension = the packed extent + pad
+      for (const int64_t offset : {0, 1})  // the operands start this many elements in
+        for (const bool ta : {false, true})
+          for (const bool tb : {false, true}) {
+            const int64_t m = 13, n = 53;
+            const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad;
+            std::vector<uint16_t> a(static_cast<size_t>(offset + (ta ? k : m) * lda)),
+                b(static_cast<size_t>(offset + (tb ? n : k) * ldb));
+            for (uint16_t& x : a) x = float_to_bf16_bits(uniform(rng));
+            for (uint16_t& x : b) x = float_to_bf16_bits(uniform(rng));
+            const uint16_t *pa = a.data() + offset, *pb = b.data() + offset;
+            std::vector<float> c(static_cast<size_t>(m * n));
+            gemm_bf16::gemm(ta, tb, m, n, k, pa, lda, pb, ldb, c.data(), n, false);
+            double worst = 0;
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) {
+                double want = 0;
+                for (int64_t p = 0; p < k; ++p)
+                  want += static_cast<double>(bf16_bits_to_float(pa[ta ? p * lda + i : i * lda + p])) *
+                          bf16_bits_to_float(pb[tb ? j * ldb + p : p * ldb + j]);
+                worst = std::max(worst, std::abs(c[i * n + j] - want) / (1 + std::abs(want)));
+              }
+            EXPECT_LE(worst, 1e-5) << "k " << k << " pad " << pad << " offset " << offset << " trans " << ta << tb;
+            ++checked;
+          }
+  amx::force_off(false);
+  EXPECT_EQ(checked, 64);
 }
 
 // Winograd's gradients widen bfloat16 image by image: bit for bit the float32 kernels on
