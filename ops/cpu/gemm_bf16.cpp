@@ -189,9 +189,7 @@ DAGRAD_BF16_TARGET void pack_b_panel(const uint16_t* b, int64_t rs, int64_t cs, 
     uint32_t* d = dst + p * w;
     if (cs == 1) {  // rows along j: 16 words at a time from two rows widened and interleaved
       for (int j = 0; j < w; j += kLanes) {
-        const int left = nr - j;
-        const __mmask16 m =
-            left >= kLanes ? __mmask16{0xffff} : static_cast<__mmask16>(left > 0 ? (1u << left) - 1u : 0u);
+        const __mmask16 m = static_cast<__mmask16>((1u << std::clamp(nr - j, 0, kLanes)) - 1u);
         const __m512i l = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + j));
         const __m512i h = has_hi ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi + j)) : _mm512_setzero_si512();
         _mm512_storeu_si512(d + j, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));

@@ -59,6 +59,29 @@ double worst_error(const Tensor& got, const Tensor& want) {
   return worst;
 }
 
+// The outputs without AMX on each bfloat16 path: as dispatched, with vdpbf16ps forced, and
+// widened to float32 (the fallback), all inputs random bfloat16.
+struct ThreePaths {
+  std::vector<Tensor> chosen, forced, widened;
+};
+ThreePaths run_three_paths(const Graph& g, const std::vector<Value>& outs, uint64_t seed) {
+  TensorMap bind;
+  for (const Value& v : g.inputs()) bind[v.producer().name] = random_tensor(v.shape(), DType::bf16, seed++);
+  amx::force_off(true);
+  ThreePaths r;
+  r.chosen = interpret(g, outs, bind);
+  {
+    Vdpbf16psForced on;
+    r.forced = interpret(g, outs, bind);
+  }
+  {
+    Fallback f(true);
+    r.widened = interpret(g, outs, bind);
+  }
+  amx::force_off(false);
+  return r;
+}
+
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
@@ -96,7 +119,6 @@ TEST(BFloat16Kernels, ProductsWidenOnIntelWithoutAmx) {
     Fallback f(true);
     EXPECT_FALSE(gemm_bf16::vdpbf16ps_pays());
   }
-  amx::force_off(true);
   Graph g;
   // A 5x5 kernel: float32 Winograd takes 3x3 ones wherever vdpbf16ps is not forced.
   Value dy = g.input("dy", Shape{3, 16, 8, 8}, DType::bf16), w = g.input("w", Shape{16, 24, 5, 5}, DType::bf16);
@@ -104,26 +126,13 @@ TEST(BFloat16Kernels, ProductsWidenOnIntelWithoutAmx) {
   Value p = g.input("p", Shape{200, 30}, DType::bf16), q = g.input("q", Shape{200, 40}, DType::bf16);
   std::vector<Value> outs = {conv2d_backward_input(dy, w, x.shape(), {}), conv2d_backward_weight(dy, x, w.shape(), {}),
                              matmul(h, h, false, true), matmul(p, q, true, false)};
-  TensorMap bind;
-  uint64_t seed = 700;
-  for (const char* name : {"dy", "w", "x", "h", "p", "q"})
-    bind[name] = random_tensor(g.node(name).outputs[0].shape, DType::bf16, seed++);
-  std::vector<Tensor> chosen = interpret(g, outs, bind), forced, widened;
-  {
-    Vdpbf16psForced on;
-    forced = interpret(g, outs, bind);
-  }
-  {
-    Fallback f(true);
-    widened = interpret(g, outs, bind);
-  }
-  amx::force_off(false);
+  const ThreePaths r = run_three_paths(g, outs, 700);
   for (size_t i = 0; i < outs.size(); ++i) {
     SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
     int differ_forced = 0, differ_widened = 0;
-    for (int64_t k = 0; k < chosen[i].numel(); ++k) {
-      differ_forced += at(chosen[i], k) != at(forced[i], k);
-      differ_widened += at(chosen[i], k) != at(widened[i], k);
+    for (int64_t k = 0; k < r.chosen[i].numel(); ++k) {
+      differ_forced += at(r.chosen[i], k) != at(r.forced[i], k);
+      differ_widened += at(r.chosen[i], k) != at(r.widened[i], k);
     }
     if (!intel) {  // vdpbf16ps ran
       EXPECT_EQ(differ_forced, 0);
@@ -148,25 +157,11 @@ TEST(BFloat16Kernels, WinogradShapesRunFloat32WinogradUnlessForced) {
   if (!winograd::applies(geom)) GTEST_SKIP() << "Winograd needs AVX-512";
   std::vector<Value> outs = {conv2d(x, w), conv2d_backward_input(dy, w, x.shape(), {}),
                              conv2d_backward_weight(dy, x, w.shape(), {})};
-  TensorMap bind;
-  uint64_t seed = 900;
-  for (const char* name : {"x", "w", "dy"})
-    bind[name] = random_tensor(g.node(name).outputs[0].shape, DType::bf16, seed++);
-  amx::force_off(true);
-  std::vector<Tensor> chosen = interpret(g, outs, bind), forced, widened;
-  {
-    Vdpbf16psForced on;
-    forced = interpret(g, outs, bind);
-  }
-  {
-    Fallback f(true);
-    widened = interpret(g, outs, bind);
-  }
-  amx::force_off(false);
+  const ThreePaths r = run_three_paths(g, outs, 900);
   for (size_t i = 0; i < outs.size(); ++i) {
     SCOPED_TRACE(str_cat("output ", i, " (", outs[i].producer().op_name(), ")"));
-    EXPECT_TRUE(same_bits(chosen[i], widened[i]));
-    EXPECT_FALSE(same_bits(forced[i], widened[i])) << "vdpbf16ps did not run when forced";
+    EXPECT_TRUE(same_bits(r.chosen[i], r.widened[i]));
+    EXPECT_FALSE(same_bits(r.forced[i], r.widened[i])) << "vdpbf16ps did not run when forced";
   }
 }
 
