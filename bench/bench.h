@@ -89,6 +89,9 @@ std::vector<GemmRate> gemm_rates(const std::string& model = "mnist-cnn", double 
 std::string format_gemm_rates(const std::vector<GemmRate>& rates);
 bool have_onednn();
 
+// The median of v (the mean of the middle two for an even count); bench/sweep.cpp.
+double median_of(std::vector<double> v);
+
 // The model's convolution passes (mnist-cnn's and lenet5's; none for the others) at a batch,
 // on the thread pool, on each path: float32, and bfloat16 as dispatched, on vdpbf16ps forced
 // (CPUs with AVX512_BF16) and widened to float32 (bench/conv_bench.cpp).

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "bench/bench.h"
@@ -48,8 +49,7 @@ double median_seconds(const std::function<void()>& fn, double seconds) {
     fn();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   } while (times.size() < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
-  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
-  return times[times.size() / 2];
+  return median_of(std::move(times));
 }
 
 // Deterministic values within [-1, 1], as float32 and as bfloat16 bits (the same values).

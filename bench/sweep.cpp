@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include "bench/bench.h"
 #include "ops/op_def.h"
 #include "ops/ops.h"
 #include "runtime/backend.h"
@@ -93,12 +94,6 @@ double timed_run(scheduler::Executor& ex, const TensorMap& inputs, std::vector<T
   return t;
 }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Settled: the median of the later half of the runs agrees with the median of all.
 bool settled(const std::vector<double>& times, double tolerance) {
   const double all = median_of(times);
@@ -151,6 +146,12 @@ std::string seconds_text(double s) {
 }
 
 }  // namespace
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 std::string sweep_op_name(SweepOp op) {
   switch (op) {
