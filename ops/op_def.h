@@ -169,6 +169,9 @@ struct ElementwiseDef {
   // out[i] = f(in[0][i], in[1][i]) for n contiguous elements.
   void (*tile_f32)(const float* const* in, float* out, int64_t n, const double* params) = nullptr;
   void (*tile_f64)(const double* const* in, double* out, int64_t n, const double* params) = nullptr;
+  // out = in[0] in the compute type (a cast): a launcher may pass the operand through
+  // instead of copying it, leaving the rounding to the program.
+  bool identity = false;
 };
 
 struct OpDef {

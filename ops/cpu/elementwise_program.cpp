@@ -116,6 +116,13 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       if (a >= ni) round_in_place[a - ni] = 1;
   for (int j = 0; j < no; ++j)
     if (outputs[j].dtype() != p.instrs[p.outputs[j]].dtype) round_in_place[p.outputs[j]] = 1;
+  // An input that an output shares bytes with (in place) is overwritten as each tile is
+  // stored, so a cast of it is copied rather than passed through.
+  char* stored_over = thread_buffer<char, 2>(ni);
+  for (int i = 0; i < ni; ++i) {
+    stored_over[i] = 0;
+    for (int j = 0; j < no && i != handed; ++j) stored_over[i] = stored_over[i] || overlaps(outputs[j], inputs[i]);
+  }
   double* scalar = thread_buffer<double, 0>(ni);
   std::fill(scalar, scalar + ni, 0.0);
   for (int i = 0; i < ni; ++i)
@@ -165,11 +172,17 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       for (int r = 0; r < nr; ++r) {
         const ElementwiseProgram::Instr& ins = p.instrs[r];
         int j = out_of[r];
-        T* dst = j >= 0 && direct[j] ? reinterpret_cast<T*>(out_ptr[j]) + base : reg(r);
+        const bool to_output = j >= 0 && direct[j];
+        const bool rounds = ins.dtype != kCompute && round_in_place[r];
+        if (ins.def->identity && !to_output && !rounds && (ins.args[0] >= ni || !stored_over[ins.args[0]])) {
+          operand[ni + r] = operand[ins.args[0]];  // a cast whose rounding, if any, is the store's
+          continue;
+        }
+        T* dst = to_output ? reinterpret_cast<T*>(out_ptr[j]) + base : reg(r);
         for (size_t a = 0; a < ins.args.size(); ++a) args[a] = operand[ins.args[a]];
         if constexpr (std::is_same_v<T, float>) {
           ins.def->tile_f32(args, dst, len, ins.params.data());
-          if (ins.dtype != kCompute && round_in_place[r]) round_to(dst, len, ins.dtype);
+          if (rounds) round_to(dst, len, ins.dtype);
         } else {
           ins.def->tile_f64(args, dst, len, ins.params.data());
         }

@@ -33,6 +33,12 @@ std::vector<Value> cast_vjp(const VjpContext& c) {
   return {cast(g, c.inputs[0].dtype())};
 }
 
+ElementwiseDef cast_form() {
+  ElementwiseDef d = elementwise_form<Cast>();
+  d.identity = true;
+  return d;
+}
+
 }  // namespace
 
 void register_cast_ops(OpRegistry& r) {
@@ -42,7 +48,7 @@ void register_cast_ops(OpRegistry& r) {
                      .params = params_codec<CastParams>(),
                      .infer = infer_cast,
                      .vjp = cast_vjp,
-                     .elementwise = elementwise_form<Cast>(),
+                     .elementwise = cast_form(),
                      .doc = "x converted to dtype `to` (round to nearest even; float to integer truncates and "
                             "saturates, NaN to 0; integers wrap)"});
 }
