@@ -121,7 +121,8 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
   char* stored_over = thread_buffer<char, 2>(ni);
   for (int i = 0; i < ni; ++i) {
     stored_over[i] = 0;
-    for (int j = 0; j < no && i != handed; ++j) stored_over[i] = stored_over[i] || overlaps(outputs[j], inputs[i]);
+    if (i == handed) continue;  // read from the handed piece, not from its tensor
+    for (int j = 0; j < no; ++j) stored_over[i] = stored_over[i] || overlaps(outputs[j], inputs[i]);
   }
   double* scalar = thread_buffer<double, 0>(ni);
   std::fill(scalar, scalar + ni, 0.0);

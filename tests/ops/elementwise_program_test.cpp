@@ -35,15 +35,15 @@ TEST(ElementwiseProgramCpu, CastReadsAnInputBeforeAnOutputOverwritesItInPlace) {
   }
 }
 
-// Casts of a computed value and of a cast of an input, stored in bfloat16 and float32, equal the
-// cast kernel's results.
+// A cast of a computed value, stored in bfloat16, and a cast to float32 of an input's
+// bfloat16 copy (which must be rounded in its register, since the second cast reads it).
 TEST(ElementwiseProgramCpu, PassedThroughCastsRoundAsTheirStore) {
   const int64_t n = 1500;
   Graph g;
   Value x = g.input("x", Shape{n});
-  Value e = neg(x), x16 = cast(x, DType::bf16);
-  Value c16 = cast(e, DType::bf16), c32 = cast(x16, DType::f32);
-  const std::vector<int> nodes{e.node, c16.node, x16.node, c32.node};
+  Value negated = neg(x), x16 = cast(x, DType::bf16);
+  Value c16 = cast(negated, DType::bf16), c32 = cast(x16, DType::f32);
+  const std::vector<int> nodes{negated.node, c16.node, x16.node, c32.node};
   const std::vector<int> stored{c16.node, c32.node};
   const std::vector<Value> inputs{x};
   const ElementwiseProgram p = ElementwiseProgram::from_nodes(g, nodes, inputs, stored);
