@@ -3,6 +3,7 @@
 // is compiled for instructions the CPU may lack, and callers check available() first.
 #include "ops/cpu/amx.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,10 +42,24 @@ struct alignas(64) TileConfig {
 
 }  // namespace
 
+// CPUID leaf 7 lists AMX-BF16 (EDX bit 22) and AMX-TILE (bit 24), and XCR0 bits 17-18 say
+// the OS saves the tile state. Read directly: clang before 18 knows no "amx-*" feature
+// names for __builtin_cpu_supports (scripts/fuzz.sh builds with clang 16).
+bool cpu_reports_amx() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) return false;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  constexpr unsigned kAmxBf16 = 1u << 22, kAmxTile = 1u << 24;
+  if ((edx & (kAmxBf16 | kAmxTile)) != (kAmxBf16 | kAmxTile)) return false;
+  unsigned xcr0_lo, xcr0_hi;
+  asm volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  constexpr unsigned kTileState = (1u << 17) | (1u << 18);
+  return (xcr0_lo & kTileState) == kTileState;
+}
+
 bool cpu_has_amx() {
   static const bool has = [] {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return false;
+    if (!cpu_reports_amx()) return false;
     // Linux keeps the 8 KiB tile state off until a process asks for it (kernel 5.16+).
     return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   }();

@@ -16,7 +16,8 @@
 namespace dagrad::amx {
 
 bool available();
-bool cpu_has_amx();  // CPUID and the kernel's permission, whatever the switches
+bool cpu_has_amx();      // CPUID and the kernel's permission, whatever the switches
+bool cpu_reports_amx();  // CPUID and XCR0 only
 void force_off(bool on);
 
 inline constexpr int kBlock = 32;  // a block: 2 x 2 tiles of 16 x 16 float32 results

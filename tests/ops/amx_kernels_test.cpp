@@ -104,6 +104,18 @@ TEST(AmxKernels, AvailabilityFollowsCpuidAndBothSwitches) {
   EXPECT_EQ(amx::available(), amx::cpu_has_amx() && gemm_bf16::available());
 }
 
+// amx.cpp reads CPUID itself (clang 16 has no "amx-*" names for __builtin_cpu_supports);
+// under GCC it must agree with the compiler's own reading.
+TEST(AmxKernels, CpuidReadingAgreesWithTheCompiler) {
+#if defined(__clang__)
+  GTEST_SKIP() << "clang before 18 cannot name the AMX features";
+#else
+  __builtin_cpu_init();
+  EXPECT_EQ(amx::cpu_reports_amx(), __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"));
+  if (amx::cpu_has_amx()) EXPECT_TRUE(amx::cpu_reports_amx());
+#endif
+}
+
 // Forward (with and without bias), input gradient and weight gradient: within float32
 // summation error of the double sums, and of the vdpbf16ps kernels, which must differ in
 // some element (they sum in another order), so that AMX is known to have run.
