@@ -24,6 +24,9 @@ struct Window {
 
 Window window_of(NodeContext& c, const Shape& x, std::vector<int64_t> kernel) {
   const size_t n = kernel.size();
+  if (n + 2 != static_cast<size_t>(x.rank()))  // a missing kernel_shape comes as []
+    c.invalid(str_cat("kernel_shape ", attr_to_string(kernel),
+                      " must give one size per spatial dimension of the input ", x.to_string()));
   Window w;
   w.kernel = kernel;
   w.strides = c.attr_ints("strides", std::vector<int64_t>(n, 1));

@@ -139,3 +139,20 @@ TEST(OnnxImport, UndefinedValuesAndUnknownAttributesAreErrors) {
   EXPECT_NE(error_of<dagrad::onnx::UnsupportedError>([&] { dagrad::onnx::import_from_memory(a.bytes()); }).find("'mystery'"),
             std::string::npos);
 }
+
+// Found by scripts/fuzz.sh: a pool without kernel_shape indexed an empty list.
+TEST(OnnxImport, AWindowNeedsOneKernelSizePerSpatialDimension) {
+  ModelBuilder pool(13);
+  pool.input("x", {1, 3, 8, 8}).output("y");
+  pool.node("MaxPool", {"x"}, {"y"}, "pool");
+  std::string msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(pool.bytes()); });
+  EXPECT_NE(msg.find("node 'pool' (MaxPool, opset 13): kernel_shape [] must give one size per spatial dimension of "
+                     "the input [1,3,8,8]"),
+            std::string::npos)
+      << msg;
+  ModelBuilder conv(13);
+  conv.input("x", {1, 1, 8, 8}).output("y").initializer("w", random(Shape{2, 1, 3, 3}, 5));
+  ModelBuilder::attr(conv.node("Conv", {"x", "w"}, {"y"}, "conv"), "kernel_shape", std::vector<int64_t>{3});
+  msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(conv.bytes()); });
+  EXPECT_NE(msg.find("kernel_shape [3] must give one size"), std::string::npos) << msg;
+}
