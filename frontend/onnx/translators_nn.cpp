@@ -80,6 +80,8 @@ Spatial spatial_of(NodeContext& c, const Shape& x) {
 Outputs conv(NodeContext& c) {
   const Shape x = c.shape(0), w = c.shape(1);
   const Spatial sp = spatial_of(c, x);
+  if (w.rank() != x.rank())
+    c.invalid(str_cat("the weight ", w.to_string(), " must have the input's rank (input ", x.to_string(), ")"));
   const Window win = window_of(c, x, c.attr_ints("kernel_shape", {w.begin() + 2, w.end()}));
   ConvParams p;
   p.stride = sp.hw(win.strides, 1);

@@ -140,7 +140,8 @@ TEST(OnnxImport, UndefinedValuesAndUnknownAttributesAreErrors) {
             std::string::npos);
 }
 
-// Found by scripts/fuzz.sh: a pool without kernel_shape indexed an empty list.
+// Found by scripts/fuzz.sh: a pool without kernel_shape indexed an empty list, and a Conv
+// whose weight has rank 1 took its kernel sizes from past the weight's shape.
 TEST(OnnxImport, AWindowNeedsOneKernelSizePerSpatialDimension) {
   ModelBuilder pool(13);
   pool.input("x", {1, 3, 8, 8}).output("y");
@@ -155,4 +156,9 @@ TEST(OnnxImport, AWindowNeedsOneKernelSizePerSpatialDimension) {
   ModelBuilder::attr(conv.node("Conv", {"x", "w"}, {"y"}, "conv"), "kernel_shape", std::vector<int64_t>{3});
   msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(conv.bytes()); });
   EXPECT_NE(msg.find("kernel_shape [3] must give one size"), std::string::npos) << msg;
+  ModelBuilder flat(13);  // a weight of rank 1 has no kernel sizes to default to
+  flat.input("x", {1, 1, 8, 8}).output("y").initializer("w", random(Shape{9}, 6));
+  flat.node("Conv", {"x", "w"}, {"y"}, "conv");
+  msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(flat.bytes()); });
+  EXPECT_NE(msg.find("the weight [9] must have the input's rank (input [1,1,8,8])"), std::string::npos) << msg;
 }
