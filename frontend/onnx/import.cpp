@@ -276,6 +276,11 @@ std::string NodeContext::describe() const {
 void NodeContext::unsupported(const std::string& why) const { throw UnsupportedError(str_cat(describe(), ": ", why)); }
 void NodeContext::invalid(const std::string& why) const { throw ValueError(str_cat(describe(), ": ", why)); }
 
+int64_t NodeContext::axis(int64_t axis, int64_t rank) const {
+  if (axis < -rank || axis >= rank) invalid(str_cat("axis ", axis, " is out of range for rank ", rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
 Value NodeContext::input(size_t i) {
   if (!has_input(i)) unsupported(str_cat("input ", i, " is missing"));
   Slot& s = *inputs_[i];

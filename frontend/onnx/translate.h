@@ -65,6 +65,8 @@ class NodeContext {
 
   [[noreturn]] void unsupported(const std::string& why) const;
   [[noreturn]] void invalid(const std::string& why) const;  // the model is wrong (ValueError)
+  // `axis` of a rank-`rank` tensor, made non-negative; invalid() outside [-rank, rank).
+  int64_t axis(int64_t axis, int64_t rank) const;
 
  private:
   const ::onnx::AttributeProto* attr(const char* name) const;

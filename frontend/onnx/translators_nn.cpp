@@ -402,8 +402,7 @@ Outputs softmax_cross_entropy_loss(NodeContext& c) {
 Outputs hardmax(NodeContext& c) {
   Value x = c.input(0);
   const int64_t rank = static_cast<int64_t>(x.shape().rank());
-  int64_t axis = c.attr_int("axis", c.opset() >= 13 ? -1 : 1);
-  if (axis < 0) axis += rank;
+  const int64_t axis = c.axis(c.attr_int("axis", c.opset() >= 13 ? -1 : 1), rank);
   if (c.opset() < 13) {  // coerced to 2-D at axis
     int64_t outer = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= x.shape()[d];

@@ -75,8 +75,7 @@ Outputs softmax_(NodeContext& c) {
   const Shape in = x.shape();
   auto f = [](Value v, int64_t axis) { return kLog ? log_softmax(v, axis) : softmax(v, axis); };
   if (c.opset() >= 13) return one(f(x, c.attr_int("axis", -1)));
-  int64_t axis = c.attr_int("axis", 1);
-  if (axis < 0) axis += static_cast<int64_t>(in.rank());
+  const int64_t axis = c.axis(c.attr_int("axis", 1), static_cast<int64_t>(in.rank()));
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= in[d];
   Value rows = reshape(x, {outer, in.numel() / std::max<int64_t>(outer, 1)});
@@ -90,9 +89,7 @@ Outputs arg_extreme(NodeContext& c) {
   c.accept_attrs({"axis", "keepdims", "select_last_index"});
   Value x = as_dtype(c.input(0), arithmetic_dtype(c.dtype(0)));
   const int64_t rank = static_cast<int64_t>(x.shape().rank());
-  int64_t axis = c.attr_int("axis", 0);
-  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " out of range for rank ", rank));
-  if (axis < 0) axis += rank;
+  const int64_t axis = c.axis(c.attr_int("axis", 0), rank);
   if (kMin) x = -x;
   const bool last = c.attr_int("select_last_index", 0) != 0;
   const int64_t n = x.shape()[axis];

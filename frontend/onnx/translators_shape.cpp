@@ -20,12 +20,6 @@ Tensor int64_tensor(const std::vector<int64_t>& v) {
   return Tensor::from_vector<int64_t>(Shape{static_cast<int64_t>(v.size())}, v);
 }
 
-// A possibly negative axis of a rank-`rank` tensor.
-int64_t axis_of(NodeContext& c, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank) c.invalid(str_cat("axis ", axis, " is out of range for rank ", rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 Outputs reshape_(NodeContext& c) {
   std::vector<int64_t> dims = c.opset() < 5 ? c.attr_ints("shape") : c.known_ints(1, "target shape");
   const Shape in = c.shape(0);
@@ -77,7 +71,7 @@ Outputs squeeze_(NodeContext& c) {
   if (axes.empty())
     for (int64_t d = 0; d < rank; ++d) drop[d] = in[d] == 1;
   for (int64_t a : axes) {
-    const int64_t d = axis_of(c, a, rank);
+    const int64_t d = c.axis(a, rank);
     if (in[d] != 1) c.invalid(str_cat("cannot squeeze axis ", a, " of size ", in[d]));
     drop[d] = true;
   }
@@ -93,7 +87,7 @@ Outputs unsqueeze_(NodeContext& c) {
   const int64_t rank = static_cast<int64_t>(in.rank() + axes.size());
   std::vector<bool> added(rank, false);
   for (int64_t a : axes) {
-    const int64_t d = axis_of(c, a, rank);
+    const int64_t d = c.axis(a, rank);
     if (added[d]) c.invalid(str_cat("axis ", a, " is listed twice"));
     added[d] = true;
   }
@@ -180,7 +174,7 @@ Outputs slice_(NodeContext& c) {
   Value x = c.input(0);
   for (size_t k = 0; k < axes.size(); ++k) {
     if (!steps.empty() && steps[k] != 1) c.unsupported(str_cat("step ", steps[k], " (dagrad slices with step 1)"));
-    const int64_t d = axis_of(c, axes[k], rank), n = in[d];
+    const int64_t d = c.axis(axes[k], rank), n = in[d];
     auto clamp = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
     const int64_t lo = clamp(starts[k]), hi = std::max(lo, clamp(ends[k]));
     if (lo != 0 || hi != n) x = slice(x, d, lo, hi);
@@ -190,7 +184,7 @@ Outputs slice_(NodeContext& c) {
 
 Outputs split_(NodeContext& c) {
   const Shape in = c.shape(0);
-  const int64_t axis = axis_of(c, c.attr_int("axis", 0), static_cast<int64_t>(in.rank()));
+  const int64_t axis = c.axis(c.attr_int("axis", 0), static_cast<int64_t>(in.rank()));
   std::vector<int64_t> parts;
   if (c.opset() < 13)
     parts = c.attr_ints("split");

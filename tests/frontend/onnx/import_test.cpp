@@ -162,3 +162,16 @@ TEST(OnnxImport, AWindowNeedsOneKernelSizePerSpatialDimension) {
   msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(flat.bytes()); });
   EXPECT_NE(msg.find("the weight [9] must have the input's rank (input [1,1,8,8])"), std::string::npos) << msg;
 }
+
+// Found by scripts/fuzz.sh: Softmax before opset 13 multiplied the dimensions before an
+// axis past the input's rank.
+TEST(OnnxImport, AxesOutsideTheRankAreErrors) {
+  for (const char* op : {"Softmax", "LogSoftmax", "Hardmax", "ArgMax"}) {
+    SCOPED_TRACE(op);
+    ModelBuilder m(11);
+    m.input("x", {2, 3}).output("y");
+    ModelBuilder::attr(m.node(op, {"x"}, {"y"}, "n"), "axis", 5);
+    const std::string msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(m.bytes()); });
+    EXPECT_NE(msg.find("axis 5 is out of range for rank 2"), std::string::npos) << msg;
+  }
+}
