@@ -2,6 +2,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -63,13 +64,28 @@ int dtype_to_onnx(DType t) {
 
 namespace {
 
+// How many entries the typed field of a tensor without raw data holds: the 16-bit floats'
+// bit patterns and every narrower integer type come in int32_data.
+int64_t typed_values(const TP& p) {
+  switch (p.data_type()) {
+    case TP::FLOAT:
+      return p.float_data().size();
+    case TP::DOUBLE:
+      return p.double_data().size();
+    case TP::INT64:
+      return p.int64_data().size();
+    case TP::UINT32:
+    case TP::UINT64:
+      return p.uint64_data().size();
+    default:
+      return p.int32_data().size();
+  }
+}
+
 // Copies the typed field `values` (one entry per element, of a wider type for the small
-// integer types) into t.
+// integer types; its size already checked) into t.
 template <class Field>
-void copy_field(const Field& values, Tensor& t, const std::string& name) {
-  if (static_cast<int64_t>(values.size()) != t.numel())
-    throw IoError(str_cat("ONNX tensor '", name, "' has ", values.size(), " values for shape ", t.shape().to_string(),
-                          " (", t.numel(), " elements)"));
+void copy_field(const Field& values, Tensor& t) {
   dispatch_all(t.dtype(), [&]<class T>() {
     T* out = t.data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) out[i] = convert<T>(values[static_cast<int>(i)]);
@@ -88,11 +104,23 @@ Tensor tensor_from_proto(const TP& p) {
   for (int64_t d : dims)
     if (d < 0) throw IoError(str_cat("ONNX tensor '", name, "' has a negative dimension ", d));
   const DType dtype = dtype_from_onnx(p.data_type(), name);
-  Tensor t = Tensor::empty(Shape(dims), dtype);
+  const Shape shape(dims);
+  // The data must be all there before anything is allocated: a few bytes of a corrupt
+  // file must not claim gigabytes.
+  int64_t numel = std::find(dims.begin(), dims.end(), 0) != dims.end() ? 0 : 1, nbytes = 0;
+  for (int64_t d : dims)
+    if (numel && __builtin_mul_overflow(numel, d, &numel))
+      throw IoError(str_cat("ONNX tensor '", name, "' has more elements than 64 bits count: ", shape.to_string()));
+  if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &nbytes))
+    throw IoError(str_cat("ONNX tensor '", name, "' has more bytes than 64 bits count: ", shape.to_string()));
+  if (p.has_raw_data() && static_cast<int64_t>(p.raw_data().size()) != nbytes)
+    throw IoError(str_cat("ONNX tensor '", name, "' has ", p.raw_data().size(), " bytes of raw data but ",
+                          shape.to_string(), " ", dtype_name(dtype), " needs ", nbytes));
+  if (!p.has_raw_data() && typed_values(p) != numel)
+    throw IoError(str_cat("ONNX tensor '", name, "' has ", typed_values(p), " values for shape ", shape.to_string(),
+                          " (", numel, " elements)"));
+  Tensor t = Tensor::empty(shape, dtype);
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.nbytes())
-      throw IoError(str_cat("ONNX tensor '", name, "' has ", p.raw_data().size(), " bytes of raw data but ",
-                            t.shape().to_string(), " ", dtype_name(dtype), " needs ", t.nbytes()));
     if (t.nbytes()) std::memcpy(t.raw_data(), p.raw_data().data(), t.nbytes());
     if (dtype == DType::boolean) {  // any nonzero byte is true; a C++ bool must hold 0 or 1
       auto* bytes = static_cast<unsigned char*>(t.raw_data());
@@ -103,19 +131,26 @@ Tensor tensor_from_proto(const TP& p) {
   switch (p.data_type()) {
     case TP::FLOAT16:
     case TP::BFLOAT16: {  // the 16-bit patterns, one per int32_data entry
-      if (static_cast<int64_t>(p.int32_data().size()) != t.numel())
-        throw IoError(str_cat("ONNX tensor '", name, "' has ", p.int32_data().size(), " values for shape ",
-                              t.shape().to_string(), " (", t.numel(), " elements)"));
       auto* bits = static_cast<uint16_t*>(t.raw_data());
       for (int64_t i = 0; i < t.numel(); ++i) bits[i] = static_cast<uint16_t>(p.int32_data(static_cast<int>(i)));
       break;
     }
-    case TP::FLOAT: copy_field(p.float_data(), t, name); break;
-    case TP::DOUBLE: copy_field(p.double_data(), t, name); break;
-    case TP::INT64: copy_field(p.int64_data(), t, name); break;
+    case TP::FLOAT:
+      copy_field(p.float_data(), t);
+      break;
+    case TP::DOUBLE:
+      copy_field(p.double_data(), t);
+      break;
+    case TP::INT64:
+      copy_field(p.int64_data(), t);
+      break;
     case TP::UINT32:
-    case TP::UINT64: copy_field(p.uint64_data(), t, name); break;
-    default: copy_field(p.int32_data(), t, name); break;  // int32 and every narrower type
+    case TP::UINT64:
+      copy_field(p.uint64_data(), t);
+      break;
+    default:
+      copy_field(p.int32_data(), t);
+      break;  // int32 and every narrower type
   }
   return t;
 }

@@ -1,13 +1,15 @@
 // The ONNX importer on models built in memory: what it makes of a model, and the errors a
 // user sees for corrupt files and for what dagrad does not support.
+#include "frontend/onnx/import.h"
+
 #include <gtest/gtest.h>
 
-#include "tests/error_of.h"
-#include "frontend/onnx/import.h"
+#include "frontend/onnx/tensor_proto.h"
 #include "model_builder.h"
 #include "ops/op_def.h"
 #include "ops/ops.h"
 #include "runtime/rng.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
 using dagrad::onnx::testing::ModelBuilder;
@@ -174,4 +176,27 @@ TEST(OnnxImport, AxesOutsideTheRankAreErrors) {
     const std::string msg = error_of<ValueError>([&] { dagrad::onnx::import_from_memory(m.bytes()); });
     EXPECT_NE(msg.find("axis 5 is out of range for rank 2"), std::string::npos) << msg;
   }
+}
+
+// Found by scripts/fuzz.sh: a tensor's dims were allocated before its data was counted, so
+// a few bytes of a model could ask for gigabytes (or overflow the element count).
+TEST(OnnxImport, TensorsAreCheckedBeforeTheyAreAllocated) {
+  ::onnx::TensorProto p;
+  p.set_name("huge");
+  p.set_data_type(::onnx::TensorProto::FLOAT);
+  p.add_dims(2000000000);
+  p.add_dims(4);
+  std::string msg = error_of<IoError>([&] { dagrad::onnx::tensor_from_proto(p); });
+  EXPECT_NE(msg.find("ONNX tensor 'huge' has 0 values for shape [2000000000,4] (8000000000 elements)"),
+            std::string::npos)
+      << msg;
+  p.add_dims(int64_t{1} << 40);
+  msg = error_of<IoError>([&] { dagrad::onnx::tensor_from_proto(p); });
+  EXPECT_NE(msg.find("has more elements than 64 bits count"), std::string::npos) << msg;
+  p.clear_dims();
+  p.add_dims(int64_t{1} << 31);
+  p.add_dims(int64_t{1} << 31);
+  p.set_raw_data("abcd");
+  msg = error_of<IoError>([&] { dagrad::onnx::tensor_from_proto(p); });
+  EXPECT_NE(msg.find("has more bytes than 64 bits count"), std::string::npos) << msg;
 }
