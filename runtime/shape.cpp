@@ -16,9 +16,15 @@ std::string dims_string(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
+// Dimensions are non-negative and the product of the nonzero ones fits int64_t, so numel()
+// and strides() never overflow whatever the order of their products.
 void check_dims(const std::vector<int64_t>& dims) {
-  for (int64_t d : dims)
+  int64_t n = 1;
+  for (int64_t d : dims) {
     if (d < 0) throw ShapeError(str_cat("shape ", dims_string(dims), " has a negative dimension"));
+    if (d && __builtin_mul_overflow(n, d, &n))
+      throw ShapeError(str_cat("shape ", dims_string(dims), " has more elements than 64 bits can count"));
+  }
 }
 }  // namespace
 
@@ -36,7 +42,10 @@ int64_t Shape::dim(int i) const { return dims_[axis(i, "shape")]; }
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int64_t d : dims_) n *= d;
+  for (int64_t d : dims_) {
+    if (d == 0) return 0;
+    n *= d;
+  }
   return n;
 }
 

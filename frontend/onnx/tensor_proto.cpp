@@ -2,7 +2,6 @@
 
 #include <onnx/onnx_pb.h>
 
-#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -104,15 +103,18 @@ Tensor tensor_from_proto(const TP& p) {
   for (int64_t d : dims)
     if (d < 0) throw IoError(str_cat("ONNX tensor '", name, "' has a negative dimension ", d));
   const DType dtype = dtype_from_onnx(p.data_type(), name);
-  const Shape shape(dims);
+  Shape shape;
+  try {
+    shape = Shape(dims);  // refuses more elements than int64_t counts
+  } catch (const ShapeError& e) {
+    throw IoError(str_cat("ONNX tensor '", name, "': ", e.what()));
+  }
   // The data must be all there before anything is allocated: a few bytes of a corrupt
   // file must not claim gigabytes.
-  int64_t numel = std::find(dims.begin(), dims.end(), 0) != dims.end() ? 0 : 1, nbytes = 0;
-  for (int64_t d : dims)
-    if (numel && __builtin_mul_overflow(numel, d, &numel))
-      throw IoError(str_cat("ONNX tensor '", name, "' has more elements than 64 bits count: ", shape.to_string()));
+  const int64_t numel = shape.numel();
+  int64_t nbytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &nbytes))
-    throw IoError(str_cat("ONNX tensor '", name, "' has more bytes than 64 bits count: ", shape.to_string()));
+    throw IoError(str_cat("ONNX tensor '", name, "' ", shape.to_string(), " has more bytes than 64 bits can count"));
   if (p.has_raw_data() && static_cast<int64_t>(p.raw_data().size()) != nbytes)
     throw IoError(str_cat("ONNX tensor '", name, "' has ", p.raw_data().size(), " bytes of raw data but ",
                           shape.to_string(), " ", dtype_name(dtype), " needs ", nbytes));

@@ -88,6 +88,10 @@ TEST(Shape, NumelStridesAndAxes) {
   EXPECT_EQ((Shape{5, 0}).numel(), 0);
   EXPECT_EQ(s.to_string(), "[2,3,4]");
   EXPECT_THROW(Shape({2, -1}), ShapeError);
+  // A count past int64_t is refused, even before a zero that would make it 0.
+  EXPECT_THROW(Shape({int64_t{1} << 40, int64_t{1} << 40}), ShapeError);
+  EXPECT_THROW(Shape({int64_t{1} << 40, int64_t{1} << 40, 0}), ShapeError);
+  EXPECT_EQ((Shape{int64_t{1} << 40, 0, int64_t{1} << 20}).numel(), 0);
 }
 
 TEST(Shape, Broadcasting) {
