@@ -67,17 +67,12 @@ namespace {
 // bit patterns and every narrower integer type come in int32_data.
 int64_t typed_values(const TP& p) {
   switch (p.data_type()) {
-    case TP::FLOAT:
-      return p.float_data().size();
-    case TP::DOUBLE:
-      return p.double_data().size();
-    case TP::INT64:
-      return p.int64_data().size();
+    case TP::FLOAT: return p.float_data().size();
+    case TP::DOUBLE: return p.double_data().size();
+    case TP::INT64: return p.int64_data().size();
     case TP::UINT32:
-    case TP::UINT64:
-      return p.uint64_data().size();
-    default:
-      return p.int32_data().size();
+    case TP::UINT64: return p.uint64_data().size();
+    default: return p.int32_data().size();
   }
 }
 
@@ -137,22 +132,12 @@ Tensor tensor_from_proto(const TP& p) {
       for (int64_t i = 0; i < t.numel(); ++i) bits[i] = static_cast<uint16_t>(p.int32_data(static_cast<int>(i)));
       break;
     }
-    case TP::FLOAT:
-      copy_field(p.float_data(), t);
-      break;
-    case TP::DOUBLE:
-      copy_field(p.double_data(), t);
-      break;
-    case TP::INT64:
-      copy_field(p.int64_data(), t);
-      break;
+    case TP::FLOAT: copy_field(p.float_data(), t); break;
+    case TP::DOUBLE: copy_field(p.double_data(), t); break;
+    case TP::INT64: copy_field(p.int64_data(), t); break;
     case TP::UINT32:
-    case TP::UINT64:
-      copy_field(p.uint64_data(), t);
-      break;
-    default:
-      copy_field(p.int32_data(), t);
-      break;  // int32 and every narrower type
+    case TP::UINT64: copy_field(p.uint64_data(), t); break;
+    default: copy_field(p.int32_data(), t); break;  // int32 and every narrower type
   }
   return t;
 }
