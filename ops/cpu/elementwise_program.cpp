@@ -101,10 +101,19 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
   char* direct = thread_buffer<char, 0>(no);
   std::fill(direct, direct + no, 1);
   char** out_ptr = thread_buffer<char*, 0>(no);
+  // stored_over[i]: an output shares bytes with input i (in place), so input i is
+  // overwritten as each tile is stored and a cast of it is copied rather than passed
+  // through. The handed input is read from its piece, not from its tensor.
+  char* stored_over = thread_buffer<char, 2>(ni);
+  std::fill(stored_over, stored_over + ni, 0);
   for (int j = 0; j < no; ++j) {
     out_ptr[j] = static_cast<char*>(outputs[j].raw_data());
     direct[j] = outputs[j].dtype() == kCompute;
-    for (int i = 0; i < ni; ++i) direct[j] = direct[j] && !overlaps(outputs[j], inputs[i]);
+    for (int i = 0; i < ni; ++i) {
+      if (!overlaps(outputs[j], inputs[i])) continue;
+      direct[j] = 0;
+      if (i != handed) stored_over[i] = 1;
+    }
     out_of[p.outputs[j]] = j;
   }
   // A 16-bit result is rounded in place only where a later member reads it: an output
@@ -116,14 +125,6 @@ void run_typed(const ElementwiseProgram& p, std::span<const Tensor> inputs, std:
       if (a >= ni) round_in_place[a - ni] = 1;
   for (int j = 0; j < no; ++j)
     if (outputs[j].dtype() != p.instrs[p.outputs[j]].dtype) round_in_place[p.outputs[j]] = 1;
-  // An input that an output shares bytes with (in place) is overwritten as each tile is
-  // stored, so a cast of it is copied rather than passed through.
-  char* stored_over = thread_buffer<char, 2>(ni);
-  for (int i = 0; i < ni; ++i) {
-    stored_over[i] = 0;
-    if (i == handed) continue;  // read from the handed piece, not from its tensor
-    for (int j = 0; j < no; ++j) stored_over[i] = stored_over[i] || overlaps(outputs[j], inputs[i]);
-  }
   double* scalar = thread_buffer<double, 0>(ni);
   std::fill(scalar, scalar + ni, 0.0);
   for (int i = 0; i < ni; ++i)
